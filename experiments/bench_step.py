@@ -1,0 +1,106 @@
+"""Step-time and input-pipeline benchmark.
+
+  python experiments/bench_step.py [--cifar10_dir=DIR] [--steps=20]
+
+Prints, for this machine: the median wall time of one jitted train step (CE, Adam) for
+the MLP and ResNet-18 on 32x32x3 inputs at batch 128, and the grain input pipeline's
+batches/s for CIFAR-10 training batches of 128 with crop+flip augmentation. Without
+--cifar10_dir it writes the official CIFAR-10 layout from ../shared/data/cifar10 to a
+temporary folder (and stops with a message naming the path if that is missing).
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import jax
+import numpy as np
+from absl import app, flags
+
+from nlx import train
+from nlx.config_base import base_config
+from nlx.data import input_pipeline
+from nlx.data.types import Dataset, Split
+
+flags.DEFINE_string("cifar10_dir", "", "Folder with cifar-10-batches-py/.")
+flags.DEFINE_integer("steps", 20, "Timed steps per model (after 3 warm-up steps).")
+flags.DEFINE_integer("batch_size", 128, "Batch size.")
+flags.DEFINE_list("models", ["mlp", "resnet18"], "Models to time.")
+FLAGS = flags.FLAGS
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "cifar10")
+
+
+def synthetic_dataset(n: int) -> Dataset:
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+  labels = rng.integers(0, 10, n)
+  split = Split(images, labels, labels.copy())
+  return Dataset("synthetic", split, split, 10, [str(i) for i in range(10)],
+                 (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+
+
+def time_step(model: str, method: str = "ce") -> float:
+  """Median seconds per jitted train step on random 32x32x3 data (compile excluded)."""
+  c = base_config()
+  c.model.name = model
+  c.method = __import__("nlx.methods", fromlist=["x"]).default_config(method)
+  c.data.batch_size = FLAGS.batch_size
+  ds = synthetic_dataset(FLAGS.batch_size * 4)
+  trainer = train.Trainer(c, ds)
+  batches = [trainer.shard(b) for b in
+             list(input_pipeline.train_dataset(ds.train, c.data, num_epochs=1, seed=0))]
+  state = trainer.initial_state
+  times = []
+  for i in range(FLAGS.steps + 3):
+    t = time.perf_counter()
+    state, m = trainer.train_step(state, batches[i % len(batches)])
+    jax.block_until_ready(m["loss"])
+    if i >= 3:
+      times.append(time.perf_counter() - t)
+  return statistics.median(times)
+
+
+def pipeline_rate(cifar10_dir: str, seconds: float = 10.0) -> float:
+  from nlx.data.datasets import cifar10  # noqa: PLC0415
+  x, y, _, _, _ = cifar10.read_official(cifar10_dir)
+  split = Split(x, y, y.copy())
+  c = base_config().data
+  c.batch_size, c.augment = FLAGS.batch_size, "crop_flip"
+  it = iter(input_pipeline.train_dataset(split, c, num_epochs=10, seed=0))
+  next(it)  # start-up
+  n, t0 = 0, time.perf_counter()
+  while time.perf_counter() - t0 < seconds:
+    next(it)
+    n += 1
+  return n / (time.perf_counter() - t0)
+
+
+def main(argv):
+  del argv
+  print(f"devices: {jax.devices()}  cpu count: {os.cpu_count()}")
+  step_times = {}
+  for model in FLAGS.models:
+    step_times[model] = time_step(model)
+    print(f"train step, CE, {model}, 32x32x3, batch {FLAGS.batch_size}: "
+          f"median {step_times[model] * 1000:.1f} ms")
+  cifar_dir = FLAGS.cifar10_dir
+  tmp = None
+  if not cifar_dir:
+    script = os.path.join(SHARED, "materialize.py")
+    if not os.path.exists(script):
+      sys.exit(f"bench_step: {os.path.abspath(SHARED)} not found; pass --cifar10_dir=DIR "
+               "(a folder with cifar-10-batches-py/)")
+    tmp = tempfile.TemporaryDirectory()
+    subprocess.run([sys.executable, script, tmp.name], check=True, capture_output=True)
+    cifar_dir = tmp.name
+  rate = pipeline_rate(cifar_dir)
+  print(f"grain pipeline, CIFAR-10 train, crop+flip, batch {FLAGS.batch_size}: {rate:.1f} batches/s")
+  for model, t in step_times.items():
+    print(f"  pipeline batches/s over {model} train steps/s: {rate * t:.1f}x")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,97 @@
+"""The full config schema with defaults; every file in `configs/` starts from it.
+
+`base_config()` returns a locked `ml_collections.ConfigDict`, so a config file or a
+`--config.key=value` flag that names a key that does not exist is an error naming the
+key. Method hyperparameters live under `config.method.*` (see `nlx.methods`).
+"""
+
+import ml_collections
+
+from nlx import methods
+
+
+def base_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = "digits"            # see nlx.data.datasets.NAMES
+  c.data.data_dir = ""              # local directory with the official release files
+  c.data.label_file = ""            # cifar10n: CIFAR-10_human.pt (default: in data_dir)
+  c.data.label_set = ""             # cifar10n: aggre|random1|random2|random3|worst|clean;
+                                    # face_sentiment: sample|majority|soft
+  c.data.resolution = "small"       # face_sentiment: small (32x30) | large (64x60)
+  c.data.csv_file = ""              # image_folder: optional `path,label` CSV
+  c.data.split = "80/20"            # image_folder / digits: 80/20 or 80/5/15
+  c.data.split_seed = 0
+  c.data.max_train_examples = -1    # -1: all; tiny configs use a seeded subset
+  c.data.max_test_examples = -1
+  c.data.augment = "none"           # none | crop_flip | resize_crop_flip
+  c.data.image_size = 0             # resize_crop_flip: crop size (224); 0: keep
+  c.data.corrupt_images = "error"   # error | skip (with a count)
+  c.data.batch_size = 128
+  c.data.eval_batch_size = 256
+  c.data.num_threads = 2            # grain read threads
+  c.data.prefetch_buffer_size = 4
+
+  c.noise = ml_collections.ConfigDict()
+  c.noise.type = "none"             # none|symmetric|symmetric_uniform|pair|virtual_agent
+  c.noise.rate = 0.0
+  c.noise.seed = 0
+  c.noise.agent_clean_fraction = 0.1  # virtual_agent: clean subset the SVM is fitted on
+
+  c.model = ml_collections.ConfigDict()
+  c.model.name = "mlp"              # see nlx.models.NAMES
+  c.model.hidden = (256, 256)       # mlp
+  c.model.width = 32                # small_cnn: channels of the first layer
+  c.model.dropout = 0.0
+  c.model.pretrained = ""           # resnet: torchvision-layout .safetensors / .npz
+  c.model.dtype = "float32"         # compute dtype: float32 | bfloat16
+
+  c.method = methods.default_config("ce")
+
+  c.optimizer = ml_collections.ConfigDict()
+  c.optimizer.name = "adam"         # adam | adamw | sgd
+  c.optimizer.learning_rate = 1e-3
+  c.optimizer.momentum = 0.9
+  c.optimizer.nesterov = False
+  c.optimizer.weight_decay = 0.0
+  c.optimizer.schedule = "constant"  # constant | cosine | step
+  c.optimizer.warmup_epochs = 0
+  c.optimizer.step_epochs = (30, 60)  # step: epochs at which lr is multiplied
+  c.optimizer.step_factor = 0.1
+
+  c.train = ml_collections.ConfigDict()
+  c.train.num_epochs = 10
+  c.train.log_every_steps = 50
+  c.train.eval_every_epochs = 1
+  c.train.checkpoint_every_epochs = 1
+  c.train.max_checkpoints = 2
+  c.train.stop_after_steps = -1     # stop (with a checkpoint) once this step is reached
+  c.train.progress_bar = True
+  c.lock()
+  return c
+
+
+def parse_variant(variant: str, allowed=()) -> set:
+  """`get_config` argument -> set of words, e.g. "worst,tiny" -> {"worst", "tiny"};
+  an unknown word is an error naming it."""
+  words = {w.strip() for w in variant.split(",") if w.strip()}
+  unknown = words - set(allowed) - {"tiny"}
+  if unknown:
+    raise ValueError(f"unknown config variant(s) {sorted(unknown)}; known: "
+                     f"{sorted(set(allowed) | {'tiny'})}")
+  return words
+
+
+def make_tiny(c: ml_collections.ConfigDict, *, train: int = 256, test: int = 128,
+              epochs: int = 2) -> ml_collections.ConfigDict:
+  """The variant tests run: a seeded subset, few epochs, small batches, no progress bar."""
+  c.data.max_train_examples = train
+  c.data.max_test_examples = test
+  c.data.batch_size = 32
+  c.data.eval_batch_size = 64
+  c.train.num_epochs = epochs
+  c.train.log_every_steps = 4
+  c.train.progress_bar = False
+  return c

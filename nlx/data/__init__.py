@@ -1,0 +1,66 @@
+"""Datasets, label noise and the grain input pipeline."""
+
+import numpy as np
+
+from nlx.data import datasets, noise
+from nlx.data.types import Dataset, Split
+from nlx.errors import ConfigError, DataError
+
+__all__ = ["Dataset", "Split", "load_dataset", "validate_split"]
+
+
+def validate_split(split: Split, num_classes: int, where: str) -> None:
+  """Raises DataError naming the problem: empty split, bad label dtype or range, NaN."""
+  if len(split) == 0:
+    raise DataError(f"{where}: the split is empty")
+  if len(split.images) != len(split.labels) or len(split.clean_labels) != len(split.labels):
+    raise DataError(f"{where}: {len(split.images)} inputs, {len(split.labels)} labels and "
+                    f"{len(split.clean_labels)} clean labels")
+  for name, y in (("label", split.labels), ("clean_label", split.clean_labels)):
+    if y.ndim == 1:
+      if not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{where}: {name} must be integers, got dtype {y.dtype}")
+      if y.min() < 0 or y.max() >= num_classes:
+        raise DataError(f"{where}: {name} out of range: found [{y.min()}, {y.max()}] for "
+                        f"{num_classes} classes")
+    elif name == "label" and y.ndim == 2:
+      if y.shape[1] != num_classes:
+        raise DataError(f"{where}: soft labels have {y.shape[1]} classes, the data {num_classes}")
+      if not np.all(np.isfinite(y)) or (y < 0).any() or not np.allclose(y.sum(1), 1, atol=1e-4):
+        raise DataError(f"{where}: soft labels must be finite distributions (rows sum to 1)")
+    else:
+      raise DataError(f"{where}: {name} has shape {y.shape}; expected [N] or [N, C]")
+  if split.decode is None and np.issubdtype(split.images.dtype, np.floating):
+    if not np.all(np.isfinite(split.images)):
+      raise DataError(f"{where}: inputs contain NaN or Inf")
+
+
+def _subset(split: Split, n: int, seed: int) -> Split:
+  if n < 0 or n >= len(split):
+    return split
+  return split.subset(np.sort(np.random.default_rng(seed).choice(len(split), n, replace=False)))
+
+
+def load_dataset(config) -> Dataset:
+  """Loads `config.data`, takes the tiny subsets, applies `config.noise` to train labels.
+
+  `info` gains `noise_rate` (fraction of training labels that differ from the clean
+  ones, whatever the source of the noise) and, for generated noise, `transition`.
+  """
+  ds = datasets.get(config.data.name).load(config.data)
+  ds.train = _subset(ds.train, config.data.max_train_examples, config.data.split_seed + 1)
+  ds.test = _subset(ds.test, config.data.max_test_examples, config.data.split_seed + 2)
+  if config.noise.type != "none":
+    if ds.train.labels.ndim != 1 or not np.array_equal(ds.train.labels, ds.train.clean_labels):
+      raise ConfigError(f"noise.type={config.noise.type!r} corrupts clean labels, but "
+                        f"{ds.name} already has noisy or soft training labels; use noise.type='none'")
+    if ds.train.decode is not None and config.noise.type == "virtual_agent":
+      raise ConfigError("virtual_agent noise needs in-memory images, not image files")
+    result = noise.apply(config.noise, ds.train.clean_labels, ds.train.images, ds.num_classes)
+    ds.train.labels = result.labels
+    ds.info["transition"] = result.transition.tolist()
+  for name, split in (("train", ds.train), ("test", ds.test), ("val", ds.val)):
+    if split is not None:
+      validate_split(split, ds.num_classes, f"{ds.name}/{name}")
+  ds.info["noise_rate"] = float(np.mean(ds.train.hard_labels() != ds.train.clean_labels))
+  return ds

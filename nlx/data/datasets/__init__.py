@@ -1,0 +1,13 @@
+"""One module per dataset, each with `load(config.data) -> nlx.data.types.Dataset`."""
+
+import importlib
+
+from nlx.errors import ConfigError
+
+NAMES = ("digits", "cifar10", "cifar10n", "fashion_mnist", "face_sentiment", "image_folder")
+
+
+def get(name: str):
+  if name not in NAMES:
+    raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(NAMES)}")
+  return importlib.import_module(f"nlx.data.datasets.{name}")

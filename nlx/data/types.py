@@ -1,0 +1,55 @@
+"""In-memory dataset containers shared by every dataset module."""
+
+import dataclasses
+from typing import Callable, Optional
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Split:
+  """One split. `images[i]` is an array `[H, W, C]` uint8 (or `[D]` float features), or,
+  when `decode` is set, whatever `decode(images[i])` turns into such an array (a path)."""
+  images: np.ndarray
+  labels: np.ndarray        # [N] int64 (what training sees) or [N, C] float32 soft labels
+  clean_labels: np.ndarray  # [N] int64, for evaluation only (== labels when unknown)
+  decode: Optional[Callable] = None
+  groups: Optional[np.ndarray] = None  # e.g. person id, for group-disjoint splits
+
+  def __len__(self):
+    return len(self.labels)
+
+  def subset(self, idx: np.ndarray) -> "Split":
+    return Split(self.images[idx], self.labels[idx], self.clean_labels[idx], self.decode,
+                 None if self.groups is None else self.groups[idx])
+
+  def hard_labels(self) -> np.ndarray:
+    return self.labels.argmax(-1) if self.labels.ndim == 2 else self.labels
+
+
+@dataclasses.dataclass
+class Dataset:
+  name: str
+  train: Split
+  test: Split
+  num_classes: int
+  class_names: list
+  mean: tuple             # per-channel mean of pixel values in [0, 1] (normalisation)
+  std: tuple
+  val: Optional[Split] = None
+  info: dict = dataclasses.field(default_factory=dict)  # noise rate, transition, etc.
+
+
+def seeded_split(n: int, fractions, seed: int) -> list[np.ndarray]:
+  """Index arrays for a seeded random split of `range(n)` into `fractions` (sum to 1)."""
+  perm = np.random.default_rng(seed).permutation(n)
+  bounds = np.round(np.cumsum(fractions)[:-1] * n).astype(int)
+  return [np.sort(p) for p in np.split(perm, bounds)]
+
+
+def parse_split(spec: str) -> tuple[float, ...]:
+  parts = tuple(float(p) / 100 for p in spec.split("/"))
+  if len(parts) not in (2, 3) or abs(sum(parts) - 1) > 1e-6:
+    from nlx.errors import ConfigError  # noqa: PLC0415
+    raise ConfigError(f"data.split must be like '80/20' or '80/5/15', got {spec!r}")
+  return parts

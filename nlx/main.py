@@ -1,0 +1,41 @@
+"""Command line: `python -m nlx.main --config=configs/NAME.py [--config.key=value] [--workdir=DIR]`.
+
+Without --config it runs `configs/quickstart.py` (digits, 40% symmetric noise, CE).
+"""
+
+import os
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from nlx.errors import NlxError
+
+_DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               "configs", "quickstart.py")
+_CONFIG = config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Config file.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (default: workdirs/<config>).")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint file at INFO
+  from nlx import train  # noqa: PLC0415 (after flags, so --help stays fast)
+
+  config = _CONFIG.value
+  name = os.path.splitext(os.path.basename(flags.FLAGS["config"].config_filename))[0]
+  workdir = _WORKDIR.value or os.path.join("workdirs", name)
+  try:
+    results = train.train_and_evaluate(config, workdir)
+  except NlxError as e:
+    sys.exit(f"nlx: error: {e}")
+  if results["status"] == "finished":
+    print(train.results_table(results))
+    print(f"workdir: {workdir} (results.json, metrics.jsonl, curves.png)")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,79 @@
+"""Models as pure functions: `create` splits an NNX module into (graphdef, params, state).
+
+`apply(graphdef, params, state, x, train=..., rng=...)` merges them inside jit and
+returns `(Outputs(logits, features), new_state)`; `state` holds BatchNorm statistics.
+"""
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from nlx.errors import ConfigError
+from nlx.models.cnn import SmallCNN
+from nlx.models.mlp import MLP
+from nlx.models.outputs import Outputs
+from nlx.models.resnet import ResNet18, ResNet34
+
+NAMES = ("mlp", "small_cnn", "resnet18", "resnet34", "resnet18_imagenet", "resnet34_imagenet")
+
+
+class Model(NamedTuple):
+  graphdef: Any
+  params: Any      # nnx.State of nnx.Param
+  state: Any       # nnx.State of everything else (BatchNorm statistics)
+  feature_dim: int
+
+
+def build_module(config, num_classes: int, input_shape, rng: jax.Array) -> nnx.Module:
+  """The NNX module for `config.model` (a ConfigDict) and inputs `[H, W, C]` or `[D]`."""
+  name = config.name
+  dtype = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}.get(config.dtype)
+  if dtype is None:
+    raise ConfigError(f"model.dtype must be float32 or bfloat16, got {config.dtype!r}")
+  rngs = nnx.Rngs(params=rng)
+  if name == "mlp":
+    in_features = int(jnp.prod(jnp.array(input_shape)))
+    return MLP(in_features, tuple(config.hidden), num_classes, dropout=config.dropout,
+               dtype=dtype, rngs=rngs)
+  if len(input_shape) != 3:
+    raise ConfigError(f"model {name!r} needs images [H, W, C], got inputs of shape {input_shape}")
+  cin = input_shape[-1]
+  if name == "small_cnn":
+    return SmallCNN(cin, num_classes, width=config.width, dropout=config.dropout, dtype=dtype,
+                    rngs=rngs)
+  if name in ("resnet18", "resnet34", "resnet18_imagenet", "resnet34_imagenet"):
+    ctor = ResNet18 if name.startswith("resnet18") else ResNet34
+    stem = "imagenet" if name.endswith("_imagenet") else "cifar"
+    return ctor(cin, num_classes, stem=stem, dtype=dtype, rngs=rngs)
+  raise ConfigError(f"unknown model {name!r}; known models: {', '.join(NAMES)}")
+
+
+def create(config, num_classes: int, input_shape, rng: jax.Array) -> Model:
+  module = build_module(config, num_classes, input_shape, rng)
+  graphdef, params, state = nnx.split(module, nnx.Param, ...)
+  model = Model(graphdef, params, state, module.feature_dim)
+  if config.get("pretrained"):
+    from nlx.models import pretrained  # noqa: PLC0415 (optional path, keeps import light)
+    model = model._replace(**pretrained.load_torchvision_resnet(
+        model.params, model.state, config.pretrained))
+  return model
+
+
+def apply(graphdef, params, state, x: jax.Array, *, train: bool,
+          rng: jax.Array | None = None) -> tuple[Outputs, Any]:
+  """Runs the model functionally. Returns `(Outputs, new_state)`; pure, jit-safe."""
+  # copy=True: fresh Variables at the current trace level, so BatchNorm may update them
+  # inside jax.grad (merging the caller's Variables would mutate across trace levels).
+  module = nnx.merge(graphdef, params, state, copy=True)
+  rngs = nnx.Rngs(dropout=rng) if rng is not None else None
+  outputs = module(x, train=train, rngs=rngs)
+  _, _, new_state = nnx.split(module, nnx.Param, ...)
+  return outputs, new_state
+
+
+
+
+def count_params(params) -> int:
+  return sum(int(x.size) for x in jax.tree.leaves(params))

@@ -1,0 +1,32 @@
+"""A small CNN: three conv-BN-ReLU-maxpool blocks, global average pooling, linear head."""
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from nlx.models.outputs import Outputs
+
+
+class SmallCNN(nnx.Module):
+  """`x [B, H, W, C_in] -> Outputs(logits [B, C], features [B, 4 * width])`."""
+
+  def __init__(self, in_channels: int, num_classes: int, *, width: int = 32,
+               dropout: float = 0.0, dtype=jnp.float32, rngs: nnx.Rngs):
+    chans = (in_channels, width, 2 * width, 4 * width)
+    self.convs = nnx.List([nnx.Conv(a, b, (3, 3), padding=1, use_bias=False, dtype=dtype, rngs=rngs)
+                           for a, b in zip(chans[:-1], chans[1:])])
+    self.norms = nnx.List([nnx.BatchNorm(b, momentum=0.9, dtype=dtype, rngs=rngs)
+                           for b in chans[1:]])
+    self.dropout = nnx.Dropout(dropout)
+    self.head = nnx.Linear(chans[-1], num_classes, dtype=dtype, rngs=rngs)
+    self.feature_dim = chans[-1]
+
+  def __call__(self, x: jax.Array, *, train: bool, rngs: nnx.Rngs | None = None) -> Outputs:
+    h = x
+    for conv, norm in zip(self.convs, self.norms):
+      h = nnx.relu(norm(conv(h), use_running_average=not train))
+      if min(h.shape[1:3]) >= 2:  # pool while the map is at least 2x2 (8x8 digits: 8->4->2->1)
+        h = nnx.max_pool(h, (2, 2), strides=(2, 2))
+    features = h.mean(axis=(1, 2))
+    h = self.dropout(features, deterministic=not train, rngs=rngs)
+    return Outputs(logits=self.head(h).astype(jnp.float32), features=features.astype(jnp.float32))

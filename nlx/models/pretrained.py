@@ -1,0 +1,97 @@
+"""ImageNet weights for ResNet-18/34 from a local torchvision-layout state dict.
+
+The file is a torchvision `resnet18`/`resnet34` state dict saved as `.safetensors` or
+`.npz` (nlx never downloads weights). Keys map one to one onto `nlx.models.resnet`:
+`layer1.0.conv1.weight` -> `layer1/0/conv1/kernel`. Conversions: conv OIHW -> HWIO,
+linear [out, in] -> [in, out], BatchNorm weight/running_mean/running_var ->
+scale/mean/var; `num_batches_tracked` is ignored. If the classifier's class count
+differs from the file's (`fc.*`), the head keeps its random initialisation.
+"""
+
+import os
+
+import numpy as np
+from flax import nnx
+
+from nlx.errors import DataError
+
+_BN_NAMES = {"weight": "scale", "bias": "bias", "running_mean": "mean", "running_var": "var"}
+
+
+def read_state_dict(path: str) -> dict[str, np.ndarray]:
+  if not os.path.isfile(path):
+    raise DataError(f"pretrained weights file not found: {path} (expected a torchvision "
+                    "ResNet state dict saved as .safetensors or .npz)")
+  if path.endswith(".safetensors"):
+    from safetensors.numpy import load_file  # noqa: PLC0415
+    return dict(load_file(path))
+  if path.endswith(".npz"):
+    with np.load(path, allow_pickle=False) as f:
+      return {k: f[k] for k in f.files}
+  raise DataError(f"pretrained weights must be .safetensors or .npz, got {path}")
+
+
+def _key(path) -> str:
+  return ".".join(str(p) for p in path)
+
+
+def _flatten(tree, prefix=()):
+  for k, v in tree.items():
+    if isinstance(v, dict):
+      yield from _flatten(v, prefix + (k,))
+    else:
+      yield prefix + (k,), v
+
+
+def torchvision_to_nlx(name: str, value: np.ndarray) -> tuple[str, np.ndarray]:
+  """One torchvision key/array -> the nlx (dotted path, array) it becomes."""
+  *mod, leaf = name.split(".")
+  if value.ndim == 4:        # conv weight, OIHW -> HWIO
+    return _key(mod + ["kernel"]), np.transpose(value, (2, 3, 1, 0))
+  if value.ndim == 2:        # linear weight, [out, in] -> [in, out]
+    return _key(mod + ["kernel"]), value.T
+  if mod and mod[-1] == "fc":
+    return _key(mod + [leaf]), value
+  return _key(mod + [_BN_NAMES.get(leaf, leaf)]), value
+
+
+def load_torchvision_resnet(params: nnx.State, state: nnx.State, path: str) -> dict:
+  """Returns `{"params": ..., "state": ...}` with the file's weights loaded.
+
+  Raises DataError naming missing keys, unexpected keys, or shape mismatches.
+  """
+  tv = {k: v for k, v in read_state_dict(path).items() if not k.endswith("num_batches_tracked")}
+  p_flat = {_key(k): v for k, v in _flatten(params.to_pure_dict())}
+  s_flat = {_key(k): v for k, v in _flatten(state.to_pure_dict())}
+  ours = {**p_flat, **s_flat}
+  converted = dict(torchvision_to_nlx(k, np.asarray(v)) for k, v in tv.items())
+  head_differs = ("fc.kernel" in converted and
+                  converted["fc.kernel"].shape != ours.get("fc.kernel", np.empty(0)).shape)
+  if head_differs:
+    converted = {k: v for k, v in converted.items() if not k.startswith("fc.")}
+  expected = {k for k in ours if not (head_differs and k.startswith("fc."))}
+  missing = sorted(expected - converted.keys())
+  unexpected = sorted(converted.keys() - ours.keys())
+  if missing or unexpected:
+    raise DataError(f"{path}: not a matching torchvision ResNet state dict; missing keys: "
+                    f"{missing[:8]}{'...' if len(missing) > 8 else ''}; unexpected keys: "
+                    f"{unexpected[:8]}{'...' if len(unexpected) > 8 else ''}")
+  for k, v in converted.items():
+    if v.shape != ours[k].shape:
+      raise DataError(f"{path}: shape of {k} is {v.shape} in the file, the model needs "
+                      f"{tuple(ours[k].shape)} (wrong depth or stem?)")
+
+  def replace(pure, prefix=()):
+    out = {}
+    for k, v in pure.items():
+      if isinstance(v, dict):
+        out[k] = replace(v, prefix + (k,))
+      else:
+        key = _key(prefix + (k,))
+        out[k] = converted[key].astype(v.dtype) if key in converted else v
+    return out
+
+  new_params, new_state = params, state
+  nnx.replace_by_pure_dict(new_params, replace(params.to_pure_dict()))
+  nnx.replace_by_pure_dict(new_state, replace(state.to_pure_dict()))
+  return {"params": new_params, "state": new_state}

@@ -1,0 +1,92 @@
+"""ResNet-18/34 (He et al. 2016) with the CIFAR stem or the ImageNet stem.
+
+Attribute names follow torchvision (`conv1`, `bn1`, `layer1..4`, `fc`, blocks with
+`conv1/bn1/conv2/bn2/downsample`), so `nlx.models.pretrained` maps a torchvision state
+dict onto it key by key. Padding is explicit, as torchvision's, so outputs match it.
+"""
+
+import functools
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from nlx.models.outputs import Outputs
+
+
+def _conv(cin, cout, k, stride, *, dtype, rngs):
+  pad = k // 2
+  return nnx.Conv(cin, cout, (k, k), strides=stride, padding=((pad, pad), (pad, pad)),
+                  use_bias=False, dtype=dtype, rngs=rngs)
+
+
+def _bn(c, *, dtype, rngs):
+  # torchvision: momentum 0.1 for the new batch (0.9 for the running value), eps 1e-5.
+  return nnx.BatchNorm(c, momentum=0.9, epsilon=1e-5, dtype=dtype, rngs=rngs)
+
+
+class BasicBlock(nnx.Module):
+  def __init__(self, cin: int, cout: int, stride: int, *, dtype, rngs: nnx.Rngs):
+    self.conv1 = _conv(cin, cout, 3, stride, dtype=dtype, rngs=rngs)
+    self.bn1 = _bn(cout, dtype=dtype, rngs=rngs)
+    self.conv2 = _conv(cout, cout, 3, 1, dtype=dtype, rngs=rngs)
+    self.bn2 = _bn(cout, dtype=dtype, rngs=rngs)
+    if stride != 1 or cin != cout:
+      self.downsample = nnx.List([_conv(cin, cout, 1, stride, dtype=dtype, rngs=rngs),
+                                  _bn(cout, dtype=dtype, rngs=rngs)])
+    else:
+      self.downsample = None
+
+  def __call__(self, x, train: bool):
+    ura = not train
+    h = nnx.relu(self.bn1(self.conv1(x), use_running_average=ura))
+    h = self.bn2(self.conv2(h), use_running_average=ura)
+    if self.downsample is not None:
+      conv, bn = self.downsample
+      x = bn(conv(x), use_running_average=ura)
+    return nnx.relu(h + x)
+
+
+class ResNet(nnx.Module):
+  """`x [B, H, W, C_in] -> Outputs(logits [B, C], features [B, 512])`.
+
+  stem="cifar": 3x3 stride-1 conv, no max-pool (32x32 inputs).
+  stem="imagenet": 7x7 stride-2 conv + 3x3 stride-2 max-pool (224x224 inputs).
+  """
+
+  def __init__(self, stage_sizes: Sequence[int], in_channels: int, num_classes: int, *,
+               stem: str = "cifar", dtype=jnp.float32, rngs: nnx.Rngs):
+    if stem not in ("cifar", "imagenet"):
+      raise ValueError(f"stem must be 'cifar' or 'imagenet', got {stem!r}")
+    self.stem = stem
+    k, s = (3, 1) if stem == "cifar" else (7, 2)
+    self.conv1 = _conv(in_channels, 64, k, s, dtype=dtype, rngs=rngs)
+    self.bn1 = _bn(64, dtype=dtype, rngs=rngs)
+    cin = 64
+    for i, n in enumerate(stage_sizes):
+      cout = 64 * 2 ** i
+      blocks = []
+      for j in range(n):
+        blocks.append(BasicBlock(cin, cout, 2 if (j == 0 and i > 0) else 1, dtype=dtype, rngs=rngs))
+        cin = cout
+      setattr(self, f"layer{i + 1}", nnx.List(blocks))
+    self.num_stages = len(stage_sizes)
+    self.fc = nnx.Linear(cin, num_classes, dtype=dtype, rngs=rngs)
+    self.feature_dim = cin
+
+  def __call__(self, x: jax.Array, *, train: bool, rngs: nnx.Rngs | None = None) -> Outputs:
+    del rngs
+    h = nnx.relu(self.bn1(self.conv1(x), use_running_average=not train))
+    if self.stem == "imagenet":
+      h = nnx.max_pool(h, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    for i in range(self.num_stages):
+      for block in getattr(self, f"layer{i + 1}"):
+        h = block(h, train)
+    features = h.mean(axis=(1, 2))
+    return Outputs(logits=self.fc(features).astype(jnp.float32),
+                   features=features.astype(jnp.float32))
+
+
+ResNet18 = functools.partial(ResNet, (2, 2, 2, 2))
+ResNet34 = functools.partial(ResNet, (3, 4, 6, 3))

@@ -1,0 +1,41 @@
+"""Optax optimisers and learning-rate schedules from `config.optimizer`."""
+
+import optax
+
+from nlx.errors import ConfigError
+
+
+def learning_rate_schedule(config, steps_per_epoch: int, num_epochs: int) -> optax.Schedule:
+  lr, total = config.learning_rate, max(steps_per_epoch * num_epochs, 1)
+  warmup = config.warmup_epochs * steps_per_epoch
+  if config.schedule == "constant":
+    main = optax.constant_schedule(lr)
+  elif config.schedule == "cosine":
+    main = optax.cosine_decay_schedule(lr, decay_steps=max(total - warmup, 1))
+  elif config.schedule == "step":
+    main = optax.piecewise_constant_schedule(
+        lr, {int(e * steps_per_epoch) - warmup: config.step_factor for e in config.step_epochs})
+  else:
+    raise ConfigError(f"optimizer.schedule must be constant, cosine or step, got {config.schedule!r}")
+  if warmup <= 0:
+    return main
+  return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), main], [warmup])
+
+
+def build(config, steps_per_epoch: int, num_epochs: int) -> tuple[optax.GradientTransformation,
+                                                                  optax.Schedule]:
+  """SGD (+momentum, nesterov), Adam or AdamW. For sgd and adam, `weight_decay` is an L2
+  term added to the gradient (as in PyTorch); adamw decouples it."""
+  schedule = learning_rate_schedule(config, steps_per_epoch, num_epochs)
+  wd = config.weight_decay
+  if config.name == "sgd":
+    tx = optax.sgd(schedule, momentum=config.momentum or None, nesterov=config.nesterov)
+  elif config.name == "adam":
+    tx = optax.adam(schedule)
+  elif config.name == "adamw":
+    return optax.adamw(schedule, weight_decay=wd), schedule
+  else:
+    raise ConfigError(f"optimizer.name must be sgd, adam or adamw, got {config.name!r}")
+  if wd:
+    tx = optax.chain(optax.add_decayed_weights(wd), tx)
+  return tx, schedule

@@ -1,0 +1,313 @@
+"""The one generic training loop: data -> model -> method -> optax; eval; checkpoints.
+
+`train_and_evaluate(config, workdir)` is what `python -m nlx.main` runs, and what tests
+and notebooks call. A method plugs in through `nlx.methods` (init_state, loss_fn,
+update_state); the loop, data parallelism, checkpoints and metrics are shared.
+
+Data parallel: a 1-D mesh over the local devices (axis `data`); batches are sharded
+along it, params and method state replicated; `jit` inserts the collectives.
+"""
+
+import dataclasses
+import json
+import os
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import tqdm
+from absl import logging
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from nlx import data as data_lib
+from nlx import metrics as metrics_lib
+from nlx import methods, models, optim
+from nlx.checkpointing import Checkpointer
+from nlx.data import input_pipeline
+from nlx.errors import ConfigError, NonFiniteLossError
+from nlx.report import plots
+from nlx.train_state import TrainState
+
+
+def make_mesh(devices=None) -> Mesh:
+  devices = jax.devices() if devices is None else devices
+  return Mesh(np.asarray(devices), ("data",))
+
+
+def normalize(images: jax.Array, mean, std, dtype=jnp.float32) -> jax.Array:
+  """uint8 pixels -> standardised floats; float inputs (features) pass through."""
+  if jnp.issubdtype(images.dtype, jnp.integer):
+    x = images.astype(jnp.float32) / 255.0
+    return ((x - jnp.asarray(mean, jnp.float32)) / jnp.asarray(std, jnp.float32)).astype(dtype)
+  return images.astype(dtype)
+
+
+def hard_labels(labels: jax.Array) -> jax.Array:
+  return jnp.argmax(labels, -1) if labels.ndim == 2 else labels
+
+
+@dataclasses.dataclass
+class Task:
+  """What the step functions need to know about the data and model."""
+  num_classes: int
+  num_examples: int
+  mean: tuple
+  std: tuple
+  dtype: Any
+
+
+def make_train_step(graphdef, tx, method, method_config, task: Task):
+  """Returns the pure `train_step(state, batch) -> (state, metrics)` (to be jitted)."""
+
+  def train_step(state: TrainState, batch: dict):
+    step_rng = jax.random.fold_in(state.rng, state.step)
+    dropout_rng, method_rng = jax.random.split(step_rng)
+    x = normalize(batch["image"], task.mean, task.std, task.dtype)
+
+    def loss_of(params):
+      outputs, new_model_state = models.apply(graphdef, params["model"], state.model_state, x,
+                                              train=True, rng=dropout_rng)
+      per_example, aux = method.loss_fn(params["method"], state.method_state, outputs, batch,
+                                        method_rng, config=method_config,
+                                        num_classes=task.num_classes)
+      return jnp.mean(per_example), (new_model_state, aux, outputs)
+
+    (loss, (model_state, aux, outputs)), grads = jax.value_and_grad(loss_of, has_aux=True)(
+        state.params)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    method_state = method.update_state(state.method_state, batch, aux, config=method_config)
+    new_state = state.replace(step=state.step + 1, params=params, model_state=model_state,
+                              opt_state=opt_state, method_state=method_state)
+    noisy_acc = jnp.mean(jnp.argmax(outputs.logits, -1) == hard_labels(batch["label"]))
+    return new_state, {"loss": loss, "noisy_accuracy": noisy_acc}
+
+  return train_step
+
+
+def make_eval_step(graphdef, task: Task):
+  def eval_step(state: TrainState, images: jax.Array):
+    x = normalize(images, task.mean, task.std, task.dtype)
+    outputs, _ = models.apply(graphdef, state.params["model"], state.model_state, x, train=False)
+    return outputs.logits
+  return eval_step
+
+
+class Trainer:
+  """Builds the state and the jitted, sharded step functions for one config and dataset."""
+
+  def __init__(self, config, dataset: data_lib.Dataset, mesh: Mesh | None = None):
+    self.config = config
+    self.dataset = dataset
+    self.mesh = mesh or make_mesh()
+    self.num_devices = self.mesh.devices.size
+    self.batch_size = config.data.batch_size
+    if self.batch_size % self.num_devices or config.data.eval_batch_size % self.num_devices:
+      raise ConfigError(f"data.batch_size ({self.batch_size}) and data.eval_batch_size "
+                        f"({config.data.eval_batch_size}) must be multiples of the "
+                        f"{self.num_devices} devices")
+    self.steps_per_epoch = input_pipeline.steps_per_epoch(len(dataset.train), self.batch_size)
+    if self.steps_per_epoch == 0:
+      raise ConfigError(f"data.batch_size={self.batch_size} exceeds the {len(dataset.train)} "
+                        "training examples")
+    self.total_steps = self.steps_per_epoch * config.train.num_epochs
+    self.method = methods.get(config.method.name)
+    self.data_sharding = NamedSharding(self.mesh, P("data"))
+    self.replicated = NamedSharding(self.mesh, P())
+
+    rng = jax.random.PRNGKey(config.seed)
+    model_rng, method_rng, state_rng = jax.random.split(rng, 3)
+    input_shape = tuple(np.shape(self._first_input()))
+    model = models.create(config.model, dataset.num_classes, input_shape, model_rng)
+    self.graphdef = model.graphdef
+    self.feature_dim = model.feature_dim
+    method_params, method_state = self.method.init_state(
+        config.method, num_examples=len(dataset.train), num_classes=dataset.num_classes,
+        feature_dim=model.feature_dim, rng=method_rng)
+    self.tx, self.schedule = optim.build(config.optimizer, self.steps_per_epoch,
+                                         config.train.num_epochs)
+    params = {"model": model.params, "method": method_params}
+    state = TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=model.state,
+                       opt_state=self.tx.init(params), method_state=method_state, rng=state_rng)
+    self.initial_state = jax.device_put(state, self.replicated)
+
+    task = Task(dataset.num_classes, len(dataset.train), dataset.mean, dataset.std,
+                jnp.bfloat16 if config.model.dtype == "bfloat16" else jnp.float32)
+    self.train_step = jax.jit(
+        make_train_step(self.graphdef, self.tx, self.method, config.method, task),
+        donate_argnums=(0,), out_shardings=(self.replicated, self.replicated))
+    self.eval_step = jax.jit(make_eval_step(self.graphdef, task), out_shardings=self.replicated)
+
+  def _first_input(self):
+    example = input_pipeline.ExampleSource(self.dataset.train)[0]
+    from nlx.data import augment  # noqa: PLC0415
+    return augment.eval_transform(self.config.data.augment, self.config.data.image_size)(
+        example["image"])
+
+  def train_iterator(self, num_epochs: int):
+    ds = input_pipeline.train_dataset(
+        self.dataset.train, self.config.data, num_epochs=num_epochs, seed=self.config.seed,
+        process_index=jax.process_index(), process_count=jax.process_count())
+    return iter(ds)
+
+  def shard(self, batch: dict) -> dict:
+    """Host batch (this process's part) -> global arrays sharded along `data`."""
+    return {k: jax.make_array_from_process_local_data(self.data_sharding, np.asarray(v))
+            for k, v in batch.items()}
+
+  def predict(self, state: TrainState, split: data_lib.Split, progress: bool = False) -> np.ndarray:
+    """Logits `[N, C]` for a split, in order (the last batch is padded, then cut)."""
+    bs = self.config.data.eval_batch_size
+    out = []
+    ds = input_pipeline.eval_dataset(split, self.config.data, batch_size=bs)
+    for batch in tqdm.tqdm(ds, total=-(-len(split) // bs), desc="eval", leave=False,
+                           disable=not progress):
+      images = np.asarray(batch["image"])
+      n = len(images)
+      if n < bs:
+        images = np.concatenate([images, np.repeat(images[-1:], bs - n, axis=0)])
+      images = jax.device_put(images, self.data_sharding)
+      out.append(np.asarray(self.eval_step(state, images))[:n])
+    return np.concatenate(out)
+
+  def evaluate(self, state: TrainState, split: data_lib.Split, progress=False) -> dict:
+    logits = self.predict(state, split, progress)
+    return metrics_lib.classification_metrics(logits, split.clean_labels, self.dataset.num_classes)
+
+
+def _read_records(path: str, max_step: int) -> list[dict]:
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    records = [json.loads(line) for line in f if line.strip()]
+  return [r for r in records if r["step"] <= max_step]
+
+
+def _write_records(path: str, records: list[dict]) -> None:
+  with open(path, "w") as f:
+    for r in records:
+      f.write(json.dumps(r) + "\n")
+
+
+def _check_finite(pending: list, last_good_ckpt) -> None:
+  for step, m in pending:
+    if not np.isfinite(m["loss"]):
+      raise NonFiniteLossError(
+          f"loss is {float(m['loss'])} at step {step}: training stopped; the last good "
+          f"checkpoint is step {last_good_ckpt}" if last_good_ckpt is not None else
+          f"loss is {float(m['loss'])} at step {step}: training stopped before any checkpoint")
+
+
+def results_table(results: dict) -> str:
+  t = results["test"]
+  return ("| dataset | method | model | noise rate | clean-test acc | macro-F1 |\n"
+          "|---|---|---|---|---|---|\n"
+          f"| {results['dataset']} | {results['method']} | {results['model']} | "
+          f"{100 * results['noise_rate']:.1f}% | {100 * t['accuracy']:.2f}% | "
+          f"{100 * t['macro_f1']:.2f}% |")
+
+
+def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None) -> dict:
+  """Trains `config` in `workdir` (resuming from its latest checkpoint), evaluates on the
+  clean test labels, writes config.json, metrics.jsonl, results.json and curves.png.
+
+  Returns the results dict (also written to results.json).
+  """
+  start_time = time.time()
+  os.makedirs(workdir, exist_ok=True)
+  is_main = jax.process_index() == 0
+  dataset = data_lib.load_dataset(config)
+  trainer = Trainer(config, dataset, mesh)
+  if is_main:
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json_best_effort(indent=2))
+
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.train.max_checkpoints)
+  state = trainer.initial_state
+  it = trainer.train_iterator(config.train.num_epochs)
+  start_step = ckpt.latest_step()
+  if start_step is not None:
+    state, data_state = ckpt.restore(start_step, state)
+    it.set_state(data_state)
+    logging.info("resumed from step %d", start_step)
+  start_step = start_step or 0
+  last_ckpt = start_step if start_step else None
+  metrics_path = os.path.join(workdir, "metrics.jsonl")
+  records = _read_records(metrics_path, start_step)
+  if is_main:
+    _write_records(metrics_path, records)
+
+  def log(record):
+    records.append(record)
+    if is_main:
+      with open(metrics_path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+  spe, total = trainer.steps_per_epoch, trainer.total_steps
+  cfg_train = config.train
+  stop_at = cfg_train.stop_after_steps if cfg_train.stop_after_steps > 0 else total
+  pending = []  # (step, device metrics) not yet fetched: fetched at log steps, no per-step sync
+  bar = tqdm.tqdm(total=total, initial=start_step, desc="train", disable=not cfg_train.progress_bar)
+  step = start_step
+  test_metrics = None
+  while step < min(total, stop_at):
+    batch = next(it)
+    state, m = trainer.train_step(state, trainer.shard(batch))
+    step += 1
+    bar.update(1)
+    pending.append((step, m))
+    epoch_end = step % spe == 0
+    if step % cfg_train.log_every_steps == 0 or epoch_end or step == stop_at:
+      fetched = [(s, jax.device_get(x)) for s, x in pending]
+      pending = []
+      _check_finite(fetched, last_ckpt)
+      log({"kind": "train", "step": step, "epoch": step / spe,
+           "loss": float(np.mean([x["loss"] for _, x in fetched])),
+           "noisy_accuracy": float(np.mean([x["noisy_accuracy"] for _, x in fetched])),
+           "learning_rate": float(trainer.schedule(step - 1))})
+      bar.set_postfix(loss=f"{records[-1]['loss']:.4f}")
+    if epoch_end:
+      epoch = step // spe
+      if hasattr(trainer.method, "end_of_epoch"):
+        state = trainer.method.end_of_epoch(trainer, state)
+      if epoch % cfg_train.eval_every_epochs == 0 or step == total:
+        test_metrics = trainer.evaluate(state, dataset.test)
+        record = {"kind": "eval", "step": step, "epoch": epoch,
+                  **{f"test_{k}": v for k, v in test_metrics.items()}}
+        if hasattr(trainer.method, "refined_labels"):
+          refined = np.asarray(trainer.method.refined_labels(state.method_state))
+          record["label_precision"] = float(np.mean(refined == dataset.train.clean_labels))
+        log(record)
+      if epoch % cfg_train.checkpoint_every_epochs == 0 or step == total:
+        ckpt.save(step, state, it.get_state())
+        last_ckpt = step
+  bar.close()
+  if step < total:  # stopped early on request: keep a checkpoint to resume from
+    if last_ckpt != step:
+      ckpt.save(step, state, it.get_state())
+    ckpt.close()
+    return {"status": "stopped", "step": step, "state": state}
+  ckpt.close()
+
+  if test_metrics is None or records[-1].get("kind") != "eval" or records[-1]["step"] != step:
+    test_metrics = trainer.evaluate(state, dataset.test)
+  results = {
+      "status": "finished", "dataset": dataset.name, "method": config.method.name,
+      "model": config.model.name, "noise_rate": dataset.info["noise_rate"],
+      "num_train": len(dataset.train), "num_test": len(dataset.test),
+      "steps": step, "epochs": config.train.num_epochs, "test": test_metrics,
+      "wall_time_s": time.time() - start_time,
+  }
+  if dataset.val is not None:
+    results["val"] = trainer.evaluate(state, dataset.val)
+  if "label_set" in dataset.info:
+    results["label_set"] = dataset.info["label_set"]
+  if is_main:
+    with open(os.path.join(workdir, "results.json"), "w") as f:
+      json.dump(results, f, indent=2)
+    plots.training_curves(records, os.path.join(workdir, "curves.png"))
+  return {**results, "state": state}

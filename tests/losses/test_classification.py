@@ -1,0 +1,32 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nlx import losses
+
+
+def test_cross_entropy_by_hand():
+  logits = jnp.array([[1.0, 2.0, 3.0]])
+  z = np.log(np.exp(1) + np.exp(2) + np.exp(3))
+  assert losses.softmax_cross_entropy(logits, jnp.array([[0., 0, 1]]))[0] == pytest.approx(z - 3, 1e-6)
+  soft = jnp.array([[0.5, 0.5, 0.0]])
+  assert losses.softmax_cross_entropy(logits, soft)[0] == pytest.approx(z - 1.5, 1e-6)
+
+
+def test_integer_labels_match_one_hot_batch_and_single_and_jit():
+  logits = jax.random.normal(jax.random.key(0), (6, 4)) * 5
+  labels = jnp.array([0, 3, 1, 2, 2, 0])
+  a = losses.softmax_cross_entropy_with_integer_labels(logits, labels)
+  b = losses.softmax_cross_entropy(logits, losses.as_distribution(labels, 4))
+  np.testing.assert_allclose(a, b, rtol=1e-6)
+  np.testing.assert_allclose(jax.jit(losses.softmax_cross_entropy)(logits, jax.nn.one_hot(labels, 4)), b, rtol=1e-6)
+  single = losses.softmax_cross_entropy(logits[2:3], jax.nn.one_hot(labels[2:3], 4))
+  assert single[0] == pytest.approx(float(b[2]), rel=1e-6)
+
+
+def test_cross_entropy_gradients_finite_at_extreme_logits():
+  logits = jnp.array([[1e4, -1e4, 0.0]])
+  g = jax.grad(lambda x: losses.softmax_cross_entropy(x, jnp.array([[0., 1, 0]])).sum())(logits)
+  assert np.all(np.isfinite(g))
+  np.testing.assert_allclose(g, [[1.0, -1.0, 0.0]], atol=1e-6)

@@ -1,0 +1,87 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from nlx import models
+from nlx.config_base import base_config
+
+
+def model_config(name, **kw):
+  c = base_config().model
+  c.name = name
+  for k, v in kw.items():
+    setattr(c, k, v)
+  return c
+
+
+@pytest.mark.parametrize("name,count", [("resnet18_imagenet", 11_689_512),
+                                        ("resnet34_imagenet", 21_797_672)])
+def test_resnet_parameter_counts_match_torchvision(name, count):
+  # torchvision.models.resnet18/34(num_classes=1000) have exactly these many parameters.
+  m = models.create(model_config(name), 1000, (224, 224, 3), jax.random.key(0))
+  assert models.count_params(m.params) == count
+
+
+def test_cifar_stem_differs_only_in_first_conv():
+  # 3x3 instead of 7x7 first conv: (49 - 9) * 3 * 64 fewer weights.
+  m = models.create(model_config("resnet18"), 1000, (32, 32, 3), jax.random.key(0))
+  assert models.count_params(m.params) == 11_689_512 - 40 * 3 * 64
+
+
+@pytest.mark.parametrize("name,shape,dim", [("mlp", (8, 8, 1), 256), ("small_cnn", (8, 8, 1), 128),
+                                            ("small_cnn", (32, 32, 3), 128),
+                                            ("resnet18", (32, 32, 3), 512),
+                                            ("resnet34_imagenet", (64, 64, 3), 512)])
+def test_outputs_logits_and_features(name, shape, dim):
+  m = models.create(model_config(name), 7, shape, jax.random.key(0))
+  x = jnp.ones((2, *shape))
+  out, _ = models.apply(m.graphdef, m.params, m.state, x, train=False)
+  assert out.logits.shape == (2, 7) and out.features.shape == (2, dim)
+  assert m.feature_dim == dim
+
+
+def test_mlp_matches_numpy_forward():
+  m = models.create(model_config("mlp", hidden=(5,)), 3, (4,), jax.random.key(1))
+  p = m.params.to_pure_dict()
+  x = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+  h = np.maximum(x @ np.asarray(p["layers"][0]["kernel"]) + np.asarray(p["layers"][0]["bias"]), 0)
+  want = h @ np.asarray(p["head"]["kernel"]) + np.asarray(p["head"]["bias"])
+  out, _ = models.apply(m.graphdef, m.params, m.state, jnp.asarray(x), train=False)
+  np.testing.assert_allclose(out.logits, want, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(out.features, h, rtol=1e-5, atol=1e-5)
+
+
+def test_batchnorm_statistics_update_in_train_mode_only():
+  m = models.create(model_config("small_cnn", width=4), 3, (8, 8, 1), jax.random.key(0))
+  x = jax.random.normal(jax.random.key(1), (16, 8, 8, 1)) * 3 + 2
+  _, eval_state = models.apply(m.graphdef, m.params, m.state, x, train=False)
+  _, train_state = models.apply(m.graphdef, m.params, m.state, x, train=True)
+  before = m.state.to_pure_dict()["norms"][0]["mean"]
+  np.testing.assert_array_equal(eval_state.to_pure_dict()["norms"][0]["mean"], before)
+  # momentum 0.9: new running mean = 0.9 * 0 + 0.1 * batch mean of the first conv's output.
+  module = nnx.merge(m.graphdef, m.params, m.state, copy=True)
+  conv_out = module.convs[0](x)
+  np.testing.assert_allclose(train_state.to_pure_dict()["norms"][0]["mean"],
+                             0.1 * np.asarray(conv_out).mean((0, 1, 2)), rtol=1e-4, atol=1e-6)
+
+
+def test_dropout_uses_the_given_rng_and_only_in_training():
+  m = models.create(model_config("mlp", dropout=0.5), 3, (4,), jax.random.key(0))
+  x = jnp.ones((8, 4))
+  a, _ = models.apply(m.graphdef, m.params, m.state, x, train=True, rng=jax.random.key(1))
+  b, _ = models.apply(m.graphdef, m.params, m.state, x, train=True, rng=jax.random.key(1))
+  c, _ = models.apply(m.graphdef, m.params, m.state, x, train=True, rng=jax.random.key(2))
+  e, _ = models.apply(m.graphdef, m.params, m.state, x, train=False)
+  np.testing.assert_array_equal(a.logits, b.logits)
+  assert not np.allclose(a.logits, c.logits)
+  assert not np.allclose(a.logits, e.logits)
+
+
+def test_bfloat16_compute_keeps_float32_params_and_outputs():
+  m = models.create(model_config("small_cnn", width=4, dtype="bfloat16"), 3, (8, 8, 1),
+                    jax.random.key(0))
+  assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(m.params))
+  out, _ = models.apply(m.graphdef, m.params, m.state, jnp.ones((2, 8, 8, 1)), train=True)
+  assert out.logits.dtype == jnp.float32 and np.all(np.isfinite(out.logits))

@@ -1,0 +1,147 @@
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+from conftest import load_config, shared_path
+
+from nlx import data as data_lib
+from nlx import train
+from nlx.errors import NonFiniteLossError
+
+
+def tiny(name="quickstart", variant="tiny", **overrides):
+  c = load_config(name, variant)
+  for key, value in overrides.items():
+    node = c
+    *path, leaf = key.split(".")
+    for p in path:
+      node = node[p]
+    setattr(node, leaf, value)
+  return c
+
+
+def check_workdir(workdir, results):
+  for f in ("config.json", "metrics.jsonl", "results.json", "curves.png"):
+    assert os.path.exists(os.path.join(workdir, f)), f
+  with open(os.path.join(workdir, "results.json")) as f:
+    saved = json.load(f)
+  assert saved["test"] == results["test"]
+  assert 0.0 <= saved["test"]["accuracy"] <= 1.0 and saved["wall_time_s"] > 0
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    records = [json.loads(line) for line in f]
+  assert {r["kind"] for r in records} == {"train", "eval"}
+  assert all(np.isfinite(r["loss"]) for r in records if r["kind"] == "train")
+  return records
+
+
+def test_quickstart_tiny_end_to_end(tmp_path):
+  results = train.train_and_evaluate(tiny(), str(tmp_path))
+  records = check_workdir(str(tmp_path), results)
+  assert results["noise_rate"] == pytest.approx(round(0.4 * 256) / 256)
+  assert results["steps"] == 2 * (256 // 32)
+  assert [r["epoch"] for r in records if r["kind"] == "eval"] == [1, 2]
+  # Learned something from 60%-clean labels: well above chance (10%) on clean test labels.
+  assert results["test"]["accuracy"] > 0.2
+
+
+def test_face_sentiment_tiny_end_to_end(tmp_path):
+  d = shared_path("face_sentiment")
+  for label_set in ("sample", "soft"):
+    c = tiny("ce_face_sentiment", f"{label_set},tiny", **{"data.data_dir": d})
+    results = train.train_and_evaluate(c, str(tmp_path / label_set))
+    check_workdir(str(tmp_path / label_set), results)
+    assert results["label_set"] == label_set
+
+
+def test_cifar10_and_cifar10n_tiny_end_to_end(tmp_path, cifar10_dir):
+  r = train.train_and_evaluate(tiny("ce_cifar10", "sym40,tiny", **{"data.data_dir": cifar10_dir}),
+                               str(tmp_path / "c10"))
+  check_workdir(str(tmp_path / "c10"), r)
+  label_file = shared_path("cifar10n", "CIFAR-10_human.pt")
+  r = train.train_and_evaluate(tiny("ce_cifar10n", "worst,tiny", **{
+      "data.data_dir": cifar10_dir, "data.label_file": label_file}), str(tmp_path / "c10n"))
+  check_workdir(str(tmp_path / "c10n"), r)
+  assert 0.3 < r["noise_rate"] < 0.5  # 40.2% on all 50k; a 256-image subset is close
+
+
+def test_fashion_mnist_and_image_folder_tiny_end_to_end(tmp_path):
+  from data.test_datasets import make_folder, write_idx
+  rng = np.random.default_rng(0)
+  fm = tmp_path / "fm"
+  fm.mkdir()
+  for stem, shape in [("train-images-idx3-ubyte", (300, 28, 28)), ("t10k-images-idx3-ubyte", (60, 28, 28))]:
+    write_idx(str(fm / f"{stem}.gz"), rng.integers(0, 256, shape))
+  write_idx(str(fm / "train-labels-idx1-ubyte.gz"), rng.integers(0, 10, 300))
+  write_idx(str(fm / "t10k-labels-idx1-ubyte.gz"), rng.integers(0, 10, 60))
+  r = train.train_and_evaluate(tiny("ce_fashion_mnist", "tiny", **{"data.data_dir": str(fm)}),
+                               str(tmp_path / "fm_run"))
+  check_workdir(str(tmp_path / "fm_run"), r)
+  folder = tmp_path / "imgs"
+  folder.mkdir()
+  make_folder(folder, n=20)
+  r = train.train_and_evaluate(tiny("ce_image_folder", "tiny", **{"data.data_dir": str(folder)}),
+                               str(tmp_path / "if_run"))
+  check_workdir(str(tmp_path / "if_run"), r)
+  assert "val" in r
+
+
+def run_steps(trainer, state, n, seed=0):
+  it = trainer.train_iterator(1)
+  losses = []
+  for _ in range(n):
+    state, m = trainer.train_step(state, trainer.shard(next(it)))
+    losses.append(float(m["loss"]))
+  return state, losses
+
+
+def test_sharded_step_equals_single_device_step():
+  assert jax.device_count() == 8
+  config = tiny(**{"data.batch_size": 64})
+  ds = data_lib.load_dataset(config)
+  one = train.Trainer(config, ds, train.make_mesh(jax.devices()[:1]))
+  eight = train.Trainer(config, ds, train.make_mesh(jax.devices()))
+  s1, l1 = run_steps(one, one.initial_state, 3)
+  s8, l8 = run_steps(eight, eight.initial_state, 3)
+  np.testing.assert_allclose(l1, l8, rtol=1e-5, atol=1e-5)
+  for a, b in zip(jax.tree.leaves(s1.params), jax.tree.leaves(s8.params)):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5)
+  assert len(s8.params["model"]["head"]["kernel"].sharding.device_set) == 8
+
+
+def test_train_step_compiles_once():
+  config = tiny()
+  trainer = train.Trainer(config, data_lib.load_dataset(config))
+  state, _ = run_steps(trainer, trainer.initial_state, 5)
+  assert trainer.train_step._cache_size() == 1
+  trainer.predict(state, trainer.dataset.test)
+  trainer.predict(state, trainer.dataset.test)  # last batch padded: same shape, no recompile
+  assert trainer.eval_step._cache_size() == 1
+
+
+def test_resume_after_stop_gives_the_same_final_params(tmp_path):
+  full = train.train_and_evaluate(tiny(), str(tmp_path / "full"))
+  spe = 256 // 32
+  stopped = train.train_and_evaluate(tiny(**{"train.stop_after_steps": spe + 3}),
+                                     str(tmp_path / "resumed"))
+  assert stopped["status"] == "stopped" and stopped["step"] == spe + 3
+  resumed = train.train_and_evaluate(tiny(), str(tmp_path / "resumed"))
+  assert resumed["steps"] == full["steps"]
+  for a, b in zip(jax.tree.leaves(full["state"].params), jax.tree.leaves(resumed["state"].params)):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+  assert resumed["test"] == full["test"]
+  with open(tmp_path / "resumed" / "metrics.jsonl") as f:
+    steps = [json.loads(line)["step"] for line in f if '"train"' in line]
+  assert steps == sorted(set(steps))  # no duplicated log lines after the resume
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+  # Epoch 1 trains normally; from epoch 2 the step schedule multiplies lr by 1e30.
+  config = tiny(**{"optimizer.schedule": "step", "optimizer.step_epochs": (1,),
+                   "optimizer.step_factor": 1e30, "train.num_epochs": 3})
+  with pytest.raises(NonFiniteLossError, match=r"at step \d+: training stopped; the last good "
+                                               r"checkpoint is step 8"):
+    train.train_and_evaluate(config, str(tmp_path))
+  from nlx.checkpointing import Checkpointer
+  assert Checkpointer(str(tmp_path / "checkpoints")).latest_step() == 8
