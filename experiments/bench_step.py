@@ -64,7 +64,7 @@ def time_step(model: str, method: str = "ce") -> float:
 
 
 def pipeline_rate(cifar10_dir: str, seconds: float = 10.0) -> float:
-  from nlx.data.datasets import cifar10  # noqa: PLC0415
+  from nlx.data.datasets import cifar10
   x, y, _, _, _ = cifar10.read_official(cifar10_dir)
   split = Split(x, y, y.copy())
   c = base_config().data

@@ -23,7 +23,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint file at INFO
-  from nlx import train  # noqa: PLC0415 (after flags, so --help stays fast)
+  from nlx import train
 
   config = _CONFIG.value
   name = os.path.splitext(os.path.basename(flags.FLAGS["config"].config_filename))[0]

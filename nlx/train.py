@@ -24,8 +24,8 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from nlx import data as data_lib
-from nlx import metrics as metrics_lib
 from nlx import methods, models, optim
+from nlx import metrics as metrics_lib
 from nlx.checkpointing import Checkpointer
 from nlx.data import input_pipeline
 from nlx.errors import ConfigError, NonFiniteLossError
@@ -144,7 +144,7 @@ class Trainer:
 
   def _first_input(self):
     example = input_pipeline.ExampleSource(self.dataset.train)[0]
-    from nlx.data import augment  # noqa: PLC0415
+    from nlx.data import augment
     return augment.eval_transform(self.config.data.augment, self.config.data.image_size)(
         example["image"])
 
@@ -189,8 +189,7 @@ def _read_records(path: str, max_step: int) -> list[dict]:
 
 def _write_records(path: str, records: list[dict]) -> None:
   with open(path, "w") as f:
-    for r in records:
-      f.write(json.dumps(r) + "\n")
+    f.writelines(json.dumps(r) + "\n" for r in records)
 
 
 def _check_finite(pending: list, last_good_ckpt) -> None:

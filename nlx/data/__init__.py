@@ -30,9 +30,9 @@ def validate_split(split: Split, num_classes: int, where: str) -> None:
         raise DataError(f"{where}: soft labels must be finite distributions (rows sum to 1)")
     else:
       raise DataError(f"{where}: {name} has shape {y.shape}; expected [N] or [N, C]")
-  if split.decode is None and np.issubdtype(split.images.dtype, np.floating):
-    if not np.all(np.isfinite(split.images)):
-      raise DataError(f"{where}: inputs contain NaN or Inf")
+  if (split.decode is None and np.issubdtype(split.images.dtype, np.floating)
+      and not np.all(np.isfinite(split.images))):
+    raise DataError(f"{where}: inputs contain NaN or Inf")
 
 
 def _subset(split: Split, n: int, seed: int) -> Split:

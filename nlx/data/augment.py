@@ -43,7 +43,7 @@ def random_crop_flip(image: np.ndarray, rng: np.random.Generator, pad: int = 4) 
 
 
 def resize_size(image_size: int) -> int:
-  return int(round(image_size * 256 / 224))
+  return round(image_size * 256 / 224)
 
 
 def train_transform(kind: str, image_size: int):

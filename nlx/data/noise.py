@@ -59,10 +59,10 @@ def symmetric_noise(labels: np.ndarray, num_classes: int, rate: float, seed: int
   n = len(labels)
   noisy = labels.copy()
   if include_true_class:
-    idx = rng.choice(n, size=int(round(rate * n)), replace=False)
+    idx = rng.choice(n, size=round(rate * n), replace=False)
     noisy[idx] = rng.integers(0, num_classes, size=len(idx))
   else:
-    idx = rng.choice(n, size=int(round(rate * n)), replace=False)
+    idx = rng.choice(n, size=round(rate * n), replace=False)
     # An offset in 1..C-1 added mod C is a uniform draw among the other classes.
     noisy[idx] = (labels[idx] + rng.integers(1, num_classes, size=len(idx))) % num_classes
   return _result(labels, noisy, num_classes)
@@ -80,7 +80,7 @@ def pair_noise(labels: np.ndarray, num_classes: int, rate: float, seed: int, *,
   noisy = labels.copy()
   for k in range(num_classes):
     members = np.flatnonzero(labels == k)
-    flip = rng.choice(members, size=int(round(rate * len(members))), replace=False)
+    flip = rng.choice(members, size=round(rate * len(members)), replace=False)
     noisy[flip] = target[k]
   return _result(labels, noisy, num_classes)
 
@@ -118,15 +118,15 @@ def virtual_agent_noise(images: np.ndarray, labels: np.ndarray, num_classes: int
   """"Virtual agent" labels (ARNet's SentiBank+SVM protocol): a linear SVM fitted on a
   seeded clean subset (`clean_fraction` of the examples) of simple image features labels
   every example; its mistakes are the noise, structured like a weak annotator's."""
-  from sklearn.pipeline import make_pipeline  # noqa: PLC0415
-  from sklearn.preprocessing import StandardScaler  # noqa: PLC0415
-  from sklearn.svm import LinearSVC  # noqa: PLC0415
+  from sklearn.pipeline import make_pipeline
+  from sklearn.preprocessing import StandardScaler
+  from sklearn.svm import LinearSVC
 
   labels = np.asarray(labels, np.int64)
   _check(labels, num_classes, clean_fraction)
   feats = simple_image_features(images)
   rng = np.random.default_rng(seed)
-  fit_idx = rng.choice(len(labels), size=max(int(round(clean_fraction * len(labels))),
+  fit_idx = rng.choice(len(labels), size=max(round(clean_fraction * len(labels)),
                                              num_classes), replace=False)
   svm = make_pipeline(StandardScaler(), LinearSVC(C=1.0, random_state=seed, max_iter=5000))
   svm.fit(feats[fit_idx], labels[fit_idx])

@@ -44,7 +44,8 @@ def loads(data: bytes, *, source: str = "<bytes>", encoding: str = "ASCII"):
     return _RestrictedUnpickler(io.BytesIO(data), source, encoding=encoding).load()
   except DataError:
     raise
-  except Exception as e:  # truncated or not a pickle at all
+  except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+          IndexError, KeyError) as e:  # truncated or not a pickle at all
     raise DataError(f"{source}: not a readable pickle ({type(e).__name__}: {e})") from None
 
 

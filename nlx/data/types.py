@@ -1,7 +1,7 @@
 """In-memory dataset containers shared by every dataset module."""
 
 import dataclasses
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 
@@ -13,8 +13,8 @@ class Split:
   images: np.ndarray
   labels: np.ndarray        # [N] int64 (what training sees) or [N, C] float32 soft labels
   clean_labels: np.ndarray  # [N] int64, for evaluation only (== labels when unknown)
-  decode: Optional[Callable] = None
-  groups: Optional[np.ndarray] = None  # e.g. person id, for group-disjoint splits
+  decode: Callable | None = None
+  groups: np.ndarray | None = None  # e.g. person id, for group-disjoint splits
 
   def __len__(self):
     return len(self.labels)
@@ -36,7 +36,7 @@ class Dataset:
   class_names: list
   mean: tuple             # per-channel mean of pixel values in [0, 1] (normalisation)
   std: tuple
-  val: Optional[Split] = None
+  val: Split | None = None
   info: dict = dataclasses.field(default_factory=dict)  # noise rate, transition, etc.
 
 
@@ -50,6 +50,6 @@ def seeded_split(n: int, fractions, seed: int) -> list[np.ndarray]:
 def parse_split(spec: str) -> tuple[float, ...]:
   parts = tuple(float(p) / 100 for p in spec.split("/"))
   if len(parts) not in (2, 3) or abs(sum(parts) - 1) > 1e-6:
-    from nlx.errors import ConfigError  # noqa: PLC0415
+    from nlx.errors import ConfigError
     raise ConfigError(f"data.split must be like '80/20' or '80/5/15', got {spec!r}")
   return parts

@@ -55,7 +55,7 @@ def create(config, num_classes: int, input_shape, rng: jax.Array) -> Model:
   graphdef, params, state = nnx.split(module, nnx.Param, ...)
   model = Model(graphdef, params, state, module.feature_dim)
   if config.get("pretrained"):
-    from nlx.models import pretrained  # noqa: PLC0415 (optional path, keeps import light)
+    from nlx.models import pretrained
     model = model._replace(**pretrained.load_torchvision_resnet(
         model.params, model.state, config.pretrained))
   return model

@@ -1,5 +1,7 @@
 """A small CNN: three conv-BN-ReLU-maxpool blocks, global average pooling, linear head."""
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -14,7 +16,7 @@ class SmallCNN(nnx.Module):
                dropout: float = 0.0, dtype=jnp.float32, rngs: nnx.Rngs):
     chans = (in_channels, width, 2 * width, 4 * width)
     self.convs = nnx.List([nnx.Conv(a, b, (3, 3), padding=1, use_bias=False, dtype=dtype, rngs=rngs)
-                           for a, b in zip(chans[:-1], chans[1:])])
+                           for a, b in itertools.pairwise(chans)])
     self.norms = nnx.List([nnx.BatchNorm(b, momentum=0.9, dtype=dtype, rngs=rngs)
                            for b in chans[1:]])
     self.dropout = nnx.Dropout(dropout)

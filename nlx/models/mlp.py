@@ -1,6 +1,7 @@
 """Multi-layer perceptron on flattened inputs (images or precomputed features)."""
 
-from typing import Sequence
+import itertools
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +17,7 @@ class MLP(nnx.Module):
                dropout: float = 0.0, dtype=jnp.float32, rngs: nnx.Rngs):
     sizes = (in_features, *hidden)
     self.layers = nnx.List([nnx.Linear(a, b, dtype=dtype, rngs=rngs)
-                            for a, b in zip(sizes[:-1], sizes[1:])])
+                            for a, b in itertools.pairwise(sizes)])
     self.dropout = nnx.Dropout(dropout)
     self.head = nnx.Linear(sizes[-1], num_classes, dtype=dtype, rngs=rngs)
     self.feature_dim = sizes[-1]

@@ -23,7 +23,7 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
     raise DataError(f"pretrained weights file not found: {path} (expected a torchvision "
                     "ResNet state dict saved as .safetensors or .npz)")
   if path.endswith(".safetensors"):
-    from safetensors.numpy import load_file  # noqa: PLC0415
+    from safetensors.numpy import load_file
     return dict(load_file(path))
   if path.endswith(".npz"):
     with np.load(path, allow_pickle=False) as f:

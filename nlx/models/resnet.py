@@ -6,7 +6,7 @@ dict onto it key by key. Padding is explicit, as torchvision's, so outputs match
 """
 
 import functools
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp

@@ -127,7 +127,7 @@ def test_fashion_mnist_idx_files(tmp_path):
 def test_face_sentiment_real_votes():
   d = shared_path("face_sentiment")
   from nlx.data.datasets import face_sentiment
-  questions, _, users, truth, votes, answers = face_sentiment.read_votes(d)
+  questions, _, _, truth, votes, answers = face_sentiment.read_votes(d)
   assert len(questions) == 584 and votes.sum() == len(answers) == 5242
   np.testing.assert_array_equal(np.bincount(truth), [146] * 4)
   ds = load_dataset(data_config("face_sentiment", data_dir=d, label_set="majority"))

@@ -8,10 +8,10 @@ drops them and reports the count. Splits are seeded: `data.split` 80/20 or 80/5/
 """
 
 import csv
-import logging
 import os
 
 import numpy as np
+from absl import logging
 from PIL import Image
 
 from nlx.data.types import Dataset, Split, parse_split, seeded_split
