@@ -9,10 +9,12 @@ along it, params and method state replicated; `jit` inserts the collectives.
 """
 
 import dataclasses
+import functools
 import json
 import os
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -60,20 +62,31 @@ class Task:
   dtype: Any
 
 
-def make_train_step(graphdef, tx, method, method_config, task: Task):
+class StepContext(NamedTuple):
+  """What a method's `loss_fn` may use besides its own params and state."""
+  step: jax.Array          # optimiser steps taken before this one
+  steps_per_epoch: int
+  num_classes: int
+  apply_fn: Callable       # (params, model_state, x, *, train, rng) -> (Outputs, new_state)
+
+
+def make_train_step(graphdef, tx, method, method_config, task: Task, steps_per_epoch: int):
   """Returns the pure `train_step(state, batch) -> (state, metrics)` (to be jitted)."""
+  apply_fn = functools.partial(models.apply, graphdef)
 
   def train_step(state: TrainState, batch: dict):
     step_rng = jax.random.fold_in(state.rng, state.step)
-    dropout_rng, method_rng = jax.random.split(step_rng)
-    x = normalize(batch["image"], task.mean, task.std, task.dtype)
+    dropout_rng, method_rng, prepare_rng = jax.random.split(step_rng, 3)
+    ctx = StepContext(state.step, steps_per_epoch, task.num_classes, apply_fn)
+    batch = {**batch, "input": normalize(batch["image"], task.mean, task.std, task.dtype)}
+    if hasattr(method, "prepare_batch"):
+      batch = method.prepare_batch(batch, prepare_rng, config=method_config, ctx=ctx)
 
     def loss_of(params):
-      outputs, new_model_state = models.apply(graphdef, params["model"], state.model_state, x,
-                                              train=True, rng=dropout_rng)
+      outputs, new_model_state = apply_fn(params["model"], state.model_state, batch["input"],
+                                          train=True, rng=dropout_rng)
       per_example, aux = method.loss_fn(params["method"], state.method_state, outputs, batch,
-                                        method_rng, config=method_config,
-                                        num_classes=task.num_classes)
+                                        method_rng, config=method_config, ctx=ctx)
       return jnp.mean(per_example), (new_model_state, aux, outputs)
 
     (loss, (model_state, aux, outputs)), grads = jax.value_and_grad(loss_of, has_aux=True)(
@@ -93,7 +106,7 @@ def make_eval_step(graphdef, task: Task):
   def eval_step(state: TrainState, images: jax.Array):
     x = normalize(images, task.mean, task.std, task.dtype)
     outputs, _ = models.apply(graphdef, state.params["model"], state.model_state, x, train=False)
-    return outputs.logits
+    return outputs.logits, outputs.features
   return eval_step
 
 
@@ -126,8 +139,8 @@ class Trainer:
     self.graphdef = model.graphdef
     self.feature_dim = model.feature_dim
     method_params, method_state = self.method.init_state(
-        config.method, num_examples=len(dataset.train), num_classes=dataset.num_classes,
-        feature_dim=model.feature_dim, rng=method_rng)
+        config.method, dataset=dataset, model=model, rng=method_rng,
+        new_model=lambda r: models.create(config.model, dataset.num_classes, input_shape, r))
     self.tx, self.schedule = optim.build(config.optimizer, self.steps_per_epoch,
                                          config.train.num_epochs)
     params = {"model": model.params, "method": method_params}
@@ -138,7 +151,8 @@ class Trainer:
     task = Task(dataset.num_classes, len(dataset.train), dataset.mean, dataset.std,
                 jnp.bfloat16 if config.model.dtype == "bfloat16" else jnp.float32)
     self.train_step = jax.jit(
-        make_train_step(self.graphdef, self.tx, self.method, config.method, task),
+        make_train_step(self.graphdef, self.tx, self.method, config.method, task,
+                        self.steps_per_epoch),
         donate_argnums=(0,), out_shardings=(self.replicated, self.replicated))
     self.eval_step = jax.jit(make_eval_step(self.graphdef, task), out_shardings=self.replicated)
 
@@ -160,7 +174,13 @@ class Trainer:
             for k, v in batch.items()}
 
   def predict(self, state: TrainState, split: data_lib.Split, progress: bool = False) -> np.ndarray:
-    """Logits `[N, C]` for a split, in order (the last batch is padded, then cut)."""
+    """Logits `[N, C]` for a split, in order (eval mode)."""
+    return self.predict_outputs(state, split, progress)[0]
+
+  def predict_outputs(self, state: TrainState, split: data_lib.Split,
+                      progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """`(logits [N, C], features [N, D])` for a split, in order (the last batch is padded,
+    then cut)."""
     bs = self.config.data.eval_batch_size
     out = []
     ds = input_pipeline.eval_dataset(split, self.config.data, batch_size=bs)
@@ -171,8 +191,9 @@ class Trainer:
       if n < bs:
         images = np.concatenate([images, np.repeat(images[-1:], bs - n, axis=0)])
       images = jax.device_put(images, self.data_sharding)
-      out.append(np.asarray(self.eval_step(state, images))[:n])
-    return np.concatenate(out)
+      logits, features = self.eval_step(state, images)
+      out.append((np.asarray(logits)[:n], np.asarray(features)[:n]))
+    return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
 
   def evaluate(self, state: TrainState, split: data_lib.Split, progress=False) -> dict:
     logits = self.predict(state, split, progress)
@@ -210,16 +231,18 @@ def results_table(results: dict) -> str:
           f"{100 * t['macro_f1']:.2f}% |")
 
 
-def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None) -> dict:
+def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
+                       dataset: data_lib.Dataset | None = None) -> dict:
   """Trains `config` in `workdir` (resuming from its latest checkpoint), evaluates on the
   clean test labels, writes config.json, metrics.jsonl, results.json and curves.png.
 
-  Returns the results dict (also written to results.json).
+  `dataset` replaces loading `config.data` (for protocols that build their own split).
+  Returns the results dict (also written to results.json) with the final `state`.
   """
   start_time = time.time()
   os.makedirs(workdir, exist_ok=True)
   is_main = jax.process_index() == 0
-  dataset = data_lib.load_dataset(config)
+  dataset = dataset or data_lib.load_dataset(config)
   trainer = Trainer(config, dataset, mesh)
   if is_main:
     with open(os.path.join(workdir, "config.json"), "w") as f:
@@ -272,7 +295,7 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None) -> dic
     if epoch_end:
       epoch = step // spe
       if hasattr(trainer.method, "end_of_epoch"):
-        state = trainer.method.end_of_epoch(trainer, state)
+        state = trainer.method.end_of_epoch(trainer, state, epoch, config=config.method)
       if epoch % cfg_train.eval_every_epochs == 0 or step == total:
         test_metrics = trainer.evaluate(state, dataset.test)
         record = {"kind": "eval", "step": step, "epoch": epoch,
@@ -303,6 +326,10 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None) -> dic
   }
   if dataset.val is not None:
     results["val"] = trainer.evaluate(state, dataset.val)
+  if hasattr(trainer.method, "trust_scores"):
+    trust = np.asarray(trainer.method.trust_scores(state.method_state))
+    results["noise_detection"] = metrics_lib.noise_detection(
+        trust, dataset.train.hard_labels(), dataset.train.clean_labels)
   if "label_set" in dataset.info:
     results["label_set"] = dataset.info["label_set"]
   if is_main:

@@ -32,6 +32,45 @@ class ExampleSource:
             "index": np.int32(i)}
 
 
+class BatchSource:
+  """Random access to whole training batches of an in-memory split, for data that needs
+  no per-example work (features, or images without augmentation): one numpy gather per
+  batch instead of per-example calls.
+
+  Batch b of the run is epoch `e = b // steps_per_epoch`, rows
+  `perm_e[j * B : (j + 1) * B]` with `j = b % steps_per_epoch` and `perm_e` a permutation
+  seeded by `(seed, e)`; each process takes its slice of every global batch.
+  """
+
+  def __init__(self, split: Split, global_batch_size: int, num_epochs: int, seed: int,
+               process_index: int = 0, process_count: int = 1):
+    self._split = split
+    self._b = global_batch_size
+    self._spe = len(split) // global_batch_size
+    self._len = self._spe * num_epochs
+    self._seed = seed
+    self._local = slice(process_index * global_batch_size // process_count,
+                        (process_index + 1) * global_batch_size // process_count)
+    self._cache = (None, None)
+
+  def __len__(self):
+    return self._len
+
+  def _perm(self, epoch: int) -> np.ndarray:
+    cached_epoch, perm = self._cache
+    if cached_epoch != epoch:
+      perm = np.random.default_rng((self._seed, epoch)).permutation(len(self._split))
+      self._cache = (epoch, perm)
+    return perm
+
+  def __getitem__(self, b):
+    epoch, j = divmod(int(b), self._spe)
+    idx = self._perm(epoch)[j * self._b:(j + 1) * self._b][self._local]
+    s = self._split
+    return {"image": s.images[idx], "label": s.labels[idx], "clean_label": s.clean_labels[idx],
+            "index": idx.astype(np.int32)}
+
+
 def _read_options(config):
   return grain.ReadOptions(num_threads=config.num_threads,
                            prefetch_buffer_size=config.prefetch_buffer_size)
@@ -44,6 +83,10 @@ def steps_per_epoch(num_examples: int, global_batch_size: int) -> int:
 def train_dataset(split: Split, config, *, num_epochs: int, seed: int,
                   process_index: int = 0, process_count: int = 1) -> grain.IterDataset:
   """Per-process batches of `config.batch_size // process_count` examples."""
+  if config.augment == "none" and split.decode is None:
+    return grain.MapDataset.source(BatchSource(
+        split, config.batch_size, num_epochs, seed, process_index, process_count)
+    ).to_iter_dataset(_read_options(config))
   transform = augment.train_transform(config.augment, config.image_size)
 
   def aug(example, rng):

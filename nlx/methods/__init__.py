@@ -1,17 +1,24 @@
 """Training methods: one module each, all with the same small API.
 
 A method module exports:
-  default_config() -> ConfigDict with `name` and the method's hyperparameters
+  default_config(name) -> ConfigDict with `name` and the method's hyperparameters
       (the paper's defaults), stored under `config.method`.
-  init_state(config, *, num_examples, num_classes, feature_dim, rng)
-      -> (params, state): trainable method parameters (e.g. ARNet's prototypes; they
-      get gradients and the optimiser) and non-trainable method state (per-example
-      targets, memories), both pytrees; state arrays indexed by example are `[N, ...]`.
-  loss_fn(params, state, outputs, batch, rng, *, config, num_classes)
-      -> (per_example_loss [B], aux): `outputs` is `nlx.models.Outputs` (logits,
-      features); `batch` has `image`, `label`, `clean_label` (never used for training),
-      `index`.
+  init_state(config, *, dataset, model, rng) -> (params, state): trainable method
+      parameters (they get gradients and the optimiser; e.g. ARNet's prototypes, a
+      second network) and non-trainable method state (per-example targets, memories),
+      both pytrees; arrays indexed by example are `[N, ...]` and updated by `index`.
+      `dataset` is the `nlx.data.Dataset`, `model` the `nlx.models.Model`.
+  loss_fn(params, state, outputs, batch, rng, *, config, ctx) -> (per_example [B], aux):
+      `outputs` are the model's `Outputs(logits, features)` on `batch["input"]`; the
+      trainer minimises the mean of `per_example`. `batch` holds `input` (normalised),
+      `image`, `label`, `clean_label` (never for training) and `index`; `ctx` is
+      `nlx.train.StepContext` (step, steps_per_epoch, num_classes, apply_fn).
   update_state(state, batch, aux, *, config) -> state, after each step, inside jit.
+Optional:
+  prepare_batch(batch, rng, *, config, ctx) -> batch, before the forward pass (MixUp).
+  end_of_epoch(trainer, state, epoch, *, config) -> state, on the host after each epoch.
+  refined_labels(state) -> [N] and trust_scores(state) -> [N], for the label-precision
+      curve and noise-detection metrics.
 """
 
 import importlib
@@ -21,14 +28,32 @@ import ml_collections
 
 from nlx.errors import ConfigError
 
-NAMES = ("ce",)
+# method name -> module implementing it
+REGISTRY = {
+    "ce": "ce",
+    "label_smoothing": "robust_loss",
+    "bootstrap_soft": "robust_loss",
+    "bootstrap_hard": "robust_loss",
+    "gce": "robust_loss",
+    "truncated_gce": "robust_loss",
+    "sce": "robust_loss",
+    "tce": "robust_loss",
+    "mae": "robust_loss",
+    "nce_rce": "robust_loss",
+    "forward": "forward",
+    "elr": "elr",
+    "mixup": "mixup",
+    "coteaching_plus": "coteaching_plus",
+    "learnq": "learnq",
+}
+NAMES = tuple(REGISTRY)
 
 
 def get(name: str) -> types.ModuleType:
-  if name not in NAMES:
+  if name not in REGISTRY:
     raise ConfigError(f"unknown method {name!r}; known methods: {', '.join(NAMES)}")
-  return importlib.import_module(f"nlx.methods.{name}")
+  return importlib.import_module(f"nlx.methods.{REGISTRY[name]}")
 
 
 def default_config(name: str) -> ml_collections.ConfigDict:
-  return get(name).default_config()
+  return get(name).default_config(name)

@@ -1,26 +1,22 @@
-"""Plain cross-entropy on the given (possibly noisy) labels: the baseline every method beats.
-
-A method module exports `default_config()`, `init_state`, `loss_fn` and `update_state`
-(and optionally `end_of_epoch`); see `nlx.methods` for the contract.
-"""
+"""Plain cross-entropy on the given (possibly noisy) labels: the baseline every method beats."""
 
 import ml_collections
 
 from nlx import losses
 
 
-def default_config() -> ml_collections.ConfigDict:
-  return ml_collections.ConfigDict({"name": "ce"})
+def default_config(name: str = "ce") -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict({"name": name})
 
 
-def init_state(config, *, num_examples, num_classes, feature_dim, rng):
-  del config, num_examples, num_classes, feature_dim, rng
+def init_state(config, *, dataset, model, rng, **unused):
+  del config, dataset, model, rng, unused
   return {}, {}
 
 
-def loss_fn(params, state, outputs, batch, rng, *, config, num_classes):
+def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   del params, state, rng, config
-  targets = losses.as_distribution(batch["label"], num_classes)
+  targets = losses.as_distribution(batch["label"], ctx.num_classes)
   return losses.softmax_cross_entropy(outputs.logits, targets), {}
 
 

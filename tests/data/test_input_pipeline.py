@@ -86,3 +86,18 @@ def test_resize_crop_flip_and_center_crop_sizes():
   np.testing.assert_array_equal(ev, resized[16:240, 58:282])
   with pytest.raises(Exception, match="image_size"):
     augment.train_transform("resize_crop_flip", 0)
+
+
+def test_batch_source_path_for_plain_in_memory_data():
+  # augment="none" on in-memory arrays gathers whole batches; same contract as above.
+  ds = input_pipeline.train_dataset(split(), cfg(), num_epochs=2, seed=0)
+  it = iter(ds)
+  first = [next(it) for _ in range(2)]
+  state = it.get_state()
+  rest = [next(it) for _ in range(4)]
+  it2 = iter(input_pipeline.train_dataset(split(), cfg(), num_epochs=2, seed=0))
+  it2.set_state(state)
+  for a in rest:
+    np.testing.assert_array_equal(a["index"], next(it2)["index"])
+  idx = np.concatenate([b["index"] for b in first + rest])
+  assert sorted(idx[:24]) == list(range(24)) and sorted(idx[24:]) == list(range(24))

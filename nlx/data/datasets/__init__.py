@@ -4,7 +4,8 @@ import importlib
 
 from nlx.errors import ConfigError
 
-NAMES = ("digits", "cifar10", "cifar10n", "fashion_mnist", "face_sentiment", "image_folder")
+NAMES = ("digits", "cifar10", "cifar10n", "fashion_mnist", "face_sentiment", "image_folder",
+         "features")
 
 
 def get(name: str):

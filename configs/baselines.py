@@ -1,0 +1,42 @@
+"""The baseline methods of nlx.methods on digits with 40% symmetric noise (small CNN).
+
+Command:  python -m nlx.main --config=configs/baselines.py:METHOD
+          METHOD: ce, label_smoothing, bootstrap_soft, bootstrap_hard, gce, truncated_gce,
+          sce, tce, mae, nce_rce, forward, elr, mixup, coteaching_plus, learnq
+          (add ",pair40" for 40% pair flips or ",agent" for virtual-agent noise)
+Runtime:  about 30 s per method on the 2-core CPU (co-teaching+: twice that).
+Expected: see experiments/results/digits.md (experiments/noisy_benchmark.py runs every
+          method x noise x seed and writes the table); robust methods beat CE there.
+"""
+
+from nlx import methods
+from nlx.config_base import base_config, make_tiny, parse_variant
+
+NOISE = {"sym20": ("symmetric", 0.2), "sym30": ("symmetric", 0.3), "sym40": ("symmetric", 0.4),
+         "pair40": ("pair", 0.4), "agent": ("virtual_agent", 0.0)}
+
+
+def get_config(variant: str = "ce"):
+  words = parse_variant(variant, set(methods.NAMES) | set(NOISE))
+  c = base_config()
+  name = next(iter(words & set(methods.NAMES)), "ce")
+  c.method = methods.default_config(name)
+  if name == "coteaching_plus":
+    c.method.init_epochs = 5
+  if name == "forward":
+    c.method.estimate_after_epochs = 5
+  c.data.name = "digits"
+  c.data.batch_size = 64
+  c.noise.type, c.noise.rate = NOISE[next(iter(words & set(NOISE)), "sym40")]
+  c.model.name = "small_cnn"
+  c.optimizer.learning_rate = 3e-3
+  c.optimizer.schedule = "cosine"
+  c.train.num_epochs = 30
+  c.train.log_every_steps = 20
+  if "tiny" in words:
+    make_tiny(c)
+    if name == "coteaching_plus":
+      c.method.init_epochs = 1  # so the tiny run reaches the disagreement phase
+    if name == "forward":
+      c.method.estimate_after_epochs = 1
+  return c

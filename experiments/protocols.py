@@ -1,0 +1,180 @@
+"""The CIFAR-10N protocols shared by every method issue, and the benchmark suites.
+
+CPU protocol (`cifar10n_cpu`): a small CNN (nlx `small_cnn`, width 64, batch norm) is
+trained once on 5,000 CIFAR-10 training images with their clean labels (crop + flip,
+Adam 1e-3 cosine, 20 epochs, batch 128): the stand-in for ImageNet pretraining. Those
+5,000 images are then left out. Its 256-d penultimate features are computed once for
+the other 45,000 training images and the 10,000 test images and cached in
+`features.npz` with every CIFAR-10N label set. Each method then trains an MLP head (two
+hidden layers of 256, Adam 1e-3, batch 128) on the 45,000 with CIFAR-10N labels and is
+evaluated on the clean test labels; the head's hidden layer is the method's feature h.
+
+Full protocol (`cifar10n_full`): ResNet-34 on the images with the CIFAR-N paper's
+schedule (SGD 0.1, momentum 0.9, weight decay 5e-4, cosine, 100 epochs, batch 128,
+crop + flip), on a GPU; comparable with the published CIFAR-N numbers.
+
+    python experiments/protocols.py --cifar10_dir=DIR --label_file=FILE --out=CACHE_DIR
+
+writes CACHE_DIR/features.npz (about 5 minutes on the 2-core CPU).
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from nlx import methods, train
+from nlx.config_base import base_config
+from nlx.data.datasets import cifar10, cifar10n
+from nlx.data.types import Dataset, Split
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data"))
+PRETRAIN_EXAMPLES = 5000
+LABEL_SETS = ("clean", "aggre", "random1", "random2", "random3", "worst")
+
+
+def shared_cifar10(tmp_root: str) -> tuple[str, str]:
+  """(cifar10_dir, label_file) from ../shared/data, materialising the official layout."""
+  script = os.path.join(SHARED, "cifar10", "materialize.py")
+  label_file = os.path.join(SHARED, "cifar10n", "CIFAR-10_human.pt")
+  for p in (script, label_file):
+    if not os.path.exists(p):
+      sys.exit(f"protocols: {p} not found; pass --cifar10_dir and --label_file")
+  out = os.path.join(tmp_root, "cifar10")
+  if not os.path.isdir(os.path.join(out, "cifar-10-batches-py")):
+    subprocess.run([sys.executable, script, out], check=True, capture_output=True)
+  return out, label_file
+
+
+def pretrain_config(seed: int = 0):
+  c = base_config()
+  c.seed = seed
+  c.data.name = "cifar10"
+  c.data.augment = "crop_flip"
+  c.data.batch_size = 128
+  c.model.name = "small_cnn"
+  c.model.width = 64
+  c.optimizer.learning_rate = 1e-3
+  c.optimizer.schedule = "cosine"
+  c.train.num_epochs = 20
+  c.train.log_every_steps = 20
+  c.train.progress_bar = False
+  return c
+
+
+def build_cpu_features(cifar10_dir: str, label_file: str, out_dir: str, *, seed: int = 0,
+                       pretrain_epochs: int = 20) -> str:
+  """Writes `out_dir/features.npz` for the CPU protocol (skipped if it exists)."""
+  path = os.path.join(out_dir, "features.npz")
+  if os.path.exists(path):
+    return path
+  x_tr, y_tr, x_te, y_te, names = cifar10.read_official(cifar10_dir)
+  human = cifar10n.read_labels(label_file)
+  perm = np.random.default_rng(seed).permutation(len(y_tr))
+  pre, rest = np.sort(perm[:PRETRAIN_EXAMPLES]), np.sort(perm[PRETRAIN_EXAMPLES:])
+  mean, std = cifar10.MEAN, cifar10.STD
+  pre_ds = Dataset("cifar10_pretrain", Split(x_tr[pre], y_tr[pre], y_tr[pre]),
+                   Split(x_te, y_te, y_te.copy()), 10, names, mean, std,
+                   info={"noise_rate": 0.0})
+  config = pretrain_config(seed)
+  config.train.num_epochs = pretrain_epochs
+  result = train.train_and_evaluate(config, os.path.join(out_dir, "pretrain"), dataset=pre_ds)
+  print(f"pretrained backbone: clean-test accuracy {100 * result['test']['accuracy']:.2f}%")
+  trainer = train.Trainer(config, pre_ds)
+  state = result["state"]
+  feats_rest = trainer.predict_outputs(state, Split(x_tr[rest], y_tr[rest], y_tr[rest]))[1]
+  feats_test = trainer.predict_outputs(state, Split(x_te, y_te, y_te))[1]
+  arrays = {"train_features": feats_rest, "train_clean_labels": human["clean_label"][rest],
+            "test_features": feats_test, "test_labels": y_te, "class_names": np.array(names),
+            "train_index": rest, "pretrain_index": pre}
+  for name in LABEL_SETS:
+    arrays[f"train_labels_{name}"] = human[cifar10n.LABEL_SETS[name]][rest]
+  os.makedirs(out_dir, exist_ok=True)
+  np.savez(path, **arrays)
+  return path
+
+
+def method_config(name: str):
+  c = base_config()
+  c.method = methods.default_config(name)
+  return c
+
+
+def suite_config(suite: str, method: str, setting: str, seed: int, *, data_dir: str = "",
+                 epochs: int | None = None):
+  """The config of one benchmark cell. Settings: digits / fashion_mnist take clean,
+  sym20, sym30, sym40, pair40, agent; cifar10n_* take clean or a CIFAR-10N label set."""
+  c = method_config(method)
+  c.seed = seed
+  c.noise.seed = seed
+  c.train.progress_bar = False
+  if suite in ("digits", "fashion_mnist"):
+    c.data.name = suite
+    c.data.data_dir = data_dir
+    kind = {"clean": ("none", 0.0), "sym20": ("symmetric", 0.2), "sym30": ("symmetric", 0.3),
+            "sym40": ("symmetric", 0.4), "pair40": ("pair", 0.4),
+            "agent": ("virtual_agent", 0.0)}[setting]
+    c.noise.type, c.noise.rate = kind
+    c.model.name = "small_cnn"
+    c.optimizer.learning_rate = 3e-3
+    c.optimizer.schedule = "cosine"
+    c.data.batch_size = 64 if suite == "digits" else 128
+    c.train.num_epochs = 30 if suite == "digits" else 10
+    c.train.log_every_steps = 100
+    c.train.eval_every_epochs = c.train.num_epochs
+    c.train.checkpoint_every_epochs = c.train.num_epochs
+  elif suite == "cifar10n_cpu":
+    c.data.name = "features"
+    c.data.data_dir = data_dir
+    c.data.label_set = setting
+    c.model.name = "mlp"
+    c.model.hidden = (256, 256)
+    c.optimizer.learning_rate = 1e-3
+    c.data.batch_size = 128
+    c.data.eval_batch_size = 1000
+    c.train.num_epochs = 30
+    c.train.log_every_steps = 100
+    c.train.eval_every_epochs = 5
+    c.train.checkpoint_every_epochs = 10
+  elif suite == "cifar10n_full":
+    c.data.name = "cifar10n"
+    c.data.data_dir = data_dir
+    c.data.label_set = setting
+    c.data.augment = "crop_flip"
+    c.model.name = "resnet34"
+    c.optimizer.name = "sgd"
+    c.optimizer.learning_rate = 0.1
+    c.optimizer.weight_decay = 5e-4
+    c.optimizer.schedule = "cosine"
+    c.train.num_epochs = 100
+    c.train.log_every_steps = 100
+  else:
+    raise ValueError(f"unknown suite {suite!r}")
+  if method == "coteaching_plus":
+    c.method.init_epochs = max(1, c.train.num_epochs // 6)
+  if method == "forward":
+    c.method.estimate_after_epochs = max(1, c.train.num_epochs // 6)
+  if epochs:
+    c.train.num_epochs = epochs
+    c.train.eval_every_epochs = min(c.train.eval_every_epochs, epochs)
+    c.train.checkpoint_every_epochs = min(c.train.checkpoint_every_epochs, epochs)
+  return c
+
+
+def main():
+  import argparse
+  p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  p.add_argument("--cifar10_dir", default="")
+  p.add_argument("--label_file", default="")
+  p.add_argument("--out", default="workdirs/cifar10n_cpu_features")
+  a = p.parse_args()
+  tmp = tempfile.mkdtemp()
+  d, f = (a.cifar10_dir, a.label_file) if a.cifar10_dir else shared_cifar10(tmp)
+  print(build_cpu_features(d, f, a.out))
+
+
+if __name__ == "__main__":
+  main()

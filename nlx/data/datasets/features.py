@@ -1,0 +1,48 @@
+"""Precomputed features (`[N, D]` float) from one `.npz` file: `data.data_dir/features.npz`.
+
+Keys: `train_features [N, D]`, `train_clean_labels [N]`, the training labels as
+`train_labels [N]` or as named label sets `train_labels_<name> [N]` (chosen by
+`data.label_set`), `test_features [M, D]`, `test_labels [M]`, optional `class_names`.
+Used by the CPU protocol of CIFAR-10N (`experiments/protocols.py` writes such a file
+from a frozen CNN) and for features a user extracted with any network.
+"""
+
+import os
+
+import numpy as np
+
+from nlx.data.types import Dataset, Split
+from nlx.errors import ConfigError, DataError
+
+REQUIRED = ("train_features", "train_clean_labels", "test_features", "test_labels")
+
+
+def load(config) -> Dataset:
+  path = os.path.join(config.data_dir, "features.npz")
+  if not config.data_dir or not os.path.isfile(path):
+    raise DataError(f"features: {path} not found; write it with the keys {', '.join(REQUIRED)} "
+                    "and train_labels[_<set>] (e.g. python experiments/protocols.py)")
+  with np.load(path, allow_pickle=False) as f:
+    arrays = {k: f[k] for k in f.files}
+  missing = [k for k in REQUIRED if k not in arrays]
+  if missing:
+    raise DataError(f"{path}: missing arrays {missing}")
+  sets = sorted(k[len("train_labels_"):] for k in arrays if k.startswith("train_labels_"))
+  if config.label_set:
+    key = f"train_labels_{config.label_set}"
+    if key not in arrays:
+      raise ConfigError(f"data.label_set={config.label_set!r} not in {path} (has {sets})")
+  else:
+    key = "train_labels" if "train_labels" in arrays else "train_clean_labels"
+  y_te = arrays["test_labels"].astype(np.int64)
+  clean = arrays["train_clean_labels"].astype(np.int64)
+  num_classes = int(max(clean.max(), y_te.max())) + 1
+  names = [str(n) for n in arrays.get("class_names", np.arange(num_classes))]
+  x_tr = arrays["train_features"].astype(np.float32)
+  x_te = arrays["test_features"].astype(np.float32)
+  train_labels = arrays[key]
+  if not np.issubdtype(train_labels.dtype, np.integer):
+    raise DataError(f"{path}: {key} must be integers, got {train_labels.dtype}")
+  return Dataset("features", Split(x_tr, train_labels.astype(np.int64), clean),
+                 Split(x_te, y_te, y_te.copy()), num_classes, names, mean=(0.0,), std=(1.0,),
+                 info={"label_set": config.label_set or key})

@@ -1,0 +1,59 @@
+"""Forward loss correction (Patrini et al., CVPR 2017).
+
+Loss: CE of the noisy label under `softmax(logits) @ T` (`T[true, noisy]`).
+`config.method.transition`:
+- "estimate" (the paper): T starts as the identity (so the first
+  `estimate_after_epochs` epochs are plain CE), then is estimated once from the model's
+  predictions on the training set with the anchor-point estimator
+  (`nlx.ops.transition.estimate_from_anchors`, 97th percentile) and kept fixed.
+- "oracle": T is the realised transition of the training labels, computed from the
+  clean labels: an upper bound that needs information a real user lacks.
+"""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from nlx import losses
+from nlx.data.noise import realized_transition
+from nlx.errors import ConfigError
+from nlx.ops.transition import estimate_from_anchors
+
+
+def default_config(name: str = "forward") -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict({"name": name, "transition": "estimate",
+                                    "estimate_after_epochs": 5, "percentile": 97.0})
+
+
+def init_state(config, *, dataset, model, rng, **unused):
+  del model, rng, unused
+  c = dataset.num_classes
+  if config.transition == "oracle":
+    t = realized_transition(dataset.train.clean_labels, dataset.train.hard_labels(), c)
+  elif config.transition == "estimate":
+    t = np.eye(c)
+  else:
+    raise ConfigError(f"method.transition must be 'estimate' or 'oracle', got {config.transition!r}")
+  return {}, {"transition": jnp.asarray(t, jnp.float32)}
+
+
+def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
+  del params, rng, config
+  labels = losses.as_distribution(batch["label"], ctx.num_classes)
+  return losses.forward_corrected_cross_entropy(outputs.logits, labels, state["transition"]), {}
+
+
+def update_state(state, batch, aux, *, config):
+  del batch, aux, config
+  return state
+
+
+def end_of_epoch(trainer, state, epoch, *, config):
+  if config.transition != "estimate" or epoch != config.estimate_after_epochs:
+    return state
+  probs = jax.nn.softmax(trainer.predict(state, trainer.dataset.train), axis=-1)
+  t = estimate_from_anchors(np.asarray(probs), config.percentile)
+  new = {**state.method_state, "transition": jax.device_put(jnp.asarray(t, jnp.float32),
+                                                            trainer.replicated)}
+  return state.replace(method_state=new)

@@ -1,0 +1,1 @@
+"""Reusable pure ops shared by methods (targets, Sinkhorn, reparameterisation, EM, ...)."""

@@ -1,0 +1,53 @@
+"""Result tables: mean ± std over seeds, markdown and CSV, best value per column in bold
+(as the papers print them)."""
+
+import csv
+import io
+import math
+
+import numpy as np
+
+
+def mean_std(values) -> tuple[float, float]:
+  """Mean and sample standard deviation (ddof=1; 0 for a single value), ignoring NaN."""
+  v = np.asarray([x for x in values if x is not None and not math.isnan(x)], np.float64)
+  if v.size == 0:
+    return float("nan"), float("nan")
+  return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+def table(cells: dict, rows: list, columns: list, *, scale: float = 100.0, digits: int = 2,
+          bold_best: bool = True, exclude_from_best=()) -> tuple[str, str]:
+  """Formats `cells[(row, column)] = [value per seed]` as (markdown, csv).
+
+  Each entry is `mean ± std` of `scale * value`; in markdown the largest mean of each
+  column is bold (rows in `exclude_from_best`, e.g. an upper bound, do not compete).
+  Missing cells print as `-`.
+  """
+  stats = {k: mean_std(v) for k, v in cells.items()}
+  best = {}
+  for c in columns:
+    means = [stats[(r, c)][0] for r in rows if (r, c) in stats and r not in exclude_from_best]
+    means = [m for m in means if not math.isnan(m)]
+    best[c] = max(means) if means else None
+  md = ["| method | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+  buf = io.StringIO()
+  writer = csv.writer(buf)
+  writer.writerow(["method"] + [f"{c} {s}" for c in columns for s in ("mean", "std")] + ["seeds"])
+  for r in rows:
+    entries, flat, n = [], [], 0
+    for c in columns:
+      if (r, c) not in stats or math.isnan(stats[(r, c)][0]):
+        entries.append("-")
+        flat += ["", ""]
+        continue
+      m, s = stats[(r, c)]
+      n = max(n, len(cells[(r, c)]))
+      text = f"{scale * m:.{digits}f} ± {scale * s:.{digits}f}"
+      if bold_best and r not in exclude_from_best and best[c] is not None and m == best[c]:
+        text = f"**{text}**"
+      entries.append(text)
+      flat += [f"{scale * m:.4f}", f"{scale * s:.4f}"]
+    md.append(f"| {r} | " + " | ".join(entries) + " |")
+    writer.writerow([r] + flat + [n])
+  return "\n".join(md) + "\n", buf.getvalue()

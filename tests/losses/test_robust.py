@@ -1,0 +1,127 @@
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nlx import losses as nl
+
+P = np.array([0.5, 0.3, 0.2])
+LOGITS = jnp.log(jnp.asarray(P))[None]  # softmax(LOGITS) == P exactly (up to float error)
+
+
+def onehot(k, c=3):
+  return jnp.asarray(np.eye(c)[[k]], jnp.float32)
+
+
+def lq(p, q):
+  return (1 - p ** q) / q
+
+
+# (loss, label class, value worked out by hand from the papers' formulas)
+HAND = [
+    (lambda z, y: nl.generalized_cross_entropy(z, y, q=0.7), 0, lq(0.5, 0.7)),
+    (lambda z, y: nl.truncated_generalized_cross_entropy(z, y, q=0.7, k=0.4), 0, lq(0.5, 0.7)),
+    (lambda z, y: nl.truncated_generalized_cross_entropy(z, y, q=0.7, k=0.4), 1, lq(0.4, 0.7)),
+    (lambda z, y: nl.symmetric_cross_entropy(z, y, alpha=0.1, beta=1.0, log_zero=-4.0), 0,
+     0.1 * -math.log(0.5) + 4 * (1 - 0.5)),
+    (lambda z, y: nl.reverse_cross_entropy(z, y, log_zero=math.log(1e-4)), 2, -math.log(1e-4) * 0.8),
+    (lambda z, y: nl.taylor_cross_entropy(z, y, order=2), 0, 0.5 + 0.5 ** 2 / 2),
+    (lambda z, y: nl.taylor_cross_entropy(z, y, order=3), 1, 0.7 + 0.7 ** 2 / 2 + 0.7 ** 3 / 3),
+    (nl.mean_absolute_error, 0, 0.5 + 0.3 + 0.2),
+    (nl.normalized_cross_entropy, 0,
+     math.log(0.5) / (math.log(0.5) + math.log(0.3) + math.log(0.2))),
+    (lambda z, y: nl.active_passive_loss(z, y), 1,
+     math.log(0.3) / (math.log(0.5) + math.log(0.3) + math.log(0.2)) + 4 * 0.7),
+    (lambda z, y: nl.bootstrap_soft(z, y, beta=0.95), 0,
+     -(0.95 + 0.05 * 0.5) * math.log(0.5) - 0.05 * 0.3 * math.log(0.3) - 0.05 * 0.2 * math.log(0.2)),
+    (lambda z, y: nl.bootstrap_hard(z, y, beta=0.8), 1, -(0.8 * math.log(0.3) + 0.2 * math.log(0.5))),
+    (lambda z, y: nl.label_smoothing_cross_entropy(z, y, alpha=0.3), 0,
+     -(0.8 * math.log(0.5) + 0.1 * math.log(0.3) + 0.1 * math.log(0.2))),
+    (lambda z, y: nl.forward_corrected_cross_entropy(
+        z, y, jnp.array([[0.8, 0.2, 0], [0.1, 0.9, 0], [0, 0, 1.0]])), 1,
+     -math.log(0.5 * 0.2 + 0.3 * 0.9)),
+]
+
+
+@pytest.mark.parametrize("fn,label,want", HAND)
+def test_hand_computed_values(fn, label, want):
+  assert float(fn(LOGITS, onehot(label))[0]) == pytest.approx(want, rel=1e-5)
+
+
+def test_elr_regularizer_by_hand():
+  t = jnp.array([[0.2, 0.5, 0.3]])
+  assert float(nl.elr_regularizer(LOGITS, t)[0]) == pytest.approx(math.log(1 - 0.31), rel=1e-5)
+
+
+def test_sigmoid_losses_by_hand():
+  z, y = jnp.array([[0.0, 2.0]]), jnp.array([[1.0, 0.0]])
+  assert float(nl.sigmoid_binary_cross_entropy(z, y)[0]) == pytest.approx(
+      math.log(2) + math.log(1 + math.exp(2)), rel=1e-6)
+  s = 1 / (1 + math.exp(-2))
+  # soft bootstrap target: 0.95 * y + 0.05 * sigmoid(z) = [0.975, 0.05 * s]
+  t = [0.95 + 0.05 * 0.5, 0.05 * s]
+  want = -(t[0] * math.log(0.5) + (1 - t[0]) * math.log(0.5)) - (
+      t[1] * math.log(s) + (1 - t[1]) * math.log(1 - s))
+  assert float(nl.sigmoid_bootstrap_soft(z, y)[0]) == pytest.approx(want, rel=1e-5)
+  # hard: predictions [0 > 0 -> 0, 1]: target = 0.8 y + 0.2 * [0, 1] = [0.8, 0.2]
+  want_h = -(0.8 * math.log(0.5) + 0.2 * math.log(0.5)) - (0.2 * math.log(s) + 0.8 * math.log(1 - s))
+  assert float(nl.sigmoid_bootstrap_hard(z, y)[0]) == pytest.approx(want_h, rel=1e-5)
+
+
+def random_batch(seed=0, b=7, c=5):
+  k1, k2 = jax.random.split(jax.random.key(seed))
+  logits = jax.random.normal(k1, (b, c)) * 3
+  labels = jax.nn.one_hot(jax.random.randint(k2, (b,), 0, c), c)
+  return logits, labels
+
+
+def test_limits():
+  logits, y = random_batch()
+  ce = nl.softmax_cross_entropy(logits, y)
+  np.testing.assert_allclose(nl.generalized_cross_entropy(logits, y, q=1e-6), ce, rtol=1e-4)
+  np.testing.assert_allclose(nl.bootstrap_soft(logits, y, beta=1.0), ce, rtol=1e-6)
+  np.testing.assert_allclose(nl.bootstrap_hard(logits, y, beta=1.0), ce, rtol=1e-6)
+  np.testing.assert_allclose(nl.symmetric_cross_entropy(logits, y, alpha=1.0, beta=0.0), ce, rtol=1e-6)
+  np.testing.assert_allclose(nl.label_smoothing_cross_entropy(logits, y, alpha=0.0), ce, rtol=1e-6)
+  np.testing.assert_allclose(nl.truncated_generalized_cross_entropy(logits, y, k=1e-30),
+                             nl.generalized_cross_entropy(logits, y), rtol=1e-6)
+  np.testing.assert_allclose(nl.forward_corrected_cross_entropy(logits, y, jnp.eye(5)), ce, rtol=1e-5)
+  # GCE with q = 1 is 1 - p_y = MAE / 2; TCE with t = 1 likewise.
+  np.testing.assert_allclose(nl.generalized_cross_entropy(logits, y, q=1.0),
+                             nl.mean_absolute_error(logits, y) / 2, rtol=1e-5)
+  np.testing.assert_allclose(nl.taylor_cross_entropy(logits, y, order=1),
+                             nl.mean_absolute_error(logits, y) / 2, rtol=1e-5)
+
+
+def test_taylor_ce_approaches_ce_with_order():
+  logits = jnp.log(jnp.array([[0.6, 0.3, 0.1]]))
+  y = onehot(0)
+  ce = float(nl.softmax_cross_entropy(logits, y)[0])
+  gaps = [ce - float(nl.taylor_cross_entropy(logits, y, order=t)[0]) for t in (1, 2, 5, 50)]
+  assert all(g > 0 for g in gaps) and gaps == sorted(gaps, reverse=True)
+  assert gaps[-1] < 1e-6
+
+
+ALL = [nl.softmax_cross_entropy, nl.label_smoothing_cross_entropy, nl.bootstrap_soft,
+       nl.bootstrap_hard, nl.generalized_cross_entropy, nl.truncated_generalized_cross_entropy,
+       nl.symmetric_cross_entropy, nl.reverse_cross_entropy, nl.taylor_cross_entropy,
+       nl.mean_absolute_error, nl.normalized_cross_entropy, nl.active_passive_loss,
+       lambda z, y: nl.forward_corrected_cross_entropy(z, y, 0.7 * jnp.eye(5) + 0.06),
+       lambda z, y: nl.elr_regularizer(z, jnp.full_like(y, 0.2)),
+       nl.sigmoid_binary_cross_entropy, nl.sigmoid_bootstrap_soft, nl.sigmoid_bootstrap_hard]
+
+
+@pytest.mark.parametrize("fn", ALL)
+def test_batch_single_jit_and_extreme_gradients(fn):
+  logits, y = random_batch(1)
+  batch = fn(logits, y)
+  assert batch.shape == (7,)
+  np.testing.assert_allclose(jax.jit(fn)(logits, y), batch, rtol=1e-5, atol=1e-6)
+  for i in (0, 3):
+    np.testing.assert_allclose(fn(logits[i:i + 1], y[i:i + 1])[0], batch[i], rtol=1e-5, atol=1e-6)
+  extreme = jnp.array([[1e4, -1e4, 0.0, 50.0, -50.0]] * 2)
+  labels = jnp.asarray(np.eye(5)[[1, 0]], jnp.float32)  # one wrong, one right
+  g = jax.grad(lambda z: fn(z, labels).sum())(extreme)
+  assert np.all(np.isfinite(g)) and np.all(np.isfinite(fn(extreme, labels)))

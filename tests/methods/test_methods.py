@@ -1,0 +1,139 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import load_config
+
+from nlx import data as data_lib
+from nlx import losses, methods, models, train
+from nlx.methods import coteaching_plus, learnq, mixup
+
+
+def make_trainer(name, **method_overrides):
+  config = load_config("baselines", f"{name},tiny")
+  config.model.name = "mlp"
+  config.model.hidden = (32,)
+  for k, v in method_overrides.items():
+    config.method[k] = v
+  ds = data_lib.load_dataset(config)
+  return train.Trainer(config, ds, train.make_mesh(jax.devices()[:1]))
+
+
+def first_batch(trainer):
+  return trainer.shard(next(trainer.train_iterator(1)))
+
+
+@pytest.mark.parametrize("name", methods.NAMES)
+def test_one_jitted_step_finite_and_state_well_formed(name):
+  trainer = make_trainer(name)
+  s0 = trainer.initial_state
+  shapes = jax.tree.map(lambda x: (x.shape, x.dtype), s0)
+  s1, m = trainer.train_step(s0, first_batch(trainer))
+  assert np.isfinite(float(m["loss"]))
+  assert jax.tree.map(lambda x: (x.shape, x.dtype), s1) == shapes
+  assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(s1)
+             if jnp.issubdtype(x.dtype, jnp.floating))
+  assert int(s1.step) == 1
+
+
+def test_elr_step_stores_ema_of_the_pre_step_prediction():
+  trainer = make_trainer("elr")
+  s0 = trainer.initial_state
+  batch = first_batch(trainer)
+  x = train.normalize(batch["image"], trainer.dataset.mean, trainer.dataset.std)
+  out, _ = models.apply(trainer.graphdef, s0.params["model"], s0.model_state, x, train=True)
+  s1, _ = trainer.train_step(s0, batch)
+  p = np.clip(np.asarray(jax.nn.softmax(out.logits)), 1e-4, 1 - 1e-4)
+  want = 0.3 * p / p.sum(1, keepdims=True)  # targets start at zero, beta = 0.7
+  np.testing.assert_allclose(np.asarray(s1.method_state["targets"])[np.asarray(batch["index"])],
+                             want, rtol=1e-4, atol=1e-6)
+  untouched = np.setdiff1d(np.arange(256), np.asarray(batch["index"]))
+  assert np.all(np.asarray(s1.method_state["targets"])[untouched] == 0)
+
+
+def test_coteaching_selection_by_hand():
+  l1 = jnp.array([0.1, 0.5, 0.3, 0.9])
+  l2 = jnp.array([0.4, 0.2, 0.8, 0.1])
+  f1, f2, n = coteaching_plus.select_small_loss(l1, l2, jnp.ones(4, bool), 0.5)
+  assert int(n) == 2
+  np.testing.assert_array_equal(f1, [False, True, False, True])   # net 2's two smallest
+  np.testing.assert_array_equal(f2, [True, False, True, False])   # net 1's two smallest
+  f1, f2, n = coteaching_plus.select_small_loss(l1, l2, jnp.array([True, True, False, True]), 0.5)
+  assert int(n) == 1  # floor(0.5 * 3)
+  np.testing.assert_array_equal(f1, [False, False, False, True])
+  np.testing.assert_array_equal(f2, [True, False, False, False])
+
+
+def test_coteaching_plus_loss_is_peer_selected_mean():
+  trainer = make_trainer("coteaching_plus", init_epochs=0, forget_rate=0.5, num_gradual=1)
+  s0 = trainer.initial_state
+  batch = first_batch(trainer)
+  ctx = train.StepContext(jnp.asarray(trainer.steps_per_epoch * 3), trainer.steps_per_epoch, 10,
+                          lambda *a, **k: models.apply(trainer.graphdef, *a, **k))
+  x = train.normalize(batch["image"], trainer.dataset.mean, trainer.dataset.std)
+  full = {**batch, "input": x}
+  out1, _ = models.apply(trainer.graphdef, s0.params["model"], s0.model_state, x, train=True)
+  rng = jax.random.key(0)
+  per_ex, _ = coteaching_plus.loss_fn(s0.params["method"], s0.method_state, out1, full, rng,
+                                      config=trainer.config.method, ctx=ctx)
+  out2, _ = models.apply(trainer.graphdef, s0.params["method"]["net2"],
+                         s0.method_state["net2_state"], x, train=True, rng=rng)
+  y = jax.nn.one_hot(batch["label"], 10)
+  ce1 = np.asarray(losses.softmax_cross_entropy(out1.logits, y))
+  ce2 = np.asarray(losses.softmax_cross_entropy(out2.logits, y))
+  disagree = np.flatnonzero(np.argmax(out1.logits, -1) != np.argmax(out2.logits, -1))
+  keep = int(np.floor(0.5 * len(disagree)))  # epoch 3 >= num_gradual: forget rate 0.5
+  assert keep >= 1
+  for_1 = disagree[np.argsort(ce2[disagree])[:keep]]
+  for_2 = disagree[np.argsort(ce1[disagree])[:keep]]
+  want = ce1[for_1].mean() + ce2[for_2].mean()
+  assert float(per_ex.mean()) == pytest.approx(want, rel=1e-5)
+
+
+def test_mixup_mixes_inputs_and_labels_with_one_lambda():
+  b, c = 6, 3
+  labels = jnp.array([0, 1, 2, 0, 1, 2])
+  batch = {"input": jnp.eye(b), "label": labels}
+  ctx = train.StepContext(jnp.asarray(0), 1, c, None)
+  out = mixup.prepare_batch(batch, jax.random.key(3), config=mixup.default_config(), ctx=ctx)
+  x = np.asarray(out["input"])  # row i = lam * e_i + (1 - lam) * e_perm(i)
+  diag = np.diag(x)
+  moved = ~np.isclose(diag, 1.0)
+  assert moved.any() and np.allclose(diag[moved], diag[moved][0])  # one lambda per batch
+  assert np.all(np.sort(np.argmax(x - np.diag(diag) * moved, axis=1)) == np.arange(b))
+  # Mixed labels are the same combination of the one-hot labels: x @ Y.
+  np.testing.assert_allclose(np.asarray(out["label"]), x @ np.eye(c)[np.asarray(labels)],
+                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(np.asarray(out["label"]).sum(1), 1, rtol=1e-6)
+
+
+def test_learnq_starts_at_identity_and_adds_the_trace():
+  trainer = make_trainer("learnq")
+  q = np.asarray(learnq.noise_matrix(trainer.initial_state.params["method"]))
+  np.testing.assert_allclose(q.sum(1), 1, rtol=1e-6)
+  assert np.all(np.diag(q) >= 0.999 - 1e-6)
+  logits = jnp.log(jnp.array([[0.5, 0.3, 0.2]]))
+  params = {"q_logits": jnp.log(jnp.array([[0.8, 0.2, 1e-9], [0.1, 0.9, 1e-9], [1e-9, 1e-9, 1.0]]))}
+  ctx = train.StepContext(jnp.asarray(0), 1, 3, None)
+  outputs = models.Outputs(logits, logits)
+  per_ex, _ = learnq.loss_fn(params, {}, outputs, {"label": jnp.array([1])}, None,
+                             config=learnq.default_config(), ctx=ctx)
+  assert float(per_ex[0]) == pytest.approx(-np.log(0.5 * 0.2 + 0.3 * 0.9) + 0.01 * 2.7, rel=1e-4)
+
+
+def test_forward_estimates_transition_after_warmup(tmp_path):
+  config = load_config("baselines", "forward,pair40,tiny")
+  result = train.train_and_evaluate(config, str(tmp_path))
+  t = np.asarray(result["state"].method_state["transition"])
+  np.testing.assert_allclose(t.sum(1), 1, rtol=1e-5)
+  assert not np.allclose(t, np.eye(10))  # estimated once after epoch 1
+
+
+def test_elr_exposes_refined_labels_and_trust(tmp_path):
+  result = train.train_and_evaluate(load_config("baselines", "elr,tiny"), str(tmp_path))
+  import json
+  with open(tmp_path / "metrics.jsonl") as f:
+    evals = [json.loads(line) for line in f if '"eval"' in line]
+  assert all(0 <= r["label_precision"] <= 1 for r in evals)
+  assert "noise_detection" in result
+  assert 0 <= result["noise_detection"]["auroc"] <= 1
