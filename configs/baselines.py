@@ -11,16 +11,14 @@ Expected: see experiments/results/digits.md (experiments/noisy_benchmark.py runs
 
 from nlx import methods
 from nlx.config_base import base_config, make_tiny, parse_variant
-
-NOISE = {"sym20": ("symmetric", 0.2), "sym30": ("symmetric", 0.3), "sym40": ("symmetric", 0.4),
-         "pair40": ("pair", 0.4), "agent": ("virtual_agent", 0.0)}
+from nlx.config_presets import NOISE, set_method
 
 
 def get_config(variant: str = "ce"):
   words = parse_variant(variant, set(methods.NAMES) | set(NOISE))
   c = base_config()
   name = next(iter(words & set(methods.NAMES)), "ce")
-  c.method = methods.default_config(name)
+  set_method(c, name)
   if name == "coteaching_plus":
     c.method.init_epochs = 5
   if name == "forward":

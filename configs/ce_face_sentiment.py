@@ -2,7 +2,7 @@
 
 Command:  python -m nlx.main --config=configs/ce_face_sentiment.py \
             --config.data.data_dir=../shared/data/face_sentiment
-          (variants: sample, majority, soft: what training sees; test = truth; train and
+          (variants: sample, majority, soft, truth: what training sees; test = truth; train and
           test share no person)
 Runtime:  under a minute on the 2-core CPU. Tiny: seconds.
 Expected: see the README table (4 classes, chance 25%).
@@ -10,7 +10,7 @@ Expected: see the README table (4 classes, chance 25%).
 
 from nlx.config_base import base_config, make_tiny, parse_variant
 
-LABEL_SETS = ("sample", "majority", "soft")
+LABEL_SETS = ("sample", "majority", "soft", "truth")
 
 
 def get_config(variant: str = ""):

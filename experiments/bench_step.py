@@ -20,7 +20,7 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from nlx import train
+from nlx import methods, train
 from nlx.config_base import base_config
 from nlx.data import input_pipeline
 from nlx.data.types import Dataset, Split
@@ -28,7 +28,10 @@ from nlx.data.types import Dataset, Split
 flags.DEFINE_string("cifar10_dir", "", "Folder with cifar-10-batches-py/.")
 flags.DEFINE_integer("steps", 20, "Timed steps per model (after 3 warm-up steps).")
 flags.DEFINE_integer("batch_size", 128, "Batch size.")
-flags.DEFINE_list("models", ["mlp", "resnet18"], "Models to time.")
+flags.DEFINE_list("models", ["mlp", "resnet18"], "Models to time (CE step).")
+flags.DEFINE_list("methods", ["arnet"], "Methods whose step is timed against CE's.")
+flags.DEFINE_string("method_model", "resnet18", "Backbone for the method/CE ratios.")
+flags.DEFINE_bool("pipeline", True, "Also time the CIFAR-10 input pipeline.")
 FLAGS = flags.FLAGS
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "cifar10")
 
@@ -43,10 +46,11 @@ def synthetic_dataset(n: int) -> Dataset:
 
 
 def time_step(model: str, method: str = "ce") -> float:
-  """Median seconds per jitted train step on random 32x32x3 data (compile excluded)."""
+  """Median seconds per jitted train step on random 32x32x3 data (compile excluded).
+  Method defaults are the papers' (ARNet: L = 64 prototypes, a 1,000-feature cache)."""
   c = base_config()
   c.model.name = model
-  c.method = __import__("nlx.methods", fromlist=["x"]).default_config(method)
+  c.method = methods.default_config(method)
   c.data.batch_size = FLAGS.batch_size
   ds = synthetic_dataset(FLAGS.batch_size * 4)
   trainer = train.Trainer(c, ds)
@@ -86,6 +90,14 @@ def main(argv):
     step_times[model] = time_step(model)
     print(f"train step, CE, {model}, 32x32x3, batch {FLAGS.batch_size}: "
           f"median {step_times[model] * 1000:.1f} ms")
+  if FLAGS.methods:
+    base = step_times.get(FLAGS.method_model) or time_step(FLAGS.method_model)
+    for method in FLAGS.methods:
+      t = time_step(FLAGS.method_model, method)
+      print(f"train step, {method}, {FLAGS.method_model}, batch {FLAGS.batch_size}: median "
+            f"{t * 1000:.1f} ms = {t / base:.3f}x the CE step ({base * 1000:.1f} ms)")
+  if not FLAGS.pipeline:
+    return
   cifar_dir = FLAGS.cifar10_dir
   tmp = None
   if not cifar_dir:

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 
+import jax
 from absl import app, flags, logging
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -29,11 +30,14 @@ from nlx import methods, train
 from nlx.report import tables
 
 DEFAULT_METHODS = ("ce", "bootstrap_soft", "bootstrap_hard", "gce", "sce", "tce", "nce_rce",
-                   "forward", "learnq", "mixup", "coteaching_plus", "elr")
-DEFAULT_SETTINGS = {"digits": "agent,sym20,sym30,sym40,pair40",
+                   "forward", "learnq", "mixup", "coteaching_plus", "elr", "arnet")
+CLEAN_SETTING = {"face_sentiment": "truth"}
+DEFAULT_SETTINGS = {"face_sentiment": "sample,majority",
+                    "digits": "agent,sym20,sym30,sym40,pair40",
                     "fashion_mnist": "agent,sym20,sym30,sym40,pair40",
                     "cifar10n_cpu": "aggre,random1,worst",
-                    "cifar10n_full": "aggre,random1,worst"}
+                    "cifar10n_full": "aggre,random1,worst",
+                    **dict.fromkeys(protocols.SENTIMENT, "agent,sym20,sym30,sym40")}
 
 flags.DEFINE_enum("suite", "digits", list(DEFAULT_SETTINGS), "Benchmark suite.")
 flags.DEFINE_list("methods", list(DEFAULT_METHODS), f"Methods, from {methods.NAMES}.")
@@ -58,6 +62,8 @@ def data_dir_for(suite: str) -> str:
         d, f = protocols.shared_cifar10(tempfile.mkdtemp())
       protocols.build_cpu_features(d, f, cache)
     return cache
+  if suite in protocols.SENTIMENT and not FLAGS.data_dir:
+    sys.exit(f"noisy_benchmark: --suite={suite} needs --data_dir (the official release)")
   if suite == "cifar10n_full":
     if not FLAGS.cifar10_dir:
       sys.exit("noisy_benchmark: --suite=cifar10n_full needs --cifar10_dir and --label_file")
@@ -73,6 +79,8 @@ def run_cell(suite, method, setting, seed, data_dir) -> dict:
       return json.load(f)
   config = protocols.suite_config(suite, method, setting, seed, data_dir=data_dir,
                                   epochs=FLAGS.epochs)
+  if suite in protocols.SENTIMENT and not FLAGS.data_dir:
+    sys.exit(f"noisy_benchmark: --suite={suite} needs --data_dir (the official release)")
   if suite == "cifar10n_full":
     config.data.label_file = FLAGS.label_file
   t = time.time()
@@ -83,41 +91,56 @@ def run_cell(suite, method, setting, seed, data_dir) -> dict:
   return {k: v for k, v in r.items() if k != "state"}
 
 
-def main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)
-  suite = FLAGS.suite
-  settings = FLAGS.settings or DEFAULT_SETTINGS[suite].split(",")
-  seeds = [int(s) for s in FLAGS.seeds]
-  data_dir = data_dir_for(suite)
+def run_suite(suite, rows_methods, settings, seeds, *, data_dir, out, tag=None,
+              upper_bound=True) -> str:
+  """Runs every cell and writes `out/TAG.md`, `out/TAG_{acc,f1}.csv`; returns the markdown."""
+  tag = tag or suite
   upper = "clean labels (upper bound)"
-  rows = list(FLAGS.methods) + ([upper] if FLAGS.upper_bound else [])
+  clean = CLEAN_SETTING.get(suite, "clean")
+  rows = list(rows_methods) + ([upper] if upper_bound else [])
   acc, f1, noise = {}, {}, {}
   for setting in settings:
     for row in rows:
-      method = "ce" if row == upper else row
-      cell_setting = "clean" if row == upper else setting
+      method, cell_setting = ("ce", clean) if row == upper else (row, setting)
       for seed in seeds:
         r = run_cell(suite, method, cell_setting, seed, data_dir)
         acc.setdefault((row, setting), []).append(r["test"]["accuracy"])
         f1.setdefault((row, setting), []).append(r["test"]["macro_f1"])
-        noise.setdefault(setting, set()).add(round(r["noise_rate"], 4)) if row != upper else None
-  os.makedirs(FLAGS.out, exist_ok=True)
+        if row != upper:
+          noise.setdefault(setting, set()).add(round(r["noise_rate"], 4))
+  os.makedirs(out, exist_ok=True)
   md_acc, csv_acc = tables.table(acc, rows, settings, exclude_from_best={upper})
   md_f1, csv_f1 = tables.table(f1, rows, settings, exclude_from_best={upper})
   rates = ", ".join(f"{s}: {100 * min(v):.1f}" + (f"-{100 * max(v):.1f}" if len(v) > 1 else "")
                     + "%" for s, v in noise.items())
-  cmd = "python experiments/noisy_benchmark.py " + " ".join(sys.argv[1:])
-  text = (f"# {suite}: clean-test accuracy and macro-F1 (%), mean ± std over seeds {seeds}\n\n"
+  cmd = "python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
+  text = (f"# {tag}: clean-test accuracy and macro-F1 (%), mean ± std over seeds {seeds}\n\n"
           f"Command: `{cmd}`\n\nRealised training-label noise rates: {rates}.\n\n"
           f"## Accuracy\n\n{md_acc}\n## Macro-F1\n\n{md_f1}")
-  with open(os.path.join(FLAGS.out, f"{suite}.md"), "w") as f:
+  with open(os.path.join(out, f"{tag}.md"), "w") as f:
     f.write(text)
-  with open(os.path.join(FLAGS.out, f"{suite}_acc.csv"), "w") as f:
+  with open(os.path.join(out, f"{tag}_acc.csv"), "w") as f:
     f.write(csv_acc)
-  with open(os.path.join(FLAGS.out, f"{suite}_f1.csv"), "w") as f:
+  with open(os.path.join(out, f"{tag}_f1.csv"), "w") as f:
     f.write(csv_f1)
-  print(text)
+  return text
+
+
+def setup_cache():
+  logging.set_verbosity(logging.WARNING)
+  # Cells of one method share their programs: reuse compiled executables across cells.
+  jax.config.update("jax_compilation_cache_dir", os.path.join(FLAGS.workroot, "jax_cache"))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def main(argv):
+  del argv
+  setup_cache()
+  suite = FLAGS.suite
+  settings = FLAGS.settings or DEFAULT_SETTINGS[suite].split(",")
+  print(run_suite(suite, FLAGS.methods, settings, [int(s) for s in FLAGS.seeds],
+                  data_dir=data_dir_for(suite), out=FLAGS.out, upper_bound=FLAGS.upper_bound))
 
 
 if __name__ == "__main__":

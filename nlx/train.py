@@ -146,6 +146,8 @@ class Trainer:
     params = {"model": model.params, "method": method_params}
     state = TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=model.state,
                        opt_state=self.tx.init(params), method_state=method_state, rng=state_rng)
+    # Own buffers for every leaf: a method may use one array twice (donation needs distinct).
+    state = jax.tree.map(lambda x: jnp.array(x, copy=True), state)
     self.initial_state = jax.device_put(state, self.replicated)
 
     task = Task(dataset.num_classes, len(dataset.train), dataset.mean, dataset.std,
@@ -198,6 +200,18 @@ class Trainer:
   def evaluate(self, state: TrainState, split: data_lib.Split, progress=False) -> dict:
     logits = self.predict(state, split, progress)
     return metrics_lib.classification_metrics(logits, split.clean_labels, self.dataset.num_classes)
+
+
+def restore(config, workdir: str, dataset: data_lib.Dataset | None = None):
+  """`(trainer, state)` from the latest checkpoint in `workdir` (e.g. a finished run)."""
+  trainer = Trainer(config, dataset or data_lib.load_dataset(config))
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
+  step = ckpt.latest_step()
+  if step is None:
+    raise ConfigError(f"no checkpoint in {workdir}/checkpoints")
+  state, _ = ckpt.restore(step, trainer.initial_state)
+  ckpt.close()
+  return trainer, state
 
 
 def _read_records(path: str, max_step: int) -> list[dict]:

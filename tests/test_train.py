@@ -145,3 +145,11 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     train.train_and_evaluate(config, str(tmp_path))
   from nlx.checkpointing import Checkpointer
   assert Checkpointer(str(tmp_path / "checkpoints")).latest_step() == 8
+
+
+def test_restore_returns_the_final_state(tmp_path):
+  result = train.train_and_evaluate(tiny(), str(tmp_path))
+  trainer, state = train.restore(tiny(), str(tmp_path))
+  assert int(state.step) == result["steps"]
+  np.testing.assert_allclose(trainer.predict(state, trainer.dataset.test),
+                             trainer.predict(result["state"], trainer.dataset.test), rtol=1e-6)

@@ -45,6 +45,7 @@ REGISTRY = {
     "mixup": "mixup",
     "coteaching_plus": "coteaching_plus",
     "learnq": "learnq",
+    "arnet": "arnet",
 }
 NAMES = tuple(REGISTRY)
 

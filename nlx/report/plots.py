@@ -28,3 +28,37 @@ def training_curves(records: list[dict], path: str) -> None:
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
+
+
+def tsne_panels(panels: list[dict], path: str, *, seed: int = 0, max_points: int = 2000) -> None:
+  """t-SNE (scikit-learn) of embeddings, one panel per model, prototypes as stars.
+
+  Each panel: `{"title": str, "features": [N, D], "labels": [N], "prototypes": [L, D] or
+  None}`. Features and prototypes are L2-normalised and embedded together, so the stars
+  sit among the points they attract.
+  """
+  import numpy as np
+  from sklearn.manifold import TSNE
+
+  fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4))
+  axes = np.atleast_1d(axes)
+  rng = np.random.default_rng(seed)
+  for ax, panel in zip(axes, panels):
+    feats, labels = np.asarray(panel["features"]), np.asarray(panel["labels"])
+    keep = rng.choice(len(feats), min(max_points, len(feats)), replace=False)
+    feats, labels = feats[keep], labels[keep]
+    protos = panel.get("prototypes")
+    stack = feats if protos is None else np.concatenate([feats, np.asarray(protos)])
+    stack = stack / np.maximum(np.linalg.norm(stack, axis=1, keepdims=True), 1e-12)
+    emb = TSNE(n_components=2, init="pca", random_state=seed, perplexity=30).fit_transform(stack)
+    ax.scatter(emb[:len(feats), 0], emb[:len(feats), 1], c=labels, cmap="tab10", s=4, alpha=0.7)
+    if protos is not None:
+      ax.scatter(emb[len(feats):, 0], emb[len(feats):, 1], marker="*", s=160, c="black",
+                 edgecolors="white", linewidths=0.6, label="prototypes")
+      ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(panel["title"])
+    ax.set_xticks([])
+    ax.set_yticks([])
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)

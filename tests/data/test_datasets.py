@@ -143,6 +143,8 @@ def test_face_sentiment_real_votes():
   # A single vote is right less often than the majority of about nine.
   assert np.mean(sample.train.labels != sample.train.clean_labels) > 1 - 0.639
   assert ds.train.images.shape[1:] == (30, 32, 1)
+  truth = load_dataset(data_config("face_sentiment", data_dir=d, label_set="truth"))
+  assert truth.info["noise_rate"] == 0.0
 
 
 def make_folder(root, n=6, corrupt=False):
@@ -158,8 +160,8 @@ def make_folder(root, n=6, corrupt=False):
 def test_image_folder_and_corrupt_images(tmp_path):
   make_folder(tmp_path, corrupt=True)
   with pytest.raises(DataError, match="broken.jpg"):
-    load_dataset(data_config("image_folder", data_dir=str(tmp_path)))
-  ds = load_dataset(data_config("image_folder", data_dir=str(tmp_path), corrupt_images="skip"))
+    load_dataset(data_config("image_folder", image_size=16, data_dir=str(tmp_path)))
+  ds = load_dataset(data_config("image_folder", image_size=16, data_dir=str(tmp_path), corrupt_images="skip"))
   assert ds.info["skipped_corrupt_images"] == 1
   assert len(ds.train) + len(ds.test) == 12 and ds.class_names == ["cat", "dog"]
   img = ds.train.decode(ds.train.images[0])
@@ -170,10 +172,10 @@ def test_image_folder_csv(tmp_path):
   make_folder(tmp_path, n=20)
   lines = ["path,label"] + [f"cat/{i}.png,cat" for i in range(20)] + [f"dog/{i}.png,dog" for i in range(20)]
   (tmp_path / "labels.csv").write_text("\n".join(lines))
-  ds = load_dataset(data_config("image_folder", csv_file=str(tmp_path / "labels.csv"), split="80/5/15"))
+  ds = load_dataset(data_config("image_folder", image_size=16, csv_file=str(tmp_path / "labels.csv"), split="80/5/15"))
   assert (len(ds.train), len(ds.val), len(ds.test)) == (32, 2, 6)
   with pytest.raises(DataError, match="directory not found"):
-    load_dataset(data_config("image_folder", data_dir=str(tmp_path / "nope")))
+    load_dataset(data_config("image_folder", image_size=16, data_dir=str(tmp_path / "nope")))
 
 
 def test_validate_split_names_the_problem():
@@ -195,3 +197,12 @@ def test_unknown_dataset_is_named():
   with pytest.raises(ConfigError, match="'imagenet2'"):
     datasets.get("imagenet2")
   assert isinstance(base_config().data, ml_collections.ConfigDict)
+
+
+def test_fashion_mnist_debian_package():
+  d = "/usr/share/datasets/fashion-mnist"
+  if not os.path.isdir(d):
+    pytest.skip(f"needs {d} (apt-get install dataset-fashion-mnist)")
+  ds = load_dataset(data_config("fashion_mnist"))
+  assert ds.train.images.shape == (60000, 28, 28, 1) and len(ds.test) == 10000
+  np.testing.assert_array_equal(np.bincount(ds.train.labels), [6000] * 10)

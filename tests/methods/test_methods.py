@@ -137,3 +137,23 @@ def test_elr_exposes_refined_labels_and_trust(tmp_path):
   assert all(0 <= r["label_precision"] <= 1 for r in evals)
   assert "noise_detection" in result
   assert 0 <= result["noise_detection"]["auroc"] <= 1
+
+
+def test_arnet_step_writes_memory_cache_and_refined_labels():
+  trainer = make_trainer("arnet", num_prototypes=8, cache_size=48)
+  s0 = trainer.initial_state
+  batch = first_batch(trainer)
+  g0 = np.asarray(s0.method_state["proto_labels"])
+  p0 = np.asarray(s0.params["method"]["prototypes"])
+  s1, _ = trainer.train_step(s0, batch)  # donates s0
+  ms = s1.method_state
+  assert int(ms["cache_count"]) == 32
+  np.testing.assert_array_equal(np.asarray(ms["cache"])[:16], 0)  # 48-slot cache, 32 rows in
+  np.testing.assert_allclose(np.asarray(ms["proto_labels"]).sum(1), 1, rtol=1e-5)
+  assert not np.allclose(ms["proto_labels"], g0)
+  idx = np.asarray(batch["index"])
+  assert np.all(np.asarray(ms["trust"])[idx] > 0)
+  # trust = v at the given label; with uniform initial prototype labels, v = 1/K.
+  np.testing.assert_allclose(np.asarray(ms["trust"])[idx], 0.1, rtol=1e-5)
+  np.testing.assert_allclose(p0 @ p0.T, np.eye(8), atol=1e-5)  # orthogonal init
+  assert not np.allclose(s1.params["method"]["prototypes"], p0)  # C gets gradients

@@ -21,3 +21,18 @@ def test_table_bolds_best_mean_per_column_except_upper_bound():
   assert lines[3] == "| gce | **80.00 ± 0.00** | 30.00 ± 0.00 |"
   assert lines[4] == "| clean | 90.00 ± 0.00 | - |"
   assert csv.splitlines()[1] == "ce,60.0000,14.1421,40.0000,0.0000,2"
+
+
+def test_tsne_figure_is_written(tmp_path):
+  import numpy as np
+
+  from nlx.report import plots
+  rng = np.random.default_rng(0)
+  feats = np.concatenate([rng.normal(size=(40, 8)) + 4 * np.eye(8)[k] for k in range(3)])
+  labels = np.repeat(np.arange(3), 40)
+  plots.tsne_panels([{"title": "a", "features": feats, "labels": labels, "prototypes": None},
+                     {"title": "b", "features": feats, "labels": labels,
+                      "prototypes": 4 * np.eye(8)[:3]}], str(tmp_path / "t.png"))
+  from PIL import Image
+  with Image.open(tmp_path / "t.png") as im:
+    assert im.size[0] > im.size[1] > 100

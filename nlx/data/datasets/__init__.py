@@ -5,7 +5,7 @@ import importlib
 from nlx.errors import ConfigError
 
 NAMES = ("digits", "cifar10", "cifar10n", "fashion_mnist", "face_sentiment", "image_folder",
-         "features")
+         "features", "fi", "emotion6", "artphoto", "unbiasedemo")
 
 
 def get(name: str):

@@ -4,8 +4,9 @@
 `truth.csv` (question,truth) and `face4.details` (question -> image name, user).
 Classes: 0 neutral, 1 happy, 2 sad, 3 angry. `data.label_set` chooses what training sees:
 `sample` (one worker's vote per image, seeded by `data.split_seed`), `majority` (most
-frequent vote, ties to a seeded random choice among the tied), or `soft` (the vote
-distribution as a soft label). Clean label = truth. Train and test share no person:
+frequent vote, ties to a seeded random choice among the tied), `soft` (the vote
+distribution as a soft label), or `truth` (the true expression: the upper bound).
+Clean label = truth. Train and test share no person:
 the 20 people are split by `data.split` (seeded), not the images.
 """
 
@@ -58,9 +59,9 @@ def load(config) -> Dataset:
   d = config.data_dir
   _check_dir(d)
   label_set = config.label_set or "sample"
-  if label_set not in ("sample", "majority", "soft"):
-    raise ConfigError(f"data.label_set for face_sentiment must be sample, majority or soft, "
-                      f"got {label_set!r}")
+  if label_set not in ("sample", "majority", "soft", "truth"):
+    raise ConfigError(f"data.label_set for face_sentiment must be sample, majority, soft or "
+                      f"truth, got {label_set!r}")
   questions, names, users, truth, votes, answers = read_votes(d)
   if (votes.sum(1) == 0).any():
     raise DataError(f"face_sentiment: {int((votes.sum(1) == 0).sum())} images have no vote")
@@ -76,7 +77,9 @@ def load(config) -> Dataset:
   images = np.stack(images)
 
   rng = np.random.default_rng(config.split_seed)
-  if label_set == "soft":
+  if label_set == "truth":
+    labels = truth.astype(np.int64)
+  elif label_set == "soft":
     labels = (votes / votes.sum(1, keepdims=True)).astype(np.float32)
   elif label_set == "majority":
     tie_break = rng.random(votes.shape) * 0.5  # < 1, so only ties are decided by it

@@ -81,23 +81,31 @@ def load(config) -> Dataset:
       raise DataError(f"image_folder: directory not found: {root or '(data.data_dir unset)'}; "
                       "expected root/<class>/*.jpg, or set data.csv_file")
     paths, labels, classes = _from_folders(root)
+  return build("image_folder", paths, labels, classes, config)
+
+
+def build(name: str, paths, labels, classes, config) -> Dataset:
+  """A lazily decoded image dataset: checks every file once (`data.corrupt_images`),
+  then makes the seeded `data.split`; ImageNet normalisation."""
   if config.corrupt_images not in ("error", "skip"):
     raise ConfigError(f"data.corrupt_images must be 'error' or 'skip', got {config.corrupt_images!r}")
+  if config.image_size <= 0:
+    raise ConfigError(f"{name}: images differ in size; set data.image_size (e.g. 224)")
   ok = np.array([_is_readable(p) for p in paths], bool)
   if not ok.all():
     bad = [p for p, good in zip(paths, ok) if not good]
     if config.corrupt_images == "error":
-      raise DataError(f"image_folder: {len(bad)} corrupt or truncated images, first {bad[0]} "
+      raise DataError(f"{name}: {len(bad)} corrupt or truncated images, first {bad[0]} "
                       "(set data.corrupt_images='skip' to drop them)")
-    logging.warning("image_folder: skipped %d corrupt images (first: %s)", len(bad), bad[0])
+    logging.warning("%s: skipped %d corrupt images (first: %s)", name, len(bad), bad[0])
   paths = np.array(paths, dtype=object)[ok]
   labels = np.array(labels, np.int64)[ok]
   if len(paths) == 0:
-    raise DataError(f"image_folder: no readable images under {root or config.csv_file}")
+    raise DataError(f"{name}: no readable images under {config.data_dir or config.csv_file}")
   full = Split(paths, labels, labels.copy(), decode=decode_image)
   parts = [full.subset(i) for i in seeded_split(len(full), parse_split(config.split),
                                                 config.split_seed)]
-  return Dataset("image_folder", parts[0], parts[-1], len(classes), classes,
+  return Dataset(name, parts[0], parts[-1], len(classes), list(classes),
                  mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
                  val=parts[1] if len(parts) == 3 else None,
                  info={"skipped_corrupt_images": int((~ok).sum())})

@@ -1,0 +1,47 @@
+"""ARNet paper's visual-sentiment tables: Tables 2-5 (methods x noise) and 6-7 (prototypes).
+
+  python experiments/sentiment_benchmark.py --suite=fi --data_dir=DIR      (a GPU job)
+  python experiments/sentiment_benchmark.py --suite=face_sentiment          (2-core CPU)
+  python experiments/sentiment_benchmark.py --suite=cifar10n_cpu --settings=worst,aggre
+
+For F&I, Emotion6, ArtPhoto and UnBiasedEmo (suite = fi | emotion6 | artphoto |
+unbiasedemo) the settings are the paper's: virtual agent, symmetric 0.2, 0.3, 0.4.
+Writes `--out/sentiment_SUITE.md` (CE, Bootstrap, GCE, SL, TCE, Co-teaching+, MixUp,
+ELR, ARNet; accuracy and macro-F1, mean ± std over seeds, best in bold, plus the
+clean-label upper bound) and, with --prototypes, `--out/sentiment_SUITE_prototypes.md`
+(ARNet with L = 16, 32, 64, 128). All the flags of noisy_benchmark.py apply; cells
+already run (by either script) are reused.
+"""
+
+import os
+import sys
+
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import noisy_benchmark as nb
+
+PAPER_METHODS = ("ce", "bootstrap_soft", "gce", "sce", "tce", "coteaching_plus", "mixup",
+                 "elr", "arnet")
+flags.DEFINE_bool("prototypes", False, "Also run ARNet with L = 16, 32, 64, 128.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  nb.setup_cache()
+  suite = FLAGS.suite
+  settings = FLAGS.settings or nb.DEFAULT_SETTINGS[suite].split(",")
+  seeds = [int(s) for s in FLAGS.seeds]
+  data_dir = nb.data_dir_for(suite)
+  methods = FLAGS.methods if FLAGS["methods"].present else PAPER_METHODS
+  print(nb.run_suite(suite, methods, settings, seeds, data_dir=data_dir, out=FLAGS.out,
+                     tag=f"sentiment_{suite}", upper_bound=FLAGS.upper_bound))
+  if FLAGS.prototypes:
+    print(nb.run_suite(suite, [f"arnet_L{n}" for n in (16, 32, 64, 128)], settings, seeds,
+                       data_dir=data_dir, out=FLAGS.out, tag=f"sentiment_{suite}_prototypes",
+                       upper_bound=False))
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,62 @@
+"""ARNet's external memory: prototypes C `[L, d]` with soft labels G `[L, K]`.
+
+Read (Eq. 1): `p_ij = softmax_j(cos(h_i, c_j) / tau)`, `v_i = sum_j p_ij g_j`.
+Write (Eq. 5): `g_j <- beta g_j + (1 - beta) * sum_i q_ij r_i / sum_i q_ij`.
+"""
+
+import jax
+import jax.numpy as jnp
+
+
+def l2_normalize(x: jax.Array, axis: int = -1, eps: float = 1e-12) -> jax.Array:
+  return x * jax.lax.rsqrt(jnp.maximum(jnp.sum(x * x, axis=axis, keepdims=True), eps * eps))
+
+
+def cosine_scores(features: jax.Array, prototypes: jax.Array) -> jax.Array:
+  """`[B, d] x [L, d] -> [B, L]` cosine similarities."""
+  return l2_normalize(features) @ l2_normalize(prototypes).T
+
+
+def memory_read(features: jax.Array, prototypes: jax.Array, proto_labels: jax.Array, *,
+                temperature: float = 1.0) -> tuple[jax.Array, jax.Array]:
+  """Returns `(log_p [B, L], v [B, K])`: the log attention over prototypes and the
+  aggregated soft label. Eq. 1 of ARNet has no temperature (tau = 1)."""
+  log_p = jax.nn.log_softmax(cosine_scores(features, prototypes) / temperature, axis=-1)
+  return log_p, jnp.exp(log_p) @ proto_labels
+
+
+def refine_targets(predictions: jax.Array, aggregated: jax.Array, lam: float) -> jax.Array:
+  """`t = (1 - lam) r + lam v`, a constant target (stop-gradient)."""
+  return jax.lax.stop_gradient((1.0 - lam) * predictions + lam * aggregated)
+
+
+def update_prototype_labels(proto_labels: jax.Array, assignment: jax.Array,
+                            predictions: jax.Array, *, beta: float = 0.8,
+                            axis_name=None) -> jax.Array:
+  """EMA of the assignment-weighted mean prediction of each prototype's samples.
+
+  `g_j <- beta g_j + (1 - beta) sum_i q_ij r_i / sum_i q_ij`; a prototype with no mass
+  in the batch keeps its label. Rows of g stay distributions when r's rows are.
+
+  Args:
+    proto_labels: `[L, K]`.
+    assignment: `[B, L]` Sinkhorn assignment q.
+    predictions: `[B, K]` softmax predictions r (treated as constants).
+    axis_name: mapped axis the batch is split over, or None.
+  """
+  q = jax.lax.stop_gradient(assignment)
+  r = jax.lax.stop_gradient(predictions)
+  num = q.T @ r
+  den = jnp.sum(q, axis=0)[:, None]
+  if axis_name is not None:
+    num, den = jax.lax.psum(num, axis_name), jax.lax.psum(den, axis_name)
+  mean = num / jnp.where(den > 0, den, 1.0)
+  return jnp.where(den > 0, beta * proto_labels + (1.0 - beta) * mean, proto_labels)
+
+
+def push_to_cache(cache: jax.Array, count: jax.Array, features: jax.Array):
+  """FIFO cache of the last `S` features: `[S, d]`, newest rows last. Returns
+  `(cache, count)` with count = number of valid rows (saturates at S)."""
+  size, b = cache.shape[0], features.shape[0]
+  new = jnp.concatenate([cache, jax.lax.stop_gradient(features).astype(cache.dtype)])[-size:]
+  return new, jnp.minimum(count + b, size)

@@ -1,0 +1,106 @@
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
+
+from nlx.ops import memory
+from nlx.ops.sinkhorn import sinkhorn_assignment
+
+
+def swav_reference(scores, epsilon=0.05, iters=3):
+  """SwAV's distributed_sinkhorn on one device, written out in float64 numpy."""
+  q = np.exp((scores - scores.max()) / epsilon).T  # [K, B]
+  k, b = q.shape
+  q /= q.sum()
+  for _ in range(iters):
+    q /= q.sum(axis=1, keepdims=True)
+    q /= k
+    q /= q.sum(axis=0, keepdims=True)
+    q /= b
+  return (q * b).T
+
+
+def random_scores(b=16, l=4, seed=0):
+  return np.asarray(jax.random.uniform(jax.random.key(seed), (b, l), minval=-1, maxval=1))
+
+
+def test_matches_the_swav_reference():
+  s = random_scores()
+  np.testing.assert_allclose(sinkhorn_assignment(jnp.asarray(s)), swav_reference(s), rtol=1e-4,
+                             atol=1e-6)
+
+
+def test_marginals_rows_one_columns_equal_at_convergence():
+  s = random_scores(b=32, l=8, seed=1)
+  q = np.asarray(sinkhorn_assignment(jnp.asarray(s), epsilon=0.5, num_iters=200))
+  np.testing.assert_allclose(q.sum(1), 1.0, rtol=1e-5)
+  np.testing.assert_allclose(q.sum(0), 32 / 8, rtol=1e-3)  # equipartition: B / L each
+  q3 = np.asarray(sinkhorn_assignment(jnp.asarray(s)))
+  np.testing.assert_allclose(q3.sum(1), 1.0, rtol=1e-5)  # rows exact after any iterations
+
+
+def test_invalid_rows_are_excluded():
+  s = random_scores(b=12, l=4, seed=2)
+  valid = np.array([False] * 4 + [True] * 8)
+  q = np.asarray(sinkhorn_assignment(jnp.asarray(s), valid=jnp.asarray(valid)))
+  assert np.all(q[:4] == 0)
+  np.testing.assert_allclose(q[4:], swav_reference(s[4:]), rtol=1e-4, atol=1e-6)
+
+
+def test_no_gradient_through_the_assignment():
+  s = jnp.asarray(random_scores())
+  g = jax.grad(lambda x: jnp.sum(sinkhorn_assignment(x) * jnp.arange(4.0)))(s)
+  np.testing.assert_array_equal(g, 0)
+
+
+def test_eight_devices_with_psum_equal_one_device():
+  assert jax.device_count() == 8
+  mesh = Mesh(np.asarray(jax.devices()), ("data",))
+  s = jnp.asarray(random_scores(b=64, l=8, seed=3))
+  sharded = jax.shard_map(functools.partial(sinkhorn_assignment, axis_name="data"), mesh=mesh,
+                          in_specs=P("data"), out_specs=P("data"))(s)
+  np.testing.assert_allclose(sharded, sinkhorn_assignment(s), rtol=1e-5, atol=1e-7)
+  r = jax.nn.softmax(jax.random.normal(jax.random.key(4), (64, 5)))
+  g = jnp.full((8, 5), 0.2)
+  q = sinkhorn_assignment(s)
+  upd = jax.shard_map(functools.partial(memory.update_prototype_labels, axis_name="data"),
+                      mesh=mesh, in_specs=(P(), P("data"), P("data")), out_specs=P())(g, q, r)
+  np.testing.assert_allclose(upd, memory.update_prototype_labels(g, q, r), rtol=1e-5, atol=1e-7)
+
+
+def test_memory_read_by_hand():
+  h = jnp.array([[1.0, 0.0], [0.0, 2.0]])
+  c = jnp.array([[2.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+  g = jnp.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+  log_p, v = memory.memory_read(h, c, g)
+  cos = np.array([[1, 0, -1], [0, 1, 0]], np.float64)
+  p = np.exp(cos) / np.exp(cos).sum(1, keepdims=True)
+  np.testing.assert_allclose(np.exp(log_p), p, rtol=1e-6)
+  np.testing.assert_allclose(v, p @ np.asarray(g), rtol=1e-6)
+  t = memory.refine_targets(jnp.array([[0.9, 0.1], [0.2, 0.8]]), v, 0.8)
+  np.testing.assert_allclose(t, 0.2 * np.array([[0.9, 0.1], [0.2, 0.8]]) + 0.8 * np.asarray(v),
+                             rtol=1e-6)
+
+
+def test_prototype_label_update_by_hand():
+  g = jnp.array([[0.5, 0.5], [1.0, 0.0], [0.0, 1.0]])
+  q = jnp.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]])   # prototype 2 receives no mass
+  r = jnp.array([[0.9, 0.1], [0.3, 0.7]])
+  new = memory.update_prototype_labels(g, q, r, beta=0.8)
+  mean0 = (1.0 * np.array([0.9, 0.1]) + 0.5 * np.array([0.3, 0.7])) / 1.5
+  np.testing.assert_allclose(new[0], 0.8 * np.array([0.5, 0.5]) + 0.2 * mean0, rtol=1e-6)
+  np.testing.assert_allclose(new[1], 0.8 * np.array([1.0, 0.0]) + 0.2 * np.array([0.3, 0.7]),
+                             rtol=1e-6)
+  np.testing.assert_array_equal(new[2], g[2])
+  np.testing.assert_allclose(np.asarray(new).sum(1), 1.0, rtol=1e-6)
+
+
+def test_cache_is_fifo():
+  cache, count = jnp.zeros((5, 1)), jnp.asarray(0)
+  cache, count = memory.push_to_cache(cache, count, jnp.array([[1.0], [2.0]]))
+  cache, count = memory.push_to_cache(cache, count, jnp.array([[3.0], [4.0], [5.0], [6.0]]))
+  np.testing.assert_array_equal(cache[:, 0], [2, 3, 4, 5, 6])
+  assert int(count) == 5
