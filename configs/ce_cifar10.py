@@ -9,7 +9,8 @@ Expected: not yet measured on a GPU (see README); clean labels: about 95% test a
           is the usual figure for ResNet-18 with this recipe.
 """
 
-from nlx.config_base import base_config, make_tiny, parse_variant
+from nlx.config_base import base_config, parse_variant
+from nlx.config_presets import cifar_sgd
 
 NOISE = {"sym20": ("symmetric", 0.2), "sym40": ("symmetric", 0.4), "pair40": ("pair", 0.4),
          "agent": ("virtual_agent", 0.0)}
@@ -19,21 +20,6 @@ def get_config(variant: str = ""):
   words = parse_variant(variant, NOISE)
   c = base_config()
   c.data.name = "cifar10"
-  c.data.augment = "crop_flip"
-  c.data.batch_size = 128
   for w in words & set(NOISE):
     c.noise.type, c.noise.rate = NOISE[w]
-  c.model.name = "resnet18"
-  c.optimizer.name = "sgd"
-  c.optimizer.learning_rate = 0.1
-  c.optimizer.momentum = 0.9
-  c.optimizer.weight_decay = 5e-4
-  c.optimizer.schedule = "cosine"
-  c.train.num_epochs = 120
-  c.train.log_every_steps = 100
-  if "tiny" in words:
-    make_tiny(c)
-    c.model.name = "small_cnn"
-    c.model.width = 16
-    c.optimizer.learning_rate = 0.05
-  return c
+  return cifar_sgd(c, "resnet18", 120, tiny="tiny" in words)

@@ -9,7 +9,8 @@ Expected: the CIFAR-N paper reports CE 87.77 / 85.02 / 77.69% on aggre / random1
           worst (ResNet-34); not yet reproduced here (no GPU run so far, see README).
 """
 
-from nlx.config_base import base_config, make_tiny, parse_variant
+from nlx.config_base import base_config, parse_variant
+from nlx.config_presets import cifar_sgd
 
 LABEL_SETS = ("aggre", "random1", "random2", "random3", "worst", "clean")
 
@@ -19,18 +20,4 @@ def get_config(variant: str = ""):
   c = base_config()
   c.data.name = "cifar10n"
   c.data.label_set = next(iter(words & set(LABEL_SETS)), "worst")
-  c.data.augment = "crop_flip"
-  c.data.batch_size = 128
-  c.model.name = "resnet34"
-  c.optimizer.name = "sgd"
-  c.optimizer.learning_rate = 0.1
-  c.optimizer.weight_decay = 5e-4
-  c.optimizer.schedule = "cosine"
-  c.train.num_epochs = 100
-  c.train.log_every_steps = 100
-  if "tiny" in words:
-    make_tiny(c)
-    c.model.name = "small_cnn"
-    c.model.width = 16
-    c.optimizer.learning_rate = 0.05
-  return c
+  return cifar_sgd(c, "resnet34", 100, tiny="tiny" in words)

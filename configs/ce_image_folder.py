@@ -6,7 +6,8 @@ Runtime:  depends on the data; ResNet-18 at 224x224 wants a GPU. Tiny: seconds.
 Expected: no reference figure (user data).
 """
 
-from nlx.config_base import base_config, make_tiny, parse_variant
+from nlx.config_base import base_config, parse_variant
+from nlx.config_presets import tiny_image_files
 
 
 def get_config(variant: str = ""):
@@ -21,11 +22,5 @@ def get_config(variant: str = ""):
   c.optimizer.learning_rate = 1e-4
   c.train.num_epochs = 30
   if "tiny" in words:
-    make_tiny(c, train=-1, test=-1, epochs=1)
-    c.data.augment = "crop_flip"
-    c.data.image_size = 16
-    c.data.batch_size = 8
-    c.data.eval_batch_size = 8
-    c.model.name = "small_cnn"
-    c.model.width = 8
+    tiny_image_files(c)
   return c

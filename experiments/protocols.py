@@ -183,14 +183,7 @@ def suite_config(suite: str, method: str, setting: str, seed: int, *, data_dir: 
     c.data.name = "cifar10n"
     c.data.data_dir = data_dir
     c.data.label_set = setting
-    c.data.augment = "crop_flip"
-    c.model.name = "resnet34"
-    c.optimizer.name = "sgd"
-    c.optimizer.learning_rate = 0.1
-    c.optimizer.weight_decay = 5e-4
-    c.optimizer.schedule = "cosine"
-    c.train.num_epochs = 100
-    c.train.log_every_steps = 100
+    config_presets.cifar_sgd(c, "resnet34", 100)
   else:
     raise ValueError(f"unknown suite {suite!r}")
   if method == "coteaching_plus":

@@ -39,15 +39,42 @@ def sentiment(dataset: str, split: str, variant: str):
   c.train.num_epochs = 50
   c.train.log_every_steps = 50
   if "tiny" in words:
-    make_tiny(c, train=-1, test=-1, epochs=2)
-    c.data.augment = "crop_flip"
-    c.data.image_size = 16
-    c.data.batch_size = 8
-    c.data.eval_batch_size = 8
-    c.model.name = "small_cnn"
-    c.model.width = 8
-    c.model.pretrained = ""
+    tiny_image_files(c)
     if c.method.name == "arnet":
       c.method.num_prototypes = min(c.method.num_prototypes, 8)
       c.method.cache_size = 16
+  return c
+
+
+def cifar_sgd(c, model: str, epochs: int, *, tiny: bool = False):
+  """The usual CIFAR recipe (the CIFAR-N paper's): crop + flip, batch 128, SGD 0.1 with
+  momentum 0.9, weight decay 5e-4, cosine schedule. `tiny`: small CNN, 256 images."""
+  c.data.augment = "crop_flip"
+  c.data.batch_size = 128
+  c.model.name = model
+  c.optimizer.name = "sgd"
+  c.optimizer.learning_rate = 0.1
+  c.optimizer.momentum = 0.9
+  c.optimizer.weight_decay = 5e-4
+  c.optimizer.schedule = "cosine"
+  c.train.num_epochs = epochs
+  c.train.log_every_steps = 100
+  if tiny:
+    make_tiny(c)
+    c.model.name = "small_cnn"
+    c.model.width = 16
+    c.optimizer.learning_rate = 0.05
+  return c
+
+
+def tiny_image_files(c, batch_size: int = 8):
+  """Tiny variant for image-file datasets: 16x16 crops, small CNN, no pretrained weights."""
+  make_tiny(c, train=-1, test=-1, epochs=2)
+  c.data.augment = "crop_flip"
+  c.data.image_size = 16
+  c.data.batch_size = batch_size
+  c.data.eval_batch_size = batch_size
+  c.model.name = "small_cnn"
+  c.model.width = 8
+  c.model.pretrained = ""
   return c
