@@ -23,12 +23,16 @@ class SmallCNN(nnx.Module):
     self.head = nnx.Linear(chans[-1], num_classes, dtype=dtype, rngs=rngs)
     self.feature_dim = chans[-1]
 
-  def __call__(self, x: jax.Array, *, train: bool, rngs: nnx.Rngs | None = None) -> Outputs:
+  def feature_map(self, x: jax.Array, *, train: bool) -> jax.Array:
+    """The last block's output `[B, H / 8, W / 8, 4 * width]` (before global pooling)."""
     h = x
     for conv, norm in zip(self.convs, self.norms):
       h = nnx.relu(norm(conv(h), use_running_average=not train))
       if min(h.shape[1:3]) >= 2:  # pool while the map is at least 2x2 (8x8 digits: 8->4->2->1)
         h = nnx.max_pool(h, (2, 2), strides=(2, 2))
-    features = h.mean(axis=(1, 2))
+    return h
+
+  def __call__(self, x: jax.Array, *, train: bool, rngs: nnx.Rngs | None = None) -> Outputs:
+    features = self.feature_map(x, train=train).mean(axis=(1, 2))
     h = self.dropout(features, deterministic=not train, rngs=rngs)
     return Outputs(logits=self.head(h).astype(jnp.float32), features=features.astype(jnp.float32))
