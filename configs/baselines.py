@@ -2,7 +2,8 @@
 
 Command:  python -m nlx.main --config=configs/baselines.py:METHOD
           METHOD: ce, label_smoothing, bootstrap_soft, bootstrap_hard, gce, truncated_gce,
-          sce, tce, mae, nce_rce, forward, elr, mixup, coteaching_plus, learnq
+          sce, tce, mae, nce_rce, forward, elr, mixup, coteaching_plus, learnq, arnet,
+          noise_model (with 10% of the labels known clean)
           (add ",pair40" for 40% pair flips or ",agent" for virtual-agent noise)
 Runtime:  about 30 s per method on the 2-core CPU (co-teaching+: twice that).
 Expected: see experiments/results/digits.md (experiments/noisy_benchmark.py runs every
@@ -23,6 +24,8 @@ def get_config(variant: str = "ce"):
     c.method.init_epochs = 5
   if name == "forward":
     c.method.estimate_after_epochs = 5
+  if name == "noise_model":  # needs a known-clean subset D_c: 10% of the training labels
+    c.data.clean_fraction = 0.1
   c.data.name = "digits"
   c.data.batch_size = 64
   c.noise.type, c.noise.rate = NOISE[next(iter(words & set(NOISE)), "sym40")]
@@ -37,4 +40,6 @@ def get_config(variant: str = "ce"):
       c.method.init_epochs = 1  # so the tiny run reaches the disagreement phase
     if name == "forward":
       c.method.estimate_after_epochs = 1
+    if name == "noise_model":
+      c.method.pretrain_epochs = 1
   return c

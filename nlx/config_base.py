@@ -29,6 +29,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.augment = "none"           # none | crop_flip | resize_crop_flip
   c.data.image_size = 0             # resize_crop_flip: crop size (224); 0: keep
   c.data.corrupt_images = "error"   # error | skip (with a count)
+  c.data.clean_fraction = 0.0       # >0: that fraction of train labels is known clean (D_c)
+  c.data.clean_ratio = 0.5          # D_c upsampled to this times |D_n| (Xiao et al.: 0.5)
   c.data.batch_size = 128
   c.data.eval_batch_size = 256
   c.data.num_threads = 2            # grain read threads

@@ -68,16 +68,20 @@ class StepContext(NamedTuple):
   steps_per_epoch: int
   num_classes: int
   apply_fn: Callable       # (params, model_state, x, *, train, rng) -> (Outputs, new_state)
+  # apply functions of the networks the method created with `new_model`, by class count
+  apply_fns: dict
 
 
-def make_train_step(graphdef, tx, method, method_config, task: Task, steps_per_epoch: int):
+def make_train_step(graphdef, tx, method, method_config, task: Task, steps_per_epoch: int,
+                    graphdefs: dict | None = None):
   """Returns the pure `train_step(state, batch) -> (state, metrics)` (to be jitted)."""
   apply_fn = functools.partial(models.apply, graphdef)
+  apply_fns = {k: functools.partial(models.apply, g) for k, g in (graphdefs or {}).items()}
 
   def train_step(state: TrainState, batch: dict):
     step_rng = jax.random.fold_in(state.rng, state.step)
     dropout_rng, method_rng, prepare_rng = jax.random.split(step_rng, 3)
-    ctx = StepContext(state.step, steps_per_epoch, task.num_classes, apply_fn)
+    ctx = StepContext(state.step, steps_per_epoch, task.num_classes, apply_fn, apply_fns)
     batch = {**batch, "input": normalize(batch["image"], task.mean, task.std, task.dtype)}
     if hasattr(method, "prepare_batch"):
       batch = method.prepare_batch(batch, prepare_rng, config=method_config, ctx=ctx)
@@ -138,9 +142,17 @@ class Trainer:
     model = models.create(config.model, dataset.num_classes, input_shape, model_rng)
     self.graphdef = model.graphdef
     self.feature_dim = model.feature_dim
+    self.graphdefs = {dataset.num_classes: model.graphdef}
+
+    def new_model(r, num_classes=None):
+      """Another network of the configured architecture, for methods that train several."""
+      num_classes = num_classes or dataset.num_classes
+      m = models.create(config.model, num_classes, input_shape, r)
+      self.graphdefs[num_classes] = m.graphdef
+      return m
+
     method_params, method_state = self.method.init_state(
-        config.method, dataset=dataset, model=model, rng=method_rng,
-        new_model=lambda r: models.create(config.model, dataset.num_classes, input_shape, r))
+        config.method, dataset=dataset, model=model, rng=method_rng, new_model=new_model)
     self.tx, self.schedule = optim.build(config.optimizer, self.steps_per_epoch,
                                          config.train.num_epochs)
     params = {"model": model.params, "method": method_params}
@@ -154,7 +166,7 @@ class Trainer:
                 jnp.bfloat16 if config.model.dtype == "bfloat16" else jnp.float32)
     self.train_step = jax.jit(
         make_train_step(self.graphdef, self.tx, self.method, config.method, task,
-                        self.steps_per_epoch),
+                        self.steps_per_epoch, self.graphdefs),
         donate_argnums=(0,), out_shardings=(self.replicated, self.replicated))
     self.eval_step = jax.jit(make_eval_step(self.graphdef, task), out_shardings=self.replicated)
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nlx.data import datasets, noise
+from nlx.data import datasets, mixture, noise
 from nlx.data.types import Dataset, Split
 from nlx.errors import ConfigError, DataError
 
@@ -59,8 +59,11 @@ def load_dataset(config) -> Dataset:
     result = noise.apply(config.noise, ds.train.clean_labels, ds.train.images, ds.num_classes)
     ds.train.labels = result.labels
     ds.info["transition"] = result.transition.tolist()
+  ds.info["noise_rate"] = float(np.mean(ds.train.hard_labels() != ds.train.clean_labels))
+  if config.data.clean_fraction > 0:
+    ds.train = mixture.clean_noisy_mixture(ds.train, config.data.clean_fraction,
+                                           config.data.clean_ratio, config.data.split_seed + 3)
   for name, split in (("train", ds.train), ("test", ds.test), ("val", ds.val)):
     if split is not None:
       validate_split(split, ds.num_classes, f"{ds.name}/{name}")
-  ds.info["noise_rate"] = float(np.mean(ds.train.hard_labels() != ds.train.clean_labels))
   return ds

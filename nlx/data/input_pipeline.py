@@ -29,7 +29,7 @@ class ExampleSource:
     if s.decode is not None:
       image = s.decode(image)
     return {"image": image, "label": s.labels[i], "clean_label": s.clean_labels[i],
-            "index": np.int32(i)}
+            "index": np.int32(i), **{k: v[i] for k, v in s.extras.items()}}
 
 
 class BatchSource:
@@ -68,7 +68,7 @@ class BatchSource:
     idx = self._perm(epoch)[j * self._b:(j + 1) * self._b][self._local]
     s = self._split
     return {"image": s.images[idx], "label": s.labels[idx], "clean_label": s.clean_labels[idx],
-            "index": idx.astype(np.int32)}
+            "index": idx.astype(np.int32), **{k: v[idx] for k, v in s.extras.items()}}
 
 
 def _read_options(config):

@@ -15,13 +15,17 @@ class Split:
   clean_labels: np.ndarray  # [N] int64, for evaluation only (== labels when unknown)
   decode: Callable | None = None
   groups: np.ndarray | None = None  # e.g. person id, for group-disjoint splits
+  # Extra per-example arrays a method trains on, fed with every batch under their key
+  # (e.g. `known_label`: the clean label where the protocol gives it, else -1).
+  extras: dict = dataclasses.field(default_factory=dict)
 
   def __len__(self):
     return len(self.labels)
 
   def subset(self, idx: np.ndarray) -> "Split":
     return Split(self.images[idx], self.labels[idx], self.clean_labels[idx], self.decode,
-                 None if self.groups is None else self.groups[idx])
+                 None if self.groups is None else self.groups[idx],
+                 {k: v[idx] for k, v in self.extras.items()})
 
   def hard_labels(self) -> np.ndarray:
     return self.labels.argmax(-1) if self.labels.ndim == 2 else self.labels

@@ -9,6 +9,8 @@ A method module exports:
       both pytrees; arrays indexed by example are `[N, ...]` and updated by `index`.
       `dataset` is the `nlx.data.Dataset`, `model` the `nlx.models.Model`.
   loss_fn(params, state, outputs, batch, rng, *, config, ctx) -> (per_example [B], aux):
+      (methods that train more networks create them in init_state with
+      `new_model(rng, num_classes=None)` and run them with `ctx.apply_fns[num_classes]`)
       `outputs` are the model's `Outputs(logits, features)` on `batch["input"]`; the
       trainer minimises the mean of `per_example`. `batch` holds `input` (normalised),
       `image`, `label`, `clean_label` (never for training) and `index`; `ctx` is
@@ -46,6 +48,7 @@ REGISTRY = {
     "coteaching_plus": "coteaching_plus",
     "learnq": "learnq",
     "arnet": "arnet",
+    "noise_model": "noise_model",
 }
 NAMES = tuple(REGISTRY)
 

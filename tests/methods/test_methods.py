@@ -1,3 +1,5 @@
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -69,7 +71,7 @@ def test_coteaching_plus_loss_is_peer_selected_mean():
   s0 = trainer.initial_state
   batch = first_batch(trainer)
   ctx = train.StepContext(jnp.asarray(trainer.steps_per_epoch * 3), trainer.steps_per_epoch, 10,
-                          lambda *a, **k: models.apply(trainer.graphdef, *a, **k))
+                          lambda *a, **k: models.apply(trainer.graphdef, *a, **k), {})
   x = train.normalize(batch["image"], trainer.dataset.mean, trainer.dataset.std)
   full = {**batch, "input": x}
   out1, _ = models.apply(trainer.graphdef, s0.params["model"], s0.model_state, x, train=True)
@@ -94,7 +96,7 @@ def test_mixup_mixes_inputs_and_labels_with_one_lambda():
   b, c = 6, 3
   labels = jnp.array([0, 1, 2, 0, 1, 2])
   batch = {"input": jnp.eye(b), "label": labels}
-  ctx = train.StepContext(jnp.asarray(0), 1, c, None)
+  ctx = train.StepContext(jnp.asarray(0), 1, c, None, {})
   out = mixup.prepare_batch(batch, jax.random.key(3), config=mixup.default_config(), ctx=ctx)
   x = np.asarray(out["input"])  # row i = lam * e_i + (1 - lam) * e_perm(i)
   diag = np.diag(x)
@@ -114,7 +116,7 @@ def test_learnq_starts_at_identity_and_adds_the_trace():
   assert np.all(np.diag(q) >= 0.999 - 1e-6)
   logits = jnp.log(jnp.array([[0.5, 0.3, 0.2]]))
   params = {"q_logits": jnp.log(jnp.array([[0.8, 0.2, 1e-9], [0.1, 0.9, 1e-9], [1e-9, 1e-9, 1.0]]))}
-  ctx = train.StepContext(jnp.asarray(0), 1, 3, None)
+  ctx = train.StepContext(jnp.asarray(0), 1, 3, None, {})
   outputs = models.Outputs(logits, logits)
   per_ex, _ = learnq.loss_fn(params, {}, outputs, {"label": jnp.array([1])}, None,
                              config=learnq.default_config(), ctx=ctx)
@@ -157,3 +159,32 @@ def test_arnet_step_writes_memory_cache_and_refined_labels():
   np.testing.assert_allclose(np.asarray(ms["trust"])[idx], 0.1, rtol=1e-5)
   np.testing.assert_allclose(p0 @ p0.T, np.eye(8), atol=1e-5)  # orthogonal init
   assert not np.allclose(s1.params["method"]["prototypes"], p0)  # C gets gradients
+
+
+def test_noise_model_stage1_trains_only_the_clean_subset_and_stage2_all():
+  from nlx.methods import noise_model
+  trainer = make_trainer("noise_model")
+  known = trainer.dataset.train.extras["known_label"]
+  # D_c (10% of 256 = 26 examples) upsampled to half of D_n (230 -> 115 rows).
+  assert (known >= 0).sum() == 115 and (known < 0).sum() == 230
+  s0 = trainer.initial_state
+  c = np.asarray(s0.method_state["confusion"])
+  np.testing.assert_allclose(c.sum(0), 1, rtol=1e-6)
+  assert np.all(np.diag(c) == 0)
+  batch = first_batch(trainer)
+  x = train.normalize(batch["image"], trainer.dataset.mean, trainer.dataset.std)
+  full = {**batch, "input": x}
+  out, _ = models.apply(trainer.graphdef, s0.params["model"], s0.model_state, x, train=True)
+  cfg = trainer.config.method
+  for step, stage in ((0, 1), (trainer.steps_per_epoch, 2)):
+    ctx = train.StepContext(jnp.asarray(step), trainer.steps_per_epoch, 10, None,
+                            {k: functools.partial(models.apply, g)
+                             for k, g in trainer.graphdefs.items()})
+    per_ex, _ = noise_model.loss_fn(s0.params["method"], s0.method_state, out, full,
+                                    jax.random.key(0), config=cfg, ctx=ctx)
+    per_ex = np.asarray(per_ex)
+    clean = np.asarray(batch["known_label"]) >= 0
+    if stage == 1:
+      assert np.all(per_ex[~clean] == 0) and np.all(per_ex[clean] > 0)
+    else:
+      assert np.all(per_ex > 0)

@@ -1,0 +1,92 @@
+"""The noise-type model of Xiao et al. (CVPR 2015), trained on clean + noisy data.
+
+Needs a clean subset D_c (`data.clean_fraction > 0`, see `nlx.data.mixture`): batches
+carry `known_label` (the clean label on D_c, -1 on D_n). Two networks, as in the paper:
+p(y|x) is the trainer's model, p(z|x) (z in {noise-free, random, confusing}) a second
+network of the same architecture with 3 outputs (`params["znet"]`).
+- C (`C[noisy, true]`) is estimated once at the start from D_c's (clean, noisy) pairs
+  with the closed form of Section 3.2 (`nlx.ops.noise_model.estimate_confusion`).
+- Stage 1 (`pretrain_epochs`): only D_c trains: p(y|x) on its clean labels, p(z|x) on the
+  optimal z of Eq. 8.
+- Stage 2: D_c keeps its known (y, z); D_n is trained through the EM posterior
+  q(y, z | y~, x) (Eq. 5) with the M-step losses of Eq. 7; the z network's loss is
+  scaled by `z_loss_scale` (0.1 in the authors' second stage).
+The per-example loss is normalised by the number of examples that train in the batch.
+Trust score: the posterior probability of "noise-free" is not kept per example; the
+method exposes none (the rank-precision curve uses p(z = confusing | x) directly).
+"""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from nlx.errors import ConfigError
+from nlx.ops import noise_model as nm
+
+
+def default_config(name: str = "noise_model") -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict({"name": name, "pretrain_epochs": 5, "z_loss_scale": 0.1})
+
+
+def clean_pairs(dataset):
+  known = dataset.train.extras.get("known_label")
+  if known is None:
+    raise ConfigError("method noise_model needs a clean subset: set data.clean_fraction > 0")
+  mask = known >= 0
+  return known[mask], dataset.train.hard_labels()[mask]
+
+
+def init_state(config, *, dataset, model, rng, new_model, **unused):
+  del model, unused
+  true, noisy = clean_pairs(dataset)
+  confusion = nm.estimate_confusion(true, noisy, dataset.num_classes)
+  znet = new_model(rng, num_classes=3)
+  return {"znet": znet.params}, {"znet_state": znet.state,
+                                 "confusion": jnp.asarray(confusion, jnp.float32)}
+
+
+def known_posterior(known, noisy, confusion, num_classes):
+  """One-hot q over (y, z) for examples whose clean label is known (z from Eq. 8)."""
+  alpha = 1.0 / (num_classes - 1)
+  y = jnp.maximum(known, 0)
+  z = jnp.where(noisy == y, nm.NOISE_FREE,
+                jnp.where(confusion[noisy, y] > alpha, nm.CONFUSING, nm.RANDOM))
+  return jax.nn.one_hot(y, num_classes)[:, :, None] * jax.nn.one_hot(z, 3)[:, None, :]
+
+
+def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
+  z_out, znet_state = ctx.apply_fns[3](params["znet"], state["znet_state"], batch["input"],
+                                   train=True, rng=rng)
+  log_py = jax.nn.log_softmax(outputs.logits, axis=-1)
+  log_pz = jax.nn.log_softmax(z_out.logits, axis=-1)
+  noisy, known = batch["label"], batch["known_label"]
+  is_clean = known >= 0
+  q = jnp.where(is_clean[:, None, None],
+                known_posterior(known, noisy, state["confusion"], ctx.num_classes),
+                nm.posterior(log_py, log_pz, noisy, state["confusion"]))
+  loss_y, loss_z = nm.m_step_losses(log_py, log_pz, q)
+  stage1 = ctx.step // ctx.steps_per_epoch < config.pretrain_epochs
+  weight = jnp.where(stage1, is_clean.astype(jnp.float32), 1.0)
+  z_scale = jnp.where(stage1, 1.0, config.z_loss_scale)
+  per_example = weight * (loss_y + z_scale * loss_z)
+  per_example = per_example * weight.shape[0] / jnp.maximum(jnp.sum(weight), 1.0)
+  return per_example, {"znet_state": znet_state}
+
+
+def update_state(state, batch, aux, *, config):
+  del batch, config
+  return {**state, "znet_state": aux["znet_state"]}
+
+
+def confusing_probability(trainer, state, split) -> np.ndarray:
+  """p(z = confusing | x) `[N]` for a split (for the rank-precision curve)."""
+  from nlx import models
+  from nlx.train import normalize
+  fn = jax.jit(lambda p, s, x: jax.nn.softmax(models.apply(
+      trainer.graphdefs[3], p, s, normalize(x, trainer.dataset.mean, trainer.dataset.std),
+      train=False)[0].logits)[:, nm.CONFUSING])
+  bs = trainer.config.data.eval_batch_size
+  return np.concatenate([np.asarray(fn(state.params["method"]["znet"],
+                                       state.method_state["znet_state"], split.images[i:i + bs]))
+                         for i in range(0, len(split), bs)])
