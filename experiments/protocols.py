@@ -127,8 +127,18 @@ def suite_config(suite: str, method: str, setting: str, seed: int, *, data_dir: 
   """The config of one benchmark cell. Settings: digits / fashion_mnist take clean,
   sym20, sym30, sym40, pair40, agent; cifar10n_* take clean or a CIFAR-10N label set;
   face_sentiment takes sample, majority, soft or truth; the ARNet sentiment sets take
-  clean, agent, sym20, sym30, sym40. A method `arnet_L16` is ARNet with 16 prototypes."""
+  clean, agent, sym20, sym30, sym40. A method `arnet_L16` is ARNet with 16 prototypes;
+  `NAME@key=value` overrides a hyperparameter (e.g. `arnet@temperature=0.1`)."""
+  method, _, overrides = method.partition("@")
   method, _, protos = method.partition("_L")
+  c = _suite_config(suite, method, protos, setting, seed, data_dir, epochs)
+  for item in filter(None, overrides.split(",")):
+    key, _, value = item.partition("=")
+    c.method[key] = type(c.method[key])(value)
+  return c
+
+
+def _suite_config(suite, method, protos, setting, seed, data_dir, epochs):
   if suite in SENTIMENT:
     c = config_presets.sentiment(suite, SENTIMENT[suite], f"{method},{setting}")
     c.data.data_dir = data_dir

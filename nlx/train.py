@@ -29,7 +29,7 @@ from nlx import data as data_lib
 from nlx import methods, models, optim
 from nlx import metrics as metrics_lib
 from nlx.checkpointing import Checkpointer
-from nlx.data import input_pipeline
+from nlx.data import augment, input_pipeline
 from nlx.errors import ConfigError, NonFiniteLossError
 from nlx.report import plots
 from nlx.train_state import TrainState
@@ -172,7 +172,6 @@ class Trainer:
 
   def _first_input(self):
     example = input_pipeline.ExampleSource(self.dataset.train)[0]
-    from nlx.data import augment
     return augment.eval_transform(self.config.data.augment, self.config.data.image_size)(
         example["image"])
 
