@@ -16,9 +16,9 @@ from nlx.config_presets import NOISE, set_method
 
 
 def get_config(variant: str = "ce"):
-  words = parse_variant(variant, set(methods.NAMES) | set(NOISE))
+  words = parse_variant(variant, set(methods.MULTI_CLASS_NAMES) | set(NOISE))
   c = base_config()
-  name = next(iter(words & set(methods.NAMES)), "ce")
+  name = next(iter(words & set(methods.MULTI_CLASS_NAMES)), "ce")
   set_method(c, name)
   if name == "coteaching_plus":
     c.method.init_epochs = 5

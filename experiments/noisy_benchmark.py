@@ -4,13 +4,16 @@
   python experiments/noisy_benchmark.py --suite=cifar10n_cpu --settings=aggre,random1,worst
   python experiments/noisy_benchmark.py --suite=cifar10n_full --cifar10_dir=DIR \
       --label_file=FILE        (a GPU job)
+  python experiments/noisy_benchmark.py --suite=cifar10n_mosaic   (multi-label, CAN)
 
 Every cell (method, setting, seed) is one `train_and_evaluate` in
 `--workroot/SUITE/METHOD/SETTING/seedN`; a cell whose results.json exists is not rerun,
 and an interrupted cell resumes from its checkpoint. Writes
-`--out/SUITE.md` and `--out/SUITE_{acc,f1}.csv`: clean-test accuracy and macro-F1,
-mean ± std over seeds, one column per setting, best method in bold. The row
-"clean labels (upper bound)" is CE trained on the clean labels.
+`--out/SUITE.md` and `--out/SUITE_{acc,f1}.csv`: clean-test accuracy and macro-F1
+(multi-label suites: `SUITE_{map,map_voc07}.csv`, mAP and VOC07 11-point mAP), mean ±
+std over seeds, one column per setting, best method in bold. The row "clean labels
+(upper bound)" is CE trained on the clean labels (multi-label suites have a `clean`
+column instead).
 Suites and protocols are defined in `experiments/protocols.py`.
 """
 
@@ -31,16 +34,19 @@ from nlx.report import tables
 
 DEFAULT_METHODS = ("ce", "bootstrap_soft", "bootstrap_hard", "gce", "sce", "tce", "nce_rce",
                    "forward", "learnq", "mixup", "coteaching_plus", "elr", "arnet")
+MULTI_LABEL_SUITES = {"cifar10n_mosaic": ("bce", "learnq_sigmoid", "icnm", "bootstrap_sigmoid",
+                                          "can")}
 CLEAN_SETTING = {"face_sentiment": "truth"}
 DEFAULT_SETTINGS = {"face_sentiment": "sample,majority",
                     "digits": "agent,sym20,sym30,sym40,pair40",
                     "fashion_mnist": "agent,sym20,sym30,sym40,pair40",
                     "cifar10n_cpu": "aggre,random1,worst",
                     "cifar10n_full": "aggre,random1,worst",
+                    "cifar10n_mosaic": "clean,shuffle20,shuffle40,shuffle60,worst",
                     **dict.fromkeys(protocols.SENTIMENT, "agent,sym20,sym30,sym40")}
 
 flags.DEFINE_enum("suite", "digits", list(DEFAULT_SETTINGS), "Benchmark suite.")
-flags.DEFINE_list("methods", list(DEFAULT_METHODS), f"Methods, from {methods.NAMES}.")
+flags.DEFINE_list("methods", None, f"Methods, from {methods.NAMES} (default: the suite's).")
 flags.DEFINE_list("settings", None, "Noise settings (default: the suite's).")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds.")
 flags.DEFINE_string("workroot", "workdirs/benchmark", "Where cell workdirs go.")
@@ -49,12 +55,12 @@ flags.DEFINE_string("data_dir", "", "fashion_mnist: idx folder; cifar10n_cpu: fe
 flags.DEFINE_string("cifar10_dir", "", "cifar10n_*: folder with cifar-10-batches-py/.")
 flags.DEFINE_string("label_file", "", "cifar10n_*: CIFAR-10_human.pt.")
 flags.DEFINE_integer("epochs", None, "Override the suite's epochs (quick checks).")
-flags.DEFINE_bool("upper_bound", True, "Add the CE-on-clean-labels row.")
+flags.DEFINE_bool("upper_bound", True, "Add the CE-on-clean-labels row (single-label suites).")
 FLAGS = flags.FLAGS
 
 
 def data_dir_for(suite: str) -> str:
-  if suite == "cifar10n_cpu":
+  if suite in ("cifar10n_cpu", "cifar10n_mosaic"):
     cache = FLAGS.data_dir or os.path.join(FLAGS.workroot, "cifar10n_cpu_features")
     if not os.path.exists(os.path.join(cache, "features.npz")):
       d, f = FLAGS.cifar10_dir, FLAGS.label_file
@@ -85,44 +91,54 @@ def run_cell(suite, method, setting, seed, data_dir) -> dict:
     config.data.label_file = FLAGS.label_file
   t = time.time()
   r = train.train_and_evaluate(config, workdir)
-  print(f"{suite} {method:16s} {setting:8s} seed {seed}: acc {100 * r['test']['accuracy']:.2f} "
-        f"f1 {100 * r['test']['macro_f1']:.2f} noise {100 * r['noise_rate']:.1f}% "
-        f"({time.time() - t:.0f} s)", flush=True)
+  scores = " ".join(f"{key} {100 * r['test'][key]:.2f}" for key, _, _ in metrics_of(suite))
+  print(f"{suite} {method:16s} {setting:8s} seed {seed}: {scores} noise "
+        f"{100 * r['noise_rate']:.1f}% ({time.time() - t:.0f} s)", flush=True)
   return {k: v for k, v in r.items() if k != "state"}
+
+
+def metrics_of(suite) -> tuple:
+  """(results key, file suffix, heading) of the suite's table metrics."""
+  if suite in MULTI_LABEL_SUITES:
+    return (("map", "map", "mAP"), ("map_voc07", "map_voc07", "mAP (VOC07 11-point)"))
+  return (("accuracy", "acc", "Accuracy"), ("macro_f1", "f1", "Macro-F1"))
 
 
 def run_suite(suite, rows_methods, settings, seeds, *, data_dir, out, tag=None,
               upper_bound=True) -> str:
-  """Runs every cell and writes `out/TAG.md`, `out/TAG_{acc,f1}.csv`; returns the markdown."""
+  """Runs every cell and writes `out/TAG.md`, `out/TAG_<metric>.csv`; returns the markdown."""
   tag = tag or suite
   upper = "clean labels (upper bound)"
   clean = CLEAN_SETTING.get(suite, "clean")
+  upper_bound = upper_bound and suite not in MULTI_LABEL_SUITES
   rows = list(rows_methods) + ([upper] if upper_bound else [])
-  acc, f1, noise = {}, {}, {}
+  keys = metrics_of(suite)
+  values, noise = {key: {} for key, _, _ in keys}, {}
   for setting in settings:
     for row in rows:
       method, cell_setting = ("ce", clean) if row == upper else (row, setting)
       for seed in seeds:
         r = run_cell(suite, method, cell_setting, seed, data_dir)
-        acc.setdefault((row, setting), []).append(r["test"]["accuracy"])
-        f1.setdefault((row, setting), []).append(r["test"]["macro_f1"])
+        for key, _, _ in keys:
+          values[key].setdefault((row, setting), []).append(r["test"][key])
         if row != upper:
           noise.setdefault(setting, set()).add(round(r["noise_rate"], 4))
   os.makedirs(out, exist_ok=True)
-  md_acc, csv_acc = tables.table(acc, rows, settings, exclude_from_best={upper})
-  md_f1, csv_f1 = tables.table(f1, rows, settings, exclude_from_best={upper})
   rates = ", ".join(f"{s}: {100 * min(v):.1f}" + (f"-{100 * max(v):.1f}" if len(v) > 1 else "")
                     + "%" for s, v in noise.items())
   cmd = "python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
-  text = (f"# {tag}: clean-test accuracy and macro-F1 (%), mean ± std over seeds {seeds}\n\n"
-          f"Command: `{cmd}`\n\nRealised training-label noise rates: {rates}.\n\n"
-          f"## Accuracy\n\n{md_acc}\n## Macro-F1\n\n{md_f1}")
+  names = " and ".join(h for _, _, h in keys)
+  text = (f"# {tag}: clean-test {names} (%), mean ± std over seeds {seeds}\n\n"
+          f"Command: `{cmd}`\n\nRealised training-label noise rates"
+          f"{' (examples with any label entry wrong)' if suite in MULTI_LABEL_SUITES else ''}: "
+          f"{rates}.\n")
+  for key, suffix, heading in keys:
+    md, csv = tables.table(values[key], rows, settings, exclude_from_best={upper})
+    text += f"\n## {heading}\n\n{md}"
+    with open(os.path.join(out, f"{tag}_{suffix}.csv"), "w") as f:
+      f.write(csv)
   with open(os.path.join(out, f"{tag}.md"), "w") as f:
     f.write(text)
-  with open(os.path.join(out, f"{tag}_acc.csv"), "w") as f:
-    f.write(csv_acc)
-  with open(os.path.join(out, f"{tag}_f1.csv"), "w") as f:
-    f.write(csv_f1)
   return text
 
 
@@ -139,7 +155,8 @@ def main(argv):
   setup_cache()
   suite = FLAGS.suite
   settings = FLAGS.settings or DEFAULT_SETTINGS[suite].split(",")
-  print(run_suite(suite, FLAGS.methods, settings, [int(s) for s in FLAGS.seeds],
+  rows = FLAGS.methods or MULTI_LABEL_SUITES.get(suite, DEFAULT_METHODS)
+  print(run_suite(suite, rows, settings, [int(s) for s in FLAGS.seeds],
                   data_dir=data_dir_for(suite), out=FLAGS.out, upper_bound=FLAGS.upper_bound))
 
 

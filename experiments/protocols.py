@@ -126,7 +126,8 @@ def suite_config(suite: str, method: str, setting: str, seed: int, *, data_dir: 
                  epochs: int | None = None):
   """The config of one benchmark cell. Settings: digits / fashion_mnist take clean,
   sym20, sym30, sym40, pair40, agent; cifar10n_* take clean or a CIFAR-10N label set;
-  face_sentiment takes sample, majority, soft or truth; the ARNet sentiment sets take
+  face_sentiment takes sample, majority, soft or truth; cifar10n_mosaic (multi-label,
+  CAN) takes worst, aggre, random1, clean, shuffle20/40/60; the ARNet sentiment sets take
   clean, agent, sym20, sym30, sym40. A method `arnet_L16` is ARNet with 16 prototypes;
   `NAME@key=value` overrides a hyperparameter (e.g. `arnet@temperature=0.1`)."""
   method, _, overrides = method.partition("@")
@@ -139,6 +140,16 @@ def suite_config(suite: str, method: str, setting: str, seed: int, *, data_dir: 
 
 
 def _suite_config(suite, method, protos, setting, seed, data_dir, epochs):
+  if suite == "cifar10n_mosaic":
+    c = config_presets.can_cifar10n_mosaic(f"{method},{setting}")
+    c.data.data_dir = data_dir
+    c.seed = c.noise.seed = c.data.split_seed = seed
+    c.train.progress_bar = False
+    if epochs:
+      c.train.num_epochs = epochs
+      c.train.eval_every_epochs = min(c.train.eval_every_epochs, epochs)
+      c.train.checkpoint_every_epochs = min(c.train.checkpoint_every_epochs, epochs)
+    return c
   if suite in SENTIMENT:
     c = config_presets.sentiment(suite, SENTIMENT[suite], f"{method},{setting}")
     c.data.data_dir = data_dir

@@ -31,13 +31,15 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.corrupt_images = "error"   # error | skip (with a count)
   c.data.clean_fraction = 0.0       # >0: that fraction of train labels is known clean (D_c)
   c.data.clean_ratio = 0.5          # D_c upsampled to this times |D_n| (Xiao et al.: 0.5)
+  c.data.num_mosaics = (20000, 5000)  # cifar10n_mosaic: (train, test) mosaics
   c.data.batch_size = 128
   c.data.eval_batch_size = 256
   c.data.num_threads = 2            # grain read threads
   c.data.prefetch_buffer_size = 4
 
   c.noise = ml_collections.ConfigDict()
-  c.noise.type = "none"             # none|symmetric|symmetric_uniform|pair|virtual_agent
+  c.noise.type = "none"             # none|symmetric|symmetric_uniform|pair|virtual_agent;
+                                    # multi-label data: none|shuffle
   c.noise.rate = 0.0
   c.noise.seed = 0
   c.noise.agent_clean_fraction = 0.1  # virtual_agent: clean subset the SVM is fitted on

@@ -1,5 +1,7 @@
 """Config builders shared by several files in `configs/` (variants, not copies)."""
 
+import os
+
 from nlx import methods
 from nlx.config_base import base_config, make_tiny, parse_variant
 
@@ -22,7 +24,7 @@ def sentiment(dataset: str, split: str, variant: str):
   Variant words: a noise setting (agent, sym20 (default), sym30, sym40, clean), a method
   (default arnet), L16/L32/L64/L128 (ARNet's prototypes), tiny.
   """
-  words = parse_variant(variant, set(methods.NAMES) | set(NOISE) | set(PROTOTYPES))
+  words = parse_variant(variant, set(methods.MULTI_CLASS_NAMES) | set(NOISE) | set(PROTOTYPES))
   c = base_config()
   c.data.name = dataset
   c.data.split = split
@@ -31,7 +33,7 @@ def sentiment(dataset: str, split: str, variant: str):
   c.noise.type, c.noise.rate = NOISE[next(iter(words & set(NOISE)), "sym20")]
   c.model.name = "resnet34_imagenet"
   c.model.pretrained = "weights/resnet34.safetensors"
-  set_method(c, next(iter(words & set(methods.NAMES)), "arnet"),
+  set_method(c, next(iter(words & set(methods.MULTI_CLASS_NAMES)), "arnet"),
              PROTOTYPES.get(next(iter(words & set(PROTOTYPES)), "L64")))
   c.optimizer.name = "adam"
   c.optimizer.learning_rate = 1e-4
@@ -77,4 +79,84 @@ def tiny_image_files(c, batch_size: int = 8):
   c.model.name = "small_cnn"
   c.model.width = 8
   c.model.pretrained = ""
+  return c
+
+
+SHUFFLE = {"clean": 0.0, "shuffle20": 0.2, "shuffle40": 0.4, "shuffle60": 0.6}
+
+
+def can(dataset: str, variant: str, *, settings=(), features_hidden=None):
+  """CAN's protocol (Yao et al., TIP 2019) for multi-label data; returns (config, words).
+
+  Variant words: a multi-label method (can (default), bce, bootstrap_sigmoid,
+  learnq_sigmoid, icnm); a noise setting: `clean`, `shuffle20|40|60` (Table VI: with that
+  probability an example's label vector is shuffled) or one of `settings` (the dataset's
+  own noisy label sets); tiny. Paper recipe: batch 50, SGD 0.01 (momentum 0.9) divided
+  by 10 every 30 epochs, 90 epochs; ImageNet-pretrained ResNet-34 on 224 crops, or, for
+  precomputed features, an MLP with `features_hidden` layers.
+  """
+  words = parse_variant(variant, set(methods.MULTI_LABEL_NAMES) | set(SHUFFLE) | set(settings))
+  c = base_config()
+  c.data.name = dataset
+  set_method(c, next(iter(words & set(methods.MULTI_LABEL_NAMES)), "can"))
+  shuffle = next(iter(words & set(SHUFFLE)), None)
+  if shuffle is not None:
+    c.noise.type, c.noise.rate = ("shuffle", SHUFFLE[shuffle]) if SHUFFLE[shuffle] else ("none", 0.0)
+  if features_hidden is None:
+    c.data.augment = "resize_crop_flip"
+    c.data.image_size = 224
+    c.model.name = "resnet34_imagenet"
+    c.model.pretrained = "weights/resnet34.safetensors"
+  else:
+    c.model.name = "mlp"
+    c.model.hidden = tuple(features_hidden)
+  c.data.batch_size = 50
+  c.data.eval_batch_size = 50
+  c.optimizer.name = "sgd"
+  c.optimizer.learning_rate = 0.01
+  c.optimizer.momentum = 0.9
+  c.optimizer.schedule = "step"
+  c.optimizer.step_epochs = (30, 60)
+  c.optimizer.step_factor = 0.1
+  c.train.num_epochs = 90
+  c.train.log_every_steps = 50
+  c.train.eval_every_epochs = 5
+  c.train.checkpoint_every_epochs = 5
+  if "tiny" in words:
+    if features_hidden is None:
+      tiny_image_files(c)
+    else:
+      make_tiny(c)
+    if c.method.name == "can":
+      c.method.anneal_epochs = 1
+  return c, words
+
+
+MOSAIC_LABEL_SETS = ("worst", "aggre", "random1")
+
+
+def can_cifar10n_mosaic(variant: str):
+  """CAN's protocol moved onto the CPU protocol of CIFAR-10N: 2x2 mosaics of cached tile
+  features (`nlx.data.datasets.cifar10n_mosaic`), MLP head 4096-256-256-10, Adam 1e-3,
+  batch 128, 30 epochs. Variant words as `can`, plus a CIFAR-10N label set for the
+  noisy tiles (worst (default), aggre, random1); clean/shuffleNN use the clean tiles."""
+  c, words = can("cifar10n_mosaic", variant, settings=MOSAIC_LABEL_SETS,
+                 features_hidden=(256, 256))
+  label_set = next(iter(words & set(MOSAIC_LABEL_SETS)), None)
+  c.data.label_set = label_set or ("clean" if c.noise.type == "shuffle" or "clean" in words
+                                   else "worst")
+  c.data.data_dir = os.path.join("workdirs", "benchmark", "cifar10n_cpu_features")
+  c.optimizer.name = "adam"
+  c.optimizer.learning_rate = 1e-3
+  c.optimizer.schedule = "constant"
+  c.train.num_epochs = 30
+  c.train.log_every_steps = 100
+  c.train.checkpoint_every_epochs = 10
+  if "tiny" in words:
+    c.train.num_epochs, c.train.log_every_steps = 2, 4
+    c.data.num_mosaics = (512, 256)
+    c.data.eval_batch_size = 64
+  else:
+    c.data.batch_size = 128
+    c.data.eval_batch_size = 1000
   return c

@@ -46,6 +46,27 @@ def mean_average_precision(scores: np.ndarray, targets: np.ndarray) -> float:
   return float(np.nanmean(average_precision(scores, targets)))
 
 
+def voc07_average_precision(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+  """Per-class 11-point interpolated AP `[C]` (PASCAL VOC 2007's devkit): the mean over
+  recall levels t in {0, 0.1, ..., 1} of the highest precision at recall >= t."""
+  out = np.full(targets.shape[1], np.nan)
+  for c in range(targets.shape[1]):
+    if targets[:, c].any():
+      precision, recall, _ = skm.precision_recall_curve(targets[:, c], scores[:, c])
+      out[c] = np.mean([precision[recall >= t].max() for t in np.linspace(0, 1, 11)])
+  return out
+
+
+def multilabel_metrics(scores: np.ndarray, targets: np.ndarray) -> dict:
+  """`map` (mean AP over classes with a positive), `map_voc07` (11-point), and the
+  per-class APs, for multi-label `scores` (logits or probabilities) and 0/1 `targets`."""
+  targets = np.asarray(targets) > 0.5
+  ap = average_precision(scores, targets)
+  return {"map": float(np.nanmean(ap)),
+          "map_voc07": float(np.nanmean(voc07_average_precision(scores, targets))),
+          "per_class_ap": [None if np.isnan(a) else float(a) for a in ap]}
+
+
 def noise_detection(trust: np.ndarray, labels: np.ndarray, clean_labels: np.ndarray,
                     k: int | None = None) -> dict:
   """Scores a trust score at finding mislabelled examples.
@@ -59,6 +80,8 @@ def noise_detection(trust: np.ndarray, labels: np.ndarray, clean_labels: np.ndar
     `auroc` (NaN if all or none are noisy), `precision` and `recall` of the flag.
   """
   noisy = np.asarray(labels) != np.asarray(clean_labels)
+  if noisy.ndim == 2:  # multi-label: an example is mislabelled if any entry differs
+    noisy = noisy.any(-1)
   n_noisy = int(noisy.sum())
   k = n_noisy if k is None else k
   auroc = (float(skm.roc_auc_score(noisy, -np.asarray(trust)))

@@ -60,6 +60,7 @@ class Task:
   mean: tuple
   std: tuple
   dtype: Any
+  multi_label: bool = False
 
 
 class StepContext(NamedTuple):
@@ -100,7 +101,10 @@ def make_train_step(graphdef, tx, method, method_config, task: Task, steps_per_e
     method_state = method.update_state(state.method_state, batch, aux, config=method_config)
     new_state = state.replace(step=state.step + 1, params=params, model_state=model_state,
                               opt_state=opt_state, method_state=method_state)
-    noisy_acc = jnp.mean(jnp.argmax(outputs.logits, -1) == hard_labels(batch["label"]))
+    if task.multi_label:  # entry-wise agreement of sigmoid > 1/2 with the training labels
+      noisy_acc = jnp.mean((outputs.logits > 0) == (batch["label"] > 0.5))
+    else:
+      noisy_acc = jnp.mean(jnp.argmax(outputs.logits, -1) == hard_labels(batch["label"]))
     return new_state, {"loss": loss, "noisy_accuracy": noisy_acc}
 
   return train_step
@@ -133,6 +137,10 @@ class Trainer:
                         "training examples")
     self.total_steps = self.steps_per_epoch * config.train.num_epochs
     self.method = methods.get(config.method.name)
+    task_kind = "multi_label" if dataset.multi_label else "multi_class"
+    if task_kind not in methods.tasks(self.method):
+      raise ConfigError(f"method {config.method.name!r} trains on {methods.tasks(self.method)} "
+                        f"data, but {dataset.name} is {task_kind}")
     self.data_sharding = NamedSharding(self.mesh, P("data"))
     self.replicated = NamedSharding(self.mesh, P())
 
@@ -163,7 +171,8 @@ class Trainer:
     self.initial_state = jax.device_put(state, self.replicated)
 
     task = Task(dataset.num_classes, len(dataset.train), dataset.mean, dataset.std,
-                jnp.bfloat16 if config.model.dtype == "bfloat16" else jnp.float32)
+                jnp.bfloat16 if config.model.dtype == "bfloat16" else jnp.float32,
+                dataset.multi_label)
     self.train_step = jax.jit(
         make_train_step(self.graphdef, self.tx, self.method, config.method, task,
                         self.steps_per_epoch, self.graphdefs),
@@ -209,7 +218,10 @@ class Trainer:
     return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
 
   def evaluate(self, state: TrainState, split: data_lib.Split, progress=False) -> dict:
+    """Clean-label metrics: accuracy, macro-F1, top-5; multi-label: mAP (and VOC07's)."""
     logits = self.predict(state, split, progress)
+    if self.dataset.multi_label:
+      return metrics_lib.multilabel_metrics(logits, split.clean_labels)
     return metrics_lib.classification_metrics(logits, split.clean_labels, self.dataset.num_classes)
 
 
@@ -249,6 +261,12 @@ def _check_finite(pending: list, last_good_ckpt) -> None:
 
 def results_table(results: dict) -> str:
   t = results["test"]
+  if "map" in t:
+    return ("| dataset | method | model | noise rate | clean-test mAP | mAP (VOC07 11-point) |\n"
+            "|---|---|---|---|---|---|\n"
+            f"| {results['dataset']} | {results['method']} | {results['model']} | "
+            f"{100 * results['noise_rate']:.1f}% | {100 * t['map']:.2f}% | "
+            f"{100 * t['map_voc07']:.2f}% |")
   return ("| dataset | method | model | noise rate | clean-test acc | macro-F1 |\n"
           "|---|---|---|---|---|---|\n"
           f"| {results['dataset']} | {results['method']} | {results['model']} | "
@@ -325,7 +343,7 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
         test_metrics = trainer.evaluate(state, dataset.test)
         record = {"kind": "eval", "step": step, "epoch": epoch,
                   **{f"test_{k}": v for k, v in test_metrics.items()}}
-        if hasattr(trainer.method, "refined_labels"):
+        if hasattr(trainer.method, "refined_labels") and not dataset.multi_label:
           refined = np.asarray(trainer.method.refined_labels(state.method_state))
           record["label_precision"] = float(np.mean(refined == dataset.train.clean_labels))
         log(record)
@@ -353,8 +371,9 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
     results["val"] = trainer.evaluate(state, dataset.val)
   if hasattr(trainer.method, "trust_scores"):
     trust = np.asarray(trainer.method.trust_scores(state.method_state))
+    train_labels = dataset.train.labels if dataset.multi_label else dataset.train.hard_labels()
     results["noise_detection"] = metrics_lib.noise_detection(
-        trust, dataset.train.hard_labels(), dataset.train.clean_labels)
+        trust, train_labels, dataset.train.clean_labels)
   if "label_set" in dataset.info:
     results["label_set"] = dataset.info["label_set"]
   if is_main:

@@ -9,7 +9,7 @@ from nlx.errors import ConfigError, DataError
 __all__ = ["Dataset", "Split", "load_dataset", "validate_split"]
 
 
-def validate_split(split: Split, num_classes: int, where: str) -> None:
+def validate_split(split: Split, num_classes: int, where: str, multi_label: bool = False) -> None:
   """Raises DataError naming the problem: empty split, bad label dtype or range, NaN."""
   if len(split) == 0:
     raise DataError(f"{where}: the split is empty")
@@ -17,7 +17,13 @@ def validate_split(split: Split, num_classes: int, where: str) -> None:
     raise DataError(f"{where}: {len(split.images)} inputs, {len(split.labels)} labels and "
                     f"{len(split.clean_labels)} clean labels")
   for name, y in (("label", split.labels), ("clean_label", split.clean_labels)):
-    if y.ndim == 1:
+    if multi_label:
+      if y.ndim != 2 or y.shape[1] != num_classes:
+        raise DataError(f"{where}: multi-label {name} must be [N, {num_classes}] 0/1 vectors, "
+                        f"got shape {y.shape}")
+      if not np.isin(y, (0, 1)).all():
+        raise DataError(f"{where}: multi-label {name} must hold only 0 and 1")
+    elif y.ndim == 1:
       if not np.issubdtype(y.dtype, np.integer):
         raise DataError(f"{where}: {name} must be integers, got dtype {y.dtype}")
       if y.min() < 0 or y.max() >= num_classes:
@@ -50,7 +56,9 @@ def load_dataset(config) -> Dataset:
   ds = datasets.get(config.data.name).load(config.data)
   ds.train = _subset(ds.train, config.data.max_train_examples, config.data.split_seed + 1)
   ds.test = _subset(ds.test, config.data.max_test_examples, config.data.split_seed + 2)
-  if config.noise.type != "none":
+  if ds.multi_label:
+    _multi_label_noise(ds, config.noise)
+  elif config.noise.type != "none":
     if ds.train.labels.ndim != 1 or not np.array_equal(ds.train.labels, ds.train.clean_labels):
       raise ConfigError(f"noise.type={config.noise.type!r} corrupts clean labels, but "
                         f"{ds.name} already has noisy or soft training labels; use noise.type='none'")
@@ -59,11 +67,30 @@ def load_dataset(config) -> Dataset:
     result = noise.apply(config.noise, ds.train.clean_labels, ds.train.images, ds.num_classes)
     ds.train.labels = result.labels
     ds.info["transition"] = result.transition.tolist()
-  ds.info["noise_rate"] = float(np.mean(ds.train.hard_labels() != ds.train.clean_labels))
+  if ds.multi_label:  # an example is noisy when any entry of its label vector differs
+    differs = ds.train.labels != ds.train.clean_labels
+    ds.info["noise_rate"] = float(np.mean(differs.any(-1)))
+    ds.info["entry_noise_rate"] = float(np.mean(differs))
+  else:
+    ds.info["noise_rate"] = float(np.mean(ds.train.hard_labels() != ds.train.clean_labels))
   if config.data.clean_fraction > 0:
     ds.train = mixture.clean_noisy_mixture(ds.train, config.data.clean_fraction,
                                            config.data.clean_ratio, config.data.split_seed + 3)
   for name, split in (("train", ds.train), ("test", ds.test), ("val", ds.val)):
     if split is not None:
-      validate_split(split, ds.num_classes, f"{ds.name}/{name}")
+      validate_split(split, ds.num_classes, f"{ds.name}/{name}", ds.multi_label)
   return ds
+
+
+def _multi_label_noise(ds: Dataset, config) -> None:
+  """Multi-label data take only `noise.type` none or `shuffle` (CAN's Table VI)."""
+  if config.type == "none":
+    return
+  if config.type != "shuffle":
+    raise ConfigError(f"noise.type={config.type!r} is for single-label data; {ds.name} is "
+                      "multi-label: use 'none' or 'shuffle'")
+  if not np.array_equal(ds.train.labels, ds.train.clean_labels):
+    raise ConfigError(f"noise.type='shuffle' corrupts clean labels, but {ds.name} already has "
+                      "noisy training labels; use noise.type='none'")
+  ds.train.labels = noise.multilabel_shuffle_noise(ds.train.clean_labels, config.rate,
+                                                   config.seed).astype(np.float32)

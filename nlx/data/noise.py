@@ -159,5 +159,7 @@ def apply(config, labels: np.ndarray, images: np.ndarray, num_classes: int) -> N
   if kind == "virtual_agent":
     return virtual_agent_noise(images, labels, num_classes, config.seed,
                                clean_fraction=config.agent_clean_fraction)
+  if kind == "shuffle":
+    raise ConfigError("noise.type='shuffle' is for multi-label data (CAN's Table VI)")
   raise ConfigError(f"unknown noise.type {kind!r}; known: none, symmetric, symmetric_uniform, "
-                    "pair, virtual_agent")
+                    "pair, virtual_agent, shuffle (multi-label)")

@@ -12,7 +12,8 @@ class Split:
   when `decode` is set, whatever `decode(images[i])` turns into such an array (a path)."""
   images: np.ndarray
   labels: np.ndarray        # [N] int64 (what training sees) or [N, C] float32 soft labels
-  clean_labels: np.ndarray  # [N] int64, for evaluation only (== labels when unknown)
+                            # (multi-label datasets: [N, C] float32 0/1 vectors)
+  clean_labels: np.ndarray  # [N] int64 (multi-label: [N, C]), for evaluation only
   decode: Callable | None = None
   groups: np.ndarray | None = None  # e.g. person id, for group-disjoint splits
   # Extra per-example arrays a method trains on, fed with every batch under their key
@@ -42,6 +43,8 @@ class Dataset:
   std: tuple
   val: Split | None = None
   info: dict = dataclasses.field(default_factory=dict)  # noise rate, transition, etc.
+  # Multi-label: labels and clean_labels are `[N, C]` 0/1 vectors; metrics are APs.
+  multi_label: bool = False
 
 
 def seeded_split(n: int, fractions, seed: int) -> list[np.ndarray]:

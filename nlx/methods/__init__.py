@@ -21,6 +21,8 @@ Optional:
   end_of_epoch(trainer, state, epoch, *, config) -> state, on the host after each epoch.
   refined_labels(state) -> [N] and trust_scores(state) -> [N], for the label-precision
       curve and noise-detection metrics.
+  TASKS: the label types it trains on, ("multi_class",) unless it says otherwise
+      (multi-label methods: ("multi_label",)); the trainer refuses other data.
 """
 
 import importlib
@@ -49,14 +51,26 @@ REGISTRY = {
     "learnq": "learnq",
     "arnet": "arnet",
     "noise_model": "noise_model",
+    # multi-label (sigmoid outputs, 0/1 label vectors)
+    "bce": "multilabel",
+    "bootstrap_sigmoid": "multilabel",
+    "learnq_sigmoid": "multilabel",
+    "icnm": "icnm",
+    "can": "can",
 }
 NAMES = tuple(REGISTRY)
+MULTI_LABEL_NAMES = ("bce", "bootstrap_sigmoid", "learnq_sigmoid", "icnm", "can")
+MULTI_CLASS_NAMES = tuple(n for n in NAMES if n not in MULTI_LABEL_NAMES)
 
 
 def get(name: str) -> types.ModuleType:
   if name not in REGISTRY:
     raise ConfigError(f"unknown method {name!r}; known methods: {', '.join(NAMES)}")
   return importlib.import_module(f"nlx.methods.{REGISTRY[name]}")
+
+
+def tasks(module: types.ModuleType) -> tuple:
+  return getattr(module, "TASKS", ("multi_class",))
 
 
 def default_config(name: str) -> ml_collections.ConfigDict:

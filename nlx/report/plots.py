@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 
 def training_curves(records: list[dict], path: str) -> None:
   """Writes `curves.png` from metrics.jsonl records: train loss per logged step,
-  clean-test accuracy per evaluation and, where the method exposes refined labels, the
+  clean-test accuracy (multi-label: mAP) per evaluation and, where the method exposes refined labels, the
   fraction of training examples whose refined label equals the clean label."""
   train = [r for r in records if r.get("kind") == "train"]
   evals = [r for r in records if r.get("kind") == "eval"]
@@ -17,8 +17,10 @@ def training_curves(records: list[dict], path: str) -> None:
   fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 3.4))
   axes[0].plot([r["step"] for r in train], [r["loss"] for r in train])
   axes[0].set(xlabel="step", ylabel="train loss (noisy labels)")
-  axes[1].plot([r["epoch"] for r in evals], [100 * r["test_accuracy"] for r in evals], marker="o")
-  axes[1].set(xlabel="epoch", ylabel="clean-test accuracy (%)")
+  key, name = (("test_map", "clean-test mAP (%)") if evals and "test_map" in evals[0]
+               else ("test_accuracy", "clean-test accuracy (%)"))
+  axes[1].plot([r["epoch"] for r in evals], [100 * r[key] for r in evals], marker="o")
+  axes[1].set(xlabel="epoch", ylabel=name)
   if precision:
     axes[2].plot([r["epoch"] for r in precision], [100 * r["label_precision"] for r in precision],
                  marker="o")
@@ -34,7 +36,7 @@ def tsne_panels(panels: list[dict], path: str, *, seed: int = 0, max_points: int
   """t-SNE (scikit-learn) of embeddings, one panel per model, prototypes as stars.
 
   Each panel: `{"title": str, "features": [N, D], "labels": [N], "prototypes": [L, D] or
-  None}`. Features and prototypes are L2-normalised and embedded together, so the stars
+  None, "names": optional names of the label values for a legend}`. Features and prototypes are L2-normalised and embedded together, so the stars
   sit among the points they attract.
   """
   import numpy as np
@@ -51,7 +53,11 @@ def tsne_panels(panels: list[dict], path: str, *, seed: int = 0, max_points: int
     stack = feats if protos is None else np.concatenate([feats, np.asarray(protos)])
     stack = stack / np.maximum(np.linalg.norm(stack, axis=1, keepdims=True), 1e-12)
     emb = TSNE(n_components=2, init="pca", random_state=seed, perplexity=30).fit_transform(stack)
-    ax.scatter(emb[:len(feats), 0], emb[:len(feats), 1], c=labels, cmap="tab10", s=4, alpha=0.7)
+    points = ax.scatter(emb[:len(feats), 0], emb[:len(feats), 1], c=labels, cmap="tab10",
+                        vmin=0, vmax=9, s=4, alpha=0.7)
+    if panel.get("names"):  # a legend naming the label values 0, 1, ...
+      handles = points.legend_elements()[0]
+      ax.legend(handles, panel["names"][:len(handles)], loc="upper right", fontsize=8)
     if protos is not None:
       ax.scatter(emb[len(feats):, 0], emb[len(feats):, 1], marker="*", s=160, c="black",
                  edgecolors="white", linewidths=0.6, label="prototypes")
@@ -61,4 +67,28 @@ def tsne_panels(panels: list[dict], path: str, *, seed: int = 0, max_points: int
     ax.set_yticks([])
   fig.tight_layout()
   fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def heatmaps(matrices: list, titles: list, path: str, *, tick_labels=None, xlabel="",
+             ylabel="", vmax: float = 1.0) -> None:
+  """Side-by-side heatmaps with their values written in (e.g. transition matrices
+  `T[true, noisy]`, one per group of examples)."""
+  import numpy as np
+
+  fig, axes = plt.subplots(1, len(matrices), figsize=(4.8 * len(matrices), 4.4))
+  axes = np.atleast_1d(axes)
+  for ax, m, title in zip(axes, matrices, titles):
+    m = np.asarray(m, float)
+    im = ax.imshow(m, cmap="viridis", vmin=0, vmax=vmax)
+    for (i, j), v in np.ndenumerate(m):
+      if np.isfinite(v):
+        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
+                color="white" if v < 0.6 * vmax else "black")
+    if tick_labels is not None:
+      ax.set_xticks(range(len(tick_labels)), tick_labels, rotation=90, fontsize=7)
+      ax.set_yticks(range(len(tick_labels)), tick_labels, fontsize=7)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+  fig.colorbar(im, ax=list(axes), shrink=0.8)
+  fig.savefig(path, dpi=110, bbox_inches="tight")
   plt.close(fig)

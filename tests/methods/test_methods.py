@@ -25,7 +25,7 @@ def first_batch(trainer):
   return trainer.shard(next(trainer.train_iterator(1)))
 
 
-@pytest.mark.parametrize("name", methods.NAMES)
+@pytest.mark.parametrize("name", methods.MULTI_CLASS_NAMES)
 def test_one_jitted_step_finite_and_state_well_formed(name):
   trainer = make_trainer(name)
   s0 = trainer.initial_state

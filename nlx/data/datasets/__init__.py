@@ -5,7 +5,8 @@ import importlib
 from nlx.errors import ConfigError
 
 NAMES = ("digits", "cifar10", "cifar10n", "fashion_mnist", "face_sentiment", "image_folder",
-         "features", "fi", "emotion6", "artphoto", "unbiasedemo")
+         "features", "fi", "emotion6", "artphoto", "unbiasedemo", "cifar10n_mosaic", "voc2007",
+         "voc2012", "multilabel_list")
 
 
 def get(name: str):

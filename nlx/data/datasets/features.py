@@ -5,6 +5,8 @@ Keys: `train_features [N, D]`, `train_clean_labels [N]`, the training labels as
 `data.label_set`), `test_features [M, D]`, `test_labels [M]`, optional `class_names`.
 Used by the CPU protocol of CIFAR-10N (`experiments/protocols.py` writes such a file
 from a frozen CNN) and for features a user extracted with any network.
+Multi-label mode (e.g. the AMT/SD4 sets of CAN, 5,376-d features): when the training
+labels are `[N, C]` 0/1 vectors, so must `train_clean_labels` and `test_labels` be.
 """
 
 import os
@@ -41,6 +43,15 @@ def load(config) -> Dataset:
   x_tr = arrays["train_features"].astype(np.float32)
   x_te = arrays["test_features"].astype(np.float32)
   train_labels = arrays[key]
+  if train_labels.ndim == 2:  # multi-label: [N, C] 0/1 vectors throughout
+    c = train_labels.shape[1]
+    names = [str(n) for n in arrays.get("class_names", np.arange(c))]
+    return Dataset("features", Split(x_tr, train_labels.astype(np.float32),
+                                     arrays["train_clean_labels"].astype(np.float32)),
+                   Split(x_te, arrays["test_labels"].astype(np.float32),
+                         arrays["test_labels"].astype(np.float32)), c, names,
+                   mean=(0.0,), std=(1.0,), info={"label_set": config.label_set or key},
+                   multi_label=True)
   if not np.issubdtype(train_labels.dtype, np.integer):
     raise DataError(f"{path}: {key} must be integers, got {train_labels.dtype}")
   return Dataset("features", Split(x_tr, train_labels.astype(np.int64), clean),

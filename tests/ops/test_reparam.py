@@ -1,0 +1,84 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+from nlx.ops import reparam
+
+N = 200_000
+
+
+def test_gaussian_rsample_moments_and_gradients():
+  mean, log_var = jnp.array([1.5, -2.0]), jnp.log(jnp.array([0.25, 4.0]))
+  x = reparam.gaussian_rsample(jax.random.key(0), jnp.broadcast_to(mean, (N, 2)),
+                               jnp.broadcast_to(log_var, (N, 2)))
+  np.testing.assert_allclose(x.mean(0), mean, atol=0.02)
+  np.testing.assert_allclose(x.var(0), [0.25, 4.0], rtol=0.02)
+  # d/dmean E[x] = 1; d/dlog_var E[x^2] = d/dlog_var (mean^2 + var) = var.
+  def moments(m, lv):
+    s = reparam.gaussian_rsample(jax.random.key(1), jnp.broadcast_to(m, (N, 2)),
+                                 jnp.broadcast_to(lv, (N, 2)))
+    return jnp.sum(s.mean(0)), jnp.sum(jnp.square(s).mean(0))
+  g_mean = jax.grad(lambda m: moments(m, log_var)[0])(mean)
+  g_lv = jax.grad(lambda lv: moments(mean, lv)[1])(log_var)
+  np.testing.assert_allclose(g_mean, [1.0, 1.0], atol=1e-5)
+  np.testing.assert_allclose(g_lv, [0.25, 4.0], rtol=0.03)
+
+
+@pytest.mark.parametrize("tau", [0.1, 1.0, 5.0])
+def test_binary_concrete_threshold_probability_is_sigmoid(tau):
+  # P(sigmoid((a + L) / tau) > 1/2) = P(L > -a) = sigmoid(a) for logistic L, any tau.
+  logits = jnp.array([-2.0, 0.0, 0.7, 3.0])
+  s = reparam.binary_concrete(jax.random.key(2), jnp.broadcast_to(logits, (N, 4)), tau)
+  assert float(s.min()) >= 0.0 and float(s.max()) <= 1.0
+  np.testing.assert_allclose((s > 0.5).mean(0), jax.nn.sigmoid(logits), atol=0.005)
+
+
+def test_binary_concrete_low_temperature_mean_and_hard_gradient():
+  logits = jnp.array([-1.0, 0.5])
+  s = reparam.binary_concrete(jax.random.key(3), jnp.broadcast_to(logits, (N, 2)), 0.01)
+  np.testing.assert_allclose(s.mean(0), jax.nn.sigmoid(logits), atol=0.005)
+  hard = reparam.binary_concrete(jax.random.key(4), jnp.broadcast_to(logits, (8, 2)), 0.5,
+                                 hard=True)
+  assert set(np.unique(np.asarray(hard))) <= {0.0, 1.0}
+  g = jax.grad(lambda a: reparam.binary_concrete(jax.random.key(4), a, 0.5, hard=True).sum())(
+      jnp.broadcast_to(logits, (8, 2)))
+  assert np.all(np.asarray(g) > 0)  # straight-through: the relaxed sample's gradient
+
+
+def test_gumbel_softmax_argmax_frequencies_are_softmax():
+  logits = jnp.log(jnp.array([0.2, 0.5, 0.3]))
+  s = reparam.gumbel_softmax(jax.random.key(5), jnp.broadcast_to(logits, (N, 3)), 0.5)
+  np.testing.assert_allclose(s.sum(-1), 1.0, atol=1e-5)
+  freq = np.bincount(np.asarray(jnp.argmax(s, -1)), minlength=3) / N
+  np.testing.assert_allclose(freq, [0.2, 0.5, 0.3], atol=0.005)
+  hard = reparam.gumbel_softmax(jax.random.key(5), jnp.broadcast_to(logits, (N, 3)), 0.5,
+                                hard=True)
+  np.testing.assert_allclose(hard.mean(0), freq, atol=1e-6)
+
+
+def test_bernoulli_kl_and_entropy_by_hand():
+  q, p = 0.8, 0.3
+  kl = q * np.log(q / p) + (1 - q) * np.log((1 - q) / (1 - p))
+  logit = lambda v: np.log(v / (1 - v))
+  got = reparam.bernoulli_kl(jnp.array([logit(q), 0.0]), jnp.array([logit(p), 0.0]))
+  np.testing.assert_allclose(got, kl, rtol=1e-5)  # second pair: KL = 0
+  ent = reparam.bernoulli_entropy(jnp.array([[logit(q), logit(p)]]))
+  np.testing.assert_allclose(ent, [stats.bernoulli(q).entropy() + stats.bernoulli(p).entropy()],
+                             rtol=1e-5)
+  # Extreme logits stay finite.
+  assert np.isfinite(float(reparam.bernoulli_kl(jnp.array([40.0]), jnp.array([-40.0]))))
+
+
+def test_gaussian_kl_and_entropy_against_scipy_and_monte_carlo():
+  mean, log_var = np.array([0.5, -1.0, 2.0]), np.log(np.array([0.3, 1.0, 2.5]))
+  ent = float(reparam.gaussian_entropy(jnp.asarray(log_var)))
+  want = sum(stats.norm(m, np.sqrt(v)).entropy() for m, v in zip(mean, np.exp(log_var)))
+  np.testing.assert_allclose(ent, want, rtol=1e-5)
+  kl = float(reparam.gaussian_kl_standard(jnp.asarray(mean), jnp.asarray(log_var)))
+  rng = np.random.default_rng(0)
+  x = mean + np.sqrt(np.exp(log_var)) * rng.standard_normal((N, 3))
+  log_q = stats.norm(mean, np.sqrt(np.exp(log_var))).logpdf(x).sum(1)
+  log_p = stats.norm(0, 1).logpdf(x).sum(1)
+  np.testing.assert_allclose(kl, np.mean(log_q - log_p), rtol=0.02)
