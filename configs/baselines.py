@@ -3,7 +3,8 @@
 Command:  python -m nlx.main --config=configs/baselines.py:METHOD
           METHOD: ce, label_smoothing, bootstrap_soft, bootstrap_hard, gce, truncated_gce,
           sce, tce, mae, nce_rce, forward, elr, mixup, coteaching_plus, learnq, arnet,
-          noise_model (with 10% of the labels known clean)
+          noise_model (with 10% of the labels known clean), sinet (with the bundled
+          digit-shape hierarchy as side information)
           (add ",pair40" for 40% pair flips or ",agent" for virtual-agent noise)
 Runtime:  about 30 s per method on the 2-core CPU (co-teaching+: twice that).
 Expected: see experiments/results/digits.md (experiments/noisy_benchmark.py runs every
@@ -26,6 +27,9 @@ def get_config(variant: str = "ce"):
     c.method.estimate_after_epochs = 5
   if name == "noise_model":  # needs a known-clean subset D_c: 10% of the training labels
     c.data.clean_fraction = 0.1
+  if name == "sinet":  # side information: the bundled digit-shape hierarchy
+    c.method.hierarchy = "digits"
+    c.method.warmup_epochs = 5
   c.data.name = "digits"
   c.data.batch_size = 64
   c.noise.type, c.noise.rate = NOISE[next(iter(words & set(NOISE)), "sym40")]
@@ -42,4 +46,6 @@ def get_config(variant: str = "ce"):
       c.method.estimate_after_epochs = 1
     if name == "noise_model":
       c.method.pretrain_epochs = 1
+    if name == "sinet":
+      c.method.warmup_epochs, c.method.topk = 1, 10
   return c

@@ -42,7 +42,7 @@ DEFAULT_SETTINGS = {"face_sentiment": "sample,majority",
                     "fashion_mnist": "agent,sym20,sym30,sym40,pair40",
                     "cifar10n_cpu": "aggre,random1,worst",
                     "cifar10n_full": "aggre,random1,worst",
-                    "cifar10n_mosaic": "clean,shuffle20,shuffle40,shuffle60,worst",
+                    "cifar10n_mosaic": "worst,clean,shuffle40,shuffle60",
                     **dict.fromkeys(protocols.SENTIMENT, "agent,sym20,sym30,sym40")}
 
 flags.DEFINE_enum("suite", "digits", list(DEFAULT_SETTINGS), "Benchmark suite.")
@@ -54,6 +54,7 @@ flags.DEFINE_string("out", "experiments/results", "Where the tables go.")
 flags.DEFINE_string("data_dir", "", "fashion_mnist: idx folder; cifar10n_cpu: features cache.")
 flags.DEFINE_string("cifar10_dir", "", "cifar10n_*: folder with cifar-10-batches-py/.")
 flags.DEFINE_string("label_file", "", "cifar10n_*: CIFAR-10_human.pt.")
+flags.DEFINE_string("tag", None, "Name of the written tables (default: the suite's).")
 flags.DEFINE_integer("epochs", None, "Override the suite's epochs (quick checks).")
 flags.DEFINE_bool("upper_bound", True, "Add the CE-on-clean-labels row (single-label suites).")
 FLAGS = flags.FLAGS
@@ -157,7 +158,8 @@ def main(argv):
   settings = FLAGS.settings or DEFAULT_SETTINGS[suite].split(",")
   rows = FLAGS.methods or MULTI_LABEL_SUITES.get(suite, DEFAULT_METHODS)
   print(run_suite(suite, rows, settings, [int(s) for s in FLAGS.seeds],
-                  data_dir=data_dir_for(suite), out=FLAGS.out, upper_bound=FLAGS.upper_bound))
+                  data_dir=data_dir_for(suite), out=FLAGS.out, tag=FLAGS.tag,
+                  upper_bound=FLAGS.upper_bound))
 
 
 if __name__ == "__main__":

@@ -223,6 +223,10 @@ def _suite_config(suite, method, protos, setting, seed, data_dir, epochs):
     config_presets.cifar_sgd(c, "resnet34", 100)
   else:
     raise ValueError(f"unknown suite {suite!r}")
+  if method == "sinet":  # side information: the bundled CIFAR-10 WordNet-style hierarchy
+    c.method.hierarchy = ("cifar10" if suite.startswith("cifar10") else
+                          "digits" if suite == "digits" else "")
+    c.method.warmup_epochs = max(1, c.train.num_epochs // 6)
   if method == "coteaching_plus":
     c.method.init_epochs = max(1, c.train.num_epochs // 6)
   if method == "forward":

@@ -32,6 +32,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.clean_fraction = 0.0       # >0: that fraction of train labels is known clean (D_c)
   c.data.clean_ratio = 0.5          # D_c upsampled to this times |D_n| (Xiao et al.: 0.5)
   c.data.num_mosaics = (20000, 5000)  # cifar10n_mosaic: (train, test) mosaics
+  c.data.imagenet_val_dir = ""      # mini_webvision: ILSVRC 2012 val as <wnid>/ folders
   c.data.batch_size = 128
   c.data.eval_batch_size = 256
   c.data.num_threads = 2            # grain read threads

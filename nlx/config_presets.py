@@ -160,3 +160,41 @@ def can_cifar10n_mosaic(variant: str):
     c.data.batch_size = 128
     c.data.eval_batch_size = 1000
   return c
+
+
+SINET_VARIANTS = {"A": "A", "B": "B", "C": "C"}
+
+
+def web_images(dataset: str, variant: str, *, method: str, lr: float, epochs: int,
+               step_epochs: tuple, batch_size: int = 64, extra_words=()):
+  """ImageNet-pretrained ResNet-34 (local torchvision weights) on a large real-noise
+  image set at 224x224: SGD (momentum 0.9, weight decay 1e-3) with step decay ÷10.
+  Variant words: A | B | C (SINet's model variants, when `method` is sinet), tiny,
+  and `extra_words`; returns (config, words)."""
+  words = parse_variant(variant, set(SINET_VARIANTS) | set(extra_words))
+  c = base_config()
+  c.data.name = dataset
+  c.data.augment = "resize_crop_flip"
+  c.data.image_size = 224
+  c.model.name = "resnet34_imagenet"
+  c.model.pretrained = "weights/resnet34.safetensors"
+  set_method(c, method)
+  if method == "sinet":
+    c.method.variant = next(iter(words & set(SINET_VARIANTS)), "C")
+    c.method.warmup_epochs = 1
+  c.data.batch_size = batch_size
+  c.data.eval_batch_size = batch_size
+  c.optimizer.name = "sgd"
+  c.optimizer.learning_rate = lr
+  c.optimizer.momentum = 0.9
+  c.optimizer.weight_decay = 1e-3
+  c.optimizer.schedule = "step"
+  c.optimizer.step_epochs = tuple(step_epochs)
+  c.optimizer.step_factor = 0.1
+  c.train.num_epochs = epochs
+  c.train.log_every_steps = 100
+  if "tiny" in words:
+    tiny_image_files(c)
+    if method == "sinet":
+      c.method.topk = 2
+  return c, words

@@ -51,6 +51,7 @@ REGISTRY = {
     "learnq": "learnq",
     "arnet": "arnet",
     "noise_model": "noise_model",
+    "sinet": "sinet",
     # multi-label (sigmoid outputs, 0/1 label vectors)
     "bce": "multilabel",
     "bootstrap_sigmoid": "multilabel",

@@ -1,0 +1,132 @@
+"""SINet: weakly supervised learning with side information (Cheng et al., ECCV 2020).
+
+Side information is a class relation graph S_t (from a class hierarchy and/or label
+description embeddings, `nlx.ops.side_info`). After `warmup_epochs` of plain CE, at
+the end of every epoch the trainer's model embeds the whole training set (features g_i
+of its last hidden layer); per class, visual prototypes are formed from the top-k most
+confident examples and re-weighted by their consistency with S_t (Eqs. 4-5), and every
+example gets the noise weight `w_i = relu(alpha - ||v_{c_i} - g_i||)^beta` (Eq. 6).
+- `variant="C"` (Model-C, the paper's): CE weighted by w (Eq. 7); the batch's loss is
+  normalised by its total weight (our choice), so its scale stays that of CE.
+- `variant="B"` (Model-B): unweighted CE on the examples with w > 0 only.
+- `variant="A"` (Model-A): plain CE (weights are still computed, as a trust score).
+- `prototypes="constant"`: the ablation without consistency weighting (v_c = top-k mean).
+- `smoothing_topk=k > 0`: top-k label smoothing: an example with w = 0 is not dropped
+  but trained (weight 1) on the uniform target over its given label and the model's
+  top-k predicted classes, the model having been trained on the high-weight examples.
+Side information: `hierarchy` (a `child parent` file, or `cifar10` for the bundled
+one) and `descriptions` (a `class: text` file, or `cifar10`) embedded with
+`text_encoder` (tfidf or a local sentence-transformers path), or `embeddings` (a `.npy`
+`[C, D]`, any text encoder). Exposes w as the trust score.
+"""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from nlx import losses
+from nlx.data import side_info as side_data
+from nlx.errors import ConfigError
+from nlx.ops import side_info
+
+
+def default_config(name: str = "sinet") -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict({
+      "name": name, "variant": "C", "alpha": 1.2, "beta": 1.5, "gamma": 1.0, "eps": 1e-3,
+      "topk": 100, "warmup_epochs": 5, "prototypes": "weighted", "smoothing_topk": 0,
+      "hierarchy": "", "descriptions": "", "embeddings": "", "text_encoder": "tfidf"})
+
+
+def _resolve(path: str, suffix: str) -> str:
+  return side_data.bundled(f"{path}_{suffix}.txt") if path and "/" not in path and \
+      not path.endswith(".txt") else path
+
+
+def relation_matrix(config, class_names) -> np.ndarray:
+  """S_t of the configured side information."""
+  hierarchy = None
+  if config.hierarchy:
+    hierarchy = side_info.read_hierarchy(_resolve(config.hierarchy, "hierarchy"))
+  embeddings = []
+  if config.embeddings:
+    embeddings.append(np.load(config.embeddings, allow_pickle=False))
+  if config.descriptions:
+    texts = side_data.read_descriptions(_resolve(config.descriptions, "descriptions"),
+                                        class_names)
+    embeddings.append(side_data.embed_texts(texts, config.text_encoder))
+  if hierarchy is None and not embeddings:
+    raise ConfigError("method sinet needs side information: set method.hierarchy, "
+                      "method.descriptions or method.embeddings")
+  return side_info.relation_graph(list(class_names), hierarchy=hierarchy, embeddings=embeddings)
+
+
+def init_state(config, *, dataset, model, rng, **unused):
+  del rng, unused
+  if config.variant not in ("A", "B", "C"):
+    raise ConfigError(f"method.variant must be A, B or C, got {config.variant!r}")
+  if config.prototypes not in ("weighted", "constant"):
+    raise ConfigError(f"method.prototypes must be weighted or constant, got {config.prototypes!r}")
+  labels = dataset.train.hard_labels()
+  n, c = len(labels), dataset.num_classes
+  return {}, {
+      "relation": jnp.asarray(relation_matrix(config, dataset.class_names)),
+      "weights": jnp.ones((n,), jnp.float32),
+      "prototypes": jnp.zeros((c, model.feature_dim), jnp.float32),
+      "targets": jax.nn.one_hot(labels, c, dtype=jnp.float32),
+      "labels": jnp.asarray(labels, jnp.int32)}
+
+
+def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
+  del params, rng, ctx
+  idx = batch["index"]
+  ce = losses.softmax_cross_entropy(outputs.logits, state["targets"][idx])
+  if config.variant == "A":
+    return ce, {}
+  w = state["weights"][idx]
+  keep = w > 0
+  if config.variant == "B":
+    w = keep.astype(jnp.float32)
+  if config.smoothing_topk > 0:  # dropped examples train on their smoothed target instead
+    w = jnp.where(keep, w, 1.0)
+  return w * ce * w.shape[0] / jnp.maximum(jnp.sum(w), 1e-6), {}
+
+
+def update_state(state, batch, aux, *, config):
+  del batch, aux, config
+  return state
+
+
+def smoothed_targets(probs: jax.Array, labels: jax.Array, weights: jax.Array, k: int) -> jax.Array:
+  """`[N, C]`: one-hot given label where w > 0; else uniform over {given label} and
+  the top-k predicted classes."""
+  c = probs.shape[-1]
+  top = jax.lax.top_k(probs, k)[1]
+  members = jnp.maximum(jax.nn.one_hot(labels, c),
+                        jnp.max(jax.nn.one_hot(top, c), axis=1))
+  smooth = members / jnp.sum(members, axis=-1, keepdims=True)
+  return jnp.where((weights > 0)[:, None], jax.nn.one_hot(labels, c), smooth)
+
+
+def end_of_epoch(trainer, state, epoch, *, config):
+  if epoch < config.warmup_epochs:
+    return state
+  ms = state.method_state
+  logits, feats = trainer.predict_outputs(state, trainer.dataset.train)
+  probs = jax.nn.softmax(jnp.asarray(logits), axis=-1)
+  labels = ms["labels"]
+  confidence = jnp.take_along_axis(probs, labels[:, None], axis=-1)[:, 0]
+  weights, protos = jax.jit(
+      side_info.sinet_weights,
+      static_argnames=("k", "gamma", "eps", "alpha", "beta", "weighted"))(
+      jnp.asarray(feats), labels, confidence, ms["relation"], k=config.topk,
+      gamma=config.gamma, eps=config.eps, alpha=config.alpha, beta=config.beta,
+      weighted=config.prototypes == "weighted")
+  new = {**ms, "weights": weights, "prototypes": protos}
+  if config.smoothing_topk > 0:
+    new["targets"] = smoothed_targets(probs, labels, weights, config.smoothing_topk)
+  return state.replace(method_state=jax.device_put(new, trainer.replicated))
+
+
+def trust_scores(state):
+  return state["weights"]

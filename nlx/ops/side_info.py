@@ -1,0 +1,160 @@
+"""SINet's side information (Cheng et al., ECCV 2020): the class relation graph, visual
+prototypes, and per-example noise weights. All vectorised; no Python loop over examples.
+
+Class relation graph (Eqs. 2-3):
+- S_w from a class hierarchy (a tree of `child parent` lines, WordNet-style): the
+  shortest-path distance d(i, j) between two classes in the tree becomes the similarity
+  `S_w[i, j] = 1 / (1 + d(i, j))` (1 on the diagonal; the paper's text does not fix the
+  map, this one is ours);
+- S_l = cosine similarities of label-description (or class-name) embeddings (Eq. 2);
+- S_t = S_l + S_w (Eq. 3), or whichever of the two is given.
+Visual prototypes (Eqs. 4-5), on L2-normalised features g_i with (noisy) labels c_i:
+- initial prototype of class c: the mean of its `k` most confident examples;
+- s_v^i = cos(g_i, prototypes) `[C]`; consistency
+  `p_i = 1 / (KL(psi(s_t^{c_i}) || psi(s_v^i)) + eps)^gamma`, psi = softmax;
+- `v_c = sum_i g_i p_i / sum_i p_i` over the examples labelled c.
+Noise weights (Eq. 6): `w_i = relu(alpha - ||v_{c_i} - g_i||_2)^beta` on L2-normalised
+features and prototypes; the power is taken of the clipped distance, so a fractional
+beta never meets a negative number.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nlx.errors import DataError
+
+
+def read_hierarchy(path: str) -> dict:
+  """`{child: parent}` from lines `child parent`, or `child -> parent` (names may then
+  contain spaces); `#` starts a comment."""
+  parents = {}
+  with open(path) as f:
+    for n, line in enumerate(f, 1):
+      line = line.split("#", 1)[0].strip()
+      if not line:
+        continue
+      parts = [p.strip() for p in line.split("->")] if "->" in line else line.split()
+      if len(parts) != 2:
+        raise DataError(f"{path}:{n}: expected 'child parent', got {line!r}")
+      child, parent = parts
+      if parents.get(child, parent) != parent:
+        raise DataError(f"{path}:{n}: {child!r} has two parents ({parents[child]!r}, {parent!r})")
+      parents[child] = parent
+  return parents
+
+
+def _ancestors(node: str, parents: dict) -> list:
+  chain = [node]
+  while chain[-1] in parents:
+    chain.append(parents[chain[-1]])
+    if len(chain) > len(parents) + 1:
+      raise DataError(f"class hierarchy has a cycle through {node!r}")
+  return chain
+
+
+def tree_distances(classes, parents: dict) -> np.ndarray:
+  """`[C, C]` number of edges between classes in the tree (through their lowest common
+  ancestor); a class missing from the hierarchy, or two classes with no common
+  ancestor, is an error naming them."""
+  chains = []
+  for c in classes:
+    if c not in parents:
+      raise DataError(f"class {c!r} is not in the hierarchy (known: {sorted(parents)[:8]}...)")
+    chains.append(_ancestors(c, parents))
+  out = np.zeros((len(classes), len(classes)), np.int64)
+  for i, a in enumerate(chains):
+    depth_a = {node: k for k, node in enumerate(a)}
+    for j, b in enumerate(chains):
+      common = next((k for k, node in enumerate(b) if node in depth_a), None)
+      if common is None:
+        raise DataError(f"classes {classes[i]!r} and {classes[j]!r} share no ancestor")
+      out[i, j] = depth_a[b[common]] + common
+  return out
+
+
+def hierarchy_similarity(distances: np.ndarray) -> np.ndarray:
+  """S_w = 1 / (1 + d)."""
+  return 1.0 / (1.0 + np.asarray(distances, np.float64))
+
+
+def cosine_similarity_matrix(embeddings: np.ndarray) -> np.ndarray:
+  """S_l[i, j] = cos(e_i, e_j) (Eq. 2)."""
+  e = np.asarray(embeddings, np.float64)
+  e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+  return e @ e.T
+
+
+def relation_graph(classes, *, hierarchy: dict | None = None,
+                   embeddings: list | tuple = ()) -> np.ndarray:
+  """S_t (Eq. 3): the sum of S_w (if `hierarchy`) and S_l of each embedding matrix."""
+  parts = [cosine_similarity_matrix(e) for e in embeddings]
+  if hierarchy is not None:
+    parts.append(hierarchy_similarity(tree_distances(classes, hierarchy)))
+  if not parts:
+    raise DataError("the class relation graph needs a hierarchy or description embeddings")
+  for p in parts:
+    if p.shape != (len(classes), len(classes)):
+      raise DataError(f"a similarity matrix has shape {p.shape}, expected {len(classes)}^2")
+  return np.sum(parts, axis=0).astype(np.float32)
+
+
+def l2_normalize(x: jax.Array) -> jax.Array:
+  return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def topk_prototypes(features: jax.Array, labels: jax.Array, confidence: jax.Array,
+                    num_classes: int, k: int) -> jax.Array:
+  """`[C, D]`: per class, the mean of the (normalised) features of its `k` most confident
+  examples (all of them if it has fewer); zeros for a class with no example."""
+  g = l2_normalize(features)
+  # rank within class: sort by (label, -confidence); position minus the class's start
+  order = jnp.lexsort((-confidence, labels))
+  sorted_labels = labels[order]
+  counts = jnp.bincount(labels, length=num_classes)
+  starts = jnp.cumsum(counts) - counts
+  rank = jnp.arange(labels.shape[0]) - starts[sorted_labels]
+  keep = (rank < k).astype(g.dtype)
+  sums = jax.ops.segment_sum(g[order] * keep[:, None], sorted_labels, num_segments=num_classes)
+  n = jax.ops.segment_sum(keep, sorted_labels, num_segments=num_classes)
+  return sums / jnp.maximum(n, 1.0)[:, None]
+
+
+def consistency(relation_rows: jax.Array, visual_similarity: jax.Array, *, gamma: float,
+                eps: float) -> jax.Array:
+  """p_i = 1 / (KL(softmax(s_t^{c_i}) || softmax(s_v^i)) + eps)^gamma (Eq. 4), `[N]`."""
+  log_t = jax.nn.log_softmax(relation_rows, axis=-1)
+  log_v = jax.nn.log_softmax(visual_similarity, axis=-1)
+  kl = jnp.sum(jnp.exp(log_t) * (log_t - log_v), axis=-1)
+  return (jnp.maximum(kl, 0.0) + eps) ** (-gamma)
+
+
+def weighted_prototypes(features: jax.Array, labels: jax.Array, weights: jax.Array,
+                        num_classes: int) -> jax.Array:
+  """v_c = sum_i g_i p_i / sum_i p_i over the examples labelled c (Eq. 5), `[C, D]`."""
+  g = l2_normalize(features)
+  sums = jax.ops.segment_sum(g * weights[:, None], labels, num_segments=num_classes)
+  total = jax.ops.segment_sum(weights, labels, num_segments=num_classes)
+  return sums / jnp.maximum(total, 1e-12)[:, None]
+
+
+def noise_weights(features: jax.Array, labels: jax.Array, prototypes: jax.Array, *,
+                  alpha: float, beta: float) -> jax.Array:
+  """w_i = relu(alpha - ||v_{c_i} - g_i||)^beta on normalised g and v (Eq. 6), `[N]`."""
+  d = jnp.linalg.norm(l2_normalize(prototypes)[labels] - l2_normalize(features), axis=-1)
+  return jnp.maximum(alpha - d, 0.0) ** beta
+
+
+def sinet_weights(features, labels, confidence, relation, *, k: int, gamma: float, eps: float,
+                  alpha: float, beta: float, weighted: bool = True):
+  """The whole of Eqs. 4-6 for one epoch: `(weights [N], prototypes [C, D])`.
+  `weighted=False` is the 'constant prototype' ablation (v_c = the top-k mean)."""
+  num_classes = relation.shape[0]
+  init = topk_prototypes(features, labels, confidence, num_classes, k)
+  if weighted:
+    s_v = l2_normalize(features) @ l2_normalize(init).T
+    p = consistency(relation[labels], s_v, gamma=gamma, eps=eps)
+    protos = weighted_prototypes(features, labels, p, num_classes)
+  else:
+    protos = init
+  return noise_weights(features, labels, protos, alpha=alpha, beta=beta), protos

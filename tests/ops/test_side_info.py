@@ -1,0 +1,110 @@
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nlx.data import side_info as side_data
+from nlx.errors import DataError
+from nlx.ops import side_info as si
+
+
+def write(tmp_path, name, text):
+  p = tmp_path / name
+  p.write_text(text)
+  return str(p)
+
+
+def test_tree_distances_by_hand(tmp_path):
+  #        root
+  #       /    \
+  #      a      b
+  #     / \      \
+  #    x   y      z
+  path = write(tmp_path, "h.txt", "x a\ny -> a\nz b\na root\nb root  # comment\n")
+  parents = si.read_hierarchy(path)
+  d = si.tree_distances(["x", "y", "z", "a"], parents)
+  np.testing.assert_array_equal(d, [[0, 2, 4, 1], [2, 0, 4, 1], [4, 4, 0, 3], [1, 1, 3, 0]])
+  np.testing.assert_allclose(si.hierarchy_similarity(d)[0], [1, 1 / 3, 1 / 5, 1 / 2])
+  with pytest.raises(DataError, match="'w' is not in the hierarchy"):
+    si.tree_distances(["x", "w"], parents)
+  with pytest.raises(DataError, match="two parents"):
+    si.read_hierarchy(write(tmp_path, "bad.txt", "x a\nx b\n"))
+
+
+def test_bundled_cifar10_side_information_is_sensible():
+  classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+             "truck"]
+  parents = si.read_hierarchy(side_data.bundled("cifar10_hierarchy.txt"))
+  d = si.tree_distances(classes, parents)
+  k = classes.index
+  assert d[k("cat"), k("dog")] == 4  # cat-feline-carnivore-canine-dog
+  assert d[k("automobile"), k("truck")] == 2
+  assert d[k("cat"), k("dog")] < d[k("cat"), k("frog")] < d[k("cat"), k("truck")]
+  texts = side_data.read_descriptions(side_data.bundled("cifar10_descriptions.txt"), classes)
+  s_l = si.cosine_similarity_matrix(side_data.embed_texts(texts))
+  np.testing.assert_allclose(np.diag(s_l), 1.0, atol=1e-6)
+  assert s_l[k("cat"), k("dog")] > s_l[k("cat"), k("truck")]
+  s_t = si.relation_graph(classes, hierarchy=parents, embeddings=[side_data.embed_texts(texts)])
+  np.testing.assert_allclose(s_t, s_l + 1 / (1 + d), rtol=1e-5)
+
+
+def slow_weights(g, labels, conf, relation, k, gamma, eps, alpha, beta):
+  """Eqs. 4-6 with Python loops, from the equations."""
+  g = g / np.linalg.norm(g, axis=1, keepdims=True)
+  c = relation.shape[0]
+  init = np.zeros((c, g.shape[1]))
+  for cls in range(c):
+    idx = np.flatnonzero(labels == cls)
+    top = idx[np.argsort(-conf[idx], kind="stable")[:k]]
+    init[cls] = g[top].mean(0)
+  init_n = init / np.linalg.norm(init, axis=1, keepdims=True)
+  softmax = lambda v: np.exp(v - v.max()) / np.exp(v - v.max()).sum()
+  p = np.zeros(len(g))
+  for i in range(len(g)):
+    t, v = softmax(relation[labels[i]]), softmax(init_n @ g[i])
+    p[i] = 1.0 / (np.sum(t * np.log(t / v)) + eps) ** gamma
+  protos = np.zeros_like(init)
+  for cls in range(c):
+    idx = labels == cls
+    protos[cls] = (g[idx] * p[idx, None]).sum(0) / p[idx].sum()
+  protos_n = protos / np.linalg.norm(protos, axis=1, keepdims=True)
+  w = np.zeros(len(g))
+  for i in range(len(g)):
+    dist = np.linalg.norm(protos_n[labels[i]] - g[i])
+    w[i] = max(alpha - dist, 0.0) ** beta
+  return w, protos
+
+
+def test_sinet_weights_match_a_loop_implementation():
+  rng = np.random.default_rng(0)
+  n, c, d = 120, 4, 6
+  labels = rng.integers(0, c, n)
+  g = rng.standard_normal((n, d)) + 2.0 * np.eye(c, d)[labels]
+  conf = rng.random(n)
+  relation = rng.random((c, c)) + np.eye(c)
+  want_w, want_p = slow_weights(g, labels, conf, relation, 5, 1.0, 1e-3, 1.2, 1.5)
+  w, protos = si.sinet_weights(jnp.asarray(g, jnp.float32), jnp.asarray(labels),
+                               jnp.asarray(conf, jnp.float32), jnp.asarray(relation, jnp.float32),
+                               k=5, gamma=1.0, eps=1e-3, alpha=1.2, beta=1.5)
+  np.testing.assert_allclose(protos, want_p, rtol=2e-4, atol=1e-5)
+  np.testing.assert_allclose(w, want_w, rtol=2e-4, atol=1e-5)
+  assert (want_w == 0).any() and (want_w > 0).any()  # both sides of alpha are exercised
+
+
+def test_noise_weight_by_hand_and_never_nan_for_fractional_beta():
+  g = jnp.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+  protos = jnp.array([[1.0, 0.0]])
+  w = si.noise_weights(g, jnp.zeros(3, jnp.int32), protos, alpha=1.2, beta=1.5)
+  # distances 0, sqrt(2) (> 1.2), 2
+  np.testing.assert_allclose(w, [1.2 ** 1.5, 0.0, 0.0], rtol=1e-6)
+  assert np.all(np.isfinite(np.asarray(w)))
+
+
+def test_topk_prototypes_pick_the_most_confident():
+  g = jnp.array([[1.0, 0], [0, 1.0], [1.0, 1.0], [3.0, 0]])
+  labels = jnp.array([0, 0, 0, 1])
+  conf = jnp.array([0.9, 0.1, 0.8, 0.5])
+  p = si.topk_prototypes(g, labels, conf, 3, 2)
+  np.testing.assert_allclose(p[0], (np.array([1, 0]) + np.array([1, 1]) / np.sqrt(2)) / 2,
+                             rtol=1e-6)
+  np.testing.assert_allclose(p[1], [1, 0])
+  np.testing.assert_allclose(p[2], [0, 0])  # a class with no example
