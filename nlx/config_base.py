@@ -33,6 +33,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.clean_ratio = 0.5          # D_c upsampled to this times |D_n| (Xiao et al.: 0.5)
   c.data.num_mosaics = (20000, 5000)  # cifar10n_mosaic: (train, test) mosaics
   c.data.imagenet_val_dir = ""      # mini_webvision: ILSVRC 2012 val as <wnid>/ folders
+  c.data.text_len = 101             # multimodal: tokens per post (truncate / post-pad)
+  c.data.vocab_size = 20000         # multimodal: vocabulary entries (with <pad>, <unk>)
+  c.data.anp_thresholds = (0.0,)    # multimodal_anp: ANP score cuts -> 2 (one) or 3 classes
   c.data.batch_size = 128
   c.data.eval_batch_size = 256
   c.data.num_threads = 2            # grain read threads
@@ -52,6 +55,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.dropout = 0.0
   c.model.pretrained = ""           # resnet: torchvision-layout .safetensors / .npz
   c.model.dtype = "float32"         # compute dtype: float32 | bfloat16
+  c.model.fusion = "concat"         # multimodal: image | text | concat | gl1 | gl2
+  c.model.image_compress = 600      # multimodal: image features -> Dense+ReLU width (0: off)
+  c.model.output_dim = 0            # multimodal: >0 = label-embedding output of that size
+  c.model.label_embeddings = ""     # multimodal: GloVe-format file (class-name vectors);
+                                    # empty = learned label embeddings
 
   c.method = methods.default_config("ce")
 

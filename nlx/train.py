@@ -147,7 +147,8 @@ class Trainer:
     rng = jax.random.PRNGKey(config.seed)
     model_rng, method_rng, state_rng = jax.random.split(rng, 3)
     input_shape = tuple(np.shape(self._first_input()))
-    model = models.create(config.model, dataset.num_classes, input_shape, model_rng)
+    model = models.create(config.model, dataset.num_classes, input_shape, model_rng,
+                          data_info=dataset.info, class_names=dataset.class_names)
     self.graphdef = model.graphdef
     self.feature_dim = model.feature_dim
     self.graphdefs = {dataset.num_classes: model.graphdef}
@@ -155,7 +156,8 @@ class Trainer:
     def new_model(r, num_classes=None):
       """Another network of the configured architecture, for methods that train several."""
       num_classes = num_classes or dataset.num_classes
-      m = models.create(config.model, num_classes, input_shape, r)
+      m = models.create(config.model, num_classes, input_shape, r, data_info=dataset.info,
+                        class_names=dataset.class_names)
       self.graphdefs[num_classes] = m.graphdef
       return m
 

@@ -52,6 +52,7 @@ REGISTRY = {
     "arnet": "arnet",
     "noise_model": "noise_model",
     "sinet": "sinet",
+    "label_embedding": "label_embedding",
     # multi-label (sigmoid outputs, 0/1 label vectors)
     "bce": "multilabel",
     "bootstrap_sigmoid": "multilabel",
@@ -61,7 +62,10 @@ REGISTRY = {
 }
 NAMES = tuple(REGISTRY)
 MULTI_LABEL_NAMES = ("bce", "bootstrap_sigmoid", "learnq_sigmoid", "icnm", "can")
-MULTI_CLASS_NAMES = tuple(n for n in NAMES if n not in MULTI_LABEL_NAMES)
+# label_embedding trains only a model with a label-embedding output (nlx.models.multimodal)
+EMBEDDING_OUTPUT_NAMES = ("label_embedding",)
+MULTI_CLASS_NAMES = tuple(n for n in NAMES
+                          if n not in MULTI_LABEL_NAMES + EMBEDDING_OUTPUT_NAMES)
 
 
 def get(name: str) -> types.ModuleType:

@@ -13,10 +13,12 @@ from flax import nnx
 from nlx.errors import ConfigError
 from nlx.models.cnn import SmallCNN
 from nlx.models.mlp import MLP
+from nlx.models.multimodal import MultimodalNet
 from nlx.models.outputs import Outputs
 from nlx.models.resnet import ResNet18, ResNet34
 
-NAMES = ("mlp", "small_cnn", "resnet18", "resnet34", "resnet18_imagenet", "resnet34_imagenet")
+NAMES = ("mlp", "small_cnn", "resnet18", "resnet34", "resnet18_imagenet", "resnet34_imagenet",
+         "multimodal")
 
 
 class Model(NamedTuple):
@@ -26,8 +28,11 @@ class Model(NamedTuple):
   feature_dim: int
 
 
-def build_module(config, num_classes: int, input_shape, rng: jax.Array) -> nnx.Module:
-  """The NNX module for `config.model` (a ConfigDict) and inputs `[H, W, C]` or `[D]`."""
+def build_module(config, num_classes: int, input_shape, rng: jax.Array, *,
+                 data_info: dict | None = None, class_names=None) -> nnx.Module:
+  """The NNX module for `config.model` (a ConfigDict) and inputs `[H, W, C]` or `[D]`.
+  `data_info` / `class_names` (the dataset's) serve models that need facts of the data
+  (the multimodal model: text length, vocabulary size, label names for GloVe)."""
   name = config.name
   dtype = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}.get(config.dtype)
   if dtype is None:
@@ -37,6 +42,8 @@ def build_module(config, num_classes: int, input_shape, rng: jax.Array) -> nnx.M
     in_features = int(jnp.prod(jnp.array(input_shape)))
     return MLP(in_features, tuple(config.hidden), num_classes, dropout=config.dropout,
                dtype=dtype, rngs=rngs)
+  if name == "multimodal":
+    return _multimodal(config, num_classes, input_shape, data_info or {}, class_names, dtype, rngs)
   if len(input_shape) != 3:
     raise ConfigError(f"model {name!r} needs images [H, W, C], got inputs of shape {input_shape}")
   cin = input_shape[-1]
@@ -50,8 +57,24 @@ def build_module(config, num_classes: int, input_shape, rng: jax.Array) -> nnx.M
   raise ConfigError(f"unknown model {name!r}; known models: {', '.join(NAMES)}")
 
 
-def create(config, num_classes: int, input_shape, rng: jax.Array) -> Model:
-  module = build_module(config, num_classes, input_shape, rng)
+def _multimodal(config, num_classes, input_shape, info, class_names, dtype, rngs):
+  if "text_len" not in info or "vocab_size" not in info:
+    raise ConfigError("model 'multimodal' needs a multimodal dataset (data.name=multimodal_*)")
+  embeddings = None
+  if config.output_dim and config.label_embeddings:
+    from nlx.data.text import read_glove
+    embeddings = read_glove(config.label_embeddings, list(class_names))
+  image_dim = int(input_shape[-1]) - info["text_len"]
+  return MultimodalNet(image_dim, info["text_len"], info["vocab_size"], num_classes,
+                       fusion=config.fusion, image_compress=config.image_compress,
+                       dropout=config.dropout, output_dim=config.output_dim,
+                       label_embeddings=embeddings, dtype=dtype, rngs=rngs)
+
+
+def create(config, num_classes: int, input_shape, rng: jax.Array, *, data_info=None,
+           class_names=None) -> Model:
+  module = build_module(config, num_classes, input_shape, rng, data_info=data_info,
+                        class_names=class_names)
   graphdef, params, state = nnx.split(module, nnx.Param, ...)
   model = Model(graphdef, params, state, module.feature_dim)
   if config.get("pretrained"):

@@ -6,7 +6,8 @@ from nlx.errors import ConfigError
 
 NAMES = ("digits", "cifar10", "cifar10n", "fashion_mnist", "face_sentiment", "image_folder",
          "features", "fi", "emotion6", "artphoto", "unbiasedemo", "cifar10n_mosaic", "voc2007",
-         "voc2012", "multilabel_list", "clothing1m", "webvision", "mini_webvision", "imagenet")
+         "voc2012", "multilabel_list", "clothing1m", "webvision", "mini_webvision", "imagenet",
+         "multimodal_anp", "multimodal_synthetic")
 
 
 def get(name: str):

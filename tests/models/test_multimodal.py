@@ -1,0 +1,162 @@
+"""Text pipeline, BiLSTM masking, fusion, label-embedding losses, ANP labelling."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import load_config
+from flax import nnx
+
+from nlx import data as data_lib
+from nlx import train
+from nlx.data import text
+from nlx.data.datasets import multimodal
+from nlx.errors import ConfigError, DataError
+from nlx.methods import label_embedding
+from nlx.models.multimodal import MultimodalNet, TextBiLSTM
+from nlx.models.outputs import Outputs
+
+
+def test_tokenizer_keeps_punctuation_and_marks_links():
+  assert text.tokenize("Sunny day at the beach!! :)") == [
+      "sunny", "day", "at", "the", "beach", "!", "!", ":", ")"]
+  got = text.tokenize('See <a href="http://x.org/p" rel="nofollow">my set</a>, or www.y.com')
+  assert got == ["see", "href", "rel", "my", "set", ",", "or", "href"]
+
+
+def test_vocabulary_is_frequency_sorted_and_encode_pads_and_truncates():
+  vocab = text.Vocabulary([["b", "a", "b"], ["c", "b", "a"]], max_size=4)
+  assert vocab.words == ["<pad>", "<unk>", "b", "a"]  # b: 3, a: 2, c: 1 (cut by max_size)
+  ids = text.encode([["a", "c"], ["b"] * 5], vocab, length=3)
+  np.testing.assert_array_equal(ids, [[3, text.UNK, 0], [2, 2, 2]])
+
+
+def test_read_glove(tmp_path):
+  p = tmp_path / "g.txt"
+  p.write_text("positive 1 0 2\nnegative -1 0.5 0\nother 9 9 9\n")
+  np.testing.assert_allclose(text.read_glove(str(p), ["negative", "positive"]),
+                             [[-1, 0.5, 0], [1, 0, 2]])
+  with pytest.raises(DataError, match="neutral"):
+    text.read_glove(str(p), ["neutral"])
+
+
+def test_bilstm_ignores_padding_and_reads_both_directions():
+  net = TextBiLSTM(20, embed_dim=8, hidden=5, rngs=nnx.Rngs(0))
+  short = jnp.array([[3, 7, 4, 0, 0, 0]])
+  longer_pad = jnp.array([[3, 7, 4, 0, 0, 0, 0, 0, 0]])
+  np.testing.assert_allclose(net(short), net(longer_pad), rtol=1e-5, atol=1e-6)
+  # forward half = an LSTM run over the three tokens by hand; backward half over them reversed
+  x = net.embed(jnp.array([[3, 7, 4]]))
+  def run(cell, seq):
+    carry = (jnp.zeros((1, 5)), jnp.zeros((1, 5)))
+    for t in range(seq.shape[1]):
+      carry, _ = cell(carry, seq[:, t])
+    return carry[1]
+  out = net(short)
+  np.testing.assert_allclose(out[:, :5], run(net.forward.cell, x), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(out[:, 5:], run(net.backward.cell, x[:, ::-1]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fusion", ["image", "text", "concat", "gl1", "gl2"])
+def test_fusion_shapes_and_gate(fusion):
+  net = MultimodalNet(6, 4, 30, 3, fusion=fusion, image_compress=8, embed_dim=4,
+                      lstm_hidden=5, rngs=nnx.Rngs(0))
+  x = jnp.concatenate([jnp.ones((2, 6)), jnp.array([[5.0, 6, 0, 0], [7, 0, 0, 0]])], axis=1)
+  out = net(x, train=False)
+  assert out.logits.shape == (2, 3)
+  assert out.features.shape == (2, net.feature_dim)
+  if fusion in ("gl1", "gl2"):
+    np.testing.assert_allclose(net.gate_value(), 0.5)  # both start at an even mix
+
+
+def test_label_embedding_losses_by_hand():
+  e = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+  f = jnp.array([[3.0, 4.0]])  # cos with e: (0.6, 0.8)
+  out = Outputs(logits=jnp.array([[0.6, 0.8]]), features=f, vector=f, label_embeddings=e)
+  y = {"label": jnp.array([0])}
+  ctx = train.StepContext(0, 1, 2, None, {})
+  for loss, want in (("cosine", 0.4), ("mse", ((3 - 1) ** 2 + 4 ** 2) / 2),
+                     ("hinge", 0.1 - 0.6 + 0.8)):
+    cfg = label_embedding.default_config()
+    cfg.loss = loss
+    got, _ = label_embedding.loss_fn({}, {}, out, y, None, config=cfg, ctx=ctx)
+    np.testing.assert_allclose(got, [want], rtol=1e-6)
+
+
+def test_anp_labels_and_loader(tmp_path):
+  labels, names = multimodal.anp_labels([-0.5, 0.0, 0.2, 0.9], (-0.1, 0.5))
+  np.testing.assert_array_equal(labels, [0, 1, 1, 2])
+  assert names == ("negative", "neutral", "positive")
+  np.testing.assert_array_equal(multimodal.anp_labels([-1, 0.0, 1], (0.0,))[0], [0, 0, 1])
+  np.save(tmp_path / "features.npy", np.arange(12, dtype=np.float32).reshape(4, 3))
+  rows = ["features_row,title,description,anp,anp_score"] + [
+      f"{i},title {i},a <b>nice</b> day,happy dog,{s}" for i, s in enumerate([0.9, -0.4, 0.2, 0.5])]
+  (tmp_path / "posts.csv").write_text("\n".join(rows * 5).replace(
+      "\nfeatures_row,title,description,anp,anp_score", "") + "\n")
+  config = load_config("multimodal", "anp,gl2,tiny")
+  config.data.data_dir = str(tmp_path)
+  config.data.split = "80/20"
+  ds = data_lib.load_dataset(config)
+  assert ds.class_names == ["negative", "positive"] and ds.info["text_len"] == 101
+  assert ds.train.images.shape[1] == 3 + 101
+  x = np.concatenate([ds.train.images, ds.test.images])
+  assert set(x[:, 0].tolist()) == {0.0, 3.0, 6.0, 9.0}  # image features kept per row
+  config.data.data_dir = str(tmp_path / "missing")
+  with pytest.raises(DataError, match="posts.csv"):
+    data_lib.load_dataset(config)
+  bad = load_config("multimodal", "tiny")
+  bad.model.fusion = "sum"
+  with pytest.raises(ConfigError, match="fusion"):
+    train.Trainer(bad, data_lib.load_dataset(bad))
+
+
+def test_synthetic_fusion_beats_each_modality_and_the_gate_favours_text(tmp_path):
+  """Generated posts: the caption decides the label (80%), image features are weak.
+  Fusion must beat the image alone clearly and match or beat the text; GL2's gate must
+  move towards the text branch (below 1/2 on the image)."""
+  acc = {}
+  for fusion in ("image", "text", "gl2"):
+    config = load_config("multimodal", f"{fusion}")
+    config.train.num_epochs, config.train.progress_bar = 4, False
+    config.data.text_len = 16  # captions hold at most 13 words and a smiley
+    config.data.max_train_examples = 1500
+    result = train.train_and_evaluate(config, str(tmp_path / fusion))
+    acc[fusion] = result["test"]["accuracy"]
+    if fusion == "gl2":
+      module = nnx.merge(*_graph_and_params(config, result))
+      gate = float(np.mean(np.asarray(module.gate_value())))
+  assert acc["image"] < 0.7 < acc["text"], acc
+  assert acc["gl2"] >= acc["text"] - 0.01 and acc["gl2"] > acc["image"] + 0.1, acc
+  assert gate < 0.5, gate
+
+
+def _graph_and_params(config, result):
+  trainer = train.Trainer(config, data_lib.load_dataset(config))
+  state = result["state"]
+  return trainer.graphdef, state.params["model"], state.model_state
+
+
+def test_embedding_method_needs_an_embedding_model():
+  cfg = label_embedding.default_config()
+  out = Outputs(logits=jnp.zeros((1, 2)), features=jnp.zeros((1, 2)))
+  with pytest.raises(ConfigError, match="output_dim"):
+    label_embedding.per_class_loss(out, cfg)
+
+
+def test_extract_features_rows_follow_the_list(tmp_path):
+  import os
+  import sys
+
+  from PIL import Image
+  sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "experiments"))
+  import extract_features
+  paths = []
+  for i in range(3):
+    p = str(tmp_path / f"{i}.png")
+    Image.new("RGB", (40, 36), (i * 80, 30, 200 - i * 50)).save(p)
+    paths.append(p)
+  kw = {"model_name": "resnet18_imagenet", "pretrained": "", "size": 32, "batch_size": 2}
+  feats = extract_features.extract(paths, **kw)
+  assert feats.shape == (3, 512) and np.all(np.isfinite(feats))
+  np.testing.assert_allclose(extract_features.extract(paths[2:], **kw)[0], feats[2], rtol=1e-4,
+                             atol=1e-5)
+  assert not np.allclose(feats[0], feats[2])
