@@ -3,7 +3,8 @@
 Command:  python -m nlx.main --config=configs/baselines.py:METHOD
           METHOD: ce, label_smoothing, bootstrap_soft, bootstrap_hard, gce, truncated_gce,
           sce, tce, mae, nce_rce, forward, elr, mixup, coteaching_plus, learnq, arnet,
-          noise_model (with 10% of the labels known clean), sinet (with the bundled
+          noise_model, ce_clean_subset, ce_clean_and_noisy, bottom_up (these four with
+          10% of the labels known clean), sinet (with the bundled
           digit-shape hierarchy as side information)
           (add ",pair40" for 40% pair flips or ",agent" for virtual-agent noise)
 Runtime:  about 30 s per method on the 2-core CPU (co-teaching+: twice that).
@@ -25,8 +26,8 @@ def get_config(variant: str = "ce"):
     c.method.init_epochs = 5
   if name == "forward":
     c.method.estimate_after_epochs = 5
-  if name == "noise_model":  # needs a known-clean subset D_c: 10% of the training labels
-    c.data.clean_fraction = 0.1
+  if name in ("noise_model", "ce_clean_subset", "ce_clean_and_noisy", "bottom_up"):
+    c.data.clean_fraction = 0.1  # a known-clean subset D_c: 10% of the training labels
   if name == "sinet":  # side information: the bundled digit-shape hierarchy
     c.method.hierarchy = "digits"
     c.method.warmup_epochs = 5

@@ -126,7 +126,8 @@ def suite_config(suite: str, method: str, setting: str, seed: int, *, data_dir: 
                  epochs: int | None = None):
   """The config of one benchmark cell. Settings: digits / fashion_mnist take clean,
   sym20, sym30, sym40, pair40, agent; cifar10n_* take clean or a CIFAR-10N label set;
-  face_sentiment takes sample, majority, soft or truth; cifar10n_mosaic (multi-label,
+  face_sentiment takes sample, majority, soft or truth (cifar10n_cpu also
+  `<set>_clean10`: 10% of the labels known clean, for Xiao et al.'s methods); cifar10n_mosaic (multi-label,
   CAN) takes worst, aggre, random1, clean, shuffle20/40/60; the ARNet sentiment sets take
   clean, agent, sym20, sym30, sym40. A method `arnet_L16` is ARNet with 16 prototypes;
   `NAME@key=value` overrides a hyperparameter (e.g. `arnet@temperature=0.1`)."""
@@ -207,6 +208,8 @@ def _suite_config(suite, method, protos, setting, seed, data_dir, epochs):
     c.data.name = "features"
     c.data.data_dir = data_dir
     c.data.label_set = setting
+    if setting.endswith("_clean10"):  # Xiao et al.'s protocol: 10% of the labels known clean
+      c.data.label_set, c.data.clean_fraction = setting[:-len("_clean10")], 0.1
     c.model.name = "mlp"
     c.model.hidden = (256, 256)
     c.optimizer.learning_rate = 1e-3

@@ -5,6 +5,8 @@
 key. Method hyperparameters live under `config.method.*` (see `nlx.methods`).
 """
 
+import os
+
 import ml_collections
 
 from nlx import methods
@@ -108,3 +110,19 @@ def make_tiny(c: ml_collections.ConfigDict, *, train: int = 256, test: int = 128
   c.train.log_every_steps = 4
   c.train.progress_bar = False
   return c
+
+
+CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+
+
+def load_file(name: str, variant: str = "") -> ml_collections.ConfigDict:
+  """`configs/<name>.py:get_config(variant)` (or a path to a config file), as
+  `--config=...:variant` loads it; for notebooks and scripts, whatever the working folder."""
+  import importlib.util
+  path = name if name.endswith(".py") else os.path.join(CONFIGS_DIR, f"{name}.py")
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"no config file {path}")
+  spec = importlib.util.spec_from_file_location(f"nlx_config_{os.path.basename(path)[:-3]}", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(variant)

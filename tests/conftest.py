@@ -26,11 +26,8 @@ def shared_path(*parts):
 
 def load_config(name: str, variant: str = ""):
   """Loads configs/<name>.py:get_config(variant) the way config_flags does."""
-  import importlib.util
-  spec = importlib.util.spec_from_file_location(f"cfg_{name}", os.path.join(CONFIGS, f"{name}.py"))
-  mod = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(mod)
-  return mod.get_config(variant)
+  from nlx.config_base import load_file
+  return load_file(name, variant)
 
 
 @pytest.fixture(scope="session")

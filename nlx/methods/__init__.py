@@ -52,6 +52,9 @@ REGISTRY = {
     "arnet": "arnet",
     "noise_model": "noise_model",
     "sinet": "sinet",
+    "ce_clean_subset": "clean_subset",
+    "ce_clean_and_noisy": "clean_subset",
+    "bottom_up": "clean_subset",
     "label_embedding": "label_embedding",
     # multi-label (sigmoid outputs, 0/1 label vectors)
     "bce": "multilabel",

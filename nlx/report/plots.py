@@ -78,7 +78,7 @@ def heatmaps(matrices: list, titles: list, path: str, *, tick_labels=None, xlabe
 
   fig, axes = plt.subplots(1, len(matrices), figsize=(4.8 * len(matrices), 4.4))
   axes = np.atleast_1d(axes)
-  for ax, m, title in zip(axes, matrices, titles):
+  for k, (ax, m, title) in enumerate(zip(axes, matrices, titles)):
     m = np.asarray(m, float)
     im = ax.imshow(m, cmap="viridis", vmin=0, vmax=vmax)
     for (i, j), v in np.ndenumerate(m):
@@ -88,7 +88,47 @@ def heatmaps(matrices: list, titles: list, path: str, *, tick_labels=None, xlabe
     if tick_labels is not None:
       ax.set_xticks(range(len(tick_labels)), tick_labels, rotation=90, fontsize=7)
       ax.set_yticks(range(len(tick_labels)), tick_labels, fontsize=7)
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel if k == 0 else "")
   fig.colorbar(im, ax=list(axes), shrink=0.8)
   fig.savefig(path, dpi=110, bbox_inches="tight")
+  plt.close(fig)
+
+
+def rank_precision(curves: dict, path: str, *, title: str = "") -> None:
+  """Rank-precision curves of trust scores: examples ranked from least to most trusted;
+  for the first k (x: k as a fraction of all), the precision of "the label is wrong".
+  `curves = {name: (trust [N], wrong [N] bool)}`; the dashed line is the noise rate."""
+  import numpy as np
+
+  fig, ax = plt.subplots(figsize=(5, 3.8))
+  for name, (trust, wrong) in curves.items():
+    wrong = np.asarray(wrong, bool)[np.argsort(np.asarray(trust), kind="stable")]
+    k = np.arange(1, len(wrong) + 1)
+    ax.plot(k / len(wrong), np.cumsum(wrong) / k, label=name)
+    ax.axhline(wrong.mean(), ls="--", lw=0.8, color="grey")
+  ax.set(xlabel="fraction of examples flagged (least trusted first)",
+         ylabel="precision: flagged label is wrong", title=title, ylim=(0, 1.02))
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def compare_curves(runs: dict, path: str, *, key: str = "test_accuracy") -> None:
+  """One panel per metric of several runs: train loss per step and `key` per
+  evaluation, `runs = {name: metrics.jsonl records}`."""
+  fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+  for name, records in runs.items():
+    train = [r for r in records if r.get("kind") == "train"]
+    evals = [r for r in records if r.get("kind") == "eval"]
+    axes[0].plot([r["step"] for r in train], [r["loss"] for r in train], label=name)
+    axes[1].plot([r["epoch"] for r in evals], [100 * r[key] for r in evals], marker="o", label=name)
+  axes[0].set(xlabel="step", ylabel="train loss (noisy labels)")
+  axes[1].set(xlabel="epoch", ylabel=f"clean {key.replace('test_', 'test ')} (%)")
+  for ax in axes:
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
   plt.close(fig)

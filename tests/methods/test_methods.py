@@ -188,3 +188,33 @@ def test_noise_model_stage1_trains_only_the_clean_subset_and_stage2_all():
       assert np.all(per_ex[~clean] == 0) and np.all(per_ex[clean] > 0)
     else:
       assert np.all(per_ex > 0)
+
+
+def test_clean_subset_baselines_by_hand():
+  from nlx.methods import clean_subset
+  logits = jnp.array([[2.0, 0.0], [0.0, 1.0], [1.0, 3.0]])
+  batch = {"label": jnp.array([1, 1, 0]), "known_label": jnp.array([0, -1, -1])}
+  ce = lambda z, y: float(-jax.nn.log_softmax(z)[y])
+  q = jnp.array([[0.8, 0.2], [0.3, 0.7]])  # Q[true, noisy]
+  state = {"q": q}
+  ctx = train.StepContext(0, 1, 2, None, {})
+  def run(name):
+    cfg = clean_subset.default_config(name)
+    return np.asarray(clean_subset.loss_fn({}, state, type("O", (), {"logits": logits}), batch,
+                                           None, config=cfg, ctx=ctx)[0])
+  np.testing.assert_allclose(run("ce_clean_and_noisy"),
+                             [ce(logits[0], 0), ce(logits[1], 1), ce(logits[2], 0)], rtol=1e-6)
+  np.testing.assert_allclose(run("ce_clean_subset"), [3 * ce(logits[0], 0), 0, 0], rtol=1e-6)
+  p = np.asarray(jax.nn.softmax(logits[2]))
+  np.testing.assert_allclose(run("bottom_up")[[0, 2]],
+                             [ce(logits[0], 0), -np.log(p @ np.asarray(q)[:, 0])], rtol=1e-5)
+
+
+def test_bottom_up_estimates_q_from_the_clean_subset():
+  trainer = make_trainer("bottom_up")
+  ds = trainer.dataset
+  known = ds.train.extras["known_label"]
+  mask = known >= 0
+  want = data_lib.noise.realized_transition(known[mask], ds.train.labels[mask], ds.num_classes)
+  want = 0.99 * want + 0.01 / ds.num_classes
+  np.testing.assert_allclose(trainer.initial_state.method_state["q"], want, rtol=1e-6)

@@ -9,33 +9,16 @@ from conftest import load_config
 from nlx import data as data_lib
 from nlx import losses, methods, metrics, train
 from nlx.data import noise
-from nlx.data.datasets import cifar10n_mosaic
+from nlx.data.datasets import cifar10n_mosaic, features
 from nlx.errors import ConfigError, DataError
 from nlx.methods import can, icnm, multilabel
 
 C = 10
 
 
-def write_features(path, n_train=2000, n_test=500, d=16, flip=0.3, seed=0):
-  """A features.npz in the CPU-protocol layout: class-dependent Gaussian features and a
-  `worst` label set with `flip` of the labels changed to another class."""
-  rng = np.random.default_rng(seed)
-  centers = 3.0 * rng.standard_normal((C, d))
-  y_tr, y_te = rng.integers(0, C, n_train), rng.integers(0, C, n_test)
-  noisy = y_tr.copy()
-  flipped = rng.random(n_train) < flip
-  noisy[flipped] = (y_tr[flipped] + rng.integers(1, C, flipped.sum())) % C
-  np.savez(path / "features.npz",
-           train_features=(centers[y_tr] + rng.standard_normal((n_train, d))).astype(np.float32),
-           train_clean_labels=y_tr, train_labels_worst=noisy, train_labels_clean=y_tr,
-           test_features=(centers[y_te] + rng.standard_normal((n_test, d))).astype(np.float32),
-           test_labels=y_te)
-  return str(path)
-
-
 def mosaic_config(tmp_path, variant, **method):
   config = load_config("can_cifar10n_mosaic", variant + ",tiny")
-  config.data.data_dir = write_features(tmp_path)
+  config.data.data_dir = features.write_synthetic_cache(str(tmp_path))
   for k, v in method.items():
     config.method[k] = v
   return config

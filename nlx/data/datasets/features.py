@@ -57,3 +57,23 @@ def load(config) -> Dataset:
   return Dataset("features", Split(x_tr, train_labels.astype(np.int64), clean),
                  Split(x_te, y_te, y_te.copy()), num_classes, names, mean=(0.0,), std=(1.0,),
                  info={"label_set": config.label_set or key})
+
+
+def write_synthetic_cache(out_dir: str, *, n_train: int = 2000, n_test: int = 500, dim: int = 16,
+                          num_classes: int = 10, flip: float = 0.3, seed: int = 0) -> str:
+  """Writes a generated stand-in for the CPU protocol's `features.npz` (Gaussian class
+  clusters; label sets `clean` and `worst`, the latter with `flip` of the labels moved
+  to another class) for quick checks, notebooks' TINY mode and tests. Returns out_dir."""
+  rng = np.random.default_rng(seed)
+  centers = 3.0 * rng.standard_normal((num_classes, dim))
+  y_tr, y_te = rng.integers(0, num_classes, n_train), rng.integers(0, num_classes, n_test)
+  noisy = y_tr.copy()
+  flipped = rng.random(n_train) < flip
+  noisy[flipped] = (y_tr[flipped] + rng.integers(1, num_classes, flipped.sum())) % num_classes
+  os.makedirs(out_dir, exist_ok=True)
+  np.savez(os.path.join(out_dir, "features.npz"),
+           train_features=(centers[y_tr] + rng.standard_normal((n_train, dim))).astype(np.float32),
+           train_clean_labels=y_tr, train_labels_worst=noisy, train_labels_clean=y_tr,
+           test_features=(centers[y_te] + rng.standard_normal((n_test, dim))).astype(np.float32),
+           test_labels=y_te)
+  return out_dir
