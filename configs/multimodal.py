@@ -12,9 +12,9 @@ Command:  python -m nlx.main --config=configs/multimodal.py:gl2
           "(-0.3, 0.3)"); tiny. Table 8/9 layout: experiments/multimodal_table.py.
 Runtime:  synthetic: about a minute per variant on the 2-core CPU (captions of at most
           24 tokens); real posts at 101 tokens want a GPU.
-Expected: on the synthetic posts the text carries the label and the image features a
-          weaker signal: fusion above either modality, GL2's gate leaning to the text.
-          No real image + caption data was available here (see README).
+Expected: on the generated posts (seed 0, 8 epochs) image 55.9%, text 75.1%, concat
+          83.5%, GL1 84.9%, GL2 84.8% (experiments/results/multimodal_synthetic.md);
+          the gates stay near 1/2. No real image + caption data was available here.
 """
 
 from nlx import methods

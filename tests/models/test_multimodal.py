@@ -109,10 +109,10 @@ def test_anp_labels_and_loader(tmp_path):
     train.Trainer(bad, data_lib.load_dataset(bad))
 
 
-def test_synthetic_fusion_beats_each_modality_and_the_gate_favours_text(tmp_path):
-  """Generated posts: the caption decides the label (80%), image features are weak.
-  Fusion must beat the image alone clearly and match or beat the text; GL2's gate must
-  move towards the text branch (below 1/2 on the image)."""
+def test_synthetic_fusion_beats_each_modality(tmp_path):
+  """Generated posts: a caption decides the label in 60% of the posts (text alone: at
+  best 73%), image features are weak (58% with a linear model): gated fusion must beat
+  both clearly (the two together allow about 83%); the GL2 gate stays a mix in (0, 1)."""
   acc = {}
   for fusion in ("image", "text", "gl2"):
     config = load_config("multimodal", f"{fusion}")
@@ -123,10 +123,10 @@ def test_synthetic_fusion_beats_each_modality_and_the_gate_favours_text(tmp_path
     acc[fusion] = result["test"]["accuracy"]
     if fusion == "gl2":
       module = nnx.merge(*_graph_and_params(config, result))
-      gate = float(np.mean(np.asarray(module.gate_value())))
-  assert acc["image"] < 0.7 < acc["text"], acc
-  assert acc["gl2"] >= acc["text"] - 0.01 and acc["gl2"] > acc["image"] + 0.1, acc
-  assert gate < 0.5, gate
+      gate = np.asarray(module.gate_value())
+  assert acc["image"] < 0.65 and acc["image"] + 0.08 < acc["text"] < 0.78, acc
+  assert acc["gl2"] > acc["text"] + 0.04, acc
+  assert np.all((gate > 0) & (gate < 1)), gate
 
 
 def _graph_and_params(config, result):

@@ -108,3 +108,11 @@ def test_topk_prototypes_pick_the_most_confident():
                              rtol=1e-6)
   np.testing.assert_allclose(p[1], [1, 0])
   np.testing.assert_allclose(p[2], [0, 0])  # a class with no example
+
+
+def test_text_encoder_must_be_tfidf_or_a_local_model(tmp_path):
+  from nlx.errors import ConfigError
+  with pytest.raises(ConfigError, match="never downloads"):
+    side_data.embed_texts(["a cat"], "sentence-transformers/all-MiniLM-L6-v2")
+  emb = side_data.embed_texts(["a small cat", "a big dog", "a small dog"])
+  assert emb.shape[0] == 3 and np.all(np.isfinite(emb))
