@@ -15,7 +15,11 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 SETUP = '''TINY = True  # True: small data, about a minute on a CPU; False: the full reproduction
-import json, os, subprocess, sys, tempfile
+import os
+import subprocess
+import sys
+import tempfile
+
 if "google.colab" in sys.modules and not os.path.isdir("nlx"):
     REPO_URL = ""  # the git URL of your copy of nlx
     if not REPO_URL:
@@ -23,12 +27,13 @@ if "google.colab" in sys.modules and not os.path.isdir("nlx"):
     subprocess.run(["git", "clone", "-q", REPO_URL, "nlx"], check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "nlx"], check=True)
     sys.path.insert(0, "nlx")
-import numpy as np
-from IPython.display import Image, Markdown, display
+
+from IPython.display import Markdown, display
+
 from nlx import train
 from nlx.config_base import load_file
-from nlx.report import plots, tables
-from nlx.report.report import read_metrics
+from nlx.report import tables
+
 WORK = tempfile.mkdtemp() if TINY else "workdirs/colab"
 
 
@@ -62,7 +67,12 @@ QUICKSTART = notebook(
     "compares their clean-test accuracy and training curves. `TINY = True` trains 2 epochs "
     "on a subset; `False` runs the full 30-epoch configs (`configs/baselines.py`), about "
     "30 s each on a CPU.",
-    ['''results, curves = {}, {}
+    ['''from IPython.display import Image
+
+from nlx.report import plots
+from nlx.report.report import read_metrics
+
+results, curves = {}, {}
 for method in ("ce", "elr", "arnet"):
     r = run(load_file("baselines", f"{method},tiny" if TINY else method), f"quickstart_{method}")
     results[(method, "sym40")] = [r["test"]["accuracy"]]
@@ -79,7 +89,12 @@ ARNET = notebook(
     "Fig. 3, a t-SNE of the test embeddings with the prototypes as stars. The benchmark "
     "tables over all methods and noise settings: `experiments/sentiment_benchmark.py`.",
     [DATA.format(what="the F&I release, DIR/<emotion>/*.jpg", path="/content/drive/MyDrive/nlx_data/FI"),
-     '''WEIGHTS = "/content/drive/MyDrive/nlx_data/resnet34.safetensors"  # torchvision ImageNet weights
+     '''import numpy as np
+from IPython.display import Image
+
+from nlx.report import plots
+
+WEIGHTS = "/content/drive/MyDrive/nlx_data/resnet34.safetensors"  # torchvision ImageNet weights
 results, panels = {}, []
 for method in ("ce", "arnet"):
     if TINY:
@@ -107,8 +122,12 @@ CAN = notebook(
     "generated stand-in for the feature cache.",
     [DATA.format(what="CIFAR-10 (cifar-10-batches-py/) and CIFAR-10_human.pt",
                  path="/content/drive/MyDrive/nlx_data/cifar10"),
-     '''from nlx.data.datasets import features
+     '''from IPython.display import Image
+
+from nlx.data.datasets import features
 from nlx.methods import can
+from nlx.report import plots
+
 cache = os.path.join(WORK, "features_cache")
 if TINY:
     features.write_synthetic_cache(cache)
@@ -124,6 +143,7 @@ for method in ("bce", "icnm", "can"):
     results[(method, "worst")] = [r["test"]["map"]]
 show_table(results, ["bce", "icnm", "can"], ["worst"])''',
      '''from sklearn.cluster import KMeans
+
 trainer, state = train.restore(config, os.path.join(WORK, "can_can"))
 q = can.quality_embedding(trainer, state, trainer.dataset.train)
 groups = KMeans(2, n_init=10, random_state=0).fit_predict(q["mu"])
@@ -140,7 +160,12 @@ SINET = notebook(
     "CPU-protocol tables of the README come from `experiments/sinet_benchmark.py`. TINY: "
     "digits with 40% noise and the bundled digit-shape hierarchy.",
     [DATA.format(what="the Clothing1M release", path="/content/drive/MyDrive/nlx_data/clothing1m"),
-     '''WEIGHTS = "/content/drive/MyDrive/nlx_data/resnet34.safetensors"
+     '''import numpy as np
+from IPython.display import Image
+
+from nlx.report import plots
+
+WEIGHTS = "/content/drive/MyDrive/nlx_data/resnet34.safetensors"
 results, curves = {}, {}
 for variant in ("A", "C"):
     if TINY:
@@ -166,7 +191,12 @@ NOISE_MODEL = notebook(
     "(a GPU and Clothing1M in DATA_DIR). TINY: digits with 40% noise and 10% of the labels "
     "known clean. Shows the estimated C and the rank-precision curve of p(z = confusing | x).",
     [DATA.format(what="the Clothing1M release", path="/content/drive/MyDrive/nlx_data/clothing1m"),
-     '''from nlx.methods import noise_model
+     '''import numpy as np
+from IPython.display import Image
+
+from nlx.methods import noise_model
+from nlx.report import plots
+
 WEIGHTS = "/content/drive/MyDrive/nlx_data/resnet34.safetensors"
 if TINY:
     config = load_file("baselines", "noise_model,tiny")
@@ -193,7 +223,9 @@ MULTIMODAL = notebook(
     "labels from ANP scores; `experiments/multimodal_table.py --dataset=anp` fills the "
     "study's Table 8/9 layout). TINY: generated posts whose captions decide the label.",
     [DATA.format(what="posts.csv and features.npy", path="/content/drive/MyDrive/nlx_data/mvso"),
-     '''from flax import nnx
+     '''import numpy as np
+from flax import nnx
+
 results = {}
 for fusion in ("image", "text", "gl2"):
     variant = ("anp," if not TINY else "") + fusion + (",tiny" if TINY else "")
