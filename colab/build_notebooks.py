@@ -224,7 +224,8 @@ MULTIMODAL = notebook(
     "study's Table 8/9 layout). TINY: generated posts whose captions decide the label.",
     [DATA.format(what="posts.csv and features.npy", path="/content/drive/MyDrive/nlx_data/mvso"),
      '''import numpy as np
-from flax import nnx
+
+from nlx.models.multimodal import gate_of
 
 results = {}
 for fusion in ("image", "text", "gl2"):
@@ -236,7 +237,7 @@ for fusion in ("image", "text", "gl2"):
     results[(fusion, "validation accuracy")] = [r["test"]["accuracy"]]
 show_table(results, ["image", "text", "gl2"], ["validation accuracy"])
 trainer, state = train.restore(config, os.path.join(WORK, "multimodal_gl2"))
-gate = nnx.merge(trainer.graphdef, state.params["model"], state.model_state).gate_value()
+gate = gate_of(trainer.graphdef, state.params["model"], state.model_state)
 print(f"GL2 gate on the image branch: {float(np.mean(gate)):.3f} (text: 1 - that)")'''])
 
 NOTEBOOKS = {"quickstart": QUICKSTART, "reproduce_arnet": ARNET, "reproduce_can": CAN,

@@ -17,12 +17,12 @@ import sys
 
 import numpy as np
 from absl import app, flags
-from flax import nnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import noisy_benchmark as nb
 
 from nlx import train
+from nlx.models.multimodal import gate_of
 from nlx.report import tables
 
 flags.DEFINE_enum("dataset", "synthetic", ["synthetic", "anp"], "Dataset of the table.")
@@ -37,13 +37,6 @@ def load_config(variant: str):
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config(variant)
-
-
-def gate_mean(result) -> float | None:
-  """Mean image-branch gate of a finished GL1/GL2 model."""
-  module = nnx.merge(result["trainer"].graphdef, result["state"].params["model"],
-                     result["state"].model_state)
-  return float(np.mean(np.asarray(module.gate_value())))
 
 
 def run(variant: str, seed: int) -> dict:
@@ -62,7 +55,8 @@ def run(variant: str, seed: int) -> dict:
   summary = {"accuracy": result["test"]["accuracy"], "gate": None}
   if "gl" in variant:
     trainer, state = train.restore(config, workdir)
-    summary["gate"] = gate_mean({"trainer": trainer, "state": state})
+    gate = gate_of(trainer.graphdef, state.params["model"], state.model_state)
+    summary["gate"] = float(np.mean(np.asarray(gate)))
   with open(path, "w") as f:
     json.dump(summary, f)
   print(f"{variant:24s} seed {seed}: accuracy {100 * summary['accuracy']:.2f}"

@@ -242,9 +242,13 @@ def restore(config, workdir: str, dataset: data_lib.Dataset | None = None):
 def _read_records(path: str, max_step: int) -> list[dict]:
   if not os.path.exists(path):
     return []
+  return [r for r in read_jsonl(path) if r["step"] <= max_step]
+
+
+def read_jsonl(path: str) -> list[dict]:
+  """The records of a metrics.jsonl file, in order."""
   with open(path) as f:
-    records = [json.loads(line) for line in f if line.strip()]
-  return [r for r in records if r["step"] <= max_step]
+    return [json.loads(line) for line in f if line.strip()]
 
 
 def _write_records(path: str, records: list[dict]) -> None:

@@ -12,6 +12,7 @@ one-hot). Transition matrices are `T[true, noisy]`, row-stochastic.
 
 from nlx.losses.classification import (
     as_distribution,
+    binary_cross_entropy,
     forward_corrected_cross_entropy,
     label_smoothing_cross_entropy,
     sigmoid_binary_cross_entropy,
@@ -37,6 +38,7 @@ from nlx.losses.robust import (
 __all__ = [
     "active_passive_loss",
     "as_distribution",
+    "binary_cross_entropy",
     "bootstrap_hard",
     "bootstrap_soft",
     "elr_regularizer",

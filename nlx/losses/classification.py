@@ -84,3 +84,11 @@ def sigmoid_binary_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Ar
   """
   return -jnp.sum(labels * jax.nn.log_sigmoid(logits) +
                   (1.0 - labels) * jax.nn.log_sigmoid(-logits), axis=-1)
+
+
+def binary_cross_entropy(probs: jax.Array, labels: jax.Array, *, eps: float = 1e-7) -> jax.Array:
+  """Multi-label BCE of probabilities (not logits), summed over the C classes, for models
+  whose noisy-label probability is a mixture (noise adaptation layers, ICNM):
+  `-sum_k [y log p + (1-y) log(1-p)]` with p clipped to [eps, 1 - eps]. `[B, C] -> [B]`."""
+  p = jnp.clip(probs, eps, 1.0 - eps)
+  return -jnp.sum(labels * jnp.log(p) + (1.0 - labels) * jnp.log1p(-p), axis=-1)

@@ -143,8 +143,7 @@ def quality_embedding(trainer, state, split) -> dict:
   import numpy as np
   logits = trainer.predict(state, split)
   noisy = np.asarray(split.labels, np.float32)
-  mu, _, q_logits = jax.jit(encode)(state.params["method"], jnp.asarray(logits),
-                                    jnp.asarray(noisy))
+  mu, _, q_logits = encode(state.params["method"], jnp.asarray(logits), jnp.asarray(noisy))
   prior = np.asarray(jax.nn.sigmoid(logits))
   return {"mu": np.asarray(mu), "posterior": np.asarray(jax.nn.sigmoid(q_logits)),
           "prior": prior, "trustworthy": np.all((prior > 0.5) == (noisy > 0.5), axis=1)}

@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from nlx import losses
+
 TASKS = ("multi_label",)
 
 
@@ -39,9 +41,7 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   del state, rng, config, ctx
   v = jax.nn.sigmoid(outputs.logits)
   r0, r1 = relevance(params, outputs.features)
-  q = jnp.clip(r1 * v + r0 * (1.0 - v), 1e-7, 1 - 1e-7)
-  y = batch["label"]
-  return -jnp.sum(y * jnp.log(q) + (1 - y) * jnp.log1p(-q), axis=-1), {}
+  return losses.binary_cross_entropy(r1 * v + r0 * (1.0 - v), batch["label"]), {}
 
 
 def update_state(state, batch, aux, *, config):

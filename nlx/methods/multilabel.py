@@ -58,8 +58,7 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   if config.name == "bootstrap_sigmoid":
     return losses.sigmoid_bootstrap_soft(z, y, beta=config.beta), {}
   rho_plus, rho_minus = flip_rates(params)
-  q = jnp.clip(noisy_probability(z, rho_plus, rho_minus), 1e-7, 1 - 1e-7)
-  bce = -jnp.sum(y * jnp.log(q) + (1 - y) * jnp.log1p(-q), axis=-1)
+  bce = losses.binary_cross_entropy(noisy_probability(z, rho_plus, rho_minus), y)
   trace = jnp.sum((1.0 - rho_plus) + (1.0 - rho_minus))
   return bce + config.trace_weight * trace, {}
 

@@ -108,6 +108,11 @@ def smoothed_targets(probs: jax.Array, labels: jax.Array, weights: jax.Array, k:
   return jnp.where((weights > 0)[:, None], jax.nn.one_hot(labels, c), smooth)
 
 
+# one compiled program for every epoch (a jit wrapper made per call would re-trace)
+_sinet_weights = jax.jit(side_info.sinet_weights,
+                         static_argnames=("k", "gamma", "eps", "alpha", "beta", "weighted"))
+
+
 def end_of_epoch(trainer, state, epoch, *, config):
   if epoch < config.warmup_epochs:
     return state
@@ -116,9 +121,7 @@ def end_of_epoch(trainer, state, epoch, *, config):
   probs = jax.nn.softmax(jnp.asarray(logits), axis=-1)
   labels = ms["labels"]
   confidence = jnp.take_along_axis(probs, labels[:, None], axis=-1)[:, 0]
-  weights, protos = jax.jit(
-      side_info.sinet_weights,
-      static_argnames=("k", "gamma", "eps", "alpha", "beta", "weighted"))(
+  weights, protos = _sinet_weights(
       jnp.asarray(feats), labels, confidence, ms["relation"], k=config.topk,
       gamma=config.gamma, eps=config.eps, alpha=config.alpha, beta=config.beta,
       weighted=config.prototypes == "weighted")

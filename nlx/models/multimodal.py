@@ -135,3 +135,8 @@ class MultimodalNet(nnx.Module):
     e = self.label_embeddings[...]
     return Outputs(logits=_l2n(out) @ _l2n(e).T, features=h.astype(jnp.float32), vector=out,
                    label_embeddings=e)
+
+
+def gate_of(graphdef, params, state) -> jax.Array:
+  """The fusion gate on the image branch of a trained GL1/GL2 model's parameters."""
+  return nnx.merge(graphdef, params, state).gate_value()

@@ -64,5 +64,5 @@ def main(argv=None) -> None:
 
 def read_metrics(workdir: str) -> list:
   """The records of `workdir/metrics.jsonl` (train and eval lines), in order."""
-  with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    return [json.loads(line) for line in f if line.strip()]
+  from nlx.train import read_jsonl
+  return read_jsonl(os.path.join(workdir, "metrics.jsonl"))
