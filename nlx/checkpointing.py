@@ -7,7 +7,11 @@ crash never leaves a half-written checkpoint that `latest_step` would pick up.
 import os
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
+from flax import nnx
+
+from nlx.errors import ConfigError
 
 
 class Checkpointer:
@@ -34,3 +38,54 @@ class Checkpointer:
 
   def close(self):
     self._mngr.close()
+
+
+def read_arrays(state_dir: str) -> dict:
+  """A saved state (`<checkpoint>/<step>/state`) as nested dicts of numpy arrays, whatever
+  devices or processes wrote it (no target structure or sharding needed)."""
+  ckptr = ocp.PyTreeCheckpointer()
+  tree = ckptr.metadata(state_dir).item_metadata.tree
+  args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
+  return ckptr.restore(state_dir, args=ocp.args.PyTreeRestore(restore_args=args))
+
+
+def _pure_like(raw: dict, like: dict, where: str) -> dict:
+  """`like`'s nested dict (keys may be ints) filled from `raw` (a restored checkpoint, whose
+  keys are strings and whose leaves sit under "value"); shapes must agree."""
+  out = {}
+  for key, sub in like.items():
+    node = raw.get(str(key)) if isinstance(raw, dict) else None
+    if node is None:
+      raise ConfigError(f"train.init_from: the checkpoint has no {where}/{key}")
+    if isinstance(sub, dict):
+      out[key] = _pure_like(node, sub, f"{where}/{key}")
+      continue
+    value = np.asarray(node["value"] if isinstance(node, dict) else node)
+    if value.shape != np.shape(sub):
+      raise ConfigError(f"train.init_from: {where}/{key} has shape {value.shape} in the "
+                        f"checkpoint, {np.shape(sub)} in this model")
+    out[key] = value.astype(np.asarray(sub).dtype)
+  return out
+
+
+def load_model_weights(workdir: str, params, model_state):
+  """The model params and BatchNorm statistics of the latest checkpoint in `workdir/checkpoints`
+  (another run, e.g. a model pretrained on the clean subset), in the structure of
+  `params` / `model_state` (nnx.State); a ConfigError names a missing or mis-shaped one."""
+  directory = os.path.join(os.path.abspath(workdir), "checkpoints")
+  mngr = ocp.CheckpointManager(directory) if os.path.isdir(directory) else None
+  step = mngr.latest_step() if mngr else None
+  if step is None:
+    raise ConfigError(f"train.init_from: no checkpoint in {directory}")
+  raw = read_arrays(os.path.join(directory, str(step), "state"))
+  mngr.close()
+  new = []
+  for name, like in (("params/model", params), ("model_state", model_state)):
+    node = raw
+    for key in name.split("/"):
+      node = node.get(key, {})
+    pure = _pure_like(node, nnx.to_pure_dict(like), name)
+    state = jax.tree.map(lambda x: x, like)  # a copy to fill
+    nnx.replace_by_pure_dict(state, pure)
+    new.append(state)
+  return tuple(new)

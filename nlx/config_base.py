@@ -33,6 +33,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.corrupt_images = "error"   # error | skip (with a count)
   c.data.clean_fraction = 0.0       # >0: that fraction of train labels is known clean (D_c)
   c.data.clean_ratio = 0.5          # D_c upsampled to this times |D_n| (Xiao et al.: 0.5)
+  c.data.use_noisy = True           # False: train on D_c alone, with its clean labels
   c.data.num_mosaics = (20000, 5000)  # cifar10n_mosaic: (train, test) mosaics
   c.data.imagenet_val_dir = ""      # mini_webvision: ILSVRC 2012 val as <wnid>/ folders
   c.data.text_len = 101             # multimodal: tokens per post (truncate / post-pad)
@@ -44,7 +45,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.prefetch_buffer_size = 4
 
   c.noise = ml_collections.ConfigDict()
-  c.noise.type = "none"             # none|symmetric|symmetric_uniform|pair|virtual_agent;
+  c.noise.type = "none"             # none|symmetric|symmetric_uniform|pair|virtual_agent|
+                                    # random_transition;
                                     # multi-label data: none|shuffle
   c.noise.rate = 0.0
   c.noise.seed = 0
@@ -82,8 +84,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.eval_every_epochs = 1
   c.train.checkpoint_every_epochs = 1
   c.train.max_checkpoints = 2
+  c.train.checkpoint_every_steps = 0  # >0: also checkpoint mid-epoch every this many steps
   c.train.stop_after_steps = -1     # stop (with a checkpoint) once this step is reached
   c.train.progress_bar = True
+  c.train.init_from = ""            # workdir of a run whose final model initialises this one
   c.lock()
   return c
 

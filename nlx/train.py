@@ -149,6 +149,10 @@ class Trainer:
     input_shape = tuple(np.shape(self._first_input()))
     model = models.create(config.model, dataset.num_classes, input_shape, model_rng,
                           data_info=dataset.info, class_names=dataset.class_names)
+    if config.train.init_from:  # fine-tune another run's final model
+      from nlx.checkpointing import load_model_weights
+      model = model._replace(**dict(zip(("params", "state"), load_model_weights(
+          config.train.init_from, model.params, model.state))))
     self.graphdef = model.graphdef
     self.feature_dim = model.feature_dim
     self.graphdefs = {dataset.num_classes: model.graphdef}
@@ -214,7 +218,9 @@ class Trainer:
       n = len(images)
       if n < bs:
         images = np.concatenate([images, np.repeat(images[-1:], bs - n, axis=0)])
-      images = jax.device_put(images, self.data_sharding)
+      # every process holds the whole eval batch: each device takes its rows
+      images = jax.make_array_from_callback(images.shape, self.data_sharding,
+                                            lambda idx, x=images: x[idx])
       logits, features = self.eval_step(state, images)
       out.append((np.asarray(logits)[:n], np.asarray(features)[:n]))
     return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
@@ -332,7 +338,10 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
     bar.update(1)
     pending.append((step, m))
     epoch_end = step % spe == 0
-    if step % cfg_train.log_every_steps == 0 or epoch_end or step == stop_at:
+    every = cfg_train.checkpoint_every_steps
+    mid_epoch_ckpt = every > 0 and step % every == 0 and not epoch_end
+    if (step % cfg_train.log_every_steps == 0 or epoch_end or step == stop_at
+        or mid_epoch_ckpt):  # a checkpoint only after its losses were checked finite
       fetched = [(s, jax.device_get(x)) for s, x in pending]
       pending = []
       _check_finite(fetched, last_ckpt)
@@ -341,6 +350,9 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
            "noisy_accuracy": float(np.mean([x["noisy_accuracy"] for _, x in fetched])),
            "learning_rate": float(trainer.schedule(step - 1))})
       bar.set_postfix(loss=f"{records[-1]['loss']:.4f}")
+    if mid_epoch_ckpt:
+      ckpt.save(step, state, it.get_state())
+      last_ckpt = step
     if epoch_end:
       epoch = step // spe
       if hasattr(trainer.method, "end_of_epoch"):

@@ -56,6 +56,7 @@ def load_dataset(config) -> Dataset:
   ds = datasets.get(config.data.name).load(config.data)
   ds.train = _subset(ds.train, config.data.max_train_examples, config.data.split_seed + 1)
   ds.test = _subset(ds.test, config.data.max_test_examples, config.data.split_seed + 2)
+  _validate(ds)  # the data as read, before noise (which assumes labels in range)
   if ds.multi_label:
     _multi_label_noise(ds, config.noise)
   elif config.noise.type != "none":
@@ -75,11 +76,17 @@ def load_dataset(config) -> Dataset:
     ds.info["noise_rate"] = float(np.mean(ds.train.hard_labels() != ds.train.clean_labels))
   if config.data.clean_fraction > 0:
     ds.train = mixture.clean_noisy_mixture(ds.train, config.data.clean_fraction,
-                                           config.data.clean_ratio, config.data.split_seed + 3)
+                                           config.data.clean_ratio, config.data.split_seed + 3,
+                                           keep_noisy=config.data.use_noisy)
+  return ds
+
+
+def _validate(ds: Dataset) -> None:
+  if ds.class_names is not None and len(ds.class_names) != ds.num_classes:
+    raise DataError(f"{ds.name}: {len(ds.class_names)} class names for {ds.num_classes} classes")
   for name, split in (("train", ds.train), ("test", ds.test), ("val", ds.val)):
     if split is not None:
       validate_split(split, ds.num_classes, f"{ds.name}/{name}", ds.multi_label)
-  return ds
 
 
 def _multi_label_noise(ds: Dataset, config) -> None:

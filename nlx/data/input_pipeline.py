@@ -93,11 +93,21 @@ def train_dataset(split: Split, config, *, num_epochs: int, seed: int,
     return {**example, "image": transform(example["image"], rng)}
 
   ds = grain.MapDataset.source(ExampleSource(split)).shuffle(seed=seed).repeat(num_epochs)
-  if process_count > 1:
-    ds = ds[process_index::process_count]
-  ds = ds.random_map(aug, seed=seed + 1).batch(config.batch_size // process_count,
-                                               drop_remainder=True)
-  return ds.to_iter_dataset(_read_options(config))
+  ds = ds.random_map(aug, seed=seed + 1)  # seeded by the global position: any process count
+  local = config.batch_size // process_count
+  if process_count > 1:  # process p: rows [p * local, (p + 1) * local) of every global batch
+    ds = _process_rows(ds, config.batch_size, process_index, local)
+  return ds.batch(local, drop_remainder=True).to_iter_dataset(_read_options(config))
+
+
+def _process_rows(ds: grain.MapDataset, global_batch: int, process_index: int,
+                  local: int) -> grain.MapDataset:
+  """This process's rows of each global batch of `ds`, in order, so that the processes'
+  batches laid side by side are the single-process batch (same examples, same order)."""
+  def global_position(i):
+    return (i // local) * global_batch + process_index * local + i % local
+  return grain.MapDataset.range((len(ds) // global_batch) * local).map(
+      lambda i: ds[global_position(i)])
 
 
 def eval_dataset(split: Split, config, *, batch_size: int) -> grain.IterDataset:

@@ -99,6 +99,21 @@ def transition_noise(labels: np.ndarray, transition: np.ndarray, seed: int) -> N
   return _result(labels, noisy, c)
 
 
+def random_transition(num_classes: int, rate: float, seed: int) -> np.ndarray:
+  """A random row-stochastic `T[true, noisy]` with diagonal `1 - rate`: each row's
+  off-diagonal mass `rate` is split by Dirichlet(1) weights (seeded), so some wrong labels
+  are far likelier than others. Xiao et al.'s CIFAR-10 check flips labels by "a random
+  matrix with diagonal 0.5"; how its off-diagonal was drawn is not stated."""
+  _check(np.zeros(0, np.int64), num_classes, rate)
+  rng = np.random.default_rng(seed)
+  t = np.zeros((num_classes, num_classes))
+  for k in range(num_classes):
+    others = [j for j in range(num_classes) if j != k]
+    t[k, others] = rate * rng.dirichlet(np.ones(num_classes - 1))
+    t[k, k] = 1.0 - rate
+  return t
+
+
 def simple_image_features(images: np.ndarray) -> np.ndarray:
   """Cheap hand-made features `[N, D]` for the virtual agent: a 4x4 grid of mean
   intensities per channel plus an 8-bin intensity histogram per channel."""
@@ -156,10 +171,13 @@ def apply(config, labels: np.ndarray, images: np.ndarray, num_classes: int) -> N
     return symmetric_noise(labels, num_classes, config.rate, config.seed, include_true_class=True)
   if kind == "pair":
     return pair_noise(labels, num_classes, config.rate, config.seed)
+  if kind == "random_transition":
+    t = random_transition(num_classes, config.rate, config.seed)
+    return transition_noise(labels, t, config.seed + 1)
   if kind == "virtual_agent":
     return virtual_agent_noise(images, labels, num_classes, config.seed,
                                clean_fraction=config.agent_clean_fraction)
   if kind == "shuffle":
     raise ConfigError("noise.type='shuffle' is for multi-label data (CAN's Table VI)")
   raise ConfigError(f"unknown noise.type {kind!r}; known: none, symmetric, symmetric_uniform, "
-                    "pair, virtual_agent, shuffle (multi-label)")
+                    "pair, virtual_agent, random_transition, shuffle (multi-label)")

@@ -11,13 +11,13 @@ import jax.numpy as jnp
 from flax import nnx
 
 from nlx.errors import ConfigError
-from nlx.models.cnn import SmallCNN
+from nlx.models.cnn import Cifar10Quick, SmallCNN
 from nlx.models.mlp import MLP
 from nlx.models.multimodal import MultimodalNet
 from nlx.models.outputs import Outputs
 from nlx.models.resnet import ResNet18, ResNet34
 
-NAMES = ("mlp", "small_cnn", "resnet18", "resnet34", "resnet18_imagenet", "resnet34_imagenet",
+NAMES = ("mlp", "small_cnn", "cifar10_quick", "resnet18", "resnet34", "resnet18_imagenet", "resnet34_imagenet",
          "multimodal")
 
 
@@ -50,6 +50,8 @@ def build_module(config, num_classes: int, input_shape, rng: jax.Array, *,
   if name == "small_cnn":
     return SmallCNN(cin, num_classes, width=config.width, dropout=config.dropout, dtype=dtype,
                     rngs=rngs)
+  if name == "cifar10_quick":
+    return Cifar10Quick(tuple(input_shape), num_classes, dtype=dtype, rngs=rngs)
   if name in ("resnet18", "resnet34", "resnet18_imagenet", "resnet34_imagenet"):
     ctor = ResNet18 if name.startswith("resnet18") else ResNet34
     stem = "imagenet" if name.endswith("_imagenet") else "cifar"

@@ -36,3 +36,33 @@ class SmallCNN(nnx.Module):
     features = self.feature_map(x, train=train).mean(axis=(1, 2))
     h = self.dropout(features, deterministic=not train, rngs=rngs)
     return Outputs(logits=self.head(h).astype(jnp.float32), features=features.astype(jnp.float32))
+
+
+
+class Cifar10Quick(nnx.Module):
+  """Caffe's "CIFAR10-quick" network, the one Xiao et al. (2015) check their model with:
+  conv 5x5 32 -> max-pool 3/2 -> ReLU, conv 5x5 32 -> ReLU -> avg-pool 3/2, conv 5x5 64
+  -> ReLU -> avg-pool 3/2, fc 64, fc C; no batch norm, no dropout. Caffe rounds pooled
+  sizes up (32 -> 16 -> 8 -> 4), which "SAME" pooling reproduces. `features` = fc-64.
+  `x [B, H, W, C_in] -> Outputs(logits [B, C], features [B, 64])`.
+  """
+
+  def __init__(self, input_shape, num_classes: int, *, dtype=jnp.float32, rngs: nnx.Rngs):
+    h, w, cin = input_shape
+    chans = (cin, 32, 32, 64)
+    self.convs = nnx.List([nnx.Conv(a, b, (5, 5), padding=2, dtype=dtype, rngs=rngs)
+                           for a, b in itertools.pairwise(chans)])
+    flat = (-(-h // 8)) * (-(-w // 8)) * chans[-1]
+    self.fc = nnx.Linear(flat, 64, dtype=dtype, rngs=rngs)
+    self.head = nnx.Linear(64, num_classes, dtype=dtype, rngs=rngs)
+    self.feature_dim = 64
+
+  def __call__(self, x: jax.Array, *, train: bool, rngs: nnx.Rngs | None = None) -> Outputs:
+    del train, rngs
+    pool = {"window_shape": (3, 3), "strides": (2, 2), "padding": "SAME"}
+    h = nnx.relu(nnx.max_pool(self.convs[0](x), **pool))
+    h = nnx.avg_pool(nnx.relu(self.convs[1](h)), **pool, count_include_pad=False)
+    h = nnx.avg_pool(nnx.relu(self.convs[2](h)), **pool, count_include_pad=False)
+    features = self.fc(h.reshape(h.shape[0], -1))
+    return Outputs(logits=self.head(features).astype(jnp.float32),
+                   features=features.astype(jnp.float32))

@@ -44,6 +44,25 @@ def test_noise_config_is_applied_to_training_labels_only():
   np.testing.assert_array_equal(ds.test.labels, ds.test.clean_labels)
 
 
+def test_clean_subset_alone_or_mixed_with_the_noisy_rest():
+  c = data_config("digits")
+  c.noise.type, c.noise.rate = "symmetric", 0.4
+  c.data.clean_fraction, c.data.clean_ratio = 0.2, 0.5
+  mixed = load_dataset(c)
+  c.data.use_noisy = False
+  alone = load_dataset(c)
+  n_clean = round(0.2 * 1438)
+  known = mixed.train.extras["known_label"]
+  # D_n once (1150 rows), D_c upsampled to half of it (575 rows): noisy labels kept as `label`.
+  assert (known < 0).sum() == 1438 - n_clean and (known >= 0).sum() == round(0.5 * (1438 - n_clean))
+  assert (mixed.train.labels != mixed.train.clean_labels).any()
+  # Alone: each D_c example once, trained on its clean label.
+  assert len(alone.train) == n_clean and len(np.unique(alone.train.images, axis=0)) <= n_clean
+  np.testing.assert_array_equal(alone.train.labels, alone.train.clean_labels)
+  np.testing.assert_array_equal(alone.train.extras["known_label"], alone.train.clean_labels)
+  assert set(map(bytes, alone.train.images)) == set(map(bytes, mixed.train.images[known >= 0]))
+
+
 def write_official_cifar(root, n_per_batch=4):
   """Tiny batches in the official format: rows of 3072 bytes, R then G then B planes."""
   d = os.path.join(root, "cifar-10-batches-py")

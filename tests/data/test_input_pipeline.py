@@ -48,13 +48,18 @@ def test_iterator_state_resumes_at_the_same_batch():
     np.testing.assert_array_equal(a["image"], b["image"])  # same augmentation too
 
 
-def test_process_shards_partition_the_batches():
-  full = list(input_pipeline.train_dataset(split(), cfg(), num_epochs=1, seed=0))
-  parts = [list(input_pipeline.train_dataset(split(), cfg(), num_epochs=1, seed=0,
+@pytest.mark.parametrize("augment", ["none", "crop_flip"])
+def test_process_shards_laid_side_by_side_are_the_single_process_batch(augment):
+  # Multi-host equals single-host only if the global batch is the same: same examples,
+  # same order, same augmentation (crop_flip goes through the per-example path).
+  c = cfg(augment=augment, image_size=4)
+  full = list(input_pipeline.train_dataset(split(), c, num_epochs=2, seed=0))
+  parts = [list(input_pipeline.train_dataset(split(), c, num_epochs=2, seed=0,
                                              process_index=p, process_count=2)) for p in (0, 1)]
-  seen = np.concatenate([b["index"] for p in parts for b in p])
-  assert parts[0][0]["index"].shape == (4,)
-  assert sorted(seen) == sorted(np.concatenate([b["index"] for b in full]))
+  assert len(full) == len(parts[0]) == len(parts[1]) == 6 and parts[0][0]["index"].shape == (4,)
+  for whole, a, b in zip(full, *parts):
+    for key in ("index", "image", "label"):
+      np.testing.assert_array_equal(whole[key], np.concatenate([a[key], b[key]]))
 
 
 def test_eval_dataset_keeps_order_and_last_short_batch():

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from ml_collections import ConfigDict
 from sklearn.datasets import load_digits
 
 from nlx.data import noise
@@ -106,3 +107,18 @@ def test_bad_rates_and_labels_are_errors():
     noise.symmetric_noise(np.zeros(10, int), 3, 1.5, seed=0)
   with pytest.raises(ConfigError, match="range"):
     noise.symmetric_noise(np.array([0, 5]), 3, 0.1, seed=0)
+
+
+def test_random_transition_has_the_given_diagonal_and_random_seeded_rows():
+  t = noise.random_transition(10, 0.5, seed=3)
+  np.testing.assert_allclose(np.diag(t), 0.5)
+  np.testing.assert_allclose(t.sum(1), 1.0)
+  off = t[~np.eye(10, dtype=bool)]
+  assert (off >= 0).all() and off.std() > 0.01  # not the uniform 0.5 / 9
+  np.testing.assert_array_equal(t, noise.random_transition(10, 0.5, seed=3))
+  assert not np.allclose(t, noise.random_transition(10, 0.5, seed=4))
+  labels = balanced_labels(4000)
+  realised = noise.apply(ConfigDict({"type": "random_transition", "rate": 0.5, "seed": 3}),
+                         labels, None, 10)
+  np.testing.assert_allclose(realised.transition, t, atol=0.03)
+  assert abs(realised.rate - 0.5) < 0.01

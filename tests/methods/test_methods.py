@@ -218,3 +218,20 @@ def test_bottom_up_estimates_q_from_the_clean_subset():
   want = data_lib.noise.realized_transition(known[mask], ds.train.labels[mask], ds.num_classes)
   want = 0.99 * want + 0.01 / ds.num_classes
   np.testing.assert_allclose(trainer.initial_state.method_state["q"], want, rtol=1e-6)
+
+
+def test_cifar10_quick_check_rows_fine_tune_the_clean_only_model(tmp_path, cifar10_dir):
+  # The three rows of Xiao et al.'s CIFAR-10 check, tiny: clean_only trains on D_c alone,
+  # finetune and noise_model start from its final model.
+  runs = {}
+  for row in ("clean_only", "finetune", "noise_model"):
+    c = load_config("noise_model_cifar10_quick", f"{row},tiny")
+    c.data.data_dir = cifar10_dir
+    if row != "clean_only":
+      c.train.init_from = str(tmp_path / "clean_only")
+      start = train.Trainer(c, data_lib.load_dataset(c)).initial_state.params["model"]
+      for a, b in zip(jax.tree.leaves(start), jax.tree.leaves(runs["clean_only"]["state"].params["model"])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    runs[row] = train.train_and_evaluate(c, str(tmp_path / row))
+    assert np.isfinite(runs[row]["test"]["accuracy"])
+  assert runs["clean_only"]["num_train"] == 80 and runs["finetune"]["num_train"] == 480

@@ -85,3 +85,12 @@ def test_bfloat16_compute_keeps_float32_params_and_outputs():
   assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(m.params))
   out, _ = models.apply(m.graphdef, m.params, m.state, jnp.ones((2, 8, 8, 1)), train=True)
   assert out.logits.dtype == jnp.float32 and np.all(np.isfinite(out.logits))
+
+
+def test_cifar10_quick_matches_caffes_layer_sizes():
+  # Caffe's cifar10_quick: conv 5x5 3->32, 32->32, 32->64 (with biases), pooled 32->16->8->4,
+  # ip1 4*4*64 -> 64, ip2 64 -> 10: 2432 + 25632 + 51264 + 65600 + 650 parameters.
+  m = models.create(model_config("cifar10_quick"), 10, (32, 32, 3), jax.random.key(0))
+  assert models.count_params(m.params) == 2432 + 25632 + 51264 + 65600 + 650
+  out, _ = models.apply(m.graphdef, m.params, m.state, jnp.ones((2, 32, 32, 3)), train=True)
+  assert out.logits.shape == (2, 10) and out.features.shape == (2, 64) and m.feature_dim == 64

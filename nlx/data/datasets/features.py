@@ -39,6 +39,8 @@ def load(config) -> Dataset:
   y_te = arrays["test_labels"].astype(np.int64)
   clean = arrays["train_clean_labels"].astype(np.int64)
   num_classes = int(max(clean.max(), y_te.max())) + 1
+  if "class_names" in arrays:  # the names fix the class count; labels beyond it are errors
+    num_classes = len(arrays["class_names"])
   names = [str(n) for n in arrays.get("class_names", np.arange(num_classes))]
   x_tr = arrays["train_features"].astype(np.float32)
   x_te = arrays["test_features"].astype(np.float32)
