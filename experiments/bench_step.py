@@ -1,14 +1,20 @@
 """Step-time and input-pipeline benchmark.
 
   python experiments/bench_step.py [--cifar10_dir=DIR] [--steps=20]
+      [--methods=arnet,sinet,noise_model,can] [--torch_python=PATH]
 
 Prints, for this machine: the median wall time of one jitted train step (CE, Adam) for
-the MLP and ResNet-18 on 32x32x3 inputs at batch 128, and the grain input pipeline's
-batches/s for CIFAR-10 training batches of 128 with crop+flip augmentation. Without
---cifar10_dir it writes the official CIFAR-10 layout from ../shared/data/cifar10 to a
-temporary folder (and stops with a message naming the path if that is missing).
+the MLP and ResNet-18 on 32x32x3 inputs at batch 128; each of --methods' step over the CE
+step (CAN, multi-label: over the BCE step); with --torch_python (a Python with torch, see
+experiments/bench_torch.py), nlx's CE and ELR steps beside the same steps in plain
+PyTorch; and the grain input pipeline's batches/s for CIFAR-10 training batches of 128
+with crop+flip augmentation, over the train steps/s. Without --cifar10_dir it writes the
+official CIFAR-10 layout from ../shared/data/cifar10 to a temporary folder (and stops
+with a message naming the path if that is missing).
 """
 
+import functools
+import json
 import os
 import statistics
 import subprocess
@@ -32,19 +38,25 @@ flags.DEFINE_list("models", ["mlp", "resnet18"], "Models to time (CE step).")
 flags.DEFINE_list("methods", ["arnet"], "Methods whose step is timed against CE's.")
 flags.DEFINE_string("method_model", "resnet18", "Backbone for the method/CE ratios.")
 flags.DEFINE_bool("pipeline", True, "Also time the CIFAR-10 input pipeline.")
+flags.DEFINE_string("torch_python", "", "A Python with torch: compare with plain PyTorch.")
+flags.DEFINE_list("torch_models", ["small_cnn", "resnet18"], "Models of the PyTorch comparison.")
 FLAGS = flags.FLAGS
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "cifar10")
 
 
-def synthetic_dataset(n: int) -> Dataset:
+def synthetic_dataset(n: int, multi_label: bool = False) -> Dataset:
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
   labels = rng.integers(0, 10, n)
+  if multi_label:  # 0/1 vectors with one to three positives
+    labels = (rng.random((n, 10)) < 0.15).astype(np.float32)
+    labels[np.arange(n), rng.integers(0, 10, n)] = 1.0
   split = Split(images, labels, labels.copy())
   return Dataset("synthetic", split, split, 10, [str(i) for i in range(10)],
-                 (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+                 (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), multi_label=multi_label)
 
 
+@functools.cache
 def time_step(model: str, method: str = "ce") -> float:
   """Median seconds per jitted train step on random 32x32x3 data (compile excluded).
   Method defaults are the papers' (ARNet: L = 64 prototypes, a 1,000-feature cache).
@@ -53,7 +65,7 @@ def time_step(model: str, method: str = "ce") -> float:
   c.model.name = model
   c.method = methods.default_config(method)
   c.data.batch_size = FLAGS.batch_size
-  ds = synthetic_dataset(FLAGS.batch_size * 4)
+  ds = synthetic_dataset(FLAGS.batch_size * 4, method in methods.MULTI_LABEL_NAMES)
   if method == "sinet":  # side information for classes "0".."9": the bundled digit hierarchy
     c.method.hierarchy = "digits"
   if method in ("noise_model", "bottom_up"):  # a known-clean 10% of the labels
@@ -87,6 +99,20 @@ def pipeline_rate(cifar10_dir: str, seconds: float = 10.0) -> float:
   return n / (time.perf_counter() - t0)
 
 
+def compare_with_torch():
+  """nlx's CE and ELR steps against experiments/bench_torch.py's, same shapes, same CPU."""
+  script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch.py")
+  out = subprocess.run([FLAGS.torch_python, script, f"--models={','.join(FLAGS.torch_models)}",
+                        "--methods=ce,elr", f"--batch_size={FLAGS.batch_size}",
+                        f"--steps={FLAGS.steps}"], check=True, capture_output=True, text=True)
+  for line in out.stdout.splitlines():
+    r = json.loads(line)
+    t = time_step(r["model"], r["method"])
+    print(f"train step, {r['method']}, {r['model']}, batch {FLAGS.batch_size}: nlx "
+          f"{t * 1000:.1f} ms, PyTorch {r['torch']} ({r['threads']} threads) "
+          f"{r['seconds'] * 1000:.1f} ms: nlx is {r['seconds'] / t:.2f}x PyTorch's speed")
+
+
 def main(argv):
   del argv
   print(f"devices: {jax.devices()}  cpu count: {os.cpu_count()}")
@@ -96,11 +122,17 @@ def main(argv):
     print(f"train step, CE, {model}, 32x32x3, batch {FLAGS.batch_size}: "
           f"median {step_times[model] * 1000:.1f} ms")
   if FLAGS.methods:
-    base = step_times.get(FLAGS.method_model) or time_step(FLAGS.method_model)
+    base = {"ce": step_times.get(FLAGS.method_model) or time_step(FLAGS.method_model)}
     for method in FLAGS.methods:
+      ref = "bce" if method in methods.MULTI_LABEL_NAMES else "ce"
+      if ref not in base:
+        base[ref] = time_step(FLAGS.method_model, ref)
       t = time_step(FLAGS.method_model, method)
       print(f"train step, {method}, {FLAGS.method_model}, batch {FLAGS.batch_size}: median "
-            f"{t * 1000:.1f} ms = {t / base:.3f}x the CE step ({base * 1000:.1f} ms)")
+            f"{t * 1000:.1f} ms = {t / base[ref]:.3f}x the {ref.upper()} step "
+            f"({base[ref] * 1000:.1f} ms)")
+  if FLAGS.torch_python:
+    compare_with_torch()
   if not FLAGS.pipeline:
     return
   cifar_dir = FLAGS.cifar10_dir

@@ -15,7 +15,7 @@ import os
 import sys
 import tempfile
 
-from absl import app, flags
+from absl import app, flags, logging
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import protocols
@@ -60,6 +60,7 @@ def run(row: str, seed: int, data_dir: str) -> dict:
 
 def main(argv):
   del argv
+  logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint file at INFO
   data_dir = FLAGS.cifar10_dir or protocols.shared_cifar10(
       os.path.join(tempfile.gettempdir(), "nlx_cifar10"))[0]
   seeds = [int(s) for s in FLAGS.seeds]

@@ -77,6 +77,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.optimizer.warmup_epochs = 0
   c.optimizer.step_epochs = (30, 60)  # step: epochs at which lr is multiplied
   c.optimizer.step_factor = 0.1
+  c.optimizer.lr_multipliers = ""   # "NAME=F,...": updates of params named NAME times F
 
   c.train = ml_collections.ConfigDict()
   c.train.num_epochs = 10

@@ -1,5 +1,6 @@
 """Optax optimisers and learning-rate schedules from `config.optimizer`."""
 
+import jax
 import optax
 
 from nlx.errors import ConfigError
@@ -38,4 +39,33 @@ def build(config, steps_per_epoch: int, num_epochs: int) -> tuple[optax.Gradient
     raise ConfigError(f"optimizer.name must be sgd, adam or adamw, got {config.name!r}")
   if wd:
     tx = optax.chain(optax.add_decayed_weights(wd), tx)
+  if config.lr_multipliers:
+    tx = optax.chain(tx, scale_updates_by_name(parse_multipliers(config.lr_multipliers)))
   return tx, schedule
+
+
+def parse_multipliers(spec: str) -> dict[str, float]:
+  """`"gate=10,memory=0.5"` -> {"gate": 10.0, "memory": 0.5}; a ConfigError names a bad entry."""
+  out = {}
+  for item in filter(None, (x.strip() for x in spec.split(","))):
+    name, _, value = item.partition("=")
+    try:
+      out[name.strip()] = float(value)
+    except ValueError:
+      raise ConfigError(f"optimizer.lr_multipliers: {item!r} is not NAME=NUMBER") from None
+  return out
+
+
+def scale_updates_by_name(multipliers: dict[str, float]) -> optax.GradientTransformation:
+  """Multiplies the final update of every parameter whose path has a component equal to a
+  key of `multipliers` (e.g. "gate") by its value: a per-parameter learning-rate factor."""
+  def factor(path) -> float:
+    names = {str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path}
+    hits = [m for name, m in multipliers.items() if name in names]
+    return hits[0] if hits else 1.0
+
+  def update(updates, state, params=None):
+    del params
+    return jax.tree_util.tree_map_with_path(lambda p, u: u * factor(p), updates), state
+
+  return optax.GradientTransformation(lambda params: optax.EmptyState(), update)

@@ -1,5 +1,6 @@
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -49,3 +50,23 @@ def test_sgd_momentum_and_l2_weight_decay_by_hand():
   np.testing.assert_allclose(u2["w"], -0.1 * (0.9 * g1 + g2), rtol=1e-6)
   with pytest.raises(ConfigError, match="optimizer.name"):
     optim.build(opt_config(name="lamb"), 10, 1)
+
+
+def test_lr_multipliers_scale_only_the_named_parameters():
+  from flax import nnx
+  c = base_config().optimizer
+  c.name, c.learning_rate, c.momentum, c.lr_multipliers = "sgd", 0.1, 0.0, "gate=10"
+  tx, _ = optim.build(c, steps_per_epoch=1, num_epochs=1)
+
+  class Net(nnx.Module):
+    def __init__(self):
+      self.gate = nnx.Param(jnp.zeros(2))
+      self.head = nnx.Linear(2, 2, rngs=nnx.Rngs(0))
+
+  params = nnx.state(Net(), nnx.Param)
+  grads = jax.tree.map(jnp.ones_like, params)
+  updates, _ = tx.update(grads, tx.init(params), params)
+  np.testing.assert_allclose(updates["gate"][...], [-1.0, -1.0])          # -0.1 * 10 * 1
+  np.testing.assert_allclose(updates["head"]["kernel"][...], -0.1 * np.ones((2, 2)))
+  with pytest.raises(ConfigError, match="'gate:10'"):
+    optim.parse_multipliers("gate:10")

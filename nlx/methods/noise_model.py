@@ -3,7 +3,9 @@
 Needs a clean subset D_c (`data.clean_fraction > 0`, see `nlx.data.mixture`): batches
 carry `known_label` (the clean label on D_c, -1 on D_n). Two networks, as in the paper:
 p(y|x) is the trainer's model, p(z|x) (z in {noise-free, random, confusing}) a second
-network of the same architecture with 3 outputs (`params["znet"]`).
+network of the same architecture with 3 outputs (`params["znet"]`). With
+`shared_trunk=True` (the option the issue allows), p(z|x) is instead a linear 3-way head
+on p(y|x)'s features (`params["z_head"]`): one network, about the cost of a CE step.
 - C (`C[noisy, true]`) is estimated once at the start from D_c's (clean, noisy) pairs
   with the closed form of Section 3.2 (`nlx.ops.noise_model.estimate_confusion`).
 - Stage 1 (`pretrain_epochs`): only D_c trains: p(y|x) on its clean labels, p(z|x) on the
@@ -26,7 +28,8 @@ from nlx.ops import noise_model as nm
 
 
 def default_config(name: str = "noise_model") -> ml_collections.ConfigDict:
-  return ml_collections.ConfigDict({"name": name, "pretrain_epochs": 5, "z_loss_scale": 0.1})
+  return ml_collections.ConfigDict({"name": name, "pretrain_epochs": 5, "z_loss_scale": 0.1,
+                                    "shared_trunk": False})
 
 
 def clean_pairs(dataset):
@@ -38,12 +41,24 @@ def clean_pairs(dataset):
 
 
 def init_state(config, *, dataset, model, rng, new_model, **unused):
-  del model, unused
+  del unused
   true, noisy = clean_pairs(dataset)
-  confusion = nm.estimate_confusion(true, noisy, dataset.num_classes)
+  confusion = jnp.asarray(nm.estimate_confusion(true, noisy, dataset.num_classes), jnp.float32)
+  if config.shared_trunk:
+    d = model.feature_dim
+    w = jax.random.normal(rng, (d, 3), jnp.float32) / np.sqrt(d)  # LeCun normal, as nnx.Linear
+    return {"z_head": {"w": w, "b": jnp.zeros(3, jnp.float32)}}, {"confusion": confusion}
   znet = new_model(rng, num_classes=3)
-  return {"znet": znet.params}, {"znet_state": znet.state,
-                                 "confusion": jnp.asarray(confusion, jnp.float32)}
+  return {"znet": znet.params}, {"znet_state": znet.state, "confusion": confusion}
+
+
+def _z_logits(params, state, outputs, batch, rng, ctx):
+  """p(z|x)'s logits `[B, 3]` and the z network's new BatchNorm state (None when shared)."""
+  if "z_head" in params:
+    return outputs.features @ params["z_head"]["w"] + params["z_head"]["b"], None
+  z_out, znet_state = ctx.apply_fns[3](params["znet"], state["znet_state"], batch["input"],
+                                       train=True, rng=rng)
+  return z_out.logits, znet_state
 
 
 def known_posterior(known, noisy, confusion, num_classes):
@@ -56,10 +71,9 @@ def known_posterior(known, noisy, confusion, num_classes):
 
 
 def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
-  z_out, znet_state = ctx.apply_fns[3](params["znet"], state["znet_state"], batch["input"],
-                                   train=True, rng=rng)
+  z_logits, znet_state = _z_logits(params, state, outputs, batch, rng, ctx)
   log_py = jax.nn.log_softmax(outputs.logits, axis=-1)
-  log_pz = jax.nn.log_softmax(z_out.logits, axis=-1)
+  log_pz = jax.nn.log_softmax(z_logits, axis=-1)
   noisy, known = batch["label"], batch["known_label"]
   is_clean = known >= 0
   q = jnp.where(is_clean[:, None, None],
@@ -76,12 +90,18 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
 
 def update_state(state, batch, aux, *, config):
   del batch, config
+  if aux["znet_state"] is None:
+    return state
   return {**state, "znet_state": aux["znet_state"]}
 
 
 def confusing_probability(trainer, state, split) -> np.ndarray:
   """p(z = confusing | x) `[N]` for a split (for the rank-precision curve)."""
   from nlx import models
+  if "z_head" in state.params["method"]:
+    head = state.params["method"]["z_head"]
+    features = trainer.predict_outputs(state, split)[1]
+    return np.asarray(jax.nn.softmax(features @ head["w"] + head["b"])[:, nm.CONFUSING])
   from nlx.train import normalize
   fn = jax.jit(lambda p, s, x: jax.nn.softmax(models.apply(
       trainer.graphdefs[3], p, s, normalize(x, trainer.dataset.mean, trainer.dataset.std),

@@ -190,6 +190,38 @@ def test_noise_model_stage1_trains_only_the_clean_subset_and_stage2_all():
       assert np.all(per_ex > 0)
 
 
+def test_noise_model_shared_trunk_reads_z_from_the_y_network_features():
+  from nlx.methods import noise_model
+  trainer = make_trainer("noise_model", shared_trunk=True, pretrain_epochs=0)
+  s0 = trainer.initial_state
+  assert "znet" not in s0.params["method"] and "znet_state" not in s0.method_state
+  assert s0.params["method"]["z_head"]["w"].shape == (32, 3)
+  batch = first_batch(trainer)
+  x = train.normalize(batch["image"], trainer.dataset.mean, trainer.dataset.std)
+  out, _ = models.apply(trainer.graphdef, s0.params["model"], s0.model_state, x, train=True)
+  ctx = train.StepContext(jnp.asarray(trainer.steps_per_epoch), trainer.steps_per_epoch, 10,
+                          None, {})
+  per_ex, _ = noise_model.loss_fn(s0.params["method"], s0.method_state, out, {**batch, "input": x},
+                                  jax.random.key(0), config=trainer.config.method, ctx=ctx)
+  confusion = np.asarray(s0.method_state["confusion"])
+  # The same loss from the ops, with p(z|x) = softmax(features @ w + b) written out here.
+  head = jax.tree.map(np.asarray, s0.params["method"]["z_head"])  # s0 is donated below
+  log_py = jax.nn.log_softmax(out.logits)
+  log_pz = jax.nn.log_softmax(np.asarray(out.features) @ head["w"] + head["b"])
+  from nlx.ops import noise_model as nm
+  known = batch["known_label"]
+  q = jnp.where((known >= 0)[:, None, None],
+                noise_model.known_posterior(known, batch["label"], confusion, 10),
+                nm.posterior(log_py, log_pz, batch["label"], confusion))
+  loss_y, loss_z = nm.m_step_losses(log_py, log_pz, q)
+  np.testing.assert_allclose(per_ex, loss_y + 0.1 * loss_z, rtol=1e-5)
+  s1, m = trainer.train_step(s0, batch)
+  assert np.isfinite(float(m["loss"]))
+  assert not np.allclose(s1.params["method"]["z_head"]["w"], head["w"])
+  p_conf = noise_model.confusing_probability(trainer, s1, trainer.dataset.train)
+  assert p_conf.shape == (len(trainer.dataset.train),) and ((p_conf > 0) & (p_conf < 1)).all()
+
+
 def test_clean_subset_baselines_by_hand():
   from nlx.methods import clean_subset
   logits = jnp.array([[2.0, 0.0], [0.0, 1.0], [1.0, 3.0]])

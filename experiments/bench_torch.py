@@ -1,0 +1,162 @@
+"""The PyTorch side of the speed comparison in experiments/bench_step.py: the same train
+steps written in plain PyTorch, timed on the same CPU. Run it with a Python that has
+torch (never an nlx dependency), e.g. a separate venv:
+
+  python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch numpy
+  /tmp/torchvenv/bin/python experiments/bench_torch.py --models=small_cnn,resnet18
+
+Prints one JSON line per (model, method): the median seconds of a train step (forward,
+backward, Adam) at batch 128 on random 32x32x3 inputs, after 3 warm-up steps. Models:
+`resnet18` (CIFAR stem: 3x3 conv, no max-pool, as nlx's `resnet18`), `small_cnn` (nlx's:
+three 3x3 conv-BN-ReLU-maxpool blocks 32-64-128, global average pool, linear). Methods:
+`ce`, and `elr` (CE + lambda log(1 - <p, t>) with the per-example EMA target update).
+Standalone on purpose: it imports nothing from nlx.
+"""
+
+import argparse
+import itertools
+import json
+import statistics
+import time
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class BasicBlock(nn.Module):
+  def __init__(self, cin, cout, stride):
+    super().__init__()
+    self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+    self.bn1 = nn.BatchNorm2d(cout)
+    self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+    self.bn2 = nn.BatchNorm2d(cout)
+    self.downsample = None
+    if stride != 1 or cin != cout:
+      self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                      nn.BatchNorm2d(cout))
+
+  def forward(self, x):
+    h = F.relu(self.bn1(self.conv1(x)))
+    h = self.bn2(self.conv2(h))
+    return F.relu(h + (x if self.downsample is None else self.downsample(x)))
+
+
+class ResNet18(nn.Module):
+  def __init__(self, num_classes=10):
+    super().__init__()
+    self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+    self.bn1 = nn.BatchNorm2d(64)
+    layers, cin = [], 64
+    for i, n in enumerate((2, 2, 2, 2)):
+      cout = 64 * 2 ** i
+      for j in range(n):
+        layers.append(BasicBlock(cin, cout, 2 if (j == 0 and i > 0) else 1))
+        cin = cout
+    self.layers = nn.Sequential(*layers)
+    self.fc = nn.Linear(cin, num_classes)
+
+  def forward(self, x):
+    h = self.layers(F.relu(self.bn1(self.conv1(x))))
+    return self.fc(h.mean((2, 3)))
+
+
+class SmallCNN(nn.Module):
+  def __init__(self, num_classes=10, width=32):
+    super().__init__()
+    chans = (3, width, 2 * width, 4 * width)
+    self.blocks = nn.Sequential(*[nn.Sequential(nn.Conv2d(a, b, 3, 1, 1, bias=False),
+                                                nn.BatchNorm2d(b), nn.ReLU(), nn.MaxPool2d(2))
+                                  for a, b in itertools.pairwise(chans)])
+    self.head = nn.Linear(chans[-1], num_classes)
+
+  def forward(self, x):
+    return self.head(self.blocks(x).mean((2, 3)))
+
+
+def time_step(model_name, method, batch_size, steps, channels_last):
+  torch.manual_seed(0)
+  model = {"resnet18": ResNet18, "small_cnn": SmallCNN}[model_name]()
+  opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+  n = batch_size * 4
+  images = torch.randn(n, 3, 32, 32)
+  labels = torch.randint(0, 10, (n,))
+  if channels_last:
+    model = model.to(memory_format=torch.channels_last)
+    images = images.contiguous(memory_format=torch.channels_last)
+  targets = torch.full((n, 10), 0.1)
+  lam, beta = 3.0, 0.7
+  times = []
+  for i in range(steps + 3):
+    idx = torch.arange(i % 4 * batch_size, (i % 4 + 1) * batch_size)
+    t = time.perf_counter()
+    logits = model(images[idx])
+    loss = F.cross_entropy(logits, labels[idx])
+    if method == "elr":  # the authors' order: update the targets, then the regulariser
+      p = F.softmax(logits, 1).clamp(1e-4, 1 - 1e-4)
+      with torch.no_grad():
+        targets[idx] = beta * targets[idx] + (1 - beta) * p / p.sum(1, keepdim=True)
+      loss = loss + lam * torch.log(1 - (targets[idx] * p).sum(1)).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    if i >= 3:
+      times.append(time.perf_counter() - t)
+  return statistics.median(times)
+
+
+def conv_parts(steps, shapes=((128, 32, 64), (128, 16, 128), (128, 8, 256), (128, 4, 512))):
+  """Forward / input-gradient / kernel-gradient seconds of one 3x3 conv, summed over
+  ResNet-18's stage shapes (as experiments/bench_xla_cpu.py times them in XLA)."""
+  out = {"forward": 0.0, "input gradient": 0.0, "kernel gradient": 0.0}
+
+  def median(fn, *args):
+    for _ in range(3):
+      fn(*args)
+    times = []
+    for _ in range(steps):
+      t = time.perf_counter()
+      fn(*args)
+      times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+  def forward(x, w):
+    with torch.no_grad():
+      return F.conv2d(x, w, padding=1)
+
+  def grad(y, wrt, g):
+    return torch.autograd.grad(y, wrt, g, retain_graph=True)
+
+  for b, hw, c in shapes:
+    x = torch.randn(b, c, hw, hw, requires_grad=True)
+    w = (0.05 * torch.randn(c, c, 3, 3)).requires_grad_()
+    g = torch.randn(b, c, hw, hw)
+    out["forward"] += median(forward, x, w)
+    y = F.conv2d(x, w, padding=1)
+    out["input gradient"] += median(grad, y, x, g)
+    out["kernel gradient"] += median(grad, y, w, g)
+  return out
+
+
+def main():
+  ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  ap.add_argument("--models", default="small_cnn,resnet18")
+  ap.add_argument("--methods", default="ce,elr")
+  ap.add_argument("--batch_size", type=int, default=128)
+  ap.add_argument("--steps", type=int, default=20)
+  ap.add_argument("--channels_last", action="store_true")
+  ap.add_argument("--conv_parts", action="store_true", help="time conv parts instead")
+  args = ap.parse_args()
+  if args.conv_parts:
+    print(json.dumps(conv_parts(args.steps)))
+    return
+  for model in args.models.split(","):
+    for method in args.methods.split(","):
+      t = time_step(model, method, args.batch_size, args.steps, args.channels_last)
+      print(json.dumps({"model": model, "method": method, "seconds": t,
+                        "threads": torch.get_num_threads(), "torch": torch.__version__}),
+            flush=True)
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,120 @@
+"""Where XLA's CPU convolutions lose to PyTorch's, and which XLA flag wins it back.
+
+  python experiments/bench_xla_cpu.py [--torch_python=PATH] [--steps=10]
+      [--models=small_cnn,resnet18]
+
+For each set of XLA_FLAGS below (one subprocess each, so the flags take effect), times:
+the three parts of one 3x3 convolution layer at the shapes of a ResNet-18 stage on
+CIFAR (batch 128, NHWC): forward, gradient with respect to the input, gradient with
+respect to the kernel; and the whole jitted CE train step of nlx's small CNN and
+ResNet-18 (experiments/bench_step.py's step). With --torch_python, the same three conv
+parts in PyTorch (experiments/bench_torch.py --conv_parts). Prints a markdown table.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_step  # its --steps, --models, --batch_size and --torch_python apply here too
+
+FLAGS = flags.FLAGS
+flags.DEFINE_bool("child", False, "Internal: run the timings in this process and print JSON.")
+
+FLAG_SETS = {
+    "default": "",
+    "oneDNN": "--xla_cpu_use_onednn=true",
+    "XNNPACK": "--xla_cpu_use_xnnpack=true",
+    "no fast math": "--xla_cpu_enable_fast_math=false",
+}
+# (batch, height/width, channels in = out): ResNet-18's four stages on 32x32 inputs.
+CONV_SHAPES = ((128, 32, 64), (128, 16, 128), (128, 8, 256), (128, 4, 512))
+
+
+def median_time(fn, *args, steps):
+  import jax
+  for _ in range(3):
+    jax.block_until_ready(fn(*args))
+  times = []
+  for _ in range(steps):
+    t = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - t)
+  return statistics.median(times)
+
+
+def conv_parts(steps):
+  """Seconds for forward / input-gradient / kernel-gradient, summed over CONV_SHAPES."""
+  import jax
+
+  def conv(x, w):
+    return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+  @jax.jit
+  def input_grad(x, w, g):
+    return jax.vjp(lambda x_: conv(x_, w), x)[1](g)[0]
+
+  @jax.jit
+  def kernel_grad(x, w, g):
+    return jax.vjp(lambda w_: conv(x, w_), w)[1](g)[0]
+
+  out = {"forward": 0.0, "input gradient": 0.0, "kernel gradient": 0.0}
+  for b, hw, c in CONV_SHAPES:
+    x = jax.random.normal(jax.random.key(0), (b, hw, hw, c))
+    w = jax.random.normal(jax.random.key(1), (3, 3, c, c)) * 0.05
+    g = jax.random.normal(jax.random.key(2), (b, hw, hw, c))
+    out["forward"] += median_time(jax.jit(conv), x, w, steps=steps)
+    out["input gradient"] += median_time(input_grad, x, w, g, steps=steps)
+    out["kernel gradient"] += median_time(kernel_grad, x, w, g, steps=steps)
+  return out
+
+
+def child(steps, models):
+  result = conv_parts(steps)
+  for m in models:
+    result[f"{m} CE step"] = bench_step.time_step(m)
+  print(json.dumps(result))
+
+
+def run_child(xla_flags):
+  env = {**os.environ, "XLA_FLAGS": xla_flags, "JAX_PLATFORMS": "cpu"}
+  out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child",
+                        f"--steps={FLAGS.steps}", f"--models={','.join(FLAGS.models)}"],
+                       env=env, capture_output=True, text=True, check=False)
+  if out.returncode:
+    return None, out.stderr.strip().splitlines()[-1][:200]
+  return json.loads(out.stdout.strip().splitlines()[-1]), ""
+
+
+def main(argv):
+  del argv
+  if FLAGS.child:
+    child(FLAGS.steps, FLAGS.models)
+    return
+  rows = {}
+  for name, xla_flags in FLAG_SETS.items():
+    result, err = run_child(xla_flags)
+    rows[f"XLA {name} `{xla_flags}`" if xla_flags else "XLA default"] = result or {"error": err}
+  if FLAGS.torch_python:
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch.py")
+    out = subprocess.run([FLAGS.torch_python, script, "--conv_parts", f"--steps={FLAGS.steps}"],
+                         check=True, capture_output=True, text=True)
+    rows["PyTorch (NCHW)"] = json.loads(out.stdout.strip().splitlines()[-1])
+  columns = ["forward", "input gradient", "kernel gradient"] + [f"{m} CE step" for m in FLAGS.models]
+  print("| | " + " | ".join(columns) + " |\n|---" * 1 + "|---" * len(columns) + "|")
+  for name, r in rows.items():
+    if "error" in r:
+      print(f"| {name} | failed: {r['error']} |")
+      continue
+    print(f"| {name} | " + " | ".join(f"{1000 * r[c]:.1f} ms" if c in r else "—"
+                                      for c in columns) + " |")
+
+
+if __name__ == "__main__":
+  app.run(main)
