@@ -46,7 +46,8 @@ def main(argv):
     state = result["state"]
     gate = np.asarray(gate_of(trainer.graphdef, state.params["model"], state.model_state))
     print(f"{name}, gate lr x{mult:g}: accuracy {100 * result['test']['accuracy']:.1f}%, "
-          f"mean gate on the image branch {gate.mean():.3f}", flush=True)
+          f"mean gate on the image branch {gate.mean():.3f}, {100 * (gate > 0.5).mean():.0f}% of "
+          f"its {gate.size} entries above 1/2", flush=True)
 
 
 if __name__ == "__main__":
