@@ -16,8 +16,10 @@ Command:  python experiments/cifar10_quick_check.py --cifar10_dir=DIR  (the thre
           or one row: python -m nlx.main --config=configs/noise_model_cifar10_quick.py:finetune
           --config.data.data_dir=DIR --config.train.init_from=workdirs/<clean_only run>
           (DIR = a folder with cifar-10-batches-py/)
-Runtime:  2-core CPU: about 15 min (clean_only), 13 min (finetune), 25 min (noise_model).
-Expected: see README ("Xiao et al.'s CIFAR-10 check").
+Runtime:  2-core CPU (shared with other work): 12 min (clean_only), 8 min (finetune),
+          11 min (noise_model).
+Expected: seed 0: 68.51 / 69.12 / 72.06% clean-test accuracy (README, "Xiao et al.'s own
+          CIFAR-10 check", has the mean over 3 seeds).
 """
 
 from nlx import methods

@@ -26,6 +26,9 @@ import jax
 import numpy as np
 from absl import app, flags
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import protocols
+
 from nlx import methods, train
 from nlx.config_base import base_config
 from nlx.data import input_pipeline, mixture
@@ -63,7 +66,9 @@ def time_step(model: str, method: str = "ce") -> float:
   SINet's per-epoch weight update (one inference pass) is outside the step."""
   c = base_config()
   c.model.name = model
+  method, _, overrides = method.partition("@")  # e.g. noise_model@shared_trunk=True
   c.method = methods.default_config(method)
+  protocols.override_method(c.method, overrides)
   c.data.batch_size = FLAGS.batch_size
   ds = synthetic_dataset(FLAGS.batch_size * 4, method in methods.MULTI_LABEL_NAMES)
   if method == "sinet":  # side information for classes "0".."9": the bundled digit hierarchy

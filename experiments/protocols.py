@@ -134,10 +134,21 @@ def suite_config(suite: str, method: str, setting: str, seed: int, *, data_dir: 
   method, _, overrides = method.partition("@")
   method, _, protos = method.partition("_L")
   c = _suite_config(suite, method, protos, setting, seed, data_dir, epochs)
+  override_method(c.method, overrides)
+  return c
+
+
+def override_method(method_config, overrides: str) -> None:
+  """Applies `key=value,...` to a method's ConfigDict, each value in the key's type."""
   for item in filter(None, overrides.split(",")):
     key, _, value = item.partition("=")
-    c.method[key] = type(c.method[key])(value)
-  return c
+    kind = type(method_config[key])
+    if kind is bool:
+      if value not in ("True", "False", "true", "false", "1", "0"):
+        raise ValueError(f"{key} takes True or False, got {value!r}")
+      method_config[key] = value in ("True", "true", "1")
+    else:
+      method_config[key] = kind(value)
 
 
 def _suite_config(suite, method, protos, setting, seed, data_dir, epochs):
