@@ -2,6 +2,8 @@
 
 Orbax writes each step to a temporary directory and renames it when complete, so a
 crash never leaves a half-written checkpoint that `latest_step` would pick up.
+`read_arrays` reads a saved state on any device layout; `load_model_weights` takes
+another run's final model for fine-tuning (`train.init_from`).
 """
 
 import os
@@ -43,6 +45,7 @@ class Checkpointer:
 def read_arrays(state_dir: str) -> dict:
   """A saved state (`<checkpoint>/<step>/state`) as nested dicts of numpy arrays, whatever
   devices or processes wrote it (no target structure or sharding needed)."""
+  state_dir = os.path.abspath(state_dir)  # orbax finds no metadata under a relative path
   ckptr = ocp.PyTreeCheckpointer()
   tree = ckptr.metadata(state_dir).item_metadata.tree
   args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
@@ -73,12 +76,14 @@ def load_model_weights(workdir: str, params, model_state):
   (another run, e.g. a model pretrained on the clean subset), in the structure of
   `params` / `model_state` (nnx.State); a ConfigError names a missing or mis-shaped one."""
   directory = os.path.join(os.path.abspath(workdir), "checkpoints")
-  mngr = ocp.CheckpointManager(directory) if os.path.isdir(directory) else None
-  step = mngr.latest_step() if mngr else None
+  step = None
+  if os.path.isdir(directory):
+    mngr = ocp.CheckpointManager(directory)
+    step = mngr.latest_step()
+    mngr.close()
   if step is None:
     raise ConfigError(f"train.init_from: no checkpoint in {directory}")
   raw = read_arrays(os.path.join(directory, str(step), "state"))
-  mngr.close()
   new = []
   for name, like in (("params/model", params), ("model_state", model_state)):
     node = raw

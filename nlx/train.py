@@ -4,8 +4,11 @@
 and notebooks call. A method plugs in through `nlx.methods` (init_state, loss_fn,
 update_state); the loop, data parallelism, checkpoints and metrics are shared.
 
-Data parallel: a 1-D mesh over the local devices (axis `data`); batches are sharded
-along it, params and method state replicated; `jit` inserts the collectives.
+Data parallel: a 1-D mesh over the devices (axis `data`); batches are sharded along
+it, params and method state replicated; `jit` inserts the collectives. Multi-host
+(`nlx.distributed`): the mesh spans every process's devices, each process feeds its
+rows of the global batch, and the grain iterator state (a position, the same in every
+process, which step in lockstep) is saved once with the train state.
 """
 
 import dataclasses

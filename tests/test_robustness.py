@@ -133,7 +133,7 @@ def test_labels_beyond_the_class_names_are_named(tmp_path):
     data_lib.load_dataset(config)
 
 
-def test_fine_tuning_from_a_run_with_another_class_count_names_the_layer(tmp_path):
+def test_fine_tuning_from_a_run_with_another_class_count_names_the_layer(tmp_path, monkeypatch):
   three = features_config(tmp_path, ["a", "b", "c"], np.arange(64) % 3, "three")
   train.train_and_evaluate(three, str(tmp_path / "run3"))
   same = features_config(tmp_path, ["a", "b", "c"], np.arange(64) % 3, "three_again")
@@ -142,6 +142,11 @@ def test_fine_tuning_from_a_run_with_another_class_count_names_the_layer(tmp_pat
   np.testing.assert_array_equal(
       train.Trainer(same, data_lib.load_dataset(same)).initial_state.params["model"]["head"]["bias"],
       saved["params"]["model"]["head"]["bias"]["value"])
+  with monkeypatch.context() as m:  # a relative path reads the same arrays
+    m.chdir(tmp_path)
+    relative = read_arrays(os.path.join("run3", "checkpoints", "8", "state"))
+  np.testing.assert_array_equal(relative["params"]["model"]["head"]["bias"]["value"],
+                                saved["params"]["model"]["head"]["bias"]["value"])
   five = features_config(tmp_path, list("abcde"), np.arange(64) % 5, "five")
   five.train.init_from = str(tmp_path / "run3")
   with pytest.raises(ConfigError, match=r"params/model/head/bias has shape \(3,\) in the "
