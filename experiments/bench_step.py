@@ -43,6 +43,8 @@ flags.DEFINE_string("method_model", "resnet18", "Backbone for the method/CE rati
 flags.DEFINE_bool("pipeline", True, "Also time the CIFAR-10 input pipeline.")
 flags.DEFINE_string("torch_python", "", "A Python with torch: compare with plain PyTorch.")
 flags.DEFINE_list("torch_models", ["small_cnn", "resnet18"], "Models of the PyTorch comparison.")
+flags.DEFINE_string("conv", "auto", "model.conv: auto (nlx.ops.conv's chunked kernel "
+                    "gradient where it applies) | xla.")
 FLAGS = flags.FLAGS
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "cifar10")
 
@@ -59,13 +61,19 @@ def synthetic_dataset(n: int, multi_label: bool = False) -> Dataset:
                  (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), multi_label=multi_label)
 
 
-@functools.cache
-def time_step(model: str, method: str = "ce") -> float:
+def time_step(model: str, method: str = "ce", conv: str | None = None) -> float:
   """Median seconds per jitted train step on random 32x32x3 data (compile excluded).
   Method defaults are the papers' (ARNet: L = 64 prototypes, a 1,000-feature cache).
-  SINet's per-epoch weight update (one inference pass) is outside the step."""
+  SINet's per-epoch weight update (one inference pass) is outside the step.
+  `conv`: model.conv (default: the --conv flag)."""
+  return _time_step(model, method, conv or FLAGS.conv)
+
+
+@functools.cache
+def _time_step(model: str, method: str, conv: str) -> float:
   c = base_config()
   c.model.name = model
+  c.model.conv = conv
   method, _, overrides = method.partition("@")  # e.g. noise_model@shared_trunk=True
   c.method = methods.default_config(method)
   protocols.override_method(c.method, overrides)

@@ -7,8 +7,10 @@ For each set of XLA_FLAGS below (one subprocess each, so the flags take effect),
 the three parts of one 3x3 convolution layer at the shapes of a ResNet-18 stage on
 CIFAR (batch 128, NHWC): forward, gradient with respect to the input, gradient with
 respect to the kernel; and the whole jitted CE train step of nlx's small CNN and
-ResNet-18 (experiments/bench_step.py's step). With --torch_python, the same three conv
-parts in PyTorch (experiments/bench_torch.py --conv_parts). Prints a markdown table.
+ResNet-18 (experiments/bench_step.py's step), with XLA's convolutions (model.conv=xla)
+and with nlx.ops.conv's chunked kernel gradient (model.conv=auto, the default); and
+nlx.ops.conv.kernel_grad alone at the same shapes. With --torch_python, the same three
+conv parts in PyTorch (experiments/bench_torch.py --conv_parts). Prints a markdown table.
 """
 
 import json
@@ -64,7 +66,10 @@ def conv_parts(steps):
   def kernel_grad(x, w, g):
     return jax.vjp(lambda w_: conv(x, w_), w)[1](g)[0]
 
-  out = {"forward": 0.0, "input gradient": 0.0, "kernel gradient": 0.0}
+  from nlx.ops import conv as conv_ops
+  chunked = jax.jit(conv_ops.kernel_grad)
+  out = {"forward": 0.0, "input gradient": 0.0, "kernel gradient": 0.0,
+         "kernel gradient, nlx chunked": 0.0}
   for b, hw, c in CONV_SHAPES:
     x = jax.random.normal(jax.random.key(0), (b, hw, hw, c))
     w = jax.random.normal(jax.random.key(1), (3, 3, c, c)) * 0.05
@@ -72,13 +77,15 @@ def conv_parts(steps):
     out["forward"] += median_time(jax.jit(conv), x, w, steps=steps)
     out["input gradient"] += median_time(input_grad, x, w, g, steps=steps)
     out["kernel gradient"] += median_time(kernel_grad, x, w, g, steps=steps)
+    out["kernel gradient, nlx chunked"] += median_time(chunked, x, g, steps=steps)
   return out
 
 
 def child(steps, models):
   result = conv_parts(steps)
   for m in models:
-    result[f"{m} CE step"] = bench_step.time_step(m)
+    for conv in ("xla", "auto"):
+      result[f"{m} CE step, conv={conv}"] = bench_step.time_step(m, conv=conv)
   print(json.dumps(result))
 
 
@@ -106,7 +113,8 @@ def main(argv):
     out = subprocess.run([FLAGS.torch_python, script, "--conv_parts", f"--steps={FLAGS.steps}"],
                          check=True, capture_output=True, text=True)
     rows["PyTorch (NCHW)"] = json.loads(out.stdout.strip().splitlines()[-1])
-  columns = ["forward", "input gradient", "kernel gradient"] + [f"{m} CE step" for m in FLAGS.models]
+  columns = ["forward", "input gradient", "kernel gradient", "kernel gradient, nlx chunked"]
+  columns += [f"{m} CE step, conv={conv}" for m in FLAGS.models for conv in ("xla", "auto")]
   print("| | " + " | ".join(columns) + " |\n|---" * 1 + "|---" * len(columns) + "|")
   for name, r in rows.items():
     if "error" in r:

@@ -16,6 +16,7 @@ from nlx.models.mlp import MLP
 from nlx.models.multimodal import MultimodalNet
 from nlx.models.outputs import Outputs
 from nlx.models.resnet import ResNet18, ResNet34
+from nlx.ops import conv as conv_ops
 
 NAMES = ("mlp", "small_cnn", "cifar10_quick", "resnet18", "resnet34", "resnet18_imagenet", "resnet34_imagenet",
          "multimodal")
@@ -37,6 +38,10 @@ def build_module(config, num_classes: int, input_shape, rng: jax.Array, *,
   dtype = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}.get(config.dtype)
   if dtype is None:
     raise ConfigError(f"model.dtype must be float32 or bfloat16, got {config.dtype!r}")
+  conv_fn = {"auto": conv_ops.conv_general_dilated,
+             "xla": jax.lax.conv_general_dilated}.get(config.get("conv", "auto"))
+  if conv_fn is None:
+    raise ConfigError(f"model.conv must be auto or xla, got {config.conv!r}")
   rngs = nnx.Rngs(params=rng)
   if name == "mlp":
     in_features = int(jnp.prod(jnp.array(input_shape)))
@@ -49,13 +54,13 @@ def build_module(config, num_classes: int, input_shape, rng: jax.Array, *,
   cin = input_shape[-1]
   if name == "small_cnn":
     return SmallCNN(cin, num_classes, width=config.width, dropout=config.dropout, dtype=dtype,
-                    rngs=rngs)
+                    conv_fn=conv_fn, rngs=rngs)
   if name == "cifar10_quick":
     return Cifar10Quick(tuple(input_shape), num_classes, dtype=dtype, rngs=rngs)
   if name in ("resnet18", "resnet34", "resnet18_imagenet", "resnet34_imagenet"):
     ctor = ResNet18 if name.startswith("resnet18") else ResNet34
     stem = "imagenet" if name.endswith("_imagenet") else "cifar"
-    return ctor(cin, num_classes, stem=stem, dtype=dtype, rngs=rngs)
+    return ctor(cin, num_classes, stem=stem, dtype=dtype, conv_fn=conv_fn, rngs=rngs)
   raise ConfigError(f"unknown model {name!r}; known models: {', '.join(NAMES)}")
 
 

@@ -15,10 +15,10 @@ from flax import nnx
 from nlx.models.outputs import Outputs
 
 
-def _conv(cin, cout, k, stride, *, dtype, rngs):
+def _conv(cin, cout, k, stride, *, dtype, conv_fn, rngs):
   pad = k // 2
   return nnx.Conv(cin, cout, (k, k), strides=stride, padding=((pad, pad), (pad, pad)),
-                  use_bias=False, dtype=dtype, rngs=rngs)
+                  use_bias=False, dtype=dtype, conv_general_dilated=conv_fn, rngs=rngs)
 
 
 def _bn(c, *, dtype, rngs):
@@ -27,13 +27,14 @@ def _bn(c, *, dtype, rngs):
 
 
 class BasicBlock(nnx.Module):
-  def __init__(self, cin: int, cout: int, stride: int, *, dtype, rngs: nnx.Rngs):
-    self.conv1 = _conv(cin, cout, 3, stride, dtype=dtype, rngs=rngs)
+  def __init__(self, cin: int, cout: int, stride: int, *, dtype, conv_fn, rngs: nnx.Rngs):
+    self.conv1 = _conv(cin, cout, 3, stride, dtype=dtype, conv_fn=conv_fn, rngs=rngs)
     self.bn1 = _bn(cout, dtype=dtype, rngs=rngs)
-    self.conv2 = _conv(cout, cout, 3, 1, dtype=dtype, rngs=rngs)
+    self.conv2 = _conv(cout, cout, 3, 1, dtype=dtype, conv_fn=conv_fn, rngs=rngs)
     self.bn2 = _bn(cout, dtype=dtype, rngs=rngs)
     if stride != 1 or cin != cout:
-      self.downsample = nnx.List([_conv(cin, cout, 1, stride, dtype=dtype, rngs=rngs),
+      self.downsample = nnx.List([_conv(cin, cout, 1, stride, dtype=dtype, conv_fn=conv_fn,
+                                        rngs=rngs),
                                   _bn(cout, dtype=dtype, rngs=rngs)])
     else:
       self.downsample = None
@@ -56,19 +57,21 @@ class ResNet(nnx.Module):
   """
 
   def __init__(self, stage_sizes: Sequence[int], in_channels: int, num_classes: int, *,
-               stem: str = "cifar", dtype=jnp.float32, rngs: nnx.Rngs):
+               stem: str = "cifar", dtype=jnp.float32,
+               conv_fn=jax.lax.conv_general_dilated, rngs: nnx.Rngs):
     if stem not in ("cifar", "imagenet"):
       raise ValueError(f"stem must be 'cifar' or 'imagenet', got {stem!r}")
     self.stem = stem
     k, s = (3, 1) if stem == "cifar" else (7, 2)
-    self.conv1 = _conv(in_channels, 64, k, s, dtype=dtype, rngs=rngs)
+    self.conv1 = _conv(in_channels, 64, k, s, dtype=dtype, conv_fn=conv_fn, rngs=rngs)
     self.bn1 = _bn(64, dtype=dtype, rngs=rngs)
     cin = 64
     for i, n in enumerate(stage_sizes):
       cout = 64 * 2 ** i
       blocks = []
       for j in range(n):
-        blocks.append(BasicBlock(cin, cout, 2 if (j == 0 and i > 0) else 1, dtype=dtype, rngs=rngs))
+        blocks.append(BasicBlock(cin, cout, 2 if (j == 0 and i > 0) else 1, dtype=dtype,
+                                 conv_fn=conv_fn, rngs=rngs))
         cin = cout
       setattr(self, f"layer{i + 1}", nnx.List(blocks))
     self.num_stages = len(stage_sizes)

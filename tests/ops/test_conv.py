@@ -1,0 +1,161 @@
+"""nlx.ops.conv: the chunked kernel gradient against the formula and against XLA's."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from nlx import models
+from nlx.models.cnn import max_pool_2x2
+from nlx.ops import conv as conv_ops
+
+NHWC = ("NHWC", "HWIO", "NHWC")
+
+
+def lax_conv(x, w):
+  return jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=NHWC)
+
+
+def kernel_grad_loops(x, g):
+  """dW[i, j, c, d] = sum_{n,h,w} x_pad[n, h + i, w + j, c] g[n, h, w, d], tap by tap."""
+  x, g = np.asarray(x, np.float64), np.asarray(g, np.float64)
+  _, h, w, _ = x.shape
+  xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  out = np.zeros((3, 3, x.shape[-1], g.shape[-1]))
+  for i in range(3):
+    for j in range(3):
+      out[i, j] = np.einsum("nhwc,nhwd->cd", xp[:, i:i + h, j:j + w], g)
+  return out
+
+
+def random_xg(n=6, h=5, w=7, c=3, d=4):
+  rng = np.random.default_rng(0)
+  return (jnp.asarray(rng.normal(size=(n, h, w, c)), jnp.float32),
+          jnp.asarray(rng.normal(size=(n, h, w, d)), jnp.float32))
+
+
+def test_kernel_grad_matches_the_formula_for_every_chunk_size():
+  x, g = random_xg()
+  want = kernel_grad_loops(x, g)
+  for chunk in (1, 2, 3, 6, None):
+    np.testing.assert_allclose(conv_ops.kernel_grad(x, g, chunk), want, rtol=1e-5, atol=1e-5)
+
+
+def test_kernel_grad_rejects_a_chunk_that_does_not_divide_the_batch():
+  x, g = random_xg()
+  with pytest.raises(ValueError, match="chunk=4 does not divide the batch of 6"):
+    conv_ops.kernel_grad(x, g, 4)
+
+
+def test_chunk_size_keeps_patches_near_4_5_mib_and_divides_the_batch():
+  # patches per example: H*W*9*C*4 bytes; 4.5 MiB / (32*32*9*64*4) = 2.0
+  assert conv_ops.chunk_size(128, 32, 32, 64) == 2
+  assert conv_ops.chunk_size(128, 4, 4, 512) == 16   # 4.5 MiB / 294,912 B = 16
+  assert conv_ops.chunk_size(7, 32, 32, 64) == 1     # 7 is prime
+  assert conv_ops.chunk_size(100, 8, 8, 64) == 25    # target 32; 25 divides 100
+
+
+def test_conv3x3_value_and_both_gradients_equal_xlas():
+  x, g = random_xg(n=4, h=6, w=6, c=5, d=3)
+  w = jnp.asarray(np.random.default_rng(1).normal(size=(3, 3, 5, 3)), jnp.float32)
+  y, vjp = jax.vjp(conv_ops.conv3x3, x, w)
+  y_ref, vjp_ref = jax.vjp(lax_conv, x, w)
+  np.testing.assert_allclose(y, y_ref, rtol=1e-6, atol=1e-6)
+  for got, want in zip(vjp(g), vjp_ref(g)):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+  # and under jit, with the default chunking
+  dw = jax.jit(jax.grad(lambda w_: jnp.sum(conv_ops.conv3x3(x, w_) * g)))(w)
+  np.testing.assert_allclose(dw, kernel_grad_loops(x, g), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind,expected", [
+    ("same3x3", True), ("same_string", True), ("stride2", False), ("1x1", False),
+    ("bf16", False), ("dilated", False), ("nchw", False), ("5x5", False)])
+def test_only_3x3_stride1_same_float32_nhwc_takes_the_chunked_path(kind, expected):
+  x = jnp.zeros((2, 8, 8, 4))
+  w = jnp.zeros((3, 3, 4, 6))
+  args = {"window_strides": (1, 1), "padding": ((1, 1), (1, 1)), "lhs_dilation": None,
+          "rhs_dilation": None, "dimension_numbers": NHWC, "feature_group_count": 1,
+          "kwargs": {}}
+  if kind == "same_string":
+    args["padding"] = "SAME"
+  elif kind == "stride2":
+    args["window_strides"] = (2, 2)
+  elif kind == "1x1":
+    w, args["padding"] = jnp.zeros((1, 1, 4, 6)), ((0, 0), (0, 0))
+  elif kind == "bf16":
+    x = x.astype(jnp.bfloat16)
+  elif kind == "dilated":
+    args["rhs_dilation"] = (2, 2)
+  elif kind == "nchw":
+    x, args["dimension_numbers"] = jnp.zeros((2, 4, 8, 8)), ("NCHW", "HWIO", "NCHW")
+  elif kind == "5x5":
+    w, args["padding"] = jnp.zeros((5, 5, 4, 6)), ((2, 2), (2, 2))
+  assert conv_ops._is_same_3x3(x, w, **args) is expected
+
+
+def test_conv_general_dilated_equals_lax_on_either_path(monkeypatch):
+  x, _ = random_xg(n=2, h=6, w=6, c=4)
+  w = jnp.asarray(np.random.default_rng(2).normal(size=(3, 3, 4, 5)), jnp.float32)
+  for single_cpu in (True, False):
+    monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda s=single_cpu: s)
+    for strides in ((1, 1), (2, 2)):
+      def f(x_, w_, strides=strides):
+        return conv_ops.conv_general_dilated(x_, w_, strides, ((1, 1), (1, 1)),
+                                             dimension_numbers=NHWC).sum() ** 2
+      def f_ref(x_, w_, strides=strides):
+        return jax.lax.conv_general_dilated(x_, w_, strides, ((1, 1), (1, 1)),
+                                            dimension_numbers=NHWC).sum() ** 2
+      jaxpr = str(jax.make_jaxpr(f)(x, w))
+      assert ("custom_vjp_call" in jaxpr) == (single_cpu and strides == (1, 1))
+      for got, want in zip(jax.grad(f, (0, 1))(x, w), jax.grad(f_ref, (0, 1))(x, w)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+
+
+def test_max_pool_2x2_equals_nnx_max_pool_and_its_gradient_ties_included():
+  rng = np.random.default_rng(3)
+  for shape in ((2, 8, 8, 3), (2, 7, 5, 3)):  # odd sizes: the last row/column is dropped
+    for h in (rng.normal(size=shape),              # no ties
+              rng.integers(0, 3, size=shape),      # many ties, positive ones too
+              np.maximum(rng.normal(size=shape), 0)):  # ReLU outputs: ties at 0
+      h = jnp.asarray(h, jnp.float32)
+      def ref(h_):
+        return nnx.max_pool(h_, (2, 2), strides=(2, 2))
+      np.testing.assert_array_equal(max_pool_2x2(h), ref(h))
+      cot = jnp.asarray(rng.normal(size=ref(h).shape), jnp.float32)
+      np.testing.assert_array_equal(jax.vjp(max_pool_2x2, h)[1](cot)[0],
+                                    jax.vjp(ref, h)[1](cot)[0])
+
+
+@pytest.mark.parametrize("name", ["small_cnn", "resnet18"])
+def test_model_conv_auto_gives_xlas_gradients(name, monkeypatch):
+  """model.conv=auto (taking the chunked path, as on one CPU device) and model.conv=xla:
+  the same loss and parameter gradients, up to float32 summation order."""
+  from nlx.config_base import base_config
+  monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda: True)
+  x = jnp.asarray(np.random.default_rng(4).normal(size=(4, 16, 16, 3)), jnp.float32)
+  grads = []
+  for conv in ("auto", "xla"):
+    c = base_config().model
+    c.name, c.conv = name, conv
+    m = models.create(c, 10, (16, 16, 3), jax.random.key(0))
+    def loss(p, m=m):
+      out, _ = models.apply(m.graphdef, p, m.state, x, train=True)
+      return jnp.sum(out.logits ** 2)
+    jaxpr = str(jax.make_jaxpr(loss)(m.params))
+    assert ("custom_vjp_call" in jaxpr) == (conv == "auto")
+    grads.append(jax.jit(jax.value_and_grad(loss))(m.params))
+  (v_auto, g_auto), (v_xla, g_xla) = grads
+  np.testing.assert_allclose(v_auto, v_xla, rtol=1e-5)
+  for a, b in zip(jax.tree.leaves(g_auto), jax.tree.leaves(g_xla)):
+    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4 * float(jnp.abs(b).max()) + 1e-6)
+
+
+def test_model_conv_must_be_auto_or_xla():
+  from nlx.config_base import base_config
+  from nlx.errors import ConfigError
+  c = base_config().model
+  c.name, c.conv = "small_cnn", "onednn"
+  with pytest.raises(ConfigError, match="model.conv must be auto or xla, got 'onednn'"):
+    models.create(c, 10, (8, 8, 3), jax.random.key(0))
