@@ -101,6 +101,8 @@ def make_train_step(graphdef, tx, method, method_config, task: Task, steps_per_e
         state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
+    # `aux["metrics"]`: per-example [B] or scalar values the method wants logged (loss terms)
+    extra = aux.get("metrics", {}) if isinstance(aux, dict) else {}
     method_state = method.update_state(state.method_state, batch, aux, config=method_config)
     new_state = state.replace(step=state.step + 1, params=params, model_state=model_state,
                               opt_state=opt_state, method_state=method_state)
@@ -108,7 +110,8 @@ def make_train_step(graphdef, tx, method, method_config, task: Task, steps_per_e
       noisy_acc = jnp.mean((outputs.logits > 0) == (batch["label"] > 0.5))
     else:
       noisy_acc = jnp.mean(jnp.argmax(outputs.logits, -1) == hard_labels(batch["label"]))
-    return new_state, {"loss": loss, "noisy_accuracy": noisy_acc}
+    return new_state, {"loss": loss, "noisy_accuracy": noisy_acc,
+                       **{k: jnp.mean(v) for k, v in extra.items()}}
 
   return train_step
 
@@ -349,8 +352,7 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
       pending = []
       _check_finite(fetched, last_ckpt)
       log({"kind": "train", "step": step, "epoch": step / spe,
-           "loss": float(np.mean([x["loss"] for _, x in fetched])),
-           "noisy_accuracy": float(np.mean([x["noisy_accuracy"] for _, x in fetched])),
+           **{k: float(np.mean([x[k] for _, x in fetched])) for k in fetched[-1][1]},
            "learning_rate": float(trainer.schedule(step - 1))})
       bar.set_postfix(loss=f"{records[-1]['loss']:.4f}")
     if mid_epoch_ckpt:

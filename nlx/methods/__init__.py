@@ -16,6 +16,8 @@ A method module exports:
       `image`, `label`, `clean_label` (never for training) and `index`; `ctx` is
       `nlx.train.StepContext` (step, steps_per_epoch, num_classes, apply_fn).
   update_state(state, batch, aux, *, config) -> state, after each step, inside jit.
+  `aux` may hold `"metrics"`: a dict of per-example `[B]` (or scalar) values that the
+      trainer averages and logs in metrics.jsonl beside `loss` (e.g. each loss term).
 Optional:
   prepare_batch(batch, rng, *, config, ctx) -> batch, before the forward pass (MixUp).
   end_of_epoch(trainer, state, epoch, *, config) -> state, on the host after each epoch.
