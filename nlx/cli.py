@@ -17,4 +17,4 @@ def main() -> None:
 
     from nlx import main as train_main
     sys.argv = ["nlx train", *rest]
-    app.run(train_main.main)
+    app.run(train_main.main, flags_parser=train_main.parse_flags)

@@ -24,6 +24,10 @@ def base_config() -> ml_collections.ConfigDict:
                                     # face_sentiment: sample|majority|soft
   c.data.resolution = "small"       # face_sentiment: small (32x30) | large (64x60)
   c.data.csv_file = ""              # image_folder: optional `path,label` CSV
+  c.data.class_names = ()           # image_folder: the classes, in label order; a label
+                                    # (folder or CSV) not among them is an error
+  c.data.duplicates = "error"       # image_folder: a path listed twice or two files with
+                                    # the same pixels: error | drop (keep the first)
   c.data.split = "80/20"            # image_folder / digits: 80/20 or 80/5/15
   c.data.split_seed = 0
   c.data.max_train_examples = -1    # -1: all; tiny configs use a seeded subset
@@ -91,6 +95,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.stop_after_steps = -1     # stop (with a checkpoint) once this step is reached
   c.train.progress_bar = True
   c.train.init_from = ""            # workdir of a run whose final model initialises this one
+  c.train.allow_more_epochs = False  # True: a rerun with a larger num_epochs trains the
+                                     # workdir's run on (recorded in workdir.json)
   c.lock()
   return c
 

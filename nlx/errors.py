@@ -1,5 +1,8 @@
 """Errors that nlx raises for bad input: each says in one line what is wrong."""
 
+import difflib
+import re
+
 
 class NlxError(Exception):
   """Base class of the errors a user can fix (data, config, numerics)."""
@@ -15,3 +18,61 @@ class ConfigError(NlxError):
 
 class NonFiniteLossError(NlxError):
   """Training produced a NaN or Inf loss; the last good checkpoint is kept."""
+
+
+def near_matches(word: str, candidates, n: int = 3) -> list[str]:
+  """Candidates that look like `word`: equal ignoring case, then by edit similarity."""
+  folded = {str(c).casefold(): c for c in candidates}
+  hits = [folded[word.casefold()]] if word.casefold() in folded else []
+  hits += [folded[c] for c in difflib.get_close_matches(word.casefold(), list(folded), n, 0.6)]
+  return list(dict.fromkeys(hits))[:n]
+
+
+def config_load_message(exc: BaseException, argv=()) -> str:
+  """One line for an error raised while the command line's config was read: a syntax error
+  as `file:line: ...`, an unknown key as the `--config.` flag (or file:line) naming it,
+  anything raised inside a config file with the file and line where it happened."""
+  if "Traceback (most recent call last)" in str(exc):  # absl re-raised it as text
+    return _from_traceback_text(str(exc))
+  if isinstance(exc, SyntaxError):
+    return f"{exc.filename}:{exc.lineno}: syntax error: {exc.msg}"
+  where = _config_file_frame(exc)
+  if isinstance(exc, (AttributeError, KeyError)):
+    inner = exc
+    while inner.args and isinstance(inner.args[0], BaseException):
+      inner = inner.args[0]  # ml_collections wraps a KeyError in an AttributeError
+    text = str(inner.args[0]) if inner.args else str(inner)
+    found = re.match(r"""\s*(?:Key )?["']([^"']+)["']""", text)
+    key = found.group(1) if found else text.splitlines()[0]
+    mean = re.search(r'Did you mean "([^"]+)"', text)
+    hint = f"did you mean {mean.group(1)!r}?" if mean else ""
+    flag = next((a.split("=")[0] for a in argv if a.startswith("--config.")
+                 and f".{key}" in a.split("=")[0].split("[")[0]), None)
+    message = f"unknown config key {key!r}" + (f" ({hint})" if hint else "")
+    if flag:
+      return f"{flag}: {message}"
+    if where:
+      return f"{where}: {message}"
+    return message
+  text = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+  return f"{where}: {type(exc).__name__}: {text}" if where else text
+
+
+def _config_file_frame(exc: BaseException) -> str:
+  """`file:line` of the innermost traceback frame outside installed packages and nlx."""
+  import os
+  import traceback
+  here = os.path.dirname(os.path.abspath(__file__))
+  frames = [f for f in traceback.extract_tb(exc.__traceback__)
+            if "site-packages" not in f.filename and not f.filename.startswith("<")
+            and not os.path.abspath(f.filename).startswith(here + os.sep)]
+  return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+
+
+def _from_traceback_text(text: str) -> str:
+  """`file:line: last line` from a traceback printed into an error message."""
+  lines = [line for line in text.strip().splitlines() if line.strip()]
+  places = re.findall(r'File "([^"]+)", line (\d+)', text)
+  places = [p for p in places if "site-packages" not in p[0] and "/nlx/" not in p[0]]
+  where = f"{places[-1][0]}:{places[-1][1]}: " if places else ""
+  return where + lines[-1].strip()

@@ -1,9 +1,11 @@
 """Command line: `python -m nlx.main --config=configs/NAME.py [--config.key=value] [--workdir=DIR]`.
 
-Without --config it runs `configs/quickstart.py` (digits, 40% symmetric noise, CE).
+Without --config it runs `configs/quickstart.py` (digits, 40 percent symmetric noise, CE).
 Multi-host: the same command on every host with `--coordinator_address=HOST:PORT
 --num_processes=N --process_id=I` (or `--distributed=auto` on SLURM etc.; see
 `nlx.distributed`).
+Default workdir: workdirs/NAME, or workdirs/NAME/VARIANT for --config=configs/NAME.py:VARIANT.
+A rerun with the same config resumes; another config there is an error (see nlx.workdir).
 """
 
 import os
@@ -12,17 +14,28 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from nlx.errors import NlxError
+from nlx.errors import NlxError, config_load_message
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                "configs", "quickstart.py")
 _CONFIG = config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Config file.",
                                           lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (default: workdirs/<config>).")
+_WORKDIR = flags.DEFINE_string("workdir", None,
+                                "Output directory (default: workdirs/<config>[/<variant>]).")
 _DISTRIBUTED = flags.DEFINE_string("distributed", "", "'auto': let JAX detect the cluster.")
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "Multi-host: HOST:PORT of process 0.")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "Multi-host: this process's id.")
+
+
+def parse_flags(argv):
+  """absl's flag parsing, with a config that cannot be read reported in one line."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:  # a config file's own error arrives as its traceback's text
+    sys.exit(f"nlx: error: {config_load_message(e, argv) if 'Traceback' in str(e) else e}")
+  except Exception as e:  # noqa: BLE001 (whatever a config file raises)
+    sys.exit(f"nlx: error: {config_load_message(e, argv)}")
 
 
 def main(argv):
@@ -31,6 +44,7 @@ def main(argv):
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint file at INFO
   from nlx import distributed, train
+  from nlx import workdir as workdir_lib
 
   try:
     distributed.initialize(_DISTRIBUTED.value, coordinator_address=_COORDINATOR.value,
@@ -38,10 +52,21 @@ def main(argv):
   except NlxError as e:
     sys.exit(f"nlx: error: {e}")
   config = _CONFIG.value
-  name = os.path.splitext(os.path.basename(flags.FLAGS["config"].config_filename))[0]
-  workdir = _WORKDIR.value or os.path.join("workdirs", name)
+  path = flags.FLAGS["config"].config_filename.split(":")[0]
+  try:
+    config.get("seed")  # config_flags defers an unreadable file's error to the first access
+  except OSError:
+    sys.exit(f"nlx: error: cannot read the config file {path}" +
+             ("" if os.path.isfile(path) else ": no such file"))
+  workdir = _WORKDIR.value or workdir_lib.default_workdir(flags.FLAGS["config"].config_filename)
   try:
     results = train.train_and_evaluate(config, workdir)
+  except workdir_lib.Interrupted as e:
+    print(f"nlx: {e}", file=sys.stderr)
+    sys.exit(130)
+  except KeyboardInterrupt:
+    sys.exit("nlx: interrupted outside the training loop; rerun the same command to start "
+             "or resume it")
   except NlxError as e:
     sys.exit(f"nlx: error: {e}")
   if results["status"] == "finished":
@@ -50,4 +75,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

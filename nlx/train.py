@@ -31,7 +31,9 @@ from jax.sharding import PartitionSpec as P
 from nlx import data as data_lib
 from nlx import methods, models, optim
 from nlx import metrics as metrics_lib
+from nlx import workdir as workdir_lib
 from nlx.checkpointing import Checkpointer
+from nlx.config_check import check_values
 from nlx.data import augment, input_pipeline
 from nlx.errors import ConfigError, NonFiniteLossError
 from nlx.report import plots
@@ -285,7 +287,8 @@ def results_table(results: dict) -> str:
             f"| {results['dataset']} | {results['method']} | {results['model']} | "
             f"{100 * results['noise_rate']:.1f}% | {100 * t['map']:.2f}% | "
             f"{100 * t['map_voc07']:.2f}% |")
-  return ("| dataset | method | model | noise rate | clean-test acc | macro-F1 |\n"
+  test = "clean-test" if results.get("test_labels", "clean") == "clean" else "test (labels as given)"
+  return (f"| dataset | method | model | noise rate | {test} acc | macro-F1 |\n"
           "|---|---|---|---|---|---|\n"
           f"| {results['dataset']} | {results['method']} | {results['model']} | "
           f"{100 * results['noise_rate']:.1f}% | {100 * t['accuracy']:.2f}% | "
@@ -299,24 +302,29 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
 
   `dataset` replaces loading `config.data` (for protocols that build their own split).
   Returns the results dict (also written to results.json) with the final `state`.
+  A workdir holds one run (`nlx.workdir`): another config there is a ConfigError, a second
+  process an error naming the first; Ctrl-C stops with a checkpoint (`workdir.Interrupted`).
   """
+  check_values(config)  # value ranges, before anything runs
+  with workdir_lib.Run(workdir, is_main=jax.process_index() == 0) as run:
+    return _train_and_evaluate(config, workdir, run, mesh=mesh, dataset=dataset)
+
+
+def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dataset) -> dict:
   start_time = time.time()
-  os.makedirs(workdir, exist_ok=True)
   is_main = jax.process_index() == 0
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.train.max_checkpoints)
+  start_step = ckpt.latest_step()
+  extension = run.resume(config, start_step)  # ConfigError unless this run continues
   dataset = dataset or data_lib.load_dataset(config)
   trainer = Trainer(config, dataset, mesh)
-  if is_main:
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(config.to_json_best_effort(indent=2))
-
-  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.train.max_checkpoints)
   state = trainer.initial_state
   it = trainer.train_iterator(config.train.num_epochs)
-  start_step = ckpt.latest_step()
   if start_step is not None:
     state, data_state = ckpt.restore(start_step, state)
     it.set_state(data_state)
     logging.info("resumed from step %d", start_step)
+  run.record(config, extension, start_step or 0)  # config.json only after a good restore
   start_step = start_step or 0
   last_ckpt = start_step if start_step else None
   metrics_path = os.path.join(workdir, "metrics.jsonl")
@@ -337,7 +345,8 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
   bar = tqdm.tqdm(total=total, initial=start_step, desc="train", disable=not cfg_train.progress_bar)
   step = start_step
   test_metrics = None
-  while step < min(total, stop_at):
+  run.interrupt.watch()
+  while step < min(total, stop_at) and not run.interrupt.requested:
     batch = next(it)
     state, m = trainer.train_step(state, trainer.shard(batch))
     step += 1
@@ -374,10 +383,13 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
         ckpt.save(step, state, it.get_state())
         last_ckpt = step
   bar.close()
+  run.interrupt.restore()  # Ctrl-C from here on interrupts at once
   if step < total:  # stopped early on request: keep a checkpoint to resume from
     if last_ckpt != step:
       ckpt.save(step, state, it.get_state())
     ckpt.close()
+    if run.interrupt.requested:
+      raise run.interrupted(step, step)
     return {"status": "stopped", "step": step, "state": state}
   ckpt.close()
 
@@ -386,6 +398,7 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
   results = {
       "status": "finished", "dataset": dataset.name, "method": config.method.name,
       "model": config.model.name, "noise_rate": dataset.info["noise_rate"],
+      "test_labels": dataset.info.get("test_labels", "clean"),  # user data: "as given"
       "num_train": len(dataset.train), "num_test": len(dataset.test),
       "steps": step, "epochs": config.train.num_epochs, "test": test_metrics,
       "wall_time_s": time.time() - start_time,

@@ -1,7 +1,10 @@
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 
 from conftest import CONFIGS, REPO
 
@@ -20,10 +23,71 @@ def test_main_runs_a_config_and_prints_the_table(tmp_path):
     assert json.load(f)["status"] == "finished"
 
 
+def one_line_error(r):
+  assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]
+  assert len(r.stderr.strip().splitlines()) == 1, r.stderr[-3000:]
+  return r.stderr.strip()
+
+
 def test_config_override_and_typo(tmp_path):
   r = run_main(f"--config={CONFIGS}/quickstart.py:tiny", "--config.data.nmae=x",
                f"--workdir={tmp_path}/wd", cwd=tmp_path)
-  assert r.returncode != 0 and "nmae" in r.stderr
+  assert one_line_error(r) == ("nlx: error: --config.data.nmae: unknown config key 'nmae' "
+                               "(did you mean 'name'?)")
+
+
+BAD_FILES = {  # config file text -> the one line expected (after "nlx: error: FILE:")
+    "def get_config(v=''):\n  x = = 1\n": "2: syntax error: invalid syntax",
+    ("from nlx.config_base import base_config\ndef get_config(v=''):\n  c = base_config()\n"
+     "  c.data.nmae = 1\n  return c\n"): "4: unknown config key 'nmae' (did you mean 'name'?)",
+}
+
+
+def test_errors_before_training_are_one_line(tmp_path):
+  """Each of these printed 17 to 55 lines of traceback before (issue 16)."""
+  for i, (text, expected) in enumerate(BAD_FILES.items()):
+    (tmp_path / f"bad{i}.py").write_text(text)
+    r = run_main(f"--config={tmp_path}/bad{i}.py", cwd=tmp_path)
+    assert one_line_error(r) == f"nlx: error: {tmp_path}/bad{i}.py:{expected}"
+  tiny = f"--config={CONFIGS}/quickstart.py:tiny"
+  (tmp_path / "file").write_text("x")
+  for args, expected in [
+      (["--config.data.batch_size=0"], "nlx: error: data.batch_size must be >= 1, got 0"),
+      (["--config.optimizer.learning_rate=-1"],
+       "nlx: error: optimizer.learning_rate must be > 0.0, got -1.0"),
+      ([f"--workdir={tmp_path}/file"],
+       f"nlx: error: workdir {tmp_path}/file is a file, not a directory; choose another --workdir"),
+      ([f"--config={tmp_path}/nope.py"],
+       f"nlx: error: cannot read the config file {tmp_path}/nope.py: no such file")]:
+    r = run_main(tiny, *args, cwd=tmp_path)
+    assert one_line_error(r) == expected
+
+
+def test_help_prints_the_docstring_intact(tmp_path):
+  r = run_main("--help", cwd=tmp_path)
+  assert "(digits, 40 percent symmetric noise, CE)" in r.stdout  # a "%" was formatted
+  assert "workdirs/NAME/VARIANT" in r.stdout
+
+
+def test_ctrl_c_names_the_step_and_the_checkpoint_kept(tmp_path):
+  env = {**os.environ, "XLA_FLAGS": "", "PYTHONPATH": REPO}
+  p = subprocess.Popen([sys.executable, "-m", "nlx.main", f"--config={CONFIGS}/quickstart.py:tiny",
+                        "--config.train.num_epochs=30", "--config.train.checkpoint_every_steps=2",
+                        f"--workdir={tmp_path}/wd"], env=env, cwd=tmp_path,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + 240
+  ckpts = tmp_path / "wd" / "checkpoints"
+  while time.time() < deadline and not (ckpts.is_dir() and any(n.isdigit() for n in os.listdir(ckpts))):
+    time.sleep(0.05)  # in the training loop once the first checkpoint exists
+  p.send_signal(signal.SIGINT)
+  _, err = p.communicate(timeout=120)
+  assert p.returncode == 130, err[-3000:]
+  last = err.strip().splitlines()[-1]
+  found = re.fullmatch(r"nlx: interrupted at step (\d+); checkpoint step (\d+) kept in "
+                       r".*/wd/checkpoints; rerun the same command to resume", last)
+  assert found and found.group(1) == found.group(2), last
+  assert int(found.group(1)) < 240 and found.group(1) in os.listdir(ckpts)
+  assert "Traceback" not in err
 
 
 def test_missing_data_gives_one_line_error(tmp_path):

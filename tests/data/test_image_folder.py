@@ -1,0 +1,155 @@
+"""Image folder / CSV validation (issue 16): headers, class names and typos, repeated
+paths, pixel copies across the split, 16-bit images, missing versus corrupt files."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nlx.config_base import base_config
+from nlx.data import listing, load_dataset
+from nlx.data.datasets.image_folder import decode_image
+from nlx.errors import DataError
+
+
+def config(**kw):
+  c = base_config()
+  c.data.name = "image_folder"
+  c.data.image_size = 16
+  for k, v in kw.items():
+    setattr(c.data, k, v)
+  return c
+
+
+def write_images(root, names, seed=0):
+  """Distinct random 8x8 RGB images at `root/name` for each name."""
+  rng = np.random.default_rng(seed)
+  for name in names:
+    os.makedirs(os.path.dirname(root / name), exist_ok=True)
+    Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(root / name)
+
+
+def csv_dataset(tmp_path, lines, **kw):
+  (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+  return load_dataset(config(csv_file=str(tmp_path / "labels.csv"), **kw))
+
+
+def all_labels(ds):
+  return np.concatenate([ds.train.labels, ds.test.labels])
+
+
+def test_a_header_line_is_recognised_not_a_class(tmp_path):
+  write_images(tmp_path, [f"{i}.png" for i in range(10)])
+  lines = ["filename,class"] + [f"{i}.png,{'cat' if i < 5 else 'dog'}" for i in range(10)]
+  ds = csv_dataset(tmp_path, lines)
+  assert ds.class_names == ["cat", "dog"] and len(ds.train) + len(ds.test) == 10
+
+
+def test_class_names_fix_the_classes_and_an_unknown_label_lists_near_matches(tmp_path):
+  write_images(tmp_path, [f"{i}.png" for i in range(12)])
+  rows = [f"{i}.png,{'cat' if i < 6 else 'dog'}" for i in range(11)]
+  ds = csv_dataset(tmp_path, rows, class_names=("dog", "cat", "bird"))
+  assert ds.class_names == ["dog", "cat", "bird"] and ds.num_classes == 3
+  assert sorted(all_labels(ds).tolist()) == [0] * 5 + [1] * 6  # dog = 0, cat = 1
+  with pytest.raises(DataError, match=r"1 labels not in data.class_names: 'dgo' \(near: 'dog'\)"):
+    csv_dataset(tmp_path, rows + ["11.png,dgo"], class_names=("dog", "cat", "bird"))
+
+
+def test_a_typo_or_a_case_variant_is_not_a_new_class(tmp_path):
+  # Measured on main: `dgo` and `Dog` each became a class of their own.
+  write_images(tmp_path, [f"{i}.png" for i in range(42)])
+  rows = [f"{i}.png,{'cat' if i < 20 else 'dog'}" for i in range(41)]
+  with pytest.raises(DataError, match=r"label 'dgo' \(1 rows\) looks like a typo of 'dog' "
+                                      r"\(21 rows\).*data.class_names"):
+    csv_dataset(tmp_path, rows + ["41.png,dgo"])
+  with pytest.raises(DataError, match=r"labels \['Dog', 'dog'\] differ only in case"):
+    csv_dataset(tmp_path, rows + ["41.png,Dog"])
+
+
+def test_integer_labels_that_leave_classes_empty_are_an_error(tmp_path):
+  # Measured on main: labels {0, 5} made 6 classes, 4 of them empty.
+  write_images(tmp_path, [f"{i}.png" for i in range(10)])
+  rows = [f"{i}.png,{0 if i < 5 else 5}" for i in range(10)]
+  with pytest.raises(DataError, match=r"integer labels \[0, 5\] leave classes \[1, 2, 3, 4\] "
+                                      "without examples"):
+    csv_dataset(tmp_path, rows)
+  named = csv_dataset(tmp_path, rows, class_names=tuple("abcdef"))  # explicit: 6 classes
+  assert named.num_classes == 6 and sorted(set(all_labels(named).tolist())) == [0, 5]
+
+
+def test_a_path_listed_twice_is_an_error_or_dropped_with_conflicts_reported(tmp_path):
+  # Measured on main: a repeated row put the same image in train and test.
+  write_images(tmp_path, [f"{i}.png" for i in range(10)])
+  rows = [f"{i}.png,{'cat' if i < 5 else 'dog'}" for i in range(10)]
+  with pytest.raises(DataError, match=r"1 paths listed more than once \(first .*3\.png, rows "
+                                      r"\[4, 11\]\).*duplicates='drop'"):
+    csv_dataset(tmp_path, rows + ["3.png,cat"])
+  ds = csv_dataset(tmp_path, rows + ["3.png,cat", "./7.png,cat"], duplicates="drop")
+  assert len(ds.train) + len(ds.test) == 9  # 3.png once; 7.png (cat and dog) dropped
+  assert ds.info["repeated_paths"] == 2 and ds.info["conflicting_label_paths"] == 1
+  names = [os.path.basename(p) for p in np.concatenate([ds.train.images, ds.test.images])]
+  assert sorted(names) == sorted(f"{i}.png" for i in range(10) if i != 7)
+
+
+def test_files_with_the_same_pixels_are_an_error_or_dropped(tmp_path):
+  write_images(tmp_path, [f"cat/{i}.png" for i in range(5)] + [f"dog/{i}.png" for i in range(5)])
+  (tmp_path / "dog" / "copy.png").write_bytes((tmp_path / "cat" / "2.png").read_bytes())
+  with pytest.raises(DataError, match=r"1 files have the same pixels as another \(first "
+                                      r".*dog/copy\.png = .*cat/2\.png\)"):
+    load_dataset(config(data_dir=str(tmp_path)))
+  ds = load_dataset(config(data_dir=str(tmp_path), duplicates="drop"))
+  assert len(ds.train) + len(ds.test) == 10 and ds.info["dropped_copies"] == 1
+  pixels = {decode_image(p).tobytes() for p in np.concatenate([ds.train.images, ds.test.images])}
+  assert len(pixels) == 10  # no image on both sides of the split
+
+
+def test_class_names_are_checked_against_the_folders(tmp_path):
+  write_images(tmp_path, [f"cat/{i}.png" for i in range(3)] + [f"dgo/{i}.png" for i in range(3)])
+  with pytest.raises(DataError, match=r"'dgo' \(near: 'dog'\)"):
+    load_dataset(config(data_dir=str(tmp_path), class_names=("cat", "dog")))
+
+
+def test_16_bit_and_other_modes_are_scaled_not_saturated(tmp_path):
+  # Measured on main: a 16-bit grey PNG of value 60*257 decoded as 255 (mean 248 vs ~60).
+  values = np.arange(64, dtype=np.uint16).reshape(8, 8) * 257 * 2  # 0, 2, ..., 126 in 8 bits
+  Image.fromarray(values).save(tmp_path / "grey16.png")
+  got = decode_image(str(tmp_path / "grey16.png"))
+  assert got.shape == (8, 8, 3) and got.dtype == np.uint8
+  np.testing.assert_array_equal(got[..., 0], np.arange(64).reshape(8, 8) * 2)
+  np.testing.assert_array_equal(got[..., 0], got[..., 2])
+  Image.fromarray((values / 65535).astype(np.float32)).save(tmp_path / "float.tif")
+  np.testing.assert_array_equal(decode_image(str(tmp_path / "float.tif"))[..., 1],
+                                np.arange(64).reshape(8, 8) * 2)
+  rgba = np.zeros((4, 4, 4), np.uint8)
+  rgba[..., 0], rgba[..., 3] = 200, 255
+  Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+  assert decode_image(str(tmp_path / "rgba.png"))[0, 0].tolist() == [200, 0, 0]
+  Image.fromarray(np.full((4, 4), 77, np.uint8), "L").save(tmp_path / "grey8.png")
+  assert decode_image(str(tmp_path / "grey8.png"))[0, 0].tolist() == [77, 77, 77]
+
+
+def test_missing_and_corrupt_files_are_reported_apart_with_counts(tmp_path):
+  # Measured on main: a file listed in the CSV but absent was called "corrupt".
+  write_images(tmp_path, [f"{i}.png" for i in range(8)])
+  (tmp_path / "bad.png").write_bytes(b"\x89PNG not really")
+  rows = [f"{i}.png,{'cat' if i < 4 else 'dog'}" for i in range(8)]
+  rows += ["gone1.png,cat", "gone2.png,dog", "bad.png,dog"]
+  with pytest.raises(DataError, match=r"2 missing files \(first .*gone1\.png\) and 1 corrupt "
+                                      r"or truncated images \(first .*bad\.png\)"):
+    csv_dataset(tmp_path, rows)
+  ds = csv_dataset(tmp_path, rows, corrupt_images="skip")
+  assert ds.info["skipped_missing_files"] == 2 and ds.info["skipped_corrupt_images"] == 1
+  assert len(ds.train) + len(ds.test) == 8 and ds.info["test_labels"] == "as given"
+
+
+def test_class_indices_by_hand():
+  classes, labels = listing.class_indices(["b", "a", "b", "c"])
+  assert classes == ["a", "b", "c"] and labels.tolist() == [1, 0, 1, 2]
+  classes, labels = listing.class_indices(["2", "0", "1"])
+  assert classes == ["0", "1", "2"] and labels.tolist() == [2, 0, 1]
+  classes, labels = listing.class_indices(["1", "cat"], ("cat", "dog"))
+  assert labels.tolist() == [1, 0]  # an integer label indexes data.class_names
+  # a rare label far from every other (not a typo) is a class of its own
+  classes, _ = listing.class_indices(["cat"] * 40 + ["zebra"])
+  assert classes == ["cat", "zebra"]

@@ -1,0 +1,157 @@
+"""Workdir identity (issue 16): one run per workdir, resumed only by its own config;
+training longer only when asked and recorded; one process at a time; Ctrl-C keeps a
+checkpoint and says so; config values checked before anything runs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO, load_config
+
+from nlx import train
+from nlx import workdir as workdir_lib
+from nlx.errors import ConfigError
+
+
+def read(path):
+  with open(path) as f:
+    return f.read()
+
+
+def test_default_workdir_names_the_config_and_its_variant():
+  assert workdir_lib.default_workdir("configs/baselines.py:gce,tiny") == os.path.join(
+      "workdirs", "baselines", "gce,tiny")
+  assert workdir_lib.default_workdir("configs/baselines.py: mae, pair40,tiny") == os.path.join(
+      "workdirs", "baselines", "mae,pair40,tiny")
+  assert workdir_lib.default_workdir("/abs/configs/quickstart.py") == os.path.join(
+      "workdirs", "quickstart")
+
+
+def test_another_config_in_a_finished_workdir_is_refused_naming_the_keys(tmp_path):
+  # The README's sequence baselines.py:ce,tiny then :gce,tiny in one workdir reported the
+  # CE model's accuracy labelled gce, and rewrote config.json.
+  wd = str(tmp_path / "wd")
+  ce = train.train_and_evaluate(load_config("baselines", "ce,tiny"), wd)
+  config_json, results_json = read(f"{wd}/config.json"), read(f"{wd}/results.json")
+  with pytest.raises(ConfigError, match=r"another config \(method\.name: 'ce' -> 'gce'; "
+                                        r"method\.q: \(absent\) -> 0\.7\).*start fresh"):
+    train.train_and_evaluate(load_config("baselines", "gce,tiny"), wd)
+  wider = load_config("baselines", "ce,tiny")
+  wider.model.width = 64  # today: an orbax traceback after config.json was rewritten
+  with pytest.raises(ConfigError, match=r"model\.width: 32 -> 64"):
+    train.train_and_evaluate(wider, wd)
+  assert read(f"{wd}/config.json") == config_json  # untouched by the refused runs
+  assert read(f"{wd}/results.json") == results_json
+  record = json.loads(read(f"{wd}/workdir.json"))
+  assert record["keys"]["method.name"] == "ce" and "train.log_every_steps" not in record["keys"]
+
+  # keys that cannot change the model (logging, checkpoints) resume the same run
+  same = load_config("baselines", "ce,tiny")
+  same.train.log_every_steps, same.train.progress_bar = 3, False
+  again = train.train_and_evaluate(same, wd)
+  assert again["test"] == ce["test"] and again["steps"] == ce["steps"] == 16
+
+  # training longer: refused unless asked for, then recorded in workdir.json
+  longer = load_config("baselines", "ce,tiny")
+  longer.train.num_epochs = 3
+  with pytest.raises(ConfigError, match=r"run of 2 epochs.*allow_more_epochs=True"):
+    train.train_and_evaluate(longer, wd)
+  longer.train.allow_more_epochs = True
+  result = train.train_and_evaluate(longer, wd)
+  assert result["steps"] == 24
+  record = json.loads(read(f"{wd}/workdir.json"))
+  assert [{k: e[k] for k in ("num_epochs", "at_step")} for e in record["extensions"]] == [
+      {"num_epochs": [2, 3], "at_step": 16}]
+  assert record["keys"]["train.num_epochs"] == 3
+  assert json.loads(read(f"{wd}/config.json"))["train"]["num_epochs"] == 3
+  evals = [json.loads(x)["step"] for x in read(f"{wd}/metrics.jsonl").splitlines()
+           if '"eval"' in x]
+  assert evals == [8, 16, 24]
+
+
+def hold_lock(path):
+  """Another process that holds the workdir lock until it is killed."""
+  code = ("import sys, time; from nlx.workdir import Lock; Lock(sys.argv[1]).acquire(); "
+          "print('locked', flush=True); time.sleep(120)")
+  p = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE,
+                       text=True, env={**os.environ, "PYTHONPATH": REPO})
+  assert p.stdout.readline().strip() == "locked"
+  return p
+
+
+def test_a_second_process_stops_at_once_naming_the_first_and_a_dead_ones_lock_is_taken(tmp_path):
+  wd = tmp_path / "wd"
+  wd.mkdir()
+  other = hold_lock(wd)
+  try:
+    with pytest.raises(ConfigError, match=rf"workdir {wd} is in use by process {other.pid} "):
+      train.train_and_evaluate(load_config("quickstart", "tiny"), str(wd))
+    assert sorted(os.listdir(wd)) == [".lock"]  # nothing written, no checkpoint touched
+  finally:
+    other.send_signal(signal.SIGKILL)
+    other.wait()
+  assert read(wd / ".lock").strip() == str(other.pid)  # the killed holder's stale lock file
+  lock = workdir_lib.Lock(str(wd)).acquire()  # taken over
+  assert read(wd / ".lock").strip() == str(os.getpid())
+  lock.release()
+
+
+def test_a_workdir_that_is_a_file_or_cannot_be_created_is_one_line(tmp_path):
+  (tmp_path / "file").write_text("x")
+  config = load_config("quickstart", "tiny")
+  with pytest.raises(ConfigError, match="is a file, not a directory"):
+    train.train_and_evaluate(config, str(tmp_path / "file"))
+  with pytest.raises(ConfigError, match="cannot create workdir"):
+    train.train_and_evaluate(config, str(tmp_path / "file" / "sub"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_a_read_only_workdir_is_one_line(tmp_path):
+  ro = tmp_path / "ro"
+  ro.mkdir()
+  ro.chmod(0o500)
+  with pytest.raises(ConfigError, match="not writable"):
+    train.train_and_evaluate(load_config("quickstart", "tiny"), str(ro))
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("data.batch_size", 0, "data.batch_size must be >= 1, got 0"),
+    ("train.log_every_steps", 0, "train.log_every_steps must be >= 1, got 0"),
+    ("train.num_epochs", 0, "train.num_epochs must be >= 1, got 0"),
+    ("optimizer.learning_rate", -1.0, r"optimizer.learning_rate must be > 0.0, got -1.0"),
+    ("noise.rate", 1.5, r"noise.rate must be in \[0.0, 1.0\], got 1.5"),
+    ("data.max_train_examples", 0, r"data.max_train_examples must be -1 \(all\) or >= 1"),
+])
+def test_value_ranges_are_checked_before_anything_runs(tmp_path, key, value, message):
+  config = load_config("quickstart", "tiny")
+  section, name = key.split(".")
+  config[section][name] = value
+  with pytest.raises(ConfigError, match=message):
+    train.train_and_evaluate(config, str(tmp_path / "wd"))
+  assert not os.path.exists(tmp_path / "wd")  # nothing created
+
+
+def test_ctrl_c_stops_with_a_checkpoint_and_the_rerun_resumes(tmp_path, monkeypatch):
+  config = load_config("quickstart", "tiny")
+  reference = train.train_and_evaluate(config, str(tmp_path / "reference"))
+  shard, calls = train.Trainer.shard, []
+
+  def shard_then_ctrl_c(self, batch):
+    calls.append(1)
+    if len(calls) == 5:
+      signal.raise_signal(signal.SIGINT)  # as a Ctrl-C during the 5th step
+    return shard(self, batch)
+
+  with monkeypatch.context() as m:
+    m.setattr(train.Trainer, "shard", shard_then_ctrl_c)
+    with pytest.raises(workdir_lib.Interrupted,
+                       match=r"interrupted at step 5; checkpoint step 5 kept in .*/wd/"
+                             r"checkpoints; rerun the same command to resume"):
+      train.train_and_evaluate(config, str(tmp_path / "wd"))
+  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+  assert sorted(os.listdir(tmp_path / "wd" / "checkpoints")) == ["5"]
+  resumed = train.train_and_evaluate(config, str(tmp_path / "wd"))
+  assert resumed["test"] == reference["test"]
