@@ -34,8 +34,15 @@ class Checkpointer:
   def restore(self, step: int, like_state):
     """Restores `(state, data_state)`; `like_state` gives structure, dtypes and shardings."""
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like_state)
-    r = self._mngr.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(abstract), data=ocp.args.JsonRestore()))
+    try:
+      r = self._mngr.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract), data=ocp.args.JsonRestore()))
+    except (ValueError, KeyError, TypeError, FileNotFoundError) as e:
+      # e.g. a workdir of an older nlx whose state has another structure
+      first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+      raise ConfigError(f"checkpoint {self._mngr.directory}/{step} does not fit this run's "
+                        f"state ({first}); use another --workdir, or delete its checkpoints/ "
+                        "to start fresh") from None
     return r["state"], r["data"]
 
   def close(self):

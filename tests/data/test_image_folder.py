@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from nlx.config_base import base_config
-from nlx.data import listing, load_dataset
+from nlx.data import load_dataset
 from nlx.data.datasets.image_folder import decode_image
 from nlx.errors import DataError
 
@@ -144,6 +144,7 @@ def test_missing_and_corrupt_files_are_reported_apart_with_counts(tmp_path):
 
 
 def test_class_indices_by_hand():
+  from nlx.data import listing
   classes, labels = listing.class_indices(["b", "a", "b", "c"])
   assert classes == ["a", "b", "c"] and labels.tolist() == [1, 0, 1, 2]
   classes, labels = listing.class_indices(["2", "0", "1"])
