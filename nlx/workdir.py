@@ -86,7 +86,7 @@ def read_record(workdir: str) -> dict | None:
   if os.path.isfile(legacy):
     with open(legacy) as f:
       return {"keys": {k: v for k, v in sorted(flatten(json.load(f)).items())
-                       if k not in EXCLUDED}}
+                       if k not in EXCLUDED}, "legacy": True}
   return None
 
 
@@ -107,7 +107,7 @@ def check_resume(workdir: str, config, has_checkpoint: bool) -> dict | None:
                       "config.json, so nlx cannot tell which run they belong to; use "
                       "another --workdir, or delete its checkpoints/ to start fresh")
   old = record["keys"]
-  diff = differences(old, new)
+  diff = differences(old, _without_new_defaults(old, new, record.get("legacy", False)))
   if not diff:
     return None
   epochs = "train.num_epochs"
@@ -124,10 +124,20 @@ def check_resume(workdir: str, config, has_checkpoint: bool) -> dict | None:
                     f"another --workdir, or delete {workdir} to start fresh")
 
 
+def _without_new_defaults(old: dict, new: dict, legacy: bool) -> dict:
+  """`new` less the keys the workdir's nlx did not have yet, where they hold the value that
+  reproduces the old behaviour (the default); a legacy `config.json` also lacks excluded
+  keys, so there every key it lacks is left out."""
+  from nlx.config_base import base_config
+  defaults = flatten(base_config())
+  return {k: v for k, v in new.items()
+          if k in old or not (legacy or (k in defaults and defaults[k] == v))}
+
+
 def write_record(workdir: str, config, extension: dict | None, step: int) -> None:
   """Writes `workdir.json` (fingerprint, command, extensions) and `config.json`; called
   once the run is known to be this config's (fresh start or successful restore)."""
-  previous = read_record(workdir) or {}
+  previous = (read_record(workdir) or {}) if step else {}  # step 0: a fresh start
   keys = fingerprint_keys(config)
   extensions = list(previous.get("extensions", []))
   if extension:

@@ -173,3 +173,24 @@ def test_a_checkpoint_that_does_not_fit_is_one_line(tmp_path):
     ckpt.restore(3, {"w": jnp.zeros(4)})
   with pytest.raises(ConfigError, match="does not fit"):
     ckpt.restore(3, {"v": jnp.zeros(3)})
+
+
+def test_keys_added_by_a_newer_nlx_resume_only_at_their_default(tmp_path):
+  from nlx import workdir as workdir_lib
+  config = load_config("quickstart", "tiny")
+  workdir_lib.write_record(str(tmp_path), config, None, 0)
+  record = json.loads(read(tmp_path / "workdir.json"))
+  del record["keys"]["data.duplicates"]  # as written before the key existed
+  (tmp_path / "workdir.json").write_text(json.dumps(record))
+  assert workdir_lib.check_resume(str(tmp_path), config, has_checkpoint=True) is None
+  config.data.duplicates = "drop"
+  with pytest.raises(ConfigError, match=r"data\.duplicates: \(absent\) -> 'drop'"):
+    workdir_lib.check_resume(str(tmp_path), config, has_checkpoint=True)
+  # an older nlx's workdir: config.json alone is its record
+  config.data.duplicates = "error"
+  (tmp_path / "workdir.json").unlink()
+  assert workdir_lib.check_resume(str(tmp_path), config, has_checkpoint=True) is None
+  config.noise.rate = 0.2
+  with pytest.raises(ConfigError, match=r"noise\.rate: 0\.4 -> 0\.2"):
+    workdir_lib.check_resume(str(tmp_path), config, has_checkpoint=True)
+  assert workdir_lib.check_resume(str(tmp_path), config, has_checkpoint=False) is None
