@@ -1,7 +1,13 @@
 """Errors that nlx raises for bad input: each says in one line what is wrong."""
 
 import difflib
+import os
 import re
+import sysconfig
+import traceback
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_STDLIB = os.path.abspath(sysconfig.get_paths()["stdlib"]) + os.sep
 
 
 class NlxError(Exception):
@@ -59,20 +65,22 @@ def config_load_message(exc: BaseException, argv=()) -> str:
 
 
 def _config_file_frame(exc: BaseException) -> str:
-  """`file:line` of the innermost traceback frame outside installed packages and nlx."""
-  import os
-  import traceback
-  here = os.path.dirname(os.path.abspath(__file__))
-  frames = [f for f in traceback.extract_tb(exc.__traceback__)
-            if "site-packages" not in f.filename and not f.filename.startswith("<")
-            and not os.path.abspath(f.filename).startswith(here + os.sep)]
+  """`file:line` of the innermost traceback frame in the user's code (a config file)."""
+  frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_user_file(f.filename)]
   return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+
+
+def _is_user_file(path: str) -> bool:
+  """Not an installed package's, Python's own (`<frozen ...>`, the standard library) or
+  the nlx package's."""
+  return ("site-packages" not in path and not path.startswith("<")
+          and not os.path.abspath(path).startswith((_PACKAGE, _STDLIB)))
 
 
 def _from_traceback_text(text: str) -> str:
   """`file:line: last line` from a traceback printed into an error message."""
   lines = [line for line in text.strip().splitlines() if line.strip()]
   places = re.findall(r'File "([^"]+)", line (\d+)', text)
-  places = [p for p in places if "site-packages" not in p[0] and "/nlx/" not in p[0]]
+  places = [p for p in places if _is_user_file(p[0])]
   where = f"{places[-1][0]}:{places[-1][1]}: " if places else ""
   return where + lines[-1].strip()
