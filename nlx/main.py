@@ -18,8 +18,11 @@ from nlx.errors import NlxError, config_load_message
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                "configs", "quickstart.py")
-_CONFIG = config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Config file.",
-                                          lock_config=True)
+try:  # with the default config, config_flags applies `--config.*` overrides right here
+  _CONFIG = config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Config file.",
+                                            lock_config=True)
+except Exception as e:  # noqa: BLE001
+  sys.exit(f"nlx: error: {config_load_message(e, sys.argv)}")
 _WORKDIR = flags.DEFINE_string("workdir", None,
                                 "Output directory (default: workdirs/<config>[/<variant>]).")
 _DISTRIBUTED = flags.DEFINE_string("distributed", "", "'auto': let JAX detect the cluster.")

@@ -61,6 +61,9 @@ def test_errors_before_training_are_one_line(tmp_path):
        f"nlx: error: cannot read the config file {tmp_path}/nope.py: no such file")]:
     r = run_main(tiny, *args, cwd=tmp_path)
     assert one_line_error(r) == expected
+  # without --config, config_flags applies overrides to the default config at import time
+  assert one_line_error(run_main("--config.data.nmae=1", cwd=tmp_path)) == (
+      "nlx: error: --config.data.nmae: unknown config key 'nmae' (did you mean 'name'?)")
 
 
 def test_help_prints_the_docstring_intact(tmp_path):
