@@ -187,7 +187,7 @@ class Trainer:
                 dataset.multi_label)
     step_fn = make_train_step(self.graphdef, self.tx, self.method, config.method, task,
                               self.steps_per_epoch, self.graphdefs)
-    jit_kw = dict(donate_argnums=(0,), out_shardings=(self.replicated, self.replicated))
+    jit_kw = {"donate_argnums": (0,), "out_shardings": (self.replicated, self.replicated)}
     # data.on_device: the train set lives on the mesh; batches are cut inside the step
     self.device_data = (on_device.DeviceTrainSet(dataset.train, config.data, self.mesh,
                                                  config.seed) if config.data.on_device else None)
