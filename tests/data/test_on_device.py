@@ -114,8 +114,10 @@ def test_sharded_run_equals_single_device_run():
     assert trainer.device_data.jitted._cache_size() == 1  # no recompile per step
     s[n] = (state, losses)
   np.testing.assert_allclose(s[1][1], s[8][1], rtol=1e-5, atol=1e-5)
+  # the gradient sums run in another order over 8 devices; Adam divides by sqrt(v), so an
+  # entry with a tiny gradient can move by ~1e-5 more (jax 0.7.1: 2 of 73,728 entries)
   for a, b in zip(jax.tree.leaves(s[1][0].params), jax.tree.leaves(s[8][0].params)):
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-4)
   # and the batches themselves are bit-identical however the indices are sharded
   one, eight = (device_batches(ds.train, cfg(augment="crop_flip", batch_size=64), 1, 0,
                                train.make_mesh(jax.devices()[:n])) for n in (1, 8))
