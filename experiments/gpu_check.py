@@ -36,6 +36,7 @@ Needs no tensorflow-datasets: CIFAR-10 is decoded from the JPEG pack in --data_d
 """
 
 import argparse
+import glob
 import importlib.util
 import io
 import json
@@ -230,6 +231,15 @@ def plan_batch(speeds: dict, model: str, seconds: float, epochs: int, n: int) ->
                                f"{epochs} epochs would not fit {seconds:.0f} s")
 
 
+def finished_run(workroot: str, method: str) -> dict | None:
+  """The record of a protocol run of `method` that an earlier call finished, if any."""
+  paths = sorted(glob.glob(os.path.join(workroot, f"{method}_b*_e*", "gpu_check.json")))
+  if not paths:
+    return None
+  with open(paths[-1]) as f:
+    return {**json.load(f), "reused_from_an_earlier_call": True}
+
+
 def protocol(results: Results, args, speeds: dict, dataset, deadline: float) -> None:
   """CE, then ARNet, then ELR (time allowing) on CIFAR-10N worst."""
   from nlx import train
@@ -246,11 +256,15 @@ def protocol(results: Results, args, speeds: dict, dataset, deadline: float) -> 
     c.train.progress_bar = False
     if not args.tiny:
       c.model.name = args.protocol_model
+    done = finished_run(args.workroot, method)
+    if done and not args.tiny:  # a rerun: report the earlier call's finished run
+      results.write("protocol", done)
+      continue
     batch, epochs, note = plan_batch(speeds, c.model.name, share, c.train.num_epochs,
                                      len(dataset.train))
     if args.tiny:
       batch, epochs, note = c.data.batch_size, c.train.num_epochs, "tiny"
-    elif method not in MUST and note:
+    elif method not in MUST and epochs < c.train.num_epochs:
       results.write("protocol", {"method": method, "skipped": f"no time left ({left:.0f} s)"})
       continue
     c.optimizer.learning_rate *= batch / c.data.batch_size
@@ -259,12 +273,14 @@ def protocol(results: Results, args, speeds: dict, dataset, deadline: float) -> 
     workdir = os.path.join(args.workroot, f"{method}_b{batch}_e{epochs}")
     t = time.time()
     r = train.train_and_evaluate(c, workdir, dataset=dataset)
-    record = {"method": method, "model": c.model.name, "label_set": "worst",
+    record = {"method": method, "model": c.model.name, "label_set": "worst", "finished": True,
               "batch_size": batch, "learning_rate": c.optimizer.learning_rate,
               "epochs": epochs, "dtype": c.model.dtype, "note": note,
               "test_accuracy": 100 * r["test"]["accuracy"], "paper": PAPER_WORST.get(method),
               "wall_s_this_call": time.time() - t, "workdir": workdir}
     results.write("protocol", record)
+    with open(os.path.join(workdir, "gpu_check.json"), "w") as f:
+      json.dump(record, f)
     shutil.copy(os.path.join(workdir, "metrics.jsonl"),
                 os.path.join(results.out, f"metrics_{method}.jsonl"))
 

@@ -79,3 +79,13 @@ def test_plan_shrinks_the_epochs_and_says_so_when_no_batch_fits():
   # fastest (512, 30,000/s): 100 s / 1.15 x 30,000 / 50,000 = 52.2 -> 52 epochs
   batch, epochs, note = gpu_check.plan_batch(SPEEDS, "resnet34", 100, 100, 50000)
   assert (batch, epochs) == (512, 52) and "52 epochs instead of 100" in note
+
+
+def test_a_rerun_reports_a_run_an_earlier_call_finished(tmp_path):
+  (tmp_path / "ce_b512_e100").mkdir()
+  (tmp_path / "arnet_b512_e100").mkdir()  # started, not finished: no gpu_check.json
+  (tmp_path / "ce_b512_e100" / "gpu_check.json").write_text(
+      json.dumps({"method": "ce", "test_accuracy": 77.0}))
+  assert gpu_check.finished_run(str(tmp_path), "ce") == {
+      "method": "ce", "test_accuracy": 77.0, "reused_from_an_earlier_call": True}
+  assert gpu_check.finished_run(str(tmp_path), "arnet") is None
