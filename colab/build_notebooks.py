@@ -82,7 +82,8 @@ def install_nlx(source, drive=DRIVE, pip_options=()):
     runtime finds it there). Returns the checkout."""
     if not os.path.isdir(source):
         checkout = os.path.join(drive if os.path.isdir(drive) else "/content", "nlx")
-        subprocess.run(["git", "clone", "-q", source, checkout], check=True)
+        if not os.path.isfile(os.path.join(checkout, "setup.cfg")):  # cloned before
+            subprocess.run(["git", "clone", "-q", source, checkout], check=True)
         source = checkout
     constraints = os.path.join(tempfile.gettempdir(), "nlx_constraints.txt")
     with open(constraints, "w") as f:
@@ -98,6 +99,12 @@ def workdir_root(tiny, drive=DRIVE):
     if tiny:
         return tempfile.mkdtemp()
     return os.path.join(drive, "nlx_workdirs") if os.path.isdir(drive) else "workdirs"
+
+
+def nlx_importable(name="nlx"):
+    """nlx as a package (a checkout folder named nlx in the working folder is not one)."""
+    spec = importlib.util.find_spec(name)
+    return spec is not None and spec.origin is not None
 
 
 def url_given_once():
@@ -118,7 +125,7 @@ SETUP = ('TINY = True  # True: small data, about a minute on a CPU; False: the f
 if "google.colab" in sys.modules:  # Drive keeps nlx, the data and the workdirs
     from google.colab import drive
     drive.mount("/content/drive")
-if importlib.util.find_spec("nlx") is None:
+if not nlx_importable():
     source = install_nlx(find_source(url=url_given_once()))
     sys.path.insert(0, source)
     os.chdir(source)  # experiments/ is read from the checkout

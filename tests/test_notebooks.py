@@ -2,6 +2,7 @@
 that breaks fails the build."""
 
 import glob
+import importlib.util
 import os
 
 import nbformat
@@ -79,6 +80,18 @@ def test_source_is_the_drive_checkout_else_the_url_given_once(tmp_path):
   (tmp_path / "nlx").mkdir()
   (tmp_path / "nlx" / "setup.cfg").write_text("[metadata]\nname = nlx\n")
   assert find(str(tmp_path), url="https://example.org/nlx.git") == str(tmp_path / "nlx")
+
+
+def test_a_checkout_folder_named_nlx_is_not_taken_for_the_package(tmp_path, monkeypatch):
+  importable = first_cell_namespace()["nlx_importable"]
+  assert importable()  # the tests import this checkout's nlx
+  name = "nlx_probe_checkout"
+  (tmp_path / name).mkdir()  # like /content/nlx, a clone: no __init__.py at its top
+  monkeypatch.syspath_prepend(str(tmp_path))
+  assert importlib.util.find_spec(name) is not None and not importable(name)
+  (tmp_path / name / "__init__.py").write_text("")  # a real package
+  importlib.invalidate_caches()
+  assert importable(name)
 
 
 def test_workdirs_go_to_drive_when_it_is_mounted(tmp_path):
