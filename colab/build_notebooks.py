@@ -3,30 +3,132 @@
   python colab/build_notebooks.py
 
 Every notebook: a TINY switch (True: small data, about a minute on a CPU, what CI
-executes; False: the paper's configuration on the real data), an install cell that
-clones and installs nlx on Colab, and cells that only call nlx functions.
+executes; False: the paper's configuration on the real data), a first cell that finds
+and installs nlx on Colab without editing (already installed; else a checkout in
+MyDrive/nlx; else the git URL given once as the Colab secret NLX_URL, cloned onto Drive),
+keeps the workdirs on Drive when it is mounted (a recycled runtime resumes), and cells
+that only call nlx functions. On a GPU runtime the runtime's jax, jaxlib and CUDA plugins are kept: pip
+installs nlx under a constraint on their installed versions, and the cell stops with a
+message when that jax is older than the oldest one nlx supports (setup.cfg).
 """
 
+import configparser
 import os
+import re
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SETUP_CFG = os.path.join(os.path.dirname(HERE), "setup.cfg")
 
-SETUP = '''TINY = True  # True: small data, about a minute on a CPU; False: the full reproduction
+
+def minimum_versions(setup_cfg: str = SETUP_CFG) -> dict:
+  """`{"jax": "0.7.1", "flax": "0.12.0"}`: setup.cfg's oldest supported jax and flax."""
+  cfg = configparser.ConfigParser()
+  cfg.read(setup_cfg)
+  pins = re.findall(r"^\s*(jax|flax)>=([0-9.]+)", cfg["options"]["install_requires"],
+                    re.MULTILINE)
+  return dict(pins)
+
+
+# The first cell's install logic: a notebook must carry it, nlx is not there yet.
+# tests/test_notebooks.py executes it against made-up Drive folders and versions.
+INSTALL = '''import importlib.metadata
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 import tempfile
 
-if "google.colab" in sys.modules and not os.path.isdir("nlx"):
-    REPO_URL = ""  # the git URL of your copy of nlx
-    if not REPO_URL:
-        raise SystemExit("set REPO_URL to the git URL of your copy of nlx")
-    subprocess.run(["git", "clone", "-q", REPO_URL, "nlx"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "nlx"], check=True)
-    sys.path.insert(0, "nlx")
+MIN_VERSIONS = MIN_VERSIONS_FROM_SETUP_CFG
+DRIVE = "/content/drive/MyDrive"
+
+
+def version_tuple(v):
+    return tuple(int(p) for p in re.split(r"[.+]", v)[:3] if p.isdigit())
+
+
+def jax_pins():
+    """`name==version` of every installed jax distribution (jax, jaxlib, the CUDA plugins):
+    pip adds nlx around them and never replaces them."""
+    pins = sorted({f"{d.metadata['Name'].lower()}=={d.version}"
+                   for d in importlib.metadata.distributions()
+                   if (d.metadata["Name"] or "").lower().startswith("jax")})
+    jax = [p.split("==")[1] for p in pins if p.startswith("jax==")]
+    if jax and version_tuple(jax[0]) < version_tuple(MIN_VERSIONS["jax"]):
+        raise SystemExit(f"this runtime has jax {jax[0]}; nlx needs jax >= "
+                         f"{MIN_VERSIONS['jax']}: choose a newer runtime version")
+    return pins
+
+
+def find_source(drive=DRIVE, url=None):
+    """Where nlx comes from: a checkout on Drive (MyDrive/nlx, a clone or an unpacked
+    source archive), else the git URL given once (NLX_URL: a Colab secret or an
+    environment variable). A checkout, not a wheel: the notebooks read its configs/."""
+    checkout = os.path.join(drive, "nlx")
+    if os.path.isfile(os.path.join(checkout, "setup.cfg")):
+        return checkout
+    if url:
+        return url
+    raise SystemExit("nlx is not installed: put a checkout of it in MyDrive/nlx, or give "
+                     "its git URL once as the Colab secret (or environment variable) NLX_URL")
+
+
+def install_nlx(source, drive=DRIVE, pip_options=()):
+    """pip-installs the checkout `source` (editable) under a constraint on the runtime's
+    jax versions; a git URL is cloned first, onto Drive when it is mounted (so the next
+    runtime finds it there). Returns the checkout."""
+    if not os.path.isdir(source):
+        checkout = os.path.join(drive if os.path.isdir(drive) else "/content", "nlx")
+        if not os.path.isfile(os.path.join(checkout, "setup.cfg")):  # cloned before
+            subprocess.run(["git", "clone", "-q", source, checkout], check=True)
+        source = checkout
+    constraints = os.path.join(tempfile.gettempdir(), "nlx_constraints.txt")
+    with open(constraints, "w") as f:
+        f.write("".join(p + "\\n" for p in jax_pins()))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", constraints,
+                    *pip_options, "-e", source], check=True)
+    return source
+
+
+def workdir_root(tiny, drive=DRIVE):
+    """Where runs write: a temporary folder for TINY, else Drive when it is mounted, so a
+    recycled runtime resumes from the last checkpoint."""
+    if tiny:
+        return tempfile.mkdtemp()
+    return os.path.join(drive, "nlx_workdirs") if os.path.isdir(drive) else "workdirs"
+
+
+def nlx_importable(name="nlx"):
+    """nlx as a package (a checkout folder named nlx in the working folder is not one)."""
+    spec = importlib.util.find_spec(name)
+    return spec is not None and spec.origin is not None
+
+
+def url_given_once():
+    url = os.environ.get("NLX_URL")
+    if not url and "google.colab" in sys.modules:
+        from google.colab import userdata
+        try:
+            url = userdata.get("NLX_URL")
+        except (userdata.SecretNotFoundError, userdata.NotebookAccessError):
+            url = None
+    return url
+'''
+
+SETUP = ('TINY = True  # True: small data, about a minute on a CPU; False: the full reproduction\n' +
+         INSTALL.replace("MIN_VERSIONS_FROM_SETUP_CFG", repr(minimum_versions())) +
+         '''
+
+if "google.colab" in sys.modules:  # Drive keeps nlx, the data and the workdirs
+    from google.colab import drive
+    drive.mount("/content/drive")
+if not nlx_importable():
+    source = install_nlx(find_source(url=url_given_once()))
+    sys.path.insert(0, source)
+    os.chdir(source)  # experiments/ is read from the checkout
 
 from IPython.display import Markdown, display
 
@@ -34,7 +136,7 @@ from nlx import train
 from nlx.config_base import load_file
 from nlx.report import tables
 
-WORK = tempfile.mkdtemp() if TINY else "workdirs/colab"
+WORK = workdir_root(TINY)
 
 
 def run(config, name):
@@ -44,13 +146,11 @@ def run(config, name):
 
 
 def show_table(cells, rows, columns, **kw):
-    display(Markdown(tables.table(cells, rows, columns, **kw)[0]))'''
+    display(Markdown(tables.table(cells, rows, columns, **kw)[0]))''')
 
-DATA = '''# Where the real data lives (used when TINY is False): {what}
-DATA_DIR = "{path}"
-if not TINY and "google.colab" in sys.modules:
-    from google.colab import drive
-    drive.mount("/content/drive")'''
+DATA = '''# Where the real data lives (used when TINY is False; the first cell mounts Drive):
+# {what}
+DATA_DIR = "{path}"'''
 
 
 def notebook(title: str, intro: str, cells: list) -> nbformat.NotebookNode:

@@ -47,6 +47,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.eval_batch_size = 256
   c.data.num_threads = 2            # grain read threads
   c.data.prefetch_buffer_size = 4
+  c.data.on_device = False          # True: train set on the accelerator, batches cut and
+                                    # crop_flip-ed in the step (nlx.data.on_device)
 
   c.noise = ml_collections.ConfigDict()
   c.noise.type = "none"             # none|symmetric|symmetric_uniform|pair|virtual_agent|

@@ -34,7 +34,7 @@ from nlx import metrics as metrics_lib
 from nlx import workdir as workdir_lib
 from nlx.checkpointing import Checkpointer
 from nlx.config_check import check_values
-from nlx.data import augment, input_pipeline
+from nlx.data import augment, input_pipeline, on_device
 from nlx.errors import ConfigError, NonFiniteLossError
 from nlx.report import plots
 from nlx.train_state import TrainState
@@ -187,10 +187,14 @@ class Trainer:
     task = Task(dataset.num_classes, len(dataset.train), dataset.mean, dataset.std,
                 jnp.bfloat16 if config.model.dtype == "bfloat16" else jnp.float32,
                 dataset.multi_label)
-    self.train_step = jax.jit(
-        make_train_step(self.graphdef, self.tx, self.method, config.method, task,
-                        self.steps_per_epoch, self.graphdefs),
-        donate_argnums=(0,), out_shardings=(self.replicated, self.replicated))
+    step_fn = make_train_step(self.graphdef, self.tx, self.method, config.method, task,
+                              self.steps_per_epoch, self.graphdefs)
+    jit_kw = {"donate_argnums": (0,), "out_shardings": (self.replicated, self.replicated)}
+    # data.on_device: the train set lives on the mesh; batches are cut inside the step
+    self.device_data = (on_device.DeviceTrainSet(dataset.train, config.data, self.mesh,
+                                                 config.seed) if config.data.on_device else None)
+    self.train_step = (self.device_data.jit_step(step_fn, **jit_kw) if self.device_data
+                       else jax.jit(step_fn, **jit_kw))
     self.eval_step = jax.jit(make_eval_step(self.graphdef, task), out_shardings=self.replicated)
 
   def _first_input(self):
@@ -199,6 +203,8 @@ class Trainer:
         example["image"])
 
   def train_iterator(self, num_epochs: int):
+    if self.device_data:  # step indices only
+      return self.device_data.iterator(num_epochs)
     ds = input_pipeline.train_dataset(
         self.dataset.train, self.config.data, num_epochs=num_epochs, seed=self.config.seed,
         process_index=jax.process_index(), process_count=jax.process_count())

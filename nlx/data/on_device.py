@@ -1,0 +1,154 @@
+"""A device-resident training set: gather, pad-4 random crop and flip inside the jitted step.
+
+For data that fit in accelerator memory (CIFAR-10's train set is 150 MB as uint8), the
+whole split (images, labels, clean labels, index, extras) is put on the mesh once,
+replicated on every device, and each step's batch is cut from it on the device: the
+host sends only the step's `[B]` example indices, so the host pipeline cannot be the
+bottleneck (`data.on_device=True`; grain stays the default for everything else).
+
+Against the grain path (`nlx.data.input_pipeline`), for the same seed:
+- the batches are the same examples in the same order as `BatchSource`'s (the grain
+  path's order when `data.augment='none'`: there the two paths give identical batches);
+  with `crop_flip` grain shuffles with its own permutation instead, so the order differs;
+- the augmentation has the same distribution (crop offsets uniform on the 9 x 9 grid of
+  a zero-padded image, flip with probability 1/2) but other draws: they come from
+  `jax.random`, keyed by `(seed, step)`, not from grain's per-element numpy generators.
+Both are tested in `tests/data/test_on_device.py`. The iterator state (the step) is
+checkpointed like grain's, so a resumed run continues with the same batches.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from nlx.data import augment
+from nlx.data.types import Split
+from nlx.errors import ConfigError
+
+KINDS = ("none", "crop_flip")
+PAD = 4
+
+
+def check(split: Split, config) -> None:
+  """Raises ConfigError when `data.on_device` cannot serve this split and config."""
+  if config.augment not in KINDS:
+    raise ConfigError(f"data.on_device=True supports data.augment in {KINDS}, got "
+                      f"{config.augment!r} (use the grain path: data.on_device=False)")
+  if split.decode is not None:
+    raise ConfigError("data.on_device=True needs in-memory arrays, not image files "
+                      "(use the grain path: data.on_device=False)")
+  if config.augment == "crop_flip" and (split.images.ndim != 4 or split.images.dtype != np.uint8):
+    raise ConfigError(f"data.augment='crop_flip' on the device needs uint8 [N, H, W, C] images, "
+                      f"got {split.images.dtype} {split.images.shape}")
+
+
+def host_arrays(split: Split, image_size: int = 0) -> dict:
+  """The split's per-example arrays as the batches carry them (images resized once when
+  `data.image_size` asks for another size, as the grain path does per example)."""
+  images = split.images
+  if image_size > 0 and images.ndim == 4 and images.shape[1:3] != (image_size, image_size):
+    images = np.stack([augment.fixed_size(x, image_size) for x in images])
+  return {"image": images, "label": split.labels, "clean_label": split.clean_labels,
+          "index": np.arange(len(split), dtype=np.int32), **split.extras}
+
+
+def put_replicated(arrays: dict, mesh: Mesh) -> dict:
+  """Host arrays (the same in every process) -> global arrays replicated on the mesh."""
+  replicated = NamedSharding(mesh, P())
+  return {k: jax.make_array_from_callback(np.shape(v), replicated, lambda idx, v=v: v[idx])
+          for k, v in arrays.items()}
+
+
+def random_crop_flip(images: jax.Array, rng: jax.Array, pad: int = PAD) -> jax.Array:
+  """`[B, H, W, C]` -> the same shape: each image zero-padded by `pad`, cut at an offset
+  drawn uniformly from `[0, 2 pad]^2`, and mirrored left-right with probability 1/2
+  (`augment.random_crop_flip` on the device, with `jax.random` draws)."""
+  b, h, w, _ = images.shape
+  offset_rng, flip_rng = jax.random.split(rng)
+  offsets = jax.random.randint(offset_rng, (b, 2), 0, 2 * pad + 1)
+  flips = jax.random.bernoulli(flip_rng, 0.5, (b,))
+  padded = jnp.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+
+  def one(image, offset, flip):
+    out = jax.lax.dynamic_slice(image, (offset[0], offset[1], 0), (h, w, image.shape[-1]))
+    return jnp.where(flip, out[:, ::-1], out)
+
+  return jax.vmap(one)(padded, offsets, flips)
+
+
+def gather_batch(arrays: dict, index: jax.Array, rng: jax.Array, kind: str) -> dict:
+  """The batch of rows `index` `[B]` of the resident `arrays`, augmented by `kind`."""
+  batch = {k: jnp.take(v, index, axis=0) for k, v in arrays.items()}
+  if kind == "crop_flip":
+    batch["image"] = random_crop_flip(batch["image"], rng)
+  return batch
+
+
+def wrap_step(train_step, kind: str, seed: int):
+  """`train_step(state, batch)` -> `step(state, {"index": [B]}, arrays)`: the batch is
+  gathered and augmented inside the same jitted program. The augmentation key is
+  `fold_in(PRNGKey(seed), state.step)`: the same draws for any device count."""
+  base = jax.random.PRNGKey(seed)
+
+  def step(state, indices: dict, arrays: dict):
+    rng = jax.random.fold_in(base, state.step)
+    return train_step(state, gather_batch(arrays, indices["index"], rng, kind))
+  return step
+
+
+class IndexIterator:
+  """Each step's `{"index": [local B] int32}`: the rows of `BatchSource`'s batch that this
+  process feeds. `get_state`/`set_state` give and take `{"step": n}` (checkpointed)."""
+
+  def __init__(self, num_examples: int, global_batch_size: int, num_epochs: int, seed: int,
+               process_index: int = 0, process_count: int = 1):
+    self._n, self._b, self._seed = num_examples, global_batch_size, seed
+    self._spe = num_examples // global_batch_size
+    self._len = self._spe * num_epochs
+    self._local = slice(process_index * global_batch_size // process_count,
+                        (process_index + 1) * global_batch_size // process_count)
+    self._step = 0
+    self._perm = (None, None)
+
+  def __iter__(self):
+    return self
+
+  def __next__(self) -> dict:
+    if self._step >= self._len:
+      raise StopIteration
+    epoch, j = divmod(self._step, self._spe)
+    if self._perm[0] != epoch:  # BatchSource's permutation of this epoch
+      self._perm = (epoch, np.random.default_rng((self._seed, epoch)).permutation(self._n))
+    self._step += 1
+    rows = self._perm[1][j * self._b:(j + 1) * self._b][self._local]
+    return {"index": rows.astype(np.int32)}
+
+  def get_state(self) -> dict:
+    return {"step": self._step}
+
+  def set_state(self, state: dict) -> None:
+    self._step = int(state["step"])
+
+
+class DeviceTrainSet:
+  """The training split on the mesh, its index iterator and its step wrapper, as the
+  `Trainer` uses them when `data.on_device=True`."""
+
+  def __init__(self, split: Split, config, mesh: Mesh, seed: int):
+    check(split, config)
+    self.kind = config.augment
+    self.seed = seed
+    self.num_examples = len(split)
+    self.global_batch_size = config.batch_size
+    self.arrays = put_replicated(host_arrays(split, config.image_size), mesh)
+
+  def iterator(self, num_epochs: int) -> IndexIterator:
+    return IndexIterator(self.num_examples, self.global_batch_size, num_epochs, self.seed,
+                         jax.process_index(), jax.process_count())
+
+  def jit_step(self, train_step, **jit_kwargs):
+    """The jitted step with the trainer's call signature `(state, sharded indices)`."""
+    self.jitted = jax.jit(wrap_step(train_step, self.kind, self.seed + 1), **jit_kwargs)
+    return lambda state, indices: self.jitted(state, indices, self.arrays)
