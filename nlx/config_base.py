@@ -91,6 +91,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.stop_after_steps = -1     # stop (with a checkpoint) once this step is reached
   c.train.progress_bar = True
   c.train.init_from = ""            # workdir of a run whose final model initialises this one
+  c.train.collapse_share = 0.9      # top predicted class share on train = collapse (nlx.collapse); 0: off
+  c.train.stop_on_collapse = False  # end the run (evaluated, results.json) at a collapse
   c.lock()
   return c
 
