@@ -133,7 +133,7 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
            "loss_proto": -jnp.sum(q * log_p, axis=-1)}
   given = jnp.argmax(y, axis=-1)
   aux = {"q": q, "r": jax.lax.stop_gradient(r), "features": jax.lax.stop_gradient(h),
-         "refined": jnp.argmax(t, axis=-1).astype(jnp.int32),
+         "target": t, "refined": jnp.argmax(t, axis=-1).astype(jnp.int32),
          "trust": jax.lax.stop_gradient(jnp.take_along_axis(v, given[:, None], axis=-1)[:, 0]),
          "metrics": {**jax.lax.stop_gradient(terms),
                      **diagnostics(jnp.exp(log_p_read), v, t, q, r, state["proto_labels"],
