@@ -41,7 +41,8 @@ DIAGNOSTICS = ("read_entropy", "read_max", "q_entropy", "proto_label_max", "r_do
 SUITE_DATA = {"cifar10n_cpu": "/work/cache/cifar10n_cpu_features"}
 
 flags.DEFINE_list("cells", ["digits:sym40", "fashion_mnist:pair40", "cifar10n_cpu:worst",
-                            "cifar10n_cpu:aggre", "cifar10n_cpu:random1"], "suite:setting cells.")
+                            "cifar10n_cpu:aggre", "cifar10n_cpu:random1"],
+                  "suite:setting cells; suite:setting:0+1 runs that cell on those seeds only.")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds.")
 flags.DEFINE_list("temperatures", list(TEMPERATURES), f"From {list(TEMPERATURES)}.")
 flags.DEFINE_list("targets", ["current", "running"], "current, running.")
@@ -139,16 +140,17 @@ def main(argv):
   cmd = "python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
   text = (f"# ARNet readings: temperature x target x lambda, with ELR and CE\n\n"
           f"Command: `{cmd}`\n\n{FLAGS.note + chr(10) + chr(10) if FLAGS.note else ''}"
-          f"Clean-test accuracy (%), mean ± std over seeds {seeds}; val: agreement (%) with "
+          f"Clean-test accuracy (%), mean ± std over the seeds; val: agreement (%) with "
           f"the noisy labels of {100 * FLAGS.val_fraction:.0f}% of the training set held out "
           "(the only score used to choose a reading). Diagnostics: the last logged value, "
           "mean over seeds (see nlx/methods/arnet.py and nlx/collapse.py).\n")
   for cell in FLAGS.cells:
-    suite, setting = cell.split(":")
+    suite, setting, *only = cell.split(":")
+    cell_seeds = [int(s) for s in only[0].split("+")] if only else seeds
     data_dir = FLAGS.data_dir or SUITE_DATA.get(suite, "")
-    results = {row: [run_cell(suite, setting, row, spec, s, data_dir) for s in seeds]
+    results = {row: [run_cell(suite, setting, row, spec, s, data_dir) for s in cell_seeds]
                for row, spec in rows.items()}
-    text += f"\n## {cell}\n\n{cell_table(results)}"
+    text += f"\n## {suite}:{setting}, seeds {cell_seeds}\n\n{cell_table(results)}"
     os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
     with open(FLAGS.out, "w") as f:  # rewritten after every cell: a partial run leaves a table
       f.write(text)

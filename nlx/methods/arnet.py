@@ -56,6 +56,13 @@ from nlx.ops import targets as targets_ops
 from nlx.ops.sinkhorn import sinkhorn_assignment
 
 TARGETS = ("current", "running")
+# Named readings, the config variants `configs/arnet_*.py:READING` (nlx.config_presets):
+# the paper as written (default) and the ones measured in experiments/arnet_ablation.py.
+READINGS = {
+    "paper": {},
+    "swav": {"read_temperature": 0.1, "cluster_temperature": 0.1, "cache_full_only": True},
+    "running": {"target": "running", "lam": 0.2},
+}
 
 
 def default_config(name: str = "arnet") -> ml_collections.ConfigDict:

@@ -179,3 +179,14 @@ def test_diagnostics_by_hand():
 def test_bad_reading_is_a_one_line_config_error(key, value, words):
   with pytest.raises(ConfigError, match=words):
     make_trainer(**{key: value})
+
+
+@pytest.mark.parametrize("config_name", ["arnet_fi", "arnet_emotion6"])
+def test_named_readings_are_config_variants(config_name):
+  assert load_config(config_name, "sym40").method.to_dict() == {
+      **arnet.default_config().to_dict(), "num_prototypes": 64}  # the paper as written
+  for name, reading in arnet.READINGS.items():
+    method = load_config(config_name, f"sym40,{name}").method
+    assert all(method[k] == v for k, v in reading.items())
+  with pytest.raises(ValueError, match="2 ARNet readings"):
+    load_config(config_name, "swav,running")
