@@ -11,9 +11,11 @@ training set (one extra pass in eval mode) and `Guard.check` records
   (given != clean) whose refined label is the clean one, the memory's or targets' effect.
 
 When the share reaches `config.train.collapse_share` (0.9; 0 turns the guard off) it
-logs a warning once, `results.json` gets `collapse: {epoch, step, class, share}` (None
-otherwise), and with `config.train.stop_on_collapse` the run ends there: it is
-evaluated and written like a finished run.
+logs a warning once, `results.json` gets `collapse: {epoch, step, class, share,
+last_share}` (None otherwise; `last_share` is the top-class share at the last check, which
+says whether the run found its way out), and with `config.train.stop_on_collapse` the run
+ends there: it is evaluated and written like a finished run. A check early in training
+can also fire on a model that has not yet left the majority class; `last_share` tells.
 """
 
 import dataclasses
@@ -45,7 +47,7 @@ class Guard:
   """Checks a run's training-set predictions at each evaluation (see the module doc)."""
   share: float = DEFAULT_SHARE   # top-class share that counts as collapse; 0: off
   stop: bool = False             # end the run at the first collapse
-  collapse: dict | None = None   # the first collapse seen: epoch, step, class, share
+  collapse: dict | None = None   # the first collapse: epoch, step, class, share, last_share
 
   @classmethod
   def from_config(cls, train_config, *, multi_label: bool = False) -> "Guard":
@@ -68,8 +70,11 @@ class Guard:
     shares = class_shares(predict())
     top = int(np.argmax(shares))
     record.update(train_top_class=top, train_top_class_share=float(shares[top]))
-    if shares[top] >= self.share and self.collapse is None:
-      self.collapse = {"epoch": epoch, "step": step, "class": top, "share": float(shares[top])}
+    if self.collapse is not None:  # did it stay collapsed? (a run can find its way out)
+      self.collapse["last_share"] = float(shares[top])
+    elif shares[top] >= self.share:
+      self.collapse = {"epoch": epoch, "step": step, "class": top, "share": float(shares[top]),
+                       "last_share": float(shares[top])}
       logging.warning("collapse: at epoch %d the model predicts class %d for %.1f%% of the "
                       "training set (train.collapse_share=%.2f)%s", epoch, top,
                       100 * shares[top], self.share,

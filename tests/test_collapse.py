@@ -31,8 +31,11 @@ def test_guard_records_the_first_collapse_once_and_stops_only_when_asked():
                                                    "train_top_class_share": 7 / 20}
     assert guard.collapse is None and not guard.should_stop
     assert guard.check(2, 20, lambda: one_class)["train_top_class_share"] == 1.0
-    guard.check(3, 30, lambda: one_class)
-    assert guard.collapse == {"epoch": 2, "step": 20, "class": 1, "share": 1.0}
+    assert guard.collapse == {"epoch": 2, "step": 20, "class": 1, "share": 1.0,
+                              "last_share": 1.0}
+    guard.check(3, 30, lambda: spread)  # found its way out: the first collapse stays recorded
+    assert guard.collapse == {"epoch": 2, "step": 20, "class": 1, "share": 1.0,
+                              "last_share": 7 / 20}
     assert guard.should_stop == stop
   off = collapse.Guard(share=0.0)
   assert off.check(1, 10, lambda: one_class) == {} and off.collapse is None

@@ -68,8 +68,10 @@ def collapse_note(results: dict) -> str:
   c = results.get("collapse")
   if not c:
     return ""
+  last = c.get("last_share", c["share"])
   return (f"**Collapsed** at epoch {c['epoch']}: class {c['class']} predicted for "
-          f"{100 * c['share']:.1f}% of the training set.\n")
+          f"{100 * c['share']:.1f}% of the training set (top class at the last check: "
+          f"{100 * last:.1f}%).\n")
 
 
 def report_section(workdir: str, report_dir: str) -> str:
