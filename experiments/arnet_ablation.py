@@ -54,6 +54,7 @@ flags.DEFINE_float("val_fraction", 0.1, "Share of the noisy training set held ou
 flags.DEFINE_string("data_dir", "", "Data folder of the suites that need one (CIFAR-10N cache).")
 flags.DEFINE_string("workroot", "workdirs/arnet_ablation", "Where cell workdirs go.")
 flags.DEFINE_string("out", "experiments/results/arnet_ablation.md", "The table.")
+flags.DEFINE_bool("render_only", False, "Write the table from the cells already run.")
 flags.DEFINE_string("note", "", "A line written under the command (e.g. 'partial: ...').")
 FLAGS = flags.FLAGS
 
@@ -93,6 +94,8 @@ def run_cell(suite, setting, row, spec, seed, data_dir) -> dict:
   workdir = os.path.join(FLAGS.workroot, suite, setting, row.replace(" ", "_"), f"seed{seed}")
   path = os.path.join(workdir, "results.json")
   if not os.path.exists(path):
+    if FLAGS.render_only:
+      return None
     config = protocols.suite_config(suite, spec, setting, seed, data_dir=data_dir)
     config.train.eval_every_epochs = min(config.train.eval_every_epochs, 5)
     ds = carve_validation(data_lib.load_dataset(config), FLAGS.val_fraction, seed)
@@ -150,6 +153,8 @@ def main(argv):
     data_dir = FLAGS.data_dir or SUITE_DATA.get(suite, "")
     results = {row: [run_cell(suite, setting, row, spec, s, data_dir) for s in cell_seeds]
                for row, spec in rows.items()}
+    results = {row: [r for r in runs if r] for row, runs in results.items()}
+    results = {row: runs for row, runs in results.items() if runs}  # render_only: what ran
     text += f"\n## {suite}:{setting}, seeds {cell_seeds}\n\n{cell_table(results)}"
     os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
     with open(FLAGS.out, "w") as f:  # rewritten after every cell: a partial run leaves a table
