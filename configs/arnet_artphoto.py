@@ -6,7 +6,9 @@ Command:  python -m nlx.main --config=configs/arnet_artphoto.py:sym20 \
           the weights: torchvision's ImageNet resnet34 state dict saved as .safetensors.
           Variants: agent | sym20 | sym30 | sym40 | clean; a method name to run a
           baseline instead of ARNet (ce, gce, sce, tce, elr, mixup, coteaching_plus, ...);
-          L16 | L32 | L64 | L128 prototypes; tiny. Tables: experiments/sentiment_benchmark.py.
+          L16 | L32 | L64 | L128 prototypes; an ARNet reading: paper (default, the
+          paper as written) | swav | running (see nlx/methods/arnet.py and the README's
+          ARNet section); tiny. Tables: experiments/sentiment_benchmark.py.
 Runtime:  a GPU job (ResNet-34 at 224x224, 50 epochs); not feasible on the 2-core CPU.
           Without the data it stops with the instructions above. Tiny: seconds.
 Expected: the ARNet paper reports ARNet above every baseline on average; not yet

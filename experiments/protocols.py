@@ -130,7 +130,7 @@ def suite_config(suite: str, method: str, setting: str, seed: int, *, data_dir: 
   `<set>_clean10`: 10% of the labels known clean, for Xiao et al.'s methods); cifar10n_mosaic (multi-label,
   CAN) takes worst, aggre, random1, clean, shuffle20/40/60; the ARNet sentiment sets take
   clean, agent, sym20, sym30, sym40. A method `arnet_L16` is ARNet with 16 prototypes;
-  `NAME@key=value` overrides a hyperparameter (e.g. `arnet@temperature=0.1`)."""
+  `NAME@key=value` overrides a hyperparameter (e.g. `arnet@read_temperature=0.1`)."""
   method, _, overrides = method.partition("@")
   method, _, protos = method.partition("_L")
   c = _suite_config(suite, method, protos, setting, seed, data_dir, epochs)

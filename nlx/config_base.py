@@ -99,6 +99,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.init_from = ""            # workdir of a run whose final model initialises this one
   c.train.allow_more_epochs = False  # True: a rerun with a larger num_epochs trains the
                                      # workdir's run on (recorded in workdir.json)
+  c.train.collapse_share = 0.9      # top predicted class share on train = collapse (nlx.collapse); 0: off
+  c.train.stop_on_collapse = False  # end the run (evaluated, results.json) at a collapse
   c.lock()
   return c
 

@@ -4,6 +4,7 @@ import os
 
 from nlx import methods
 from nlx.config_base import base_config, make_tiny, parse_variant
+from nlx.methods import arnet
 
 NOISE = {"clean": ("none", 0.0), "sym20": ("symmetric", 0.2), "sym30": ("symmetric", 0.3),
          "sym40": ("symmetric", 0.4), "pair40": ("pair", 0.4), "agent": ("virtual_agent", 0.0)}
@@ -22,9 +23,11 @@ def sentiment(dataset: str, split: str, variant: str):
   weights), Adam 1e-4, batch 128, 50 epochs, resize 256 -> random crop 224 + flip.
 
   Variant words: a noise setting (agent, sym20 (default), sym30, sym40, clean), a method
-  (default arnet), L16/L32/L64/L128 (ARNet's prototypes), tiny.
+  (default arnet), L16/L32/L64/L128 (ARNet's prototypes), an ARNet reading (paper
+  (default), swav, running: `nlx.methods.arnet.READINGS`), tiny.
   """
-  words = parse_variant(variant, set(methods.MULTI_CLASS_NAMES) | set(NOISE) | set(PROTOTYPES))
+  words = parse_variant(variant, set(methods.MULTI_CLASS_NAMES) | set(NOISE) | set(PROTOTYPES)
+                        | set(arnet.READINGS))
   c = base_config()
   c.data.name = dataset
   c.data.split = split
@@ -35,6 +38,11 @@ def sentiment(dataset: str, split: str, variant: str):
   c.model.pretrained = "weights/resnet34.safetensors"
   set_method(c, next(iter(words & set(methods.MULTI_CLASS_NAMES)), "arnet"),
              PROTOTYPES.get(next(iter(words & set(PROTOTYPES)), "L64")))
+  readings = sorted(words & set(arnet.READINGS))
+  if len(readings) > 1:
+    raise ValueError(f"config variant names {len(readings)} ARNet readings {readings}; give one")
+  if c.method.name == "arnet":  # a named reading of the paper (nlx.methods.arnet.READINGS)
+    c.method.update(arnet.READINGS[readings[0] if readings else "paper"])
   c.optimizer.name = "adam"
   c.optimizer.learning_rate = 1e-4
   c.data.batch_size = 128

@@ -28,6 +28,7 @@ from absl import logging
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from nlx import collapse
 from nlx import data as data_lib
 from nlx import methods, models, optim
 from nlx import metrics as metrics_lib
@@ -351,6 +352,7 @@ def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dat
   bar = tqdm.tqdm(total=total, initial=start_step, desc="train", disable=not cfg_train.progress_bar)
   step = start_step
   test_metrics = None
+  guard = collapse.Guard.from_config(cfg_train, multi_label=dataset.multi_label)
   run.interrupt.watch()
   while step < min(total, stop_at) and not run.interrupt.requested:
     batch = next(it)
@@ -381,10 +383,16 @@ def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dat
         test_metrics = trainer.evaluate(state, dataset.test)
         record = {"kind": "eval", "step": step, "epoch": epoch,
                   **{f"test_{k}": v for k, v in test_metrics.items()}}
+        labels = None
         if hasattr(trainer.method, "refined_labels") and not dataset.multi_label:
           refined = np.asarray(trainer.method.refined_labels(state.method_state))
           record["label_precision"] = float(np.mean(refined == dataset.train.clean_labels))
+          labels = (refined, dataset.train.hard_labels(), dataset.train.clean_labels)
+        record.update(guard.check(epoch, step, lambda: trainer.predict(state, dataset.train),
+                                  labels))
         log(record)
+        if guard.should_stop:  # train.stop_on_collapse: end here, evaluated and written
+          total = step
       if epoch % cfg_train.checkpoint_every_epochs == 0 or step == total:
         ckpt.save(step, state, it.get_state())
         last_ckpt = step
@@ -407,7 +415,7 @@ def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dat
       "test_labels": dataset.info.get("test_labels", "clean"),  # user data: "as given"
       "num_train": len(dataset.train), "num_test": len(dataset.test),
       "steps": step, "epochs": config.train.num_epochs, "test": test_metrics,
-      "wall_time_s": time.time() - start_time,
+      "wall_time_s": time.time() - start_time, "collapse": guard.collapse,
   }
   if dataset.val is not None:
     results["val"] = trainer.evaluate(state, dataset.val)

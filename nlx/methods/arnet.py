@@ -3,19 +3,44 @@
 Features `h = f(x)` (the model's penultimate layer), predictions `r = softmax(logits)`.
 Memory: prototypes C `[L, d]` (method params, orthogonal init, trained) and soft labels
 G `[L, K]` (method state, uniform init).
-- Read (Eq. 1): `p_ij = softmax_j(cos(h_i, c_j))`, `v_i = sum_j p_ij g_j`;
+- Read (Eq. 1): `p_ij = softmax_j(cos(h_i, c_j) / read_temperature)`, `v_i = sum_j p_ij g_j`;
   refined target `t_i = (1 - lam) r_i + lam v_i`, a constant.
 - Assignment (Eq. 4): Q = Sinkhorn (`nlx.ops.sinkhorn`, xi = 0.05, 3 iterations) over
   the cosines of the batch's features *and* a cache of the last 1,000 features (method
   state; cache rows first, only the batch's rows kept; empty cache slots excluded).
-- Loss (Eq. 6): `CE(r, y~) + alpha log(1 - r^T t) - sum_j q_ij log p_ij`, alpha = 3; the
-  middle term is `nlx.losses.elr_regularizer` (prediction clamped to [1e-4, 1 - 1e-4]
-  so the log stays finite); gradients reach the network, the classifier and C.
+- Loss (Eq. 6): `CE(r, y~) + alpha log(1 - r^T t) - sum_j q_ij log p'_ij`, alpha = 3, where
+  p' is the attention of Eq. 3 at `cluster_temperature`; the middle term is
+  `nlx.losses.elr_regularizer` (prediction clamped to [1e-4, 1 - 1e-4] so the log stays
+  finite); gradients reach the network, the classifier and C.
 - Write (Eq. 5), after each step: `g_j <- beta g_j + (1 - beta) sum_i q_ij r_i / sum_i q_ij`,
   beta = 0.8. The paper says g_j is "the average of the predictions of the samples
   assigned" to prototype j; we take the Sinkhorn-weighted average of the softmax
   predictions, which keeps every g_j a distribution.
 Defaults: lam = 0.8, L = 64 (the paper tries 16-128). Inference uses only the network.
+
+Readings (config options; the defaults are the paper as written):
+- `read_temperature` (Eq. 1) and `cluster_temperature` (Eq. 3), both 1: the paper's
+  softmax over raw cosines in [-1, 1]. SwAV divides by 0.1. With temperature 1 and L = 64
+  the read is almost uniform (p_ij within e^{+-2} of 1/L), so v is nearly the same flat
+  vector for every example; `read_entropy` and `read_max` in metrics.jsonl show it.
+- `target`: "current" (r_i in t_i is this step's prediction, the paper's text) or
+  "running" (ELR's per-example running average of predictions, momentum
+  `target_momentum`, updated before the term as in ELR): with `lam = 0` this is ELR with
+  lambda = alpha plus the prototype term, the end of lambda where the paper says ARNet
+  recovers ELR.
+- `cache_full_only`: False (the cache's filled rows join the Sinkhorn from the first
+  step) or True (SwAV's practice: the cache joins only once it is full).
+
+Slips in the paper's text, as implemented here: Eq. 4's entropy and equipartition sums
+run over the L prototypes (the text writes K); "lambda = 1 discards the memory" is
+lambda = 0 under Eq. 1's `t = (1 - lam) r + lam v` (lam = 1 keeps only the memory).
+
+Per-step diagnostics (`aux["metrics"]`, logged to metrics.jsonl): each loss term
+(`loss_ce`, `loss_elr` = alpha log(1 - r.t), `loss_proto`), `r_dot_t`, `read_entropy`
+(H(p) / log L) and `read_max` (largest p_ij), `q_entropy` (H(Q row) / log L),
+`proto_label_max` (mean over prototypes of max_k g_jk: the sharpness of G), and
+`memory_accuracy` / `target_accuracy` (argmax v / argmax t against `clean_label`; a
+dataset without known clean labels carries its given labels there).
 Per example, the refined label `argmax t_i` and the trust score `v_i[y~_i]` (memory's
 support for the given label) are kept for the label-precision curve and noise detection.
 """
@@ -25,18 +50,43 @@ import jax.numpy as jnp
 import ml_collections
 
 from nlx import losses
+from nlx.errors import ConfigError
 from nlx.ops import memory
+from nlx.ops import targets as targets_ops
 from nlx.ops.sinkhorn import sinkhorn_assignment
+
+TARGETS = ("current", "running")
+# Named readings, the config variants `configs/arnet_*.py:READING` (nlx.config_presets):
+# the paper as written (default) and the ones measured in experiments/arnet_ablation.py.
+READINGS = {
+    "paper": {},
+    "swav": {"read_temperature": 0.1, "cluster_temperature": 0.1, "cache_full_only": True},
+    "running": {"target": "running", "lam": 0.2},
+}
 
 
 def default_config(name: str = "arnet") -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict({
       "name": name, "lam": 0.8, "alpha": 3.0, "beta": 0.8, "num_prototypes": 64,
-      "epsilon": 0.05, "sinkhorn_iters": 3, "cache_size": 1000, "temperature": 1.0})
+      "epsilon": 0.05, "sinkhorn_iters": 3, "cache_size": 1000, "read_temperature": 1.0,
+      "cluster_temperature": 1.0, "target": "current", "target_momentum": 0.7,
+      "cache_full_only": False})
+
+
+def check_config(config) -> None:
+  """One-line errors for readings that do not exist."""
+  if config.target not in TARGETS:
+    raise ConfigError(f"method.target={config.target!r}: use one of {', '.join(TARGETS)}")
+  for key in ("read_temperature", "cluster_temperature"):
+    if not config[key] > 0:
+      raise ConfigError(f"method.{key}={config[key]} must be > 0")
+  if not 0.0 <= config.target_momentum < 1.0:
+    raise ConfigError(f"method.target_momentum={config.target_momentum} must be in [0, 1)")
 
 
 def init_state(config, *, dataset, model, rng, **unused):
   del unused
+  check_config(config)
   n, k, d = len(dataset.train), dataset.num_classes, model.feature_dim
   prototypes = jax.nn.initializers.orthogonal()(rng, (config.num_prototypes, d), jnp.float32)
   labels = jnp.asarray(dataset.train.hard_labels(), jnp.int32)
@@ -44,47 +94,85 @@ def init_state(config, *, dataset, model, rng, **unused):
            "cache": jnp.zeros((config.cache_size, d), jnp.float32),
            "cache_count": jnp.zeros((), jnp.int32),
            "refined": labels, "trust": jnp.zeros(n, jnp.float32), "labels": labels}
+  if config.target == "running":  # zeros at the start, as ELR's authors' code
+    state["running"] = jnp.zeros((n, k), jnp.float32)
   return {"prototypes": prototypes}, state
 
 
-def assign(features, prototypes, cache, cache_count, *, epsilon, num_iters):
-  """Sinkhorn assignment of `[cache; batch]` rows; returns the batch's rows `[B, L]`."""
+def assign(features, prototypes, cache, cache_count, *, epsilon, num_iters, full_only=False):
+  """Sinkhorn assignment of `[cache; batch]` rows; returns the batch's rows `[B, L]`.
+  `full_only`: the cache takes part only once all its rows are filled (SwAV)."""
   size = cache.shape[0]
   scores = memory.cosine_scores(jnp.concatenate([cache, features]), prototypes)
-  valid = jnp.concatenate([jnp.arange(size) >= size - cache_count,
-                           jnp.ones(features.shape[0], bool)])
+  cached = jnp.arange(size) >= size - cache_count
+  if full_only:
+    cached = cached & (cache_count >= size)
+  valid = jnp.concatenate([cached, jnp.ones(features.shape[0], bool)])
   return sinkhorn_assignment(scores, epsilon=epsilon, num_iters=num_iters, valid=valid)[size:]
+
+
+def target_predictions(state, batch, logits, *, config):
+  """r_i as the refined target reads it: `(r [B, K], running [N, K] or None)`. "current":
+  this step's softmax; "running": ELR's running average, updated first with this step."""
+  if config.target == "current":
+    return jax.nn.softmax(logits, axis=-1), None
+  running = targets_ops.ema_update(state["running"], batch["index"], logits,
+                                   beta=config.target_momentum)
+  return running[batch["index"]], running
 
 
 def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   del rng
   h, logits = outputs.features, outputs.logits
   r = jax.nn.softmax(logits, axis=-1)
-  log_p, v = memory.memory_read(h, params["prototypes"], state["proto_labels"],
-                                temperature=config.temperature)
-  t = memory.refine_targets(r, v, config.lam)
+  log_p_read, v = memory.memory_read(h, params["prototypes"], state["proto_labels"],
+                                 temperature=config.read_temperature)
+  log_p = jax.nn.log_softmax(
+      memory.cosine_scores(h, params["prototypes"]) / config.cluster_temperature, axis=-1)
+  base, running = target_predictions(state, batch, logits, config=config)
+  t = memory.refine_targets(base, v, config.lam)
   q = assign(h, params["prototypes"], state["cache"], state["cache_count"],
-             epsilon=config.epsilon, num_iters=config.sinkhorn_iters)
+             epsilon=config.epsilon, num_iters=config.sinkhorn_iters,
+             full_only=config.cache_full_only)
   y = losses.as_distribution(batch["label"], ctx.num_classes)
-  per_example = (losses.softmax_cross_entropy(logits, y)
-                 + config.alpha * losses.elr_regularizer(logits, t)
-                 - jnp.sum(q * log_p, axis=-1))
+  terms = {"loss_ce": losses.softmax_cross_entropy(logits, y),
+           "loss_elr": config.alpha * losses.elr_regularizer(logits, t),
+           "loss_proto": -jnp.sum(q * log_p, axis=-1)}
   given = jnp.argmax(y, axis=-1)
   aux = {"q": q, "r": jax.lax.stop_gradient(r), "features": jax.lax.stop_gradient(h),
-         "refined": jnp.argmax(t, axis=-1).astype(jnp.int32),
-         "trust": jax.lax.stop_gradient(jnp.take_along_axis(v, given[:, None], axis=-1)[:, 0])}
-  return per_example, aux
+         "target": t, "refined": jnp.argmax(t, axis=-1).astype(jnp.int32),
+         "trust": jax.lax.stop_gradient(jnp.take_along_axis(v, given[:, None], axis=-1)[:, 0]),
+         "metrics": {**jax.lax.stop_gradient(terms),
+                     **diagnostics(jnp.exp(log_p_read), v, t, q, r, state["proto_labels"],
+                                   batch.get("clean_label", given))}}
+  if running is not None:
+    aux["running"] = running
+  return terms["loss_ce"] + terms["loss_elr"] + terms["loss_proto"], aux
+
+
+def diagnostics(p, v, t, q, r, proto_labels, clean_label) -> dict:
+  """Whether the memory does anything: `[B]` or scalar values (see the module docstring)."""
+  p, v, r = jax.lax.stop_gradient((p, v, r))
+  clean = jnp.argmax(clean_label, -1) if clean_label.ndim == 2 else clean_label
+  return {"read_entropy": memory.normalized_entropy(p), "read_max": jnp.max(p, axis=-1),
+          "q_entropy": memory.normalized_entropy(q), "r_dot_t": jnp.sum(r * t, axis=-1),
+          "proto_label_max": jnp.mean(jnp.max(proto_labels, axis=-1)),
+          "memory_accuracy": (jnp.argmax(v, -1) == clean).astype(jnp.float32),
+          "target_accuracy": (jnp.argmax(t, -1) == clean).astype(jnp.float32)}
 
 
 def update_state(state, batch, aux, *, config):
   cache, count = memory.push_to_cache(state["cache"], state["cache_count"], aux["features"])
   idx = batch["index"]
-  return {**state,
-          "proto_labels": memory.update_prototype_labels(state["proto_labels"], aux["q"],
-                                                         aux["r"], beta=config.beta),
-          "cache": cache, "cache_count": count,
-          "refined": state["refined"].at[idx].set(aux["refined"]),
-          "trust": state["trust"].at[idx].set(aux["trust"])}
+  new = {**state,
+         "proto_labels": memory.update_prototype_labels(state["proto_labels"], aux["q"],
+                                                        aux["r"], beta=config.beta),
+         "cache": cache, "cache_count": count,
+         "refined": state["refined"].at[idx].set(aux["refined"]),
+         "trust": state["trust"].at[idx].set(aux["trust"])}
+  if "running" in aux:
+    new["running"] = aux["running"]
+  return new
 
 
 def refined_labels(state):

@@ -2,6 +2,7 @@
 
 Read (Eq. 1): `p_ij = softmax_j(cos(h_i, c_j) / tau)`, `v_i = sum_j p_ij g_j`.
 Write (Eq. 5): `g_j <- beta g_j + (1 - beta) * sum_i q_ij r_i / sum_i q_ij`.
+`normalized_entropy` measures how far a read (or an assignment) is from uniform.
 """
 
 import jax
@@ -23,6 +24,12 @@ def memory_read(features: jax.Array, prototypes: jax.Array, proto_labels: jax.Ar
   aggregated soft label. Eq. 1 of ARNet has no temperature (tau = 1)."""
   log_p = jax.nn.log_softmax(cosine_scores(features, prototypes) / temperature, axis=-1)
   return log_p, jnp.exp(log_p) @ proto_labels
+
+
+def normalized_entropy(probs: jax.Array) -> jax.Array:
+  """`H(p) / log n` of each row of `[..., n]` distributions: 1 for uniform, 0 for one-hot
+  (zero entries contribute 0; rows that do not sum to 1 are taken as given)."""
+  return jnp.sum(jax.scipy.special.entr(probs), axis=-1) / jnp.log(probs.shape[-1])
 
 
 def refine_targets(predictions: jax.Array, aggregated: jax.Array, lam: float) -> jax.Array:

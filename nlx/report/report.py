@@ -16,6 +16,7 @@ import os
 import sys
 
 from nlx.errors import ConfigError
+from nlx.report import diagnostics
 
 
 def _json(path: str) -> dict:
@@ -80,6 +81,7 @@ def make_report(workdirs, out_path: str) -> str:
     rows.append(row)
     if os.path.isfile(curves):
       figures.append(figure)
+    figures.append(diagnostics.report_section(w, base))  # collapse line, diagnostics figure
   header = ("| workdir | dataset | method (variant) | model | noise (type, rate) | seed | "
             "test labels | best test acc | last test acc | noise-detection AUROC | wall time |")
   text = ["# nlx report", "", header, "|---" * 11 + "|", *rows, ""]

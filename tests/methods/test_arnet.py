@@ -1,0 +1,192 @@
+"""ARNet's readings (issue 19): each option's jitted step, each target worked by hand."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import load_config
+
+from nlx import data as data_lib
+from nlx import models, train
+from nlx.errors import ConfigError
+from nlx.methods import arnet
+from nlx.ops.sinkhorn import sinkhorn_assignment
+
+READINGS = {
+    "paper": {},
+    "read_temperature": {"read_temperature": 0.1},
+    "cluster_temperature": {"cluster_temperature": 0.1},
+    "running": {"target": "running", "lam": 0.2},
+    "running_lam0": {"target": "running", "lam": 0.0},
+    "cache_full_only": {"cache_full_only": True},
+}
+METRICS = ("loss_ce", "loss_elr", "loss_proto", "read_entropy", "read_max", "q_entropy",
+           "r_dot_t", "proto_label_max", "memory_accuracy", "target_accuracy")
+
+
+def make_trainer(**overrides):
+  config = load_config("baselines", "arnet,tiny")
+  config.model.name = "mlp"
+  config.model.hidden = (32,)
+  config.method.num_prototypes, config.method.cache_size = 8, 48
+  config.method.update(overrides)
+  return train.Trainer(config, data_lib.load_dataset(config), train.make_mesh(jax.devices()[:1]))
+
+
+@pytest.mark.parametrize("reading", list(READINGS))
+def test_each_reading_one_jitted_step_is_finite_and_logs_its_diagnostics(reading):
+  trainer = make_trainer(**READINGS[reading])
+  s0 = trainer.initial_state
+  shapes = jax.tree.map(lambda x: (x.shape, x.dtype), s0)
+  batch = trainer.shard(next(trainer.train_iterator(1)))
+  s1, m = trainer.train_step(s0, batch)
+  assert jax.tree.map(lambda x: (x.shape, x.dtype), s1) == shapes
+  assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(s1)
+             if jnp.issubdtype(x.dtype, jnp.floating))
+  assert set(METRICS) <= set(m)
+  m = {k: float(v) for k, v in m.items()}
+  assert all(np.isfinite(v) for v in m.values())
+  assert m["loss"] == pytest.approx(m["loss_ce"] + m["loss_elr"] + m["loss_proto"], rel=1e-5)
+  # uniform initial G: v = 1/K everywhere, so argmax v is class 0 and G's rows have max 1/K
+  assert m["proto_label_max"] == pytest.approx(0.1, rel=1e-5)
+  assert 0 < m["read_entropy"] <= 1 and 1 / 8 <= m["read_max"] <= 1
+  if reading == "read_temperature":  # a sharper read than the paper's
+    paper = make_trainer()
+    _, m_paper = paper.train_step(paper.initial_state, batch)
+    assert m["read_entropy"] < float(m_paper["read_entropy"])
+  if READINGS[reading].get("target") == "running":
+    running = np.asarray(s1.method_state["running"])
+    idx = np.asarray(batch["index"])
+    np.testing.assert_allclose(running[idx].sum(1), 0.3, rtol=1e-5)  # 0.7 * 0 + 0.3 * p
+    assert np.all(np.delete(running, idx, axis=0) == 0)
+
+
+def hand_example(target, lam, alpha=3.0):
+  """Two classes, one example: logits (0, log 3) -> r = (1/4, 3/4); every prototype's soft
+  label is (0.9, 0.1), so v = (0.9, 0.1) whatever the attention."""
+  config = arnet.default_config()
+  config.update(num_prototypes=4, cache_size=2, target=target, lam=lam, alpha=alpha)
+  prototypes = jnp.eye(4, 3)
+  state = {"proto_labels": jnp.tile(jnp.array([[0.9, 0.1]]), (4, 1)),
+           "cache": jnp.zeros((2, 3)), "cache_count": jnp.zeros((), jnp.int32),
+           "running": jnp.array([[0.0, 0.0], [0.5, 0.5]])}
+  outputs = models.Outputs(jnp.array([[0.0, np.log(3.0)]]), jnp.array([[1.0, 2.0, 0.5]]))
+  batch = {"label": jnp.array([1]), "clean_label": jnp.array([0]), "index": jnp.array([1])}
+  ctx = train.StepContext(jnp.asarray(0), 1, 2, None, {})
+  return arnet.loss_fn({"prototypes": prototypes}, state, outputs, batch, None, config=config,
+                       ctx=ctx)
+
+
+@pytest.mark.parametrize("target,lam,want", [
+    # t = (1 - lam) r + lam v, r = (0.25, 0.75), v = (0.9, 0.1)
+    ("current", 0.2, [0.8 * 0.25 + 0.2 * 0.9, 0.8 * 0.75 + 0.2 * 0.1]),   # (0.38, 0.62)
+    ("current", 0.0, [0.25, 0.75]),
+    # running r: 0.7 * (0.5, 0.5) + 0.3 * (0.25, 0.75) = (0.425, 0.575)
+    ("running", 0.2, [0.8 * 0.425 + 0.2 * 0.9, 0.8 * 0.575 + 0.2 * 0.1]),  # (0.52, 0.48)
+    ("running", 0.0, [0.425, 0.575]),
+    ("running", 1.0, [0.9, 0.1]),
+])
+def test_each_readings_target_against_the_hand_worked_example(target, lam, want):
+  per_example, aux = hand_example(target, lam)
+  np.testing.assert_allclose(aux["target"], [want], rtol=1e-5)
+  assert int(aux["refined"][0]) == int(np.argmax(want))
+  r = np.array([0.25, 0.75])
+  elr = 3.0 * np.log(1 - r @ np.asarray(want))
+  np.testing.assert_allclose(aux["metrics"]["loss_elr"], [elr], rtol=1e-5)
+  np.testing.assert_allclose(aux["metrics"]["r_dot_t"], [r @ np.asarray(want)], rtol=1e-5)
+  np.testing.assert_allclose(aux["metrics"]["loss_ce"], [-np.log(0.75)], rtol=1e-5)
+  np.testing.assert_allclose(per_example, aux["metrics"]["loss_ce"] + aux["metrics"]["loss_elr"]
+                             + aux["metrics"]["loss_proto"], rtol=1e-5)
+  # clean label 0: argmax v = 0 is right, argmax t right only when the memory wins
+  assert float(aux["metrics"]["memory_accuracy"][0]) == 1.0
+  assert float(aux["metrics"]["target_accuracy"][0]) == float(np.argmax(want) == 0)
+  if target == "running":
+    np.testing.assert_allclose(aux["running"][1], [0.425, 0.575], rtol=1e-5)
+    np.testing.assert_array_equal(aux["running"][0], [0.0, 0.0])
+
+
+@pytest.mark.parametrize("read_t,cluster_t", [(1.0, 1.0), (0.1, 1.0), (1.0, 0.1), (0.5, 0.2)])
+def test_read_and_cluster_temperatures_act_on_their_own_terms(read_t, cluster_t):
+  key = jax.random.key(0)
+  h, c = jax.random.normal(key, (6, 3)), jax.random.normal(jax.random.fold_in(key, 1), (4, 3))
+  cos = (np.asarray(h) / np.linalg.norm(h, axis=1, keepdims=True)) @ (
+      np.asarray(c) / np.linalg.norm(c, axis=1, keepdims=True)).T
+  g = np.asarray(jax.nn.softmax(jax.random.normal(jax.random.fold_in(key, 2), (4, 2))))
+  config = arnet.default_config()
+  config.update(num_prototypes=4, cache_size=2, read_temperature=read_t,
+                cluster_temperature=cluster_t, lam=1.0)
+  state = {"proto_labels": jnp.asarray(g), "cache": jnp.zeros((2, 3)),
+           "cache_count": jnp.zeros((), jnp.int32)}
+  batch = {"label": jnp.zeros(6, jnp.int32), "index": jnp.arange(6)}
+  per_example, aux = arnet.loss_fn({"prototypes": c}, state, models.Outputs(jnp.zeros((6, 2)), h),
+                                   batch, None, config=config,
+                                   ctx=train.StepContext(jnp.asarray(0), 1, 2, None, {}))
+
+  def softmax(x):
+    e = np.exp(x - x.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+  p_read, p_cluster = softmax(cos / read_t), softmax(cos / cluster_t)
+  np.testing.assert_allclose(aux["target"], p_read @ g, rtol=1e-5)  # lam = 1: t = v
+  np.testing.assert_allclose(aux["metrics"]["read_max"], p_read.max(1), rtol=1e-5)
+  np.testing.assert_allclose(aux["metrics"]["read_entropy"],
+                             -(p_read * np.log(p_read)).sum(1) / np.log(4), rtol=1e-5)
+  q = np.asarray(aux["q"])
+  np.testing.assert_allclose(q, np.asarray(sinkhorn_assignment(jnp.asarray(cos))), rtol=1e-5,
+                             atol=1e-7)  # the assignment ignores both temperatures
+  np.testing.assert_allclose(aux["metrics"]["loss_proto"], -(q * np.log(p_cluster)).sum(1),
+                             rtol=1e-5)
+
+
+def test_cache_joins_the_sinkhorn_only_when_full_on_request():
+  key = jax.random.key(3)
+  cache = jax.random.normal(key, (5, 4))
+  feats = jax.random.normal(jax.random.fold_in(key, 1), (6, 4))
+  protos = jax.random.normal(jax.random.fold_in(key, 2), (3, 4))
+  batch_only = arnet.assign(feats, protos, cache, jnp.asarray(0), epsilon=0.05, num_iters=3)
+  for count in (2, 4):
+    partial = arnet.assign(feats, protos, cache, jnp.asarray(count), epsilon=0.05, num_iters=3)
+    swav = arnet.assign(feats, protos, cache, jnp.asarray(count), epsilon=0.05, num_iters=3,
+                        full_only=True)
+    np.testing.assert_allclose(swav, batch_only, rtol=1e-6)
+    assert not np.allclose(partial, batch_only)
+  full = [arnet.assign(feats, protos, cache, jnp.asarray(5), epsilon=0.05, num_iters=3,
+                       full_only=f) for f in (False, True)]
+  np.testing.assert_allclose(full[0], full[1], rtol=1e-6)
+  assert not np.allclose(full[0], batch_only)
+
+
+def test_diagnostics_by_hand():
+  p = jnp.array([[0.5, 0.5], [1.0, 0.0]])
+  q = jnp.array([[0.25, 0.75], [0.5, 0.5]])
+  v = jnp.array([[0.2, 0.8], [0.6, 0.4]])
+  t = jnp.array([[0.7, 0.3], [0.1, 0.9]])
+  r = jnp.array([[0.5, 0.5], [0.0, 1.0]])
+  g = jnp.array([[0.9, 0.1], [0.3, 0.7]])
+  d = arnet.diagnostics(p, v, t, q, r, g, jnp.array([1, 0]))
+  np.testing.assert_allclose(d["read_entropy"], [1.0, 0.0], atol=1e-6)
+  np.testing.assert_allclose(d["read_max"], [0.5, 1.0])
+  h = -(0.25 * np.log(0.25) + 0.75 * np.log(0.75)) / np.log(2)
+  np.testing.assert_allclose(d["q_entropy"], [h, 1.0], rtol=1e-5)
+  np.testing.assert_allclose(d["r_dot_t"], [0.5, 0.9], rtol=1e-6)
+  assert float(d["proto_label_max"]) == pytest.approx(0.8)
+  np.testing.assert_array_equal(d["memory_accuracy"], [1.0, 1.0])
+  np.testing.assert_array_equal(d["target_accuracy"], [0.0, 0.0])
+
+
+@pytest.mark.parametrize("key,value,words", [
+    ("target", "ema", "method.target='ema'"), ("read_temperature", 0.0, "read_temperature"),
+    ("cluster_temperature", -1.0, "cluster_temperature"), ("target_momentum", 1.0, "momentum")])
+def test_bad_reading_is_a_one_line_config_error(key, value, words):
+  with pytest.raises(ConfigError, match=words):
+    make_trainer(**{key: value})
+
+
+@pytest.mark.parametrize("config_name", ["arnet_fi", "arnet_emotion6"])
+def test_named_readings_are_config_variants(config_name):
+  assert load_config(config_name, "sym40").method.to_dict() == {
+      **arnet.default_config().to_dict(), "num_prototypes": 64}  # the paper as written
+  for name, reading in arnet.READINGS.items():
+    method = load_config(config_name, f"sym40,{name}").method
+    assert all(method[k] == v for k, v in reading.items())
+  with pytest.raises(ValueError, match="2 ARNet readings"):
+    load_config(config_name, "swav,running")
