@@ -133,9 +133,11 @@ def compare_curves(runs: dict, path: str, *, key: str = "test_accuracy") -> None
   for name, records in runs.items():
     train = [r for r in records if r.get("kind") == "train"]
     evals = [r for r in records if r.get("kind") == "eval"]
-    axes[0].plot([r["step"] for r in train], [r["loss"] for r in train], label=name)
+    # the data term where the method logs one (ELR's total runs far below 0)
+    axes[0].plot([r["step"] for r in train], [r.get("data_loss", r["loss"]) for r in train],
+                 label=name)
     axes[1].plot([r["epoch"] for r in evals], [100 * r[key] for r in evals], marker="o", label=name)
-  axes[0].set(xlabel="step", ylabel="train loss (noisy labels)")
+  axes[0].set(xlabel="step", ylabel="train loss (noisy labels; data term if logged)")
   axes[1].set(xlabel="epoch", ylabel=f"clean {key.replace('test_', 'test ')} (%)")
   for ax in axes:
     ax.grid(alpha=0.3)
