@@ -72,7 +72,7 @@ def truncated_generalized_cross_entropy(logits: jax.Array, labels: jax.Array, *,
   constant `L_q(k)` (no gradient). From a random start every `p_y < k` once C > 1/k,
   so this form alone never trains: use `weights`.
 
-  With `weights [B]` in [0, 1] (the paper's Algorithm 1 and the authors' code,
+  With `weights [B]` in [0, 1] (the paper's alternating pruning, as in the authors' code,
   AlanChou/Truncated-Loss `TruncatedLoss.py`): `w L_q(p_y) + (1 - w) L_q(k)`, where w
   is each example's weight, 1 at the start and set to `[p_y > k]` at pruning epochs by
   the method (`nlx.methods.robust_loss`). The authors' code returns

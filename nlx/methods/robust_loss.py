@@ -4,18 +4,18 @@
 (keys a loss does not take, like the pruning schedule below, are the method's own).
 No method state, except for `truncated_gce`.
 
-`truncated_gce` (Zhang & Sabuncu, NeurIPS 2018, Algorithm 1): per-example weights w
+`truncated_gce` (Zhang & Sabuncu, NeurIPS 2018, pruning by alternating optimisation): weights w
 (`method_state["weights"]`, `[N]`, all 1 at the start) make the loss
 `w L_q(p_y) + (1 - w) L_q(k)`, so it trains as plain L_q until the first pruning.
 At pruning epochs, `end_of_epoch` predicts the whole training set with the *current*
 model (eval mode, no augmentation) and sets `w = [p_y > k]`. The authors' code
-(AlanChou/Truncated-Loss `main.py`) prunes before epochs 40, 50, ..., 120 of 120 (from
-the checkpoint with the best *test* accuracy, which uses clean test labels: nlx does not
-copy that). Rule scaling it to a run of E epochs: prune after epochs
-`s, s + d, s + 2d, ... < E`, s = `prune_start` (default `round(E / 3)`), d =
-`prune_every` (default `max(1, round(E / 12))`); E = 120 gives 40, 50, ..., 110 (the
-authors' code also prunes once more before the last epoch; its pruning happens before
-the training epoch numbered 40 in 1-based counting, i.e. after 39 completed epochs).
+(AlanChou/Truncated-Loss `main.py`) prunes at the start of 0-based epochs 39, 49, ...,
+119 of 120, i.e. after 39, 49, ..., 119 completed epochs, from the checkpoint with the
+best *test* accuracy (chosen with clean test labels: nlx does not copy that). Rule
+scaling it to a run of E epochs: prune after completed epochs `s, s + d, s + 2d, ... < E`,
+s = `prune_start` (default `round(E / 3)`), d = `prune_every` (default
+`max(1, round(E / 12))`, Python's round: half to even). E = 120 gives 40, 50, ..., 110;
+E = 30 gives 10, 12, ..., 28; E = 10 gives 3, 4, ..., 9.
 """
 
 import jax
