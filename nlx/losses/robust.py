@@ -68,7 +68,7 @@ def truncated_generalized_cross_entropy(logits: jax.Array, labels: jax.Array, *,
                                         weights: jax.Array | None = None) -> jax.Array:
   """Truncated L_q (Zhang & Sabuncu, 2018), q = 0.7, k = 0.5.
 
-  Without `weights` (the paper's Eq. 9 as written): `L_q(p_y)` if `p_y > k`, else the
+  Without `weights` (the paper's truncated loss as written): `L_q(p_y)` if `p_y > k`, else the
   constant `L_q(k)` (no gradient). From a random start every `p_y < k` once C > 1/k,
   so this form alone never trains: use `weights`.
 
