@@ -7,6 +7,8 @@ Command:  python -m nlx.main --config=configs/baselines.py:METHOD
           10% of the labels known clean), sinet (with the bundled
           digit-shape hierarchy as side information)
           (add ",pair40" for 40% pair flips or ",agent" for virtual-agent noise)
+          truncated_gce prunes after epochs 10, 12, ..., 28 (the authors' 40, 50, ...
+          of 120, scaled: nlx/methods/robust_loss.py).
 Runtime:  about 30 s per method on the 2-core CPU (co-teaching+: twice that).
 Expected: see experiments/results/digits.md (experiments/noisy_benchmark.py runs every
           method x noise x seed and writes the table); robust methods beat CE there.

@@ -1,37 +1,92 @@
 """Per-example classification losses: pure functions, no reduction.
 
-Shapes: `logits [B, C]`, `labels [B, C]` (one-hot or soft, rows sum to 1) or integer
-`labels [B]` for the `_with_integer_labels` variants; every loss returns `[B]`.
+Shapes: `logits [..., C]` (a batch `[B, C]` or one example `[C]`); `labels` either
+integer class indices `[...]` (one fewer axis than the logits) or target distributions
+`[..., C]` (one-hot or soft, rows sum to 1). Every loss returns `[...]` (`[B]`, or a
+scalar for one example), computed in float32 (bfloat16 / float16 logits are upcast
+first) so the clamps the papers' code uses survive in low precision. Labels of any other
+shape raise `LabelShapeError`: integer labels `[B]` are never broadcast against `[B, C]`.
 """
 
 import jax
 import jax.numpy as jnp
+
+from nlx.errors import NlxError
+
+
+class LabelShapeError(NlxError, ValueError):
+  """Labels whose shape fits neither class indices nor per-class targets of the logits."""
+
+
+def as_float32(x: jax.Array) -> jax.Array:
+  """`x` as a floating array of at least float32 precision (bf16 / f16 are upcast)."""
+  x = jnp.asarray(x)
+  return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
+def as_distribution(labels: jax.Array, num_classes: int) -> jax.Array:
+  """Integer class indices `[...]` become one-hot `[..., C]` (float32); target rows
+  `[..., C]` pass through as float32. Anything else raises `LabelShapeError`."""
+  labels = jnp.asarray(labels)
+  if jnp.issubdtype(labels.dtype, jnp.integer):
+    return jax.nn.one_hot(labels, num_classes, dtype=jnp.float32)
+  if labels.ndim == 0 or labels.shape[-1] != num_classes:
+    raise LabelShapeError(f"float labels must be [..., {num_classes}] target rows, got shape "
+                          f"{labels.shape}; pass class indices as an integer array")
+  return as_float32(labels)
+
+
+def targets_for(logits: jax.Array, labels: jax.Array) -> jax.Array:
+  """Labels as float32 target rows of the logits' shape.
+
+  Integer labels of shape `logits.shape[:-1]` are class indices (one-hot); labels of
+  the logits' full shape are target rows (one-hot, soft or 0/1). Any other shape
+  raises `LabelShapeError`, so `[B]` labels with `[B, C]` logits never broadcast, even
+  when B == C.
+  """
+  labels = jnp.asarray(labels)
+  logits_shape = jnp.shape(logits)
+  if labels.shape == logits_shape:
+    return as_float32(labels)
+  if labels.shape == logits_shape[:-1]:
+    if not jnp.issubdtype(labels.dtype, jnp.integer):
+      raise LabelShapeError(f"labels of shape {labels.shape} for logits {logits_shape} must be "
+                            f"integer class indices, got dtype {labels.dtype}")
+    return jax.nn.one_hot(labels, logits_shape[-1], dtype=jnp.float32)
+  raise LabelShapeError(f"labels of shape {labels.shape} fit neither class indices "
+                        f"{logits_shape[:-1]} nor target rows {logits_shape} of the logits")
+
+
+def prepare(logits: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """`(float32 logits, float32 target rows)` for any of the label forms above."""
+  logits = as_float32(logits)
+  return logits, targets_for(logits, labels)
 
 
 def softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
   """Cross-entropy `-sum_k labels_k log softmax(logits)_k`.
 
   Args:
-    logits: `[B, C]` unnormalised scores.
-    labels: `[B, C]` target distributions (one-hot or soft).
+    logits: `[B, C]` (or `[C]`) unnormalised scores, any float dtype.
+    labels: `[B, C]` target distributions (one-hot or soft), or integer `[B]`.
 
   Returns:
-    `[B]` losses.
+    `[B]` float32 losses (a scalar for one example).
   """
+  logits, labels = prepare(logits, labels)
   return -jnp.sum(labels * jax.nn.log_softmax(logits, axis=-1), axis=-1)
 
 
 def softmax_cross_entropy_with_integer_labels(logits: jax.Array, labels: jax.Array) -> jax.Array:
-  """Cross-entropy `-log softmax(logits)[label]` for integer `labels [B]`; returns `[B]`."""
+  """Cross-entropy `-log softmax(logits)[label]` for integer `labels [B]` (or a scalar
+  label with `[C]` logits); returns `[B]` float32."""
+  logits = as_float32(logits)
+  labels = jnp.asarray(labels)
+  if labels.shape != logits.shape[:-1] or not jnp.issubdtype(labels.dtype, jnp.integer):
+    raise LabelShapeError(f"integer labels of shape {logits.shape[:-1]} expected for logits "
+                          f"{logits.shape}, got {labels.dtype} {labels.shape}")
   log_p = jax.nn.log_softmax(logits, axis=-1)
-  return -jnp.take_along_axis(log_p, labels[:, None].astype(jnp.int32), axis=-1)[:, 0]
-
-
-def as_distribution(labels: jax.Array, num_classes: int) -> jax.Array:
-  """Integer labels `[B]` become one-hot `[B, C]`; soft labels `[B, C]` pass through."""
-  if labels.ndim == 1:
-    return jax.nn.one_hot(labels, num_classes, dtype=jnp.float32)
-  return labels.astype(jnp.float32)
+  return -jnp.take_along_axis(log_p, labels[..., None].astype(jnp.int32), axis=-1)[..., 0]
 
 
 def label_smoothing_cross_entropy(logits: jax.Array, labels: jax.Array, *,
@@ -40,12 +95,13 @@ def label_smoothing_cross_entropy(logits: jax.Array, labels: jax.Array, *,
 
   Args:
     logits: `[B, C]`.
-    labels: `[B, C]` one-hot or soft.
+    labels: `[B, C]` one-hot or soft, or integer `[B]`.
     alpha: smoothing mass spread uniformly over the C classes (default 0.1).
 
   Returns:
-    `[B]` losses.
+    `[B]` float32 losses.
   """
+  logits, labels = prepare(logits, labels)
   c = logits.shape[-1]
   return softmax_cross_entropy(logits, (1.0 - alpha) * labels + alpha / c)
 
@@ -55,21 +111,34 @@ def forward_corrected_cross_entropy(logits: jax.Array, labels: jax.Array,
   """Forward loss correction (Patrini et al., CVPR 2017): CE of the noisy labels under
   the predicted noisy-label distribution `softmax(logits) @ T`.
 
-  `-sum_j labels_j log (sum_i p_i T[i, j])`, computed in log space.
+  `-sum_j labels_j log (sum_i p_i T[i, j])`, computed in log space. The authors' Keras
+  code (giorgiop/loss-correction, `loss.py`) clips p to [1e-7, 1 - 1e-7] before the
+  product; nlx does not clip (identical wherever every p_i >= 1e-7).
 
   Args:
-    logits: `[B, C]` scores for the clean class.
-    labels: `[B, C]` noisy labels (one-hot or soft).
+    logits: `[B, C]` (or `[C]`) scores for the clean class.
+    labels: `[B, C]` noisy labels (one-hot or soft), or integer `[B]`.
     transition: `[C, C]` row-stochastic `T[true, noisy]` (the library's orientation;
       convert a column-stochastic `C[noisy, true]` with `.T` first).
 
   Returns:
-    `[B]` losses.
+    `[B]` float32 losses.
   """
+  logits, labels = prepare(logits, labels)
   log_p = jax.nn.log_softmax(logits, axis=-1)
-  log_t = jnp.log(jnp.clip(transition, 0.0, None))  # log 0 = -inf drops impossible flips
-  log_noisy = jax.nn.logsumexp(log_p[:, :, None] + log_t[None], axis=1)  # [B, C_noisy]
+  log_t = jnp.log(jnp.clip(as_float32(transition), 0.0, None))  # log 0 = -inf: impossible flips
+  log_noisy = jax.nn.logsumexp(log_p[..., :, None] + log_t, axis=-2)  # [..., C_noisy]
   return -jnp.sum(jnp.where(labels > 0, labels * log_noisy, 0.0), axis=-1)
+
+
+def multi_label_inputs(logits, labels):
+  """`(float32 logits, float32 targets)` for multi-label losses (same shapes)."""
+  logits = as_float32(logits)
+  labels = jnp.asarray(labels)
+  if labels.shape != logits.shape:
+    raise LabelShapeError(f"multi-label targets must have the logits' shape {logits.shape}, "
+                          f"got {labels.shape}")
+  return logits, as_float32(labels)
 
 
 def sigmoid_binary_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -77,11 +146,12 @@ def sigmoid_binary_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Ar
 
   Args:
     logits: `[B, C]` independent per-class scores.
-    labels: `[B, C]` targets in [0, 1].
+    labels: `[B, C]` targets in [0, 1] (same shape as the logits).
 
   Returns:
-    `[B]` losses (sum over classes; divide by C for the per-class mean).
+    `[B]` float32 losses (sum over classes; divide by C for the per-class mean).
   """
+  logits, labels = multi_label_inputs(logits, labels)
   return -jnp.sum(labels * jax.nn.log_sigmoid(logits) +
                   (1.0 - labels) * jax.nn.log_sigmoid(-logits), axis=-1)
 
@@ -89,6 +159,8 @@ def sigmoid_binary_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Ar
 def binary_cross_entropy(probs: jax.Array, labels: jax.Array, *, eps: float = 1e-7) -> jax.Array:
   """Multi-label BCE of probabilities (not logits), summed over the C classes, for models
   whose noisy-label probability is a mixture (noise adaptation layers, ICNM):
-  `-sum_k [y log p + (1-y) log(1-p)]` with p clipped to [eps, 1 - eps]. `[B, C] -> [B]`."""
+  `-sum_k [y log p + (1-y) log(1-p)]` with p clipped to [eps, 1 - eps] in float32 (in
+  bfloat16 the clip would round back to 1). `[B, C] -> [B]` float32."""
+  probs, labels = multi_label_inputs(probs, labels)
   p = jnp.clip(probs, eps, 1.0 - eps)
   return -jnp.sum(labels * jnp.log(p) + (1.0 - labels) * jnp.log1p(-p), axis=-1)

@@ -9,6 +9,7 @@ eps (an exact identity is a boundary point of the simplex with no gradient to le
 it); the paper instead projects Q onto stochastic matrices after each update. The trace
 regulariser `trace_weight * tr(Q)` (added to every example's loss) pushes Q away from
 the identity, so that the noise is absorbed by Q rather than by the classifier.
+The two terms are logged as `data_loss` and `reg_loss`.
 """
 
 import jax
@@ -38,8 +39,9 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   del state, rng
   q = noise_matrix(params)
   y = losses.as_distribution(batch["label"], ctx.num_classes)
-  return (losses.forward_corrected_cross_entropy(outputs.logits, y, q) +
-          config.trace_weight * jnp.trace(q)), {}
+  data = losses.forward_corrected_cross_entropy(outputs.logits, y, q)
+  reg = config.trace_weight * jnp.trace(q)
+  return data + reg, {"metrics": {"data_loss": data, "reg_loss": reg}}
 
 
 def update_state(state, batch, aux, *, config):

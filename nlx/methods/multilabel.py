@@ -10,6 +10,7 @@
   `rho^+ = Q_c[0, 1]`, `rho^- = Q_c[1, 0]` (sigmoids of free parameters, initialised at
   `init_eps`); the trace regulariser `trace_weight * sum_c tr(Q_c)` pushes the noise
   into Q as in the multi-class LearnQ. The classifier's own sigmoid predicts the clean label.
+  Its two terms are logged as `data_loss` and `reg_loss`.
 """
 
 import jax
@@ -59,8 +60,8 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
     return losses.sigmoid_bootstrap_soft(z, y, beta=config.beta), {}
   rho_plus, rho_minus = flip_rates(params)
   bce = losses.binary_cross_entropy(noisy_probability(z, rho_plus, rho_minus), y)
-  trace = jnp.sum((1.0 - rho_plus) + (1.0 - rho_minus))
-  return bce + config.trace_weight * trace, {}
+  reg = config.trace_weight * jnp.sum((1.0 - rho_plus) + (1.0 - rho_minus))
+  return bce + reg, {"metrics": {"data_loss": bce, "reg_loss": reg}}
 
 
 def update_state(state, batch, aux, *, config):

@@ -7,7 +7,8 @@ import matplotlib.pyplot as plt
 
 
 def training_curves(records: list[dict], path: str) -> None:
-  """Writes `curves.png` from metrics.jsonl records: train loss per logged step,
+  """Writes `curves.png` from metrics.jsonl records: train loss per logged step (the
+  data term `data_loss` where the method logs one, with the total on a second axis),
   clean-test accuracy (multi-label: mAP) per evaluation and, where the method exposes refined labels, the
   fraction of training examples whose refined label equals the clean label."""
   train = [r for r in records if r.get("kind") == "train"]
@@ -15,8 +16,18 @@ def training_curves(records: list[dict], path: str) -> None:
   precision = [r for r in evals if "label_precision" in r]
   panels = 3 if precision else 2
   fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 3.4))
-  axes[0].plot([r["step"] for r in train], [r["loss"] for r in train])
-  axes[0].set(xlabel="step", ylabel="train loss (noisy labels)")
+  steps = [r["step"] for r in train]
+  if train and "data_loss" in train[0]:
+    # a method with a regulariser: its data term is the readable curve (ELR's total
+    # runs far below 0); the total goes on a second axis, in grey
+    axes[0].plot(steps, [r["data_loss"] for r in train], label="data term")
+    axes[0].set(xlabel="step", ylabel="train data loss (noisy labels)")
+    total = axes[0].twinx()
+    total.plot(steps, [r["loss"] for r in train], color="grey", lw=0.8, label="total")
+    total.set_ylabel("total loss (data + regulariser)", color="grey")
+  else:
+    axes[0].plot(steps, [r["loss"] for r in train])
+    axes[0].set(xlabel="step", ylabel="train loss (noisy labels)")
   key, name = (("test_map", "clean-test mAP (%)") if evals and "test_map" in evals[0]
                else ("test_accuracy", "clean-test accuracy (%)"))
   axes[1].plot([r["epoch"] for r in evals], [100 * r[key] for r in evals], marker="o")
@@ -122,9 +133,11 @@ def compare_curves(runs: dict, path: str, *, key: str = "test_accuracy") -> None
   for name, records in runs.items():
     train = [r for r in records if r.get("kind") == "train"]
     evals = [r for r in records if r.get("kind") == "eval"]
-    axes[0].plot([r["step"] for r in train], [r["loss"] for r in train], label=name)
+    # the data term where the method logs one (ELR's total runs far below 0)
+    axes[0].plot([r["step"] for r in train], [r.get("data_loss", r["loss"]) for r in train],
+                 label=name)
     axes[1].plot([r["epoch"] for r in evals], [100 * r[key] for r in evals], marker="o", label=name)
-  axes[0].set(xlabel="step", ylabel="train loss (noisy labels)")
+  axes[0].set(xlabel="step", ylabel="train loss (noisy labels; data term if logged)")
   axes[1].set(xlabel="epoch", ylabel=f"clean {key.replace('test_', 'test ')} (%)")
   for ax in axes:
     ax.grid(alpha=0.3)

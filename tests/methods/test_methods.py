@@ -267,3 +267,70 @@ def test_cifar10_quick_check_rows_fine_tune_the_clean_only_model(tmp_path, cifar
     runs[row] = train.train_and_evaluate(c, str(tmp_path / row))
     assert np.isfinite(runs[row]["test"]["accuracy"])
   assert runs["clean_only"]["num_train"] == 80 and runs["finetune"]["num_train"] == 480
+
+
+def test_truncated_gce_prune_schedule_scales_the_authors_40_of_120():
+  from nlx.methods import robust_loss
+  assert robust_loss.prune_epochs(120) == list(range(40, 120, 10))
+  assert robust_loss.prune_epochs(30) == list(range(10, 30, 2))  # round(2.5) = 2 (half to even)
+  assert robust_loss.prune_epochs(10) == list(range(3, 10))
+  assert robust_loss.prune_epochs(6, prune_start=4, prune_every=5) == [4]
+  logits = jnp.log(jnp.array([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.45, 0.1, 0.45]]))
+  np.testing.assert_array_equal(robust_loss.truncation_weights(logits, np.array([0, 0, 2]), 0.5),
+                                [1, 0, 0])
+
+
+def test_truncated_gce_without_weights_has_no_gradient_from_a_random_start():
+  # the issue's failure: every p_y < k = 0.5 at initialisation with C = 10, so the
+  # truncated form alone is flat; all-ones weights give plain L_q's gradient
+  logits, y = jax.random.normal(jax.random.key(0), (32, 10)) * 0.1, jnp.arange(32) % 10
+  flat = jax.grad(lambda z: losses.truncated_generalized_cross_entropy(z, y).sum())(logits)
+  np.testing.assert_array_equal(flat, 0)
+  ones = jnp.ones(32)
+  g = jax.grad(lambda z: losses.truncated_generalized_cross_entropy(z, y, weights=ones).sum())(logits)
+  np.testing.assert_allclose(g, jax.grad(lambda z: losses.generalized_cross_entropy(z, y).sum())(logits),
+                             rtol=1e-6)
+
+
+def test_truncated_gce_learns_on_digits_and_prunes(tmp_path):
+  # 40% symmetric noise, MLP, 6 epochs: prunes after epochs 2, 3, 4, 5 from the current model
+  config = load_config("baselines", "truncated_gce")
+  config.model.name = "mlp"
+  config.model.hidden = (64,)
+  config.train.num_epochs = 6
+  config.train.progress_bar = False
+  result = train.train_and_evaluate(config, str(tmp_path))
+  assert result["test"]["accuracy"] > 0.7  # chance is 0.1; the unpruned start used to stay there
+  w = np.asarray(result["state"].method_state["weights"])
+  assert set(np.unique(w)) <= {0.0, 1.0} and 0.3 < w.mean() < 0.95  # some pruned, most kept
+  ds = data_lib.load_dataset(config)
+  noisy = ds.train.hard_labels() != ds.train.clean_labels
+  assert w[noisy].mean() < w[~noisy].mean() - 0.3  # pruned examples are mostly mislabelled
+
+
+def test_methods_with_a_regulariser_log_data_and_reg_terms():
+  for name in ("elr", "learnq"):
+    trainer = make_trainer(name)
+    _, m = trainer.train_step(trainer.initial_state, first_batch(trainer))
+    assert float(m["loss"]) == pytest.approx(float(m["data_loss"]) + float(m["reg_loss"]), rel=1e-5)
+    assert float(m["data_loss"]) > 0
+
+
+def test_coteaching_plus_disagreement_starts_at_the_authors_epoch():
+  # init_epochs = 2 in the authors' 1-based counting: Co-teaching on epoch 0 only
+  trainer = make_trainer("coteaching_plus", init_epochs=2, forget_rate=0.0)
+  s0 = trainer.initial_state
+  batch = first_batch(trainer)
+  x = train.normalize(batch["image"], trainer.dataset.mean, trainer.dataset.std)
+  out1, _ = models.apply(trainer.graphdef, s0.params["model"], s0.model_state, x, train=True)
+  out2, _ = models.apply(trainer.graphdef, s0.params["method"]["net2"],
+                         s0.method_state["net2_state"], x, train=True, rng=jax.random.key(0))
+  disagree = np.asarray(jnp.argmax(out1.logits, -1) != jnp.argmax(out2.logits, -1))
+  assert 0 < disagree.sum() < len(disagree)
+  for epoch, want_rows in ((0, np.ones_like(disagree)), (1, disagree)):
+    ctx = train.StepContext(jnp.asarray(trainer.steps_per_epoch * epoch), trainer.steps_per_epoch,
+                            10, lambda *a, **k: models.apply(trainer.graphdef, *a, **k), {})
+    per_ex, _ = coteaching_plus.loss_fn(s0.params["method"], s0.method_state, out1,
+                                        {**batch, "input": x}, jax.random.key(0),
+                                        config=trainer.config.method, ctx=ctx)
+    np.testing.assert_array_equal(np.asarray(per_ex) > 0, want_rows)
