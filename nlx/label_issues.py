@@ -15,15 +15,20 @@ Scores (`SCORES`; which a method uses: `score_name`):
   epochs (`nlx.dynamics`, Pleiss et al. 2020).
 - `noise_free_posterior` (the noise model's default): its EM posterior
   q(z = noise-free | y~, x) (Xiao et al. 2015, Eq. 5), 1 or 0 on the known-clean subset.
+- `negative_loss`: minus the mean given-label loss over the epochs (`nlx.dynamics`).
 - `given_probability`: the final network's softmax at the given label.
 - `trust`: the method's own `trust_scores` (ELR, ARNet, SINet, CAN).
 
-How many to flag: confident learning (Northcutt et al., JAIR 2021, Sec. 3.1) on the
-probabilities averaged over the epochs (`nlx.dynamics`): per-class thresholds t_j (the
-mean probability of class j over the examples labelled j), the confident joint C[given,
-true], calibrated to the class counts; class j's estimated number of wrong labels is
-the off-diagonal mass of its row, and that many of the examples labelled j with the
-lowest score are flagged ("prune by class", with nlx's score as the ranking).
+How many to flag, per class, without clean labels, in the manner of confident learning
+(Northcutt et al., JAIR 2021: per-class thresholds give per-class error counts, and
+that many of the examples labelled j with the lowest score are flagged, their "prune by
+class"): class j's threshold is the boundary of a two-component Gaussian mixture fitted
+to the log of the mean given-label losses over the epochs of the examples labelled j (one
+variance shared by the two; the high-loss component is the wrong labels; one component
+fitting better, by BIC, means none). Confident learning's own thresholds (the mean probability of class j over the
+examples labelled j) need out-of-sample probabilities: on a run's in-sample,
+epoch-averaged probabilities, which memorise the noise, they estimated 0 of 575 wrong
+labels on digits with 40% symmetric noise (README, "Finding wrong labels").
 """
 
 import csv
@@ -43,37 +48,53 @@ FIELDS = ("index", "path", "given_label", "given_class", "score", "suggested_lab
 DEFAULT_SCORE = {"noise_model": "noise_free_posterior"}  # method -> score; others: "aum"
 
 
-# ---- confident learning ------------------------------------------------------------------
+# ---- how many to flag: per-class mixture thresholds ----------------------------------------
 
-def per_class_thresholds(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
-  """`t_j = mean_{i: y_i = j} p_i[j]` `[C]` for labels `[N]` int, probs `[N, C]`; classes
-  nobody is labelled with get threshold 1 (never confidently counted unless p = 1)."""
-  c = probs.shape[1]
-  counts = np.bincount(labels, minlength=c)
-  sums = np.bincount(labels, weights=probs[np.arange(len(labels)), labels], minlength=c)
-  return np.where(counts > 0, sums / np.maximum(counts, 1), 1.0)
-
-
-def confident_joint(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
-  """`C[given, true]` `[C, C]` counts: example i counts towards
-  `(y_i, argmax_{k: p_i[k] >= t_k} p_i[k])` when some class clears its threshold."""
-  c = probs.shape[1]
-  above = probs >= per_class_thresholds(labels, probs)[None, :]
-  true = np.argmax(np.where(above, probs, -np.inf), axis=1)
-  keep = above.any(axis=1)
-  joint = np.zeros((c, c), np.int64)
-  np.add.at(joint, (labels[keep], true[keep]), 1)
-  return joint
+def mixture_boundary(means, variances, weights) -> float:
+  """Where two weighted 1-D Gaussians have equal density, between their means:
+  the root of `log w1 N(x; m1, v1) = log w2 N(x; m2, v2)` nearest (m1 + m2) / 2 (a
+  quadratic in x; when v1 = v2 = v, x = (m1 + m2) / 2 + v log(w2 / w1) / (m1 - m2))."""
+  (m1, m2), (v1, v2), (w1, w2) = means, variances, weights
+  a = 1 / (2 * v2) - 1 / (2 * v1)
+  b = m1 / v1 - m2 / v2
+  c = m2 ** 2 / (2 * v2) - m1 ** 2 / (2 * v1) + np.log(w1 / w2) + 0.5 * np.log(v2 / v1)
+  if abs(a) < 1e-12 * max(abs(b), 1e-300):
+    return float(-c / b)
+  roots = np.roots([a, b, c])
+  roots = roots[np.isreal(roots)].real
+  if not len(roots):  # one component dominates everywhere: no boundary
+    return float("nan")
+  return float(roots[np.argmin(np.abs(roots - (m1 + m2) / 2))])
 
 
-def estimated_errors_per_class(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
-  """`[C]` estimated wrong labels among the examples labelled j: the off-diagonal mass
-  of row j of the confident joint calibrated so that row j sums to the count of j."""
-  joint = confident_joint(labels, probs).astype(np.float64)
-  counts = np.bincount(labels, minlength=probs.shape[1])
-  rows = joint.sum(axis=1)
-  calibrated = joint * (counts / np.where(rows > 0, rows, 1))[:, None]
-  return np.round(calibrated.sum(axis=1) - np.diag(calibrated)).astype(np.int64)
+def class_error_threshold(losses: np.ndarray, seed: int = 0) -> float:
+  """The per-class threshold: fits 1 and 2 Gaussians (EM, scikit-learn; the two with one
+  shared variance) to one class's (log) mean losses `[n]`; when two fit better (lower BIC), the boundary between them, above
+  which a loss belongs to the high-loss ("wrong label") component; else +inf (none)."""
+  from sklearn.mixture import GaussianMixture
+  x = np.asarray(losses, np.float64)[:, None]
+  if len(x) < 4 or np.ptp(x) == 0:
+    return float("inf")
+  one = GaussianMixture(1, random_state=seed).fit(x)
+  # one variance for both components: with a variance each, the wide component also
+  # claimed the clean bulk's tail (8 flagged for 6 planted errors of 300 on a toy set)
+  two = GaussianMixture(2, covariance_type="tied", random_state=seed, n_init=2).fit(x)
+  if two.bic(x) >= one.bic(x):
+    return float("inf")
+  variance = float(two.covariances_.reshape(-1)[0])
+  boundary = mixture_boundary(two.means_[:, 0], [variance, variance], two.weights_)
+  return float("inf") if np.isnan(boundary) else boundary
+
+
+def estimated_errors_per_class(labels: np.ndarray, losses: np.ndarray,
+                               num_classes: int) -> np.ndarray:
+  """`[C]` estimated wrong labels among the examples labelled j: how many of their mean
+  losses lie above class j's threshold, fitted to the log losses (positive values over
+  orders of magnitude: nearer two Gaussians in log space; on raw losses the skewed bulk
+  of a clean class splits in two and 23 of 300 well-separated points were flagged)."""
+  log_loss = np.log(np.maximum(losses, 1e-12))
+  return np.array([int(np.sum(log_loss[labels == j] > class_error_threshold(log_loss[labels == j])))
+                   for j in range(num_classes)], np.int64)
 
 
 def flag_by_class(scores: np.ndarray, labels: np.ndarray, num_flagged: np.ndarray) -> np.ndarray:
@@ -110,6 +131,10 @@ def _aum(run: Run) -> np.ndarray:
   return run.dynamics.area_under_margin()
 
 
+def _negative_loss(run: Run) -> np.ndarray:
+  return -run.dynamics.mean_loss()
+
+
 def _given_probability(run: Run) -> np.ndarray:
   logits = run.trainer.predict(run.state, run.dataset.train)
   probs = np.asarray(jax.nn.softmax(logits, axis=-1))
@@ -131,7 +156,7 @@ def _noise_free_posterior(run: Run) -> np.ndarray:
   return noise_model.noise_free_posterior(run.trainer, run.state, run.dataset.train)
 
 
-SCORES = {"aum": _aum, "given_probability": _given_probability, "trust": _trust,
+SCORES = {"aum": _aum, "negative_loss": _negative_loss, "given_probability": _given_probability, "trust": _trust,
           "noise_free_posterior": _noise_free_posterior}
 
 
@@ -182,7 +207,7 @@ def compute(run: Run, score: str | None = None) -> LabelIssues:
   labels = run.labels()
   probs = run.dynamics.mean_probs()
   scores = np.asarray(SCORES[score](run), np.float64)
-  per_class = estimated_errors_per_class(labels, probs)
+  per_class = estimated_errors_per_class(labels, run.dynamics.mean_loss(), probs.shape[1])
   flagged = flag_by_class(scores, labels, per_class)
   return LabelIssues(score, scores, labels, suggested_labels(labels, probs, flagged), flagged,
                      per_class)
