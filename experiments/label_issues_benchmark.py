@@ -7,10 +7,11 @@
 
 Per (setting, seed), on the suite's training set (`experiments/protocols.py`; the
 CIFAR-10N CPU protocol's 45,000 cached 1,024-d features and their CIFAR-10N labels):
-- `nlx ce aum`: one CE run of the suite's model (the MLP head, 30 epochs) with its
-  training dynamics; score = area under the margin, flagged set = confident learning's
-  per-class counts from the epoch-averaged probabilities (`nlx.label_issues`). Wall
-  time = the whole run (which also yields the trained classifier).
+- `nlx ce aum` / `nlx ce loss`: one CE run of the suite's model (the MLP head, 30
+  epochs) with its training dynamics; score = the area under the margin / minus the
+  mean given-label loss, flagged set = the per-class mixture counts of
+  `nlx.label_issues`, that many lowest scores per class. Wall time = the whole run
+  (which also yields the trained classifier).
 - `cleanlab, 5-fold logistic regression`: out-of-fold probabilities of a standardised
   multinomial logistic regression on the same inputs (scikit-learn, stratified folds
   seeded by the seed), then `cleanlab.filter.find_label_issues` (default
@@ -36,11 +37,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import protocols
 
 from nlx import data as data_lib
-from nlx import label_issues, train
+from nlx import dynamics, label_issues, train
 from nlx.data.types import Dataset
 
-SCORERS = ("nlx_ce_aum", "cleanlab_logreg", "cleanlab_mlp")
-TITLES = {"nlx_ce_aum": "nlx: CE's area under the margin, confident-learning counts (one run)",
+NLX_SCORES = {"nlx_ce_aum": "aum", "nlx_ce_loss": "negative_loss"}
+SCORERS = (*NLX_SCORES, "cleanlab_logreg", "cleanlab_mlp")
+TITLES = {"nlx_ce_aum": "nlx: CE's area under the margin (one run)",
+          "nlx_ce_loss": "nlx: CE's mean given-label loss (one run)",
           "cleanlab_logreg": "cleanlab: 5-fold logistic regression",
           "cleanlab_mlp": "cleanlab: 5-fold nlx model (CE, same config)"}
 FOLDS = 5
@@ -50,12 +53,23 @@ def cell_config(suite, setting, seed, data_dir):
   return protocols.suite_config(suite, "ce", setting, seed, data_dir=data_dir)
 
 
-def run_nlx(config, workdir):
-  t0 = time.time()
-  results = train.train_and_evaluate(config, workdir)
-  with open(os.path.join(workdir, label_issues.JSON_NAME)) as f:
-    out = json.load(f)
-  return {**out, "wall_s": results.get("wall_time_s", time.time() - t0)}
+def run_nlx(config, workdir, score):
+  """One CE run (reused if finished), scored from its training dynamics."""
+  path = os.path.join(workdir, "results.json")
+  if not os.path.exists(path):
+    train.train_and_evaluate(config, workdir)
+  with open(path) as f:
+    wall = json.load(f)["wall_time_s"]
+  dataset = data_lib.load_dataset(config)
+  labels = np.asarray(dataset.train.hard_labels())
+  dyn = dynamics.load(workdir)
+  scores = {"aum": dyn.area_under_margin, "negative_loss": lambda: -dyn.mean_loss()}[score]()
+  per_class = label_issues.estimated_errors_per_class(labels, dyn.mean_loss(),
+                                                      dataset.num_classes)
+  flagged = label_issues.flag_by_class(scores, labels, per_class)
+  return {"score": score, "estimated_errors": int(flagged.sum()),
+          **label_issues.detection_metrics(scores, flagged, labels, dataset.train.clean_labels),
+          "wall_s": wall}
 
 
 def folds(labels, seed):
@@ -107,12 +121,12 @@ def run_cleanlab(probs_fn, dataset):
 def run_cell(suite, setting, seed, scorer, a):
   out_dir = os.path.join(a.workroot, "label_issues", suite, setting, f"seed{seed}")
   path = os.path.join(out_dir, f"{scorer}.json")
-  if os.path.exists(path):
+  if os.path.exists(path) and scorer not in NLX_SCORES:  # nlx cells: rescored each time
     with open(path) as f:
       return json.load(f)
   config = cell_config(suite, setting, seed, a.data_dir)
-  if scorer == "nlx_ce_aum":
-    out = run_nlx(config, os.path.join(out_dir, "nlx_ce"))
+  if scorer in NLX_SCORES:
+    out = run_nlx(config, os.path.join(out_dir, "nlx_ce"), NLX_SCORES[scorer])
   else:
     dataset = data_lib.load_dataset(config)
     fn = ((lambda: logreg_probs(dataset.train.images, dataset.train.hard_labels(), seed))

@@ -10,6 +10,7 @@ from conftest import load_config
 from nlx import data as data_lib
 from nlx import label_issues, train
 from nlx.data.types import Dataset, Split
+from nlx.report import label_issues_page
 
 
 def test_mixture_boundary_equal_variances_by_hand():
@@ -98,6 +99,11 @@ def test_planted_wrong_labels_are_flagged_first(tmp_path):
   summary = results["label_issues"]
   assert summary["true_errors"] == len(PLANTED) and summary["estimated_errors"] == len(flagged)
   assert summary["auroc"] == 1.0
+  # the report page: its numbers and the top suspect; feature vectors have no picture
+  text = label_issues_page.page([str(tmp_path)], str(tmp_path / "page.md"), top=3)
+  assert f"estimated wrong labels: {len(flagged)}, true: {len(PLANTED)}" in text
+  assert f"| 1 | {top[0]['index']} | {top[0]['given_class']} |" in text
+  assert not os.path.exists(tmp_path / "label_issues.png")
 
 
 # A representative subset of the 22 multi-class methods (every kind of method module:
