@@ -11,7 +11,9 @@ CIFAR-10N CPU protocol's 45,000 cached 1,024-d features and their CIFAR-10N labe
   epochs) with its training dynamics; score = the area under the margin / minus the
   mean given-label loss, flagged set = the per-class mixture counts of
   `nlx.label_issues`, that many lowest scores per class. Wall time = the whole run
-  (which also yields the trained classifier).
+  (which also yields the trained classifier). `nlx ce aum cl count`: the same ranking,
+  with confident learning's per-class counts (cleanlab) from the run's epoch-averaged,
+  in-sample probabilities, for comparison.
 - `cleanlab, 5-fold logistic regression`: out-of-fold probabilities of a standardised
   multinomial logistic regression on the same inputs (scikit-learn, stratified folds
   seeded by the seed), then `cleanlab.filter.find_label_issues` (default
@@ -40,10 +42,15 @@ from nlx import data as data_lib
 from nlx import dynamics, label_issues, train
 from nlx.data.types import Dataset
 
-NLX_SCORES = {"nlx_ce_aum": "aum", "nlx_ce_loss": "negative_loss"}
+# scorer -> (nlx score, how the count is estimated: nlx's mixture, or confident learning
+# (cleanlab.filter) on the run's epoch-averaged probabilities, for comparison)
+NLX_SCORES = {"nlx_ce_aum": ("aum", "mixture"), "nlx_ce_loss": ("negative_loss", "mixture"),
+              "nlx_ce_aum_cl_count": ("aum", "confident_learning")}
 SCORERS = (*NLX_SCORES, "cleanlab_logreg", "cleanlab_mlp")
 TITLES = {"nlx_ce_aum": "nlx: CE's area under the margin (one run)",
           "nlx_ce_loss": "nlx: CE's mean given-label loss (one run)",
+          "nlx_ce_aum_cl_count": "nlx: CE's area under the margin, confident-learning "
+                                 "counts from its epoch-averaged probabilities",
           "cleanlab_logreg": "cleanlab: 5-fold logistic regression",
           "cleanlab_mlp": "cleanlab: 5-fold nlx model (CE, same config)"}
 FOLDS = 5
@@ -53,7 +60,7 @@ def cell_config(suite, setting, seed, data_dir):
   return protocols.suite_config(suite, "ce", setting, seed, data_dir=data_dir)
 
 
-def run_nlx(config, workdir, score):
+def run_nlx(config, workdir, score, count):
   """One CE run (reused if finished), scored from its training dynamics."""
   path = os.path.join(workdir, "results.json")
   if not os.path.exists(path):
@@ -64,8 +71,14 @@ def run_nlx(config, workdir, score):
   labels = np.asarray(dataset.train.hard_labels())
   dyn = dynamics.load(workdir)
   scores = {"aum": dyn.area_under_margin, "negative_loss": lambda: -dyn.mean_loss()}[score]()
-  per_class = label_issues.estimated_errors_per_class(labels, dyn.mean_loss(),
-                                                      dataset.num_classes)
+  if count == "mixture":
+    per_class = label_issues.estimated_errors_per_class(labels, dyn.mean_loss(),
+                                                        dataset.num_classes)
+  else:
+    import cleanlab
+    probs = dyn.mean_probs().astype(np.float64)
+    issues = cleanlab.filter.find_label_issues(labels, probs / probs.sum(1, keepdims=True))
+    per_class = np.bincount(labels[issues], minlength=dataset.num_classes)
   flagged = label_issues.flag_by_class(scores, labels, per_class)
   return {"score": score, "estimated_errors": int(flagged.sum()),
           **label_issues.detection_metrics(scores, flagged, labels, dataset.train.clean_labels),
@@ -129,7 +142,7 @@ def run_cell(suite, setting, seed, scorer, a):
       return json.load(f)
   config = cell_config(suite, setting, seed, a.data_dir)
   if scorer in NLX_SCORES:
-    out = run_nlx(config, os.path.join(out_dir, "nlx_ce"), NLX_SCORES[scorer])
+    out = run_nlx(config, os.path.join(out_dir, "nlx_ce"), *NLX_SCORES[scorer])
   else:
     dataset = data_lib.load_dataset(config)
     fn = ((lambda: logreg_probs(dataset.train.images, dataset.train.hard_labels(), seed))
