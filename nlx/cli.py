@@ -1,15 +1,20 @@
-"""The `nlx` command: `nlx train ...` (= python -m nlx.main) and `nlx report WORKDIR...`."""
+"""The `nlx` command: `nlx train ...` (= python -m nlx.main), `nlx report WORKDIR...` and
+`nlx find-label-issues --config=... [--top=20]` (trains, then prints the likely wrong labels)."""
 
 import sys
 
-USAGE = "usage: nlx {train,report} ...   (nlx report --help, nlx train --helpfull)"
+USAGE = ("usage: nlx {train,report,find-label-issues} ...   (nlx report --help, "
+         "nlx train --helpfull)")
 
 
 def main() -> None:
-  if len(sys.argv) < 2 or sys.argv[1] not in ("train", "report"):
+  if len(sys.argv) < 2 or sys.argv[1] not in ("train", "report", "find-label-issues"):
     sys.exit(USAGE)
   command, rest = sys.argv[1], sys.argv[2:]
-  if command == "report":
+  if command == "find-label-issues":  # train (or resume), then print the top suspects
+    from nlx.label_issues import cli
+    cli(rest)
+  elif command == "report":
     from nlx.report.report import main as report
     report(rest)
   else:

@@ -30,7 +30,7 @@ from jax.sharding import PartitionSpec as P
 
 from nlx import collapse
 from nlx import data as data_lib
-from nlx import methods, models, optim
+from nlx import dynamics, label_issues, methods, models, optim
 from nlx import metrics as metrics_lib
 from nlx import workdir as workdir_lib
 from nlx.checkpointing import Checkpointer
@@ -334,6 +334,9 @@ def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dat
   run.record(config, extension, start_step or 0)  # config.json only after a good restore
   start_step = start_step or 0
   last_ckpt = start_step if start_step else None
+  # per-example given-label margin/loss summed over epochs (label issues), resumed with it
+  tracker = dynamics.Tracker(workdir, dataset.train.hard_labels(), dataset.num_classes,
+                             start_step // trainer.steps_per_epoch, write=is_main)
   metrics_path = os.path.join(workdir, "metrics.jsonl")
   records = _read_records(metrics_path, start_step)
   if is_main:
@@ -379,6 +382,8 @@ def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dat
       epoch = step // spe
       if hasattr(trainer.method, "end_of_epoch"):
         state = trainer.method.end_of_epoch(trainer, state, epoch, config=config.method)
+      if not dataset.multi_label:
+        tracker.add_epoch(trainer.predict(state, dataset.train), epoch, (last_ckpt or 0) // spe)
       if epoch % cfg_train.eval_every_epochs == 0 or step == total:
         test_metrics = trainer.evaluate(state, dataset.test)
         record = {"kind": "eval", "step": step, "epoch": epoch,
@@ -426,6 +431,9 @@ def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dat
         trust, train_labels, dataset.train.clean_labels)
   if "label_set" in dataset.info:
     results["label_set"] = dataset.info["label_set"]
+  if not dataset.multi_label:
+    results["label_issues"] = label_issues.finish_run(workdir, trainer, state, tracker.dynamics,
+                                                      is_main=is_main)
   if is_main:
     with open(os.path.join(workdir, "results.json"), "w") as f:
       json.dump(results, f, indent=2)

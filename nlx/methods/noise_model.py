@@ -14,8 +14,9 @@ on p(y|x)'s features (`params["z_head"]`): one network, about the cost of a CE s
   q(y, z | y~, x) (Eq. 5) with the M-step losses of Eq. 7; the z network's loss is
   scaled by `z_loss_scale` (0.1 in the authors' second stage).
 The per-example loss is normalised by the number of examples that train in the batch.
-Trust score: the posterior probability of "noise-free" is not kept per example; the
-method exposes none (the rank-precision curve uses p(z = confusing | x) directly).
+Label-issue score (`noise_free_posterior`, what `nlx.label_issues` uses for this method):
+the E-step posterior q(z = noise-free | y~, x), computed from the final networks; the
+rank-precision curve uses p(z = confusing | x) (`confusing_probability`).
 """
 
 import jax
@@ -95,18 +96,43 @@ def update_state(state, batch, aux, *, config):
   return {**state, "znet_state": aux["znet_state"]}
 
 
-def confusing_probability(trainer, state, split) -> np.ndarray:
-  """p(z = confusing | x) `[N]` for a split (for the rank-precision curve)."""
+def z_probabilities(trainer, state, split) -> np.ndarray:
+  """p(z | x) `[N, 3]` for a split (eval mode)."""
   from nlx import models
   if "z_head" in state.params["method"]:
     head = state.params["method"]["z_head"]
     features = trainer.predict_outputs(state, split)[1]
-    return np.asarray(jax.nn.softmax(features @ head["w"] + head["b"])[:, nm.CONFUSING])
+    return np.asarray(jax.nn.softmax(features @ head["w"] + head["b"]))
   from nlx.train import normalize
   fn = jax.jit(lambda p, s, x: jax.nn.softmax(models.apply(
       trainer.graphdefs[3], p, s, normalize(x, trainer.dataset.mean, trainer.dataset.std),
-      train=False)[0].logits)[:, nm.CONFUSING])
+      train=False)[0].logits))
   bs = trainer.config.data.eval_batch_size
   return np.concatenate([np.asarray(fn(state.params["method"]["znet"],
                                        state.method_state["znet_state"], split.images[i:i + bs]))
                          for i in range(0, len(split), bs)])
+
+
+def confusing_probability(trainer, state, split) -> np.ndarray:
+  """p(z = confusing | x) `[N]` for a split (for the rank-precision curve)."""
+  return z_probabilities(trainer, state, split)[:, nm.CONFUSING]
+
+
+@jax.jit
+def _noise_free(logits, z_probs, noisy, confusion):
+  q = nm.posterior(jax.nn.log_softmax(logits, axis=-1), jnp.log(z_probs), noisy, confusion)
+  return q[:, :, nm.NOISE_FREE].sum(axis=1)
+
+
+def noise_free_posterior(trainer, state, split) -> np.ndarray:
+  """The label-issue score `[N]`: the E-step posterior (Eq. 5) that the given label is
+  noise-free, `sum_y q(y, z = noise-free | y~, x)`; on the known-clean subset D_c, 1 if
+  the given label equals the known one, else 0."""
+  noisy = np.asarray(split.hard_labels(), np.int32)
+  q = np.asarray(_noise_free(jnp.asarray(trainer.predict(state, split)),
+                             jnp.asarray(z_probabilities(trainer, state, split)),
+                             jnp.asarray(noisy), state.method_state["confusion"]))
+  known = split.extras.get("known_label")
+  if known is None:
+    return q
+  return np.where(known >= 0, (known == noisy).astype(np.float64), q)

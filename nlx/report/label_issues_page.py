@@ -1,0 +1,102 @@
+"""The report page of a run's most suspicious labels.
+
+`suspects_figure` (called at the end of training) draws the training images with the
+lowest label-issue score, each titled with its given and suggested class, into
+`WORKDIR/label_issues.png` (datasets of feature vectors have no picture: none is drawn).
+`page` / `python -m nlx.report.label_issues_page WORKDIR... [--out FILE] [--top K]`
+writes the markdown page: per run the estimated (and, where known, true) number of
+wrong labels, the figure, and the table of the top suspects from `label_issues.csv`.
+"""
+
+import argparse
+import json
+import os
+
+import matplotlib
+import numpy as np
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+FIGURE_NAME = "label_issues.png"
+
+
+def _image(split, i: int):
+  x = split.images[i] if split.decode is None else split.decode(split.images[i])
+  x = np.asarray(x)
+  if x.ndim == 3 and x.shape[-1] == 1:
+    x = x[..., 0]
+  return x if x.ndim in (2, 3) else None
+
+
+def suspects_figure(workdir: str, dataset, issues, top: int = 24, cols: int = 8) -> str | None:
+  """Writes `label_issues.png`: the `top` lowest-score training images, titled
+  "given -> suggested" (flagged ones in red). Returns its path, or None for non-images."""
+  order = np.argsort(issues.scores, kind="stable")[:top]
+  if not len(order) or _image(dataset.train, int(order[0])) is None:
+    return None
+  names = list(dataset.class_names)
+  rows = -(-len(order) // cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 1.9 * rows), squeeze=False)
+  for ax in axes.ravel():
+    ax.axis("off")
+  for ax, i in zip(axes.ravel(), order):
+    ax.imshow(_image(dataset.train, int(i)), cmap="gray")
+    ax.set_title(f"#{i}\n{names[issues.labels[i]]} -> {names[issues.suggested[i]]}",
+                 fontsize=7, color="tab:red" if issues.flagged[i] else "black")
+  fig.suptitle(f"most suspicious labels (score: {issues.score_name}); given -> suggested",
+               fontsize=9)
+  fig.tight_layout()
+  path = os.path.join(workdir, FIGURE_NAME)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
+def section(workdir: str, base: str, top: int = 20) -> str:
+  """The markdown of one run (links relative to `base`, the page's folder)."""
+  from nlx import label_issues
+  path = os.path.join(workdir, label_issues.JSON_NAME)
+  if not os.path.isfile(path):
+    return f"### `{workdir}`\n\nno {label_issues.JSON_NAME} (not finished, or multi-label)\n"
+  with open(path) as f:
+    s = json.load(f)
+  true = f", true: {s['true_errors']}" if "true_errors" in s else ""
+  quality = (f" AUROC {100 * s['auroc']:.1f}, AP {100 * s['ap']:.1f}, flagged-set F1 "
+             f"{100 * s['f1']:.1f}." if "auroc" in s else "")
+  text = [f"### `{workdir}`", "",
+          f"Score `{s['score']}`; estimated wrong labels: {s['estimated_errors']}{true}.{quality}",
+          ""]
+  figure = os.path.join(workdir, FIGURE_NAME)
+  if os.path.isfile(figure):
+    text += [f"![most suspicious labels of {workdir}]({os.path.relpath(figure, base)})", ""]
+  text += ["| rank | index | given | suggested | score | flagged | path |",
+           "|---|---|---|---|---|---|---|"]
+  for rank, r in enumerate(label_issues.find(workdir)[:top], 1):
+    text.append(f"| {rank} | {r['index']} | {r['given_class']} | {r['suggested_class']} | "
+                f"{r['score']:.4g} | {'yes' if r['flagged'] else 'no'} | {r['path']} |")
+  return "\n".join(text) + "\n"
+
+
+def page(workdirs, out_path: str, top: int = 20) -> str:
+  base = os.path.dirname(os.path.abspath(out_path))
+  text = "# Suspicious labels\n\n" + "\n".join(
+      section(w, base, top) for w in workdirs)
+  with open(out_path, "w") as f:
+    f.write(text)
+  return text
+
+
+def main(argv=None) -> None:
+  p = argparse.ArgumentParser(prog="python -m nlx.report.label_issues_page",
+                              description=__doc__.split("\n\n")[0])
+  p.add_argument("workdirs", nargs="+")
+  p.add_argument("--out", default="label_issues.md")
+  p.add_argument("--top", type=int, default=20)
+  a = p.parse_args(argv)
+  page(a.workdirs, a.out, a.top)
+  print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,89 @@
+import os
+
+import jax
+import numpy as np
+import pytest
+from conftest import load_config
+
+from nlx import data as data_lib
+from nlx import dynamics, train
+from nlx.checkpointing import Checkpointer
+
+
+def test_margin_loss_probs_by_hand():
+  logits = np.array([[2.0, 0.5, -1.0], [0.0, 3.0, 1.0], [1.0, 1.0, 1.0]], np.float32)
+  labels = np.array([0, 2, 1])
+  m, l, p = dynamics.margin_loss_probs(logits, labels)
+  # margins: 2 - 0.5; 1 - 3; 1 - 1
+  np.testing.assert_allclose(np.asarray(m), [1.5, -2.0, 0.0], atol=1e-6)
+  lse = np.log(np.exp(logits).sum(1))
+  np.testing.assert_allclose(np.asarray(l), lse - logits[[0, 1, 2], labels], rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(p), np.exp(logits - lse[:, None]), rtol=1e-6)
+
+
+def test_dynamics_sums_and_means_over_epochs():
+  d = dynamics.Dynamics.zeros(2, 2)
+  d.add(np.array([[1.0, 0.0], [0.0, 2.0]]), np.array([0, 0]), epoch=1)
+  d.add(np.array([[3.0, 0.0], [0.0, 0.0]]), np.array([0, 0]), epoch=2)
+  np.testing.assert_allclose(d.area_under_margin(), [(1 + 3) / 2, (-2 + 0) / 2])
+  assert (d.count, d.epoch) == (2, 2)
+  with pytest.raises(ValueError, match="no epoch"):
+    dynamics.Dynamics.zeros(2, 2).area_under_margin()
+
+
+def tiny_config(epochs=3, **train_overrides):
+  c = load_config("quickstart", "tiny")
+  c.model.name = "mlp"
+  c.model.hidden = (32,)
+  c.train.num_epochs = epochs
+  c.train.max_checkpoints = epochs + 1
+  for k, v in train_overrides.items():
+    c.train[k] = v
+  return c
+
+
+def test_tiny_run_accumulates_the_margins_of_each_epoch_checkpoint(tmp_path):
+  """The sums in the dynamics file equal margins recomputed by hand (numpy) from the
+  model of each epoch's checkpoint on the training set."""
+  config = tiny_config(epochs=2)
+  workdir = str(tmp_path)
+  train.train_and_evaluate(config, workdir)
+  ds = data_lib.load_dataset(config)
+  trainer = train.Trainer(config, ds)
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
+  labels = ds.train.hard_labels()
+  want_margin, want_loss = np.zeros(len(labels)), np.zeros(len(labels))
+  for epoch in (1, 2):
+    state, _ = ckpt.restore(epoch * trainer.steps_per_epoch, trainer.initial_state)
+    z = trainer.predict(state, ds.train).astype(np.float64)
+    given = z[np.arange(len(z)), labels]
+    other = np.max(np.where(np.eye(z.shape[1])[labels] > 0, -np.inf, z), axis=1)
+    want_margin += given - other
+    want_loss += np.log(np.exp(z).sum(1)) - given
+  ckpt.close()
+  got = dynamics.load(workdir)
+  assert (got.count, got.epoch) == (2, 2)
+  np.testing.assert_allclose(got.sum_margin, want_margin, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(got.sum_loss, want_loss, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(got.sum_probs.sum(1), 2.0, rtol=1e-5)
+
+
+def test_resume_counts_each_epoch_once(tmp_path):
+  """Stopped mid-epoch 2, with a stale file of a later epoch left by the interrupted
+  attempt, then resumed: the same sums as an uninterrupted run."""
+  whole = str(tmp_path / "whole")
+  train.train_and_evaluate(tiny_config(), whole)
+  parts = str(tmp_path / "parts")
+  spe = 256 // 32
+  first = train.train_and_evaluate(tiny_config(stop_after_steps=spe + 3), parts)
+  assert first["status"] == "stopped"
+  stale = dynamics.load(parts, 1)
+  stale.epoch = 2
+  dynamics.save(parts, stale)  # as if epoch 2 had ended after the checkpoint
+  train.train_and_evaluate(tiny_config(), parts)
+  a, b = dynamics.load(whole), dynamics.load(parts)
+  assert (b.count, b.epoch) == (a.count, a.epoch) == (3, 3)
+  np.testing.assert_allclose(b.sum_margin, a.sum_margin, rtol=1e-4, atol=1e-4)
+  # files before the latest checkpoint's epoch are pruned
+  assert sorted(os.listdir(os.path.join(parts, dynamics.SUBDIR)))[-1] == "epoch_0003.npz"
+  assert len(os.listdir(os.path.join(parts, dynamics.SUBDIR))) <= 2
