@@ -382,8 +382,10 @@ def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dat
       epoch = step // spe
       if hasattr(trainer.method, "end_of_epoch"):
         state = trainer.method.end_of_epoch(trainer, state, epoch, config=config.method)
+      train_logits = None  # one pass over the training set a epoch, shared below
       if not dataset.multi_label:
-        tracker.add_epoch(trainer.predict(state, dataset.train), epoch, (last_ckpt or 0) // spe)
+        train_logits = trainer.predict(state, dataset.train)
+        tracker.add_epoch(train_logits, epoch, (last_ckpt or 0) // spe)
       if epoch % cfg_train.eval_every_epochs == 0 or step == total:
         test_metrics = trainer.evaluate(state, dataset.test)
         record = {"kind": "eval", "step": step, "epoch": epoch,
@@ -393,8 +395,9 @@ def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dat
           refined = np.asarray(trainer.method.refined_labels(state.method_state))
           record["label_precision"] = float(np.mean(refined == dataset.train.clean_labels))
           labels = (refined, dataset.train.hard_labels(), dataset.train.clean_labels)
-        record.update(guard.check(epoch, step, lambda: trainer.predict(state, dataset.train),
-                                  labels))
+        record.update(guard.check(
+            epoch, step, lambda: (trainer.predict(state, dataset.train) if train_logits is None
+                                  else train_logits), labels))
         log(record)
         if guard.should_stop:  # train.stop_on_collapse: end here, evaluated and written
           total = step
