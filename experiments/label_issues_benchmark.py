@@ -28,6 +28,7 @@ cell's numbers in `--workroot/label_issues/.../*.json` (a cell that exists is no
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -163,19 +164,23 @@ def _fmt(values, scale=100.0, digits=1):
   return f"{v.mean():.{digits}f}" + (f" ± {v.std():.{digits}f}" if len(v) > 1 else "")
 
 
+def _column(rows, key, **kw):
+  return _fmt([r[key] for r in rows], **kw)
+
+
 def table(cells, settings, seeds_done):
   """Markdown: per setting, one row per scorer, mean ± std over seeds."""
   lines = []
   for s in settings:
     n = len(seeds_done[s])
     lines += [f"### {s} ({n} seed{'s' if n > 1 else ''}: {', '.join(map(str, seeds_done[s]))})",
-              "", "| scorer | AUROC | AP | precision | recall | F1 | estimated errors | "
-              "true errors | wall time (s) |", "|---|---|---|---|---|---|---|---|---|"]
+              "", ("| scorer | AUROC | AP | precision | recall | F1 | estimated errors | "
+                   "true errors | wall time (s) |"), "|---|---|---|---|---|---|---|---|---|"]
     for scorer in SCORERS:
       rs = [cells[(s, seed, scorer)] for seed in seeds_done[s] if (s, seed, scorer) in cells]
       if not rs:
         continue
-      col = lambda k, **kw: _fmt([r[k] for r in rs], **kw)
+      col = functools.partial(_column, rs)
       lines.append(f"| {TITLES[scorer]} | {col('auroc')} | {col('ap')} | {col('precision')} | "
                    f"{col('recall')} | {col('f1')} | {col('estimated_errors', scale=1, digits=0)}"
                    f" | {col('true_errors', scale=1, digits=0)} | "

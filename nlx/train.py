@@ -28,9 +28,8 @@ from absl import logging
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from nlx import collapse
+from nlx import collapse, dynamics, label_issues, methods, models, optim
 from nlx import data as data_lib
-from nlx import dynamics, label_issues, methods, models, optim
 from nlx import metrics as metrics_lib
 from nlx import workdir as workdir_lib
 from nlx.checkpointing import Checkpointer
@@ -277,6 +276,11 @@ def _write_records(path: str, records: list[dict]) -> None:
     f.writelines(json.dumps(r) + "\n" for r in records)
 
 
+def _train_logits(trainer, state, split, logits=None):
+  """The training set's logits: `logits` when this epoch already predicted them."""
+  return trainer.predict(state, split) if logits is None else logits
+
+
 def _check_finite(pending: list, last_good_ckpt) -> None:
   for step, m in pending:
     if not np.isfinite(m["loss"]):
@@ -395,9 +399,8 @@ def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dat
           refined = np.asarray(trainer.method.refined_labels(state.method_state))
           record["label_precision"] = float(np.mean(refined == dataset.train.clean_labels))
           labels = (refined, dataset.train.hard_labels(), dataset.train.clean_labels)
-        record.update(guard.check(
-            epoch, step, lambda: (trainer.predict(state, dataset.train) if train_logits is None
-                                  else train_logits), labels))
+        record.update(guard.check(epoch, step, functools.partial(
+            _train_logits, trainer, state, dataset.train, train_logits), labels))
         log(record)
         if guard.should_stop:  # train.stop_on_collapse: end here, evaluated and written
           total = step

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 from conftest import load_config
 
-from nlx import collapse
+from nlx import collapse, train
 from nlx import data as data_lib
-from nlx import train
 
 
 def test_class_shares_and_corrected_share_by_hand():

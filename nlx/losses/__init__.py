@@ -42,8 +42,8 @@ from nlx.losses.robust import (
 )
 
 __all__ = [
-    "LabelShapeError",
     "OFFICIAL_LOG_ZERO",
+    "LabelShapeError",
     "active_passive_loss",
     "as_distribution",
     "binary_cross_entropy",

@@ -201,7 +201,7 @@ class RefELR:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_elr_matches_elr_code_over_six_stateful_steps(kind):
-  logits0, y0 = make_inputs(kind)
+  logits0, _ = make_inputs(kind)
   b, c = logits0.shape
   n = 3 * b
   ref, t = RefELR(n, c), jnp.zeros((n, c), jnp.float32)

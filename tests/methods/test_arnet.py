@@ -118,9 +118,9 @@ def test_read_and_cluster_temperatures_act_on_their_own_terms(read_t, cluster_t)
   state = {"proto_labels": jnp.asarray(g), "cache": jnp.zeros((2, 3)),
            "cache_count": jnp.zeros((), jnp.int32)}
   batch = {"label": jnp.zeros(6, jnp.int32), "index": jnp.arange(6)}
-  per_example, aux = arnet.loss_fn({"prototypes": c}, state, models.Outputs(jnp.zeros((6, 2)), h),
-                                   batch, None, config=config,
-                                   ctx=train.StepContext(jnp.asarray(0), 1, 2, None, {}))
+  _, aux = arnet.loss_fn({"prototypes": c}, state, models.Outputs(jnp.zeros((6, 2)), h),
+                         batch, None, config=config,
+                         ctx=train.StepContext(jnp.asarray(0), 1, 2, None, {}))
 
   def softmax(x):
     e = np.exp(x - x.max(1, keepdims=True))
