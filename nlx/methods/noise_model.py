@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from nlx.data import input_pipeline
 from nlx.errors import ConfigError
 from nlx.ops import noise_model as nm
 
@@ -107,10 +108,13 @@ def z_probabilities(trainer, state, split) -> np.ndarray:
   fn = jax.jit(lambda p, s, x: jax.nn.softmax(models.apply(
       trainer.graphdefs[3], p, s, normalize(x, trainer.dataset.mean, trainer.dataset.std),
       train=False)[0].logits))
-  bs = trainer.config.data.eval_batch_size
+  # through the input pipeline: file paths are decoded and the eval transform applied
+  batches = input_pipeline.eval_dataset(split, trainer.config.data,
+                                        batch_size=trainer.config.data.eval_batch_size)
   return np.concatenate([np.asarray(fn(state.params["method"]["znet"],
-                                       state.method_state["znet_state"], split.images[i:i + bs]))
-                         for i in range(0, len(split), bs)])
+                                       state.method_state["znet_state"],
+                                       np.asarray(batch["image"])))
+                         for batch in batches])
 
 
 def confusing_probability(trainer, state, split) -> np.ndarray:
