@@ -146,7 +146,7 @@ def run_cell(suite, setting, seed, scorer, a):
     out = run_nlx(config, os.path.join(out_dir, "nlx_ce"), *NLX_SCORES[scorer])
   else:
     dataset = data_lib.load_dataset(config)
-    fn = ((lambda: logreg_probs(dataset.train.images, dataset.train.hard_labels(), seed))
+    fn = ((lambda: logreg_probs(dataset.train.inputs, dataset.train.hard_labels(), seed))
           if scorer == "cleanlab_logreg" else
           (lambda: mlp_probs(config, dataset, os.path.join(out_dir, "mlp_folds"), seed)))
     out = run_cleanlab(fn, dataset)

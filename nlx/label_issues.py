@@ -217,7 +217,7 @@ def write(workdir: str, issues: LabelIssues, dataset) -> None:
   """`label_issues.csv` (most suspicious first) into `workdir`."""
   names = list(dataset.class_names)
   split = dataset.train
-  paths = split.images if split.decode is not None else None
+  paths = split.inputs if split.decode is not None else None
   with open(os.path.join(workdir, CSV_NAME), "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(FIELDS)

@@ -13,9 +13,13 @@ def validate_split(split: Split, num_classes: int, where: str, multi_label: bool
   """Raises DataError naming the problem: empty split, bad label dtype or range, NaN."""
   if len(split) == 0:
     raise DataError(f"{where}: the split is empty")
-  if len(split.images) != len(split.labels) or len(split.clean_labels) != len(split.labels):
-    raise DataError(f"{where}: {len(split.images)} inputs, {len(split.labels)} labels and "
+  if len(split.inputs) != len(split.labels) or len(split.clean_labels) != len(split.labels):
+    raise DataError(f"{where}: {len(split.inputs)} inputs, {len(split.labels)} labels and "
                     f"{len(split.clean_labels)} clean labels")
+  if split.token_ids is not None and (split.token_ids.shape[0] != len(split)
+                                      or not np.issubdtype(split.token_ids.dtype, np.integer)):
+    raise DataError(f"{where}: token_ids must be [N, L] integers for {len(split)} examples, got "
+                    f"{split.token_ids.dtype} {split.token_ids.shape}")
   for name, y in (("label", split.labels), ("clean_label", split.clean_labels)):
     if multi_label:
       if y.ndim != 2 or y.shape[1] != num_classes:
@@ -36,8 +40,8 @@ def validate_split(split: Split, num_classes: int, where: str, multi_label: bool
         raise DataError(f"{where}: soft labels must be finite distributions (rows sum to 1)")
     else:
       raise DataError(f"{where}: {name} has shape {y.shape}; expected [N] or [N, C]")
-  if (split.decode is None and np.issubdtype(split.images.dtype, np.floating)
-      and not np.all(np.isfinite(split.images))):
+  if (split.decode is None and np.issubdtype(split.inputs.dtype, np.floating)
+      and not np.all(np.isfinite(split.inputs))):
     raise DataError(f"{where}: inputs contain NaN or Inf")
 
 
@@ -53,7 +57,7 @@ def load_dataset(config) -> Dataset:
   `info` gains `noise_rate` (fraction of training labels that differ from the clean
   ones, whatever the source of the noise) and, for generated noise, `transition`.
   """
-  ds = datasets.get(config.data.name).load(config.data)
+  ds = datasets.get(config.data.name)(config.data)
   ds.train = _subset(ds.train, config.data.max_train_examples, config.data.split_seed + 1)
   ds.test = _subset(ds.test, config.data.max_test_examples, config.data.split_seed + 2)
   _validate(ds)  # the data as read, before noise (which assumes labels in range)
@@ -65,7 +69,7 @@ def load_dataset(config) -> Dataset:
                         f"{ds.name} already has noisy or soft training labels; use noise.type='none'")
     if ds.train.decode is not None and config.noise.type == "virtual_agent":
       raise ConfigError("virtual_agent noise needs in-memory images, not image files")
-    result = noise.apply(config.noise, ds.train.clean_labels, ds.train.images, ds.num_classes)
+    result = noise.apply(config.noise, ds.train.clean_labels, ds.train.inputs, ds.num_classes)
     ds.train.labels = result.labels
     ds.info["transition"] = result.transition.tolist()
   if ds.multi_label:  # an example is noisy when any entry of its label vector differs

@@ -14,8 +14,9 @@ from nlx.data.types import Split
 
 
 class ExampleSource:
-  """A grain random-access source over a `Split`: yields `image`, `label`,
-  `clean_label` and `index` (stable position in the split, 0..N-1)."""
+  """A grain random-access source over a `Split`: yields `image` (the model's input,
+  `Split.model_inputs`), `label`, `clean_label` and `index` (stable position in the
+  split, 0..N-1)."""
 
   def __init__(self, split: Split):
     self._split = split
@@ -25,10 +26,7 @@ class ExampleSource:
 
   def __getitem__(self, i):
     s = self._split
-    image = s.images[i]
-    if s.decode is not None:
-      image = s.decode(image)
-    return {"image": image, "label": s.labels[i], "clean_label": s.clean_labels[i],
+    return {"image": s.model_inputs(i), "label": s.labels[i], "clean_label": s.clean_labels[i],
             "index": np.int32(i), **{k: v[i] for k, v in s.extras.items()}}
 
 
@@ -67,7 +65,7 @@ class BatchSource:
     epoch, j = divmod(int(b), self._spe)
     idx = self._perm(epoch)[j * self._b:(j + 1) * self._b][self._local]
     s = self._split
-    return {"image": s.images[idx], "label": s.labels[idx], "clean_label": s.clean_labels[idx],
+    return {"image": s.model_inputs(idx), "label": s.labels[idx], "clean_label": s.clean_labels[idx],
             "index": idx.astype(np.int32), **{k: v[idx] for k, v in s.extras.items()}}
 
 

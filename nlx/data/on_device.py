@@ -39,15 +39,15 @@ def check(split: Split, config) -> None:
   if split.decode is not None:
     raise ConfigError("data.on_device=True needs in-memory arrays, not image files "
                       "(use the grain path: data.on_device=False)")
-  if config.augment == "crop_flip" and (split.images.ndim != 4 or split.images.dtype != np.uint8):
+  if config.augment == "crop_flip" and (split.inputs.ndim != 4 or split.inputs.dtype != np.uint8):
     raise ConfigError(f"data.augment='crop_flip' on the device needs uint8 [N, H, W, C] images, "
-                      f"got {split.images.dtype} {split.images.shape}")
+                      f"got {split.inputs.dtype} {split.inputs.shape}")
 
 
 def host_arrays(split: Split, image_size: int = 0) -> dict:
   """The split's per-example arrays as the batches carry them (images resized once when
   `data.image_size` asks for another size, as the grain path does per example)."""
-  images = split.images
+  images = split.model_inputs(slice(None))
   if image_size > 0 and images.ndim == 4 and images.shape[1:3] != (image_size, image_size):
     images = np.stack([augment.fixed_size(x, image_size) for x in images])
   return {"image": images, "label": split.labels, "clean_label": split.clean_labels,

@@ -22,7 +22,7 @@ FIGURE_NAME = "label_issues.png"
 
 
 def _image(split, i: int):
-  x = split.images[i] if split.decode is None else split.decode(split.images[i])
+  x = split.inputs[i] if split.decode is None else split.decode(split.inputs[i])
   x = np.asarray(x)
   if x.ndim == 3 and x.shape[-1] == 1:
     x = x[..., 0]

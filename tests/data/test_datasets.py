@@ -1,4 +1,5 @@
 import gzip
+import importlib
 import os
 import pickle
 
@@ -25,8 +26,8 @@ def data_config(name, **kw):
 def test_digits_seeded_split():
   ds = load_dataset(data_config("digits"))
   assert (len(ds.train), len(ds.test)) == (1438, 359)  # round(0.8 * 1797)
-  assert ds.train.images.shape[1:] == (8, 8, 1) and ds.train.images.dtype == np.uint8
-  assert ds.train.images.max() == 255  # 16 -> 255
+  assert ds.train.inputs.shape[1:] == (8, 8, 1) and ds.train.inputs.dtype == np.uint8
+  assert ds.train.inputs.max() == 255  # 16 -> 255
   again = load_dataset(data_config("digits"))
   np.testing.assert_array_equal(ds.train.labels, again.train.labels)
   three = load_dataset(data_config("digits", split="80/5/15"))
@@ -57,10 +58,10 @@ def test_clean_subset_alone_or_mixed_with_the_noisy_rest():
   assert (known < 0).sum() == 1438 - n_clean and (known >= 0).sum() == round(0.5 * (1438 - n_clean))
   assert (mixed.train.labels != mixed.train.clean_labels).any()
   # Alone: each D_c example once, trained on its clean label.
-  assert len(alone.train) == n_clean and len(np.unique(alone.train.images, axis=0)) <= n_clean
+  assert len(alone.train) == n_clean and len(np.unique(alone.train.inputs, axis=0)) <= n_clean
   np.testing.assert_array_equal(alone.train.labels, alone.train.clean_labels)
   np.testing.assert_array_equal(alone.train.extras["known_label"], alone.train.clean_labels)
-  assert set(map(bytes, alone.train.images)) == set(map(bytes, mixed.train.images[known >= 0]))
+  assert set(map(bytes, alone.train.inputs)) == set(map(bytes, mixed.train.inputs[known >= 0]))
 
 
 def write_official_cifar(root, n_per_batch=4):
@@ -85,7 +86,7 @@ def test_cifar10_reads_the_official_layout(tmp_path):
   ds = load_dataset(data_config("cifar10", data_dir=str(tmp_path)))
   assert len(ds.train) == 20 and len(ds.test) == 4 and ds.class_names[3] == "c3"
   data, labels = rows["data_batch_2"]
-  img = ds.train.images[4]  # first image of batch 2
+  img = ds.train.inputs[4]  # first image of batch 2
   for (y, x, ch) in [(0, 0, 0), (5, 7, 1), (31, 30, 2)]:
     assert img[y, x, ch] == data[0, ch * 1024 + y * 32 + x]
   assert ds.train.labels[4] == labels[0]
@@ -100,7 +101,7 @@ def test_cifar10_missing_directory_names_path_and_files(tmp_path):
 
 def test_cifar10_real_release(cifar10_dir):
   ds = load_dataset(data_config("cifar10", data_dir=cifar10_dir))
-  assert ds.train.images.shape == (50000, 32, 32, 3) and len(ds.test) == 10000
+  assert ds.train.inputs.shape == (50000, 32, 32, 3) and len(ds.test) == 10000
   np.testing.assert_array_equal(np.bincount(ds.train.labels), [5000] * 10)
   assert ds.class_names[0] == "airplane"
 
@@ -133,7 +134,7 @@ def test_fashion_mnist_idx_files(tmp_path):
   write_idx(str(tmp_path / "t10k-images-idx3-ubyte"), x_te)  # uncompressed works too
   write_idx(str(tmp_path / "t10k-labels-idx1-ubyte"), y_te)
   ds = load_dataset(data_config("fashion_mnist", data_dir=str(tmp_path)))
-  np.testing.assert_array_equal(ds.train.images[..., 0], x_tr)
+  np.testing.assert_array_equal(ds.train.inputs[..., 0], x_tr)
   np.testing.assert_array_equal(ds.test.labels, y_te)
   with open(tmp_path / "t10k-labels-idx1-ubyte", "r+b") as f:
     f.truncate(10)
@@ -161,7 +162,7 @@ def test_face_sentiment_real_votes():
   sample = load_dataset(data_config("face_sentiment", data_dir=d, label_set="sample"))
   # A single vote is right less often than the majority of about nine.
   assert np.mean(sample.train.labels != sample.train.clean_labels) > 1 - 0.639
-  assert ds.train.images.shape[1:] == (30, 32, 1)
+  assert ds.train.inputs.shape[1:] == (30, 32, 1)
   truth = load_dataset(data_config("face_sentiment", data_dir=d, label_set="truth"))
   assert truth.info["noise_rate"] == 0.0
 
@@ -183,7 +184,7 @@ def test_image_folder_and_corrupt_images(tmp_path):
   ds = load_dataset(data_config("image_folder", image_size=16, data_dir=str(tmp_path), corrupt_images="skip"))
   assert ds.info["skipped_corrupt_images"] == 1
   assert len(ds.train) + len(ds.test) == 12 and ds.class_names == ["cat", "dog"]
-  img = ds.train.decode(ds.train.images[0])
+  img = ds.train.decode(ds.train.inputs[0])
   assert img.dtype == np.uint8 and img.shape[1:] == (24, 3)
 
 
@@ -213,9 +214,48 @@ def test_validate_split_names_the_problem():
 
 def test_unknown_dataset_is_named():
   from nlx.errors import ConfigError
-  with pytest.raises(ConfigError, match="'imagenet2'"):
+  with pytest.raises(ConfigError, match=r"'imagenet2'; known datasets: digits, cifar10, .*"
+                                        r"multimodal_synthetic$"):
     datasets.get("imagenet2")
   assert isinstance(base_config().data, ml_collections.ConfigDict)
+
+
+@pytest.mark.parametrize("name,message", [
+    ("fi", "fi: .* lacks the class folders"),
+    ("artphoto", "artphoto: .* lacks images named <emotion>_<id>.jpg"),
+    ("voc2012", "voc2012: neither .*VOC2012"),
+    ("webvision", "webvision: .* lacks .*train_filelist_flickr"),
+    ("mini_webvision", r"mini_webvision: .*info/synsets.txt; put"),  # needs no flickr list
+    ("clothing1m", "clothing1m: .* lacks"),
+])
+def test_registry_passes_each_name_its_fixed_arguments(tmp_path, name, message):
+  with pytest.raises(DataError, match=message):
+    load_dataset(data_config(name, data_dir=str(tmp_path), image_size=16))
+
+
+def test_every_registered_name_has_a_loader():
+  import inspect
+  assert len(datasets.NAMES) == 21 and "image_folder" in datasets.NAMES
+  for name in datasets.NAMES:
+    module, function, *args = datasets.REGISTRY[name]
+    loader = getattr(importlib.import_module(f"nlx.data.datasets.{module}"), function)
+    assert len(inspect.signature(loader).parameters) == 1 + len(args), name
+
+
+def test_split_inputs_and_token_ids():
+  feats = np.arange(6, dtype=np.float32).reshape(3, 2)
+  ids = np.array([[5, 1, 0], [2, 0, 0], [7, 8, 9]], np.int32)
+  y = np.array([0, 1, 0])
+  s = Split(feats, y, y.copy(), token_ids=ids)
+  assert s.input_kind == "features"
+  np.testing.assert_array_equal(s.model_inputs(2), [4, 5, 7, 8, 9])
+  np.testing.assert_array_equal(s.model_inputs(np.array([1, 0])),
+                                [[2, 3, 2, 0, 0], [0, 1, 5, 1, 0]])
+  np.testing.assert_array_equal(s.subset(np.array([2])).token_ids, [[7, 8, 9]])
+  assert Split(np.zeros((3, 2, 2, 1), np.uint8), y, y).input_kind == "pixels"
+  assert Split(np.array(["a.png"] * 3), y, y, decode=len).model_inputs(0) == 5
+  with pytest.raises(DataError, match=r"token_ids must be \[N, L\] integers for 3 examples"):
+    validate_split(Split(feats, y, y.copy(), token_ids=ids[:2]), 2, "x")
 
 
 def test_fashion_mnist_debian_package():
@@ -223,5 +263,5 @@ def test_fashion_mnist_debian_package():
   if not os.path.isdir(d):
     pytest.skip(f"needs {d} (apt-get install dataset-fashion-mnist)")
   ds = load_dataset(data_config("fashion_mnist"))
-  assert ds.train.images.shape == (60000, 28, 28, 1) and len(ds.test) == 10000
+  assert ds.train.inputs.shape == (60000, 28, 28, 1) and len(ds.test) == 10000
   np.testing.assert_array_equal(np.bincount(ds.train.labels), [6000] * 10)

@@ -88,7 +88,7 @@ def test_a_path_listed_twice_is_an_error_or_dropped_with_conflicts_reported(tmp_
   ds = csv_dataset(tmp_path, rows + ["3.png,cat", "./7.png,cat"], duplicates="drop")
   assert len(ds.train) + len(ds.test) == 9  # 3.png once; 7.png (cat and dog) dropped
   assert ds.info["repeated_paths"] == 2 and ds.info["conflicting_label_paths"] == 1
-  names = [os.path.basename(p) for p in np.concatenate([ds.train.images, ds.test.images])]
+  names = [os.path.basename(p) for p in np.concatenate([ds.train.inputs, ds.test.inputs])]
   assert sorted(names) == sorted(f"{i}.png" for i in range(10) if i != 7)
 
 
@@ -100,7 +100,7 @@ def test_files_with_the_same_pixels_are_an_error_or_dropped(tmp_path):
     load_dataset(config(data_dir=str(tmp_path)))
   ds = load_dataset(config(data_dir=str(tmp_path), duplicates="drop"))
   assert len(ds.train) + len(ds.test) == 10 and ds.info["dropped_copies"] == 1
-  pixels = {decode_image(p).tobytes() for p in np.concatenate([ds.train.images, ds.test.images])}
+  pixels = {decode_image(p).tobytes() for p in np.concatenate([ds.train.inputs, ds.test.inputs])}
   assert len(pixels) == 10  # no image on both sides of the split
 
 

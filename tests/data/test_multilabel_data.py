@@ -47,7 +47,7 @@ def test_voc2007_from_the_release_tars(tmp_path):
   want[1, k("car")] = 1
   want[2, [k("horse"), k("person")]] = 1
   np.testing.assert_array_equal(ds.train.labels, want)
-  assert ds.train.decode(ds.train.images[0]).shape == (16, 20, 3)
+  assert ds.train.decode(ds.train.inputs[0]).shape == (16, 20, 3)
   assert os.path.isdir(tmp_path / "VOCdevkit" / "VOC2007" / "JPEGImages")
 
 

@@ -67,7 +67,7 @@ def test_crop_flip_batches_follow_the_batch_order_and_crop_the_indexed_image():
     np.testing.assert_array_equal(b["label"], s.labels[b["index"]])
     np.testing.assert_array_equal(b["known_label"], b["index"] - 5)
     for i, image in zip(b["index"], b["image"]):
-      crop_offset(s.images[i], image)  # exactly one (offset, flip) explains it
+      crop_offset(s.inputs[i], image)  # exactly one (offset, flip) explains it
 
 
 def chi_square_uniform(counts: np.ndarray) -> float:
@@ -80,18 +80,18 @@ def test_crop_flip_distribution_is_uniform_offsets_and_fair_flips_like_grain():
   # degrees of freedom: mean 161, sd 18; 260 is beyond p = 1e-5. Both paths must pass,
   # and a biased sampler (offsets 0..7 only, say) gives thousands.
   n = 4000
-  s = Split(np.repeat(split(1).images, n, 0), np.zeros(n, np.int64), np.zeros(n, np.int64))
+  s = Split(np.repeat(split(1).inputs, n, 0), np.zeros(n, np.int64), np.zeros(n, np.int64))
   dev = on_device.DeviceTrainSet(s, cfg(augment="crop_flip", batch_size=n),
                                  train.make_mesh(jax.devices()[:1]), 0)
   images = jax.device_get(on_device.random_crop_flip(dev.arrays["image"],
                                                      jax.random.PRNGKey(0)))
   from nlx.data import augment
   transform = augment.train_transform("crop_flip", 0)
-  grain_images = [transform(s.images[0], np.random.default_rng(i)) for i in range(n)]
+  grain_images = [transform(s.inputs[0], np.random.default_rng(i)) for i in range(n)]
   for outs in (images, grain_images):
     counts = np.zeros((9, 9, 2))
     for image in outs:
-      counts[crop_offset(s.images[0], image)] += 1
+      counts[crop_offset(s.inputs[0], image)] += 1
     assert chi_square_uniform(counts) < 260, counts
     assert abs(counts[..., 1].sum() / n - 0.5) < 0.03  # flips: sd 0.008
   biased = counts.copy()

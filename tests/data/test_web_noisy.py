@@ -98,7 +98,7 @@ def test_mini_webvision_with_imagenet_val(tmp_path):
   full = load_config("sinet_webvision", "full,tiny")
   full.data.data_dir = root
   assert len(data_lib.load_dataset(full).train) == 18
-  assert ds.train.decode(ds.train.images[0]).shape == (20, 24, 3)
+  assert ds.train.decode(ds.train.inputs[0]).shape == (20, 24, 3)
 
 
 def test_imagenet_folders_with_uniform_flips(tmp_path):

@@ -51,7 +51,7 @@ def test_mosaic_index_uses_every_image_evenly_and_unions_labels():
 def test_mosaic_dataset_clean_noisy_and_shuffle(tmp_path):
   ds = data_lib.load_dataset(mosaic_config(tmp_path, "worst"))
   assert ds.multi_label and ds.train.labels.shape == (256, C)
-  assert ds.train.images.shape == (256, 64)  # four 16-d tiles, at most 256 of 512 mosaics
+  assert ds.train.inputs.shape == (256, 64)  # four 16-d tiles, at most 256 of 512 mosaics
   assert set(np.unique(ds.train.labels)) <= {0.0, 1.0}
   assert 1 <= ds.train.clean_labels.sum(1).min() and ds.train.clean_labels.sum(1).max() <= 4
   assert 0.3 < ds.info["noise_rate"] < 1.0  # P(some tile of four flipped) = 1 - .7^4 = .76

@@ -97,8 +97,8 @@ def test_anp_labels_and_loader(tmp_path):
   config.data.split = "80/20"
   ds = data_lib.load_dataset(config)
   assert ds.class_names == ["negative", "positive"] and ds.info["text_len"] == 101
-  assert ds.train.images.shape[1] == 3 + 101
-  x = np.concatenate([ds.train.images, ds.test.images])
+  assert ds.train.inputs.shape[1] == 3 and ds.train.token_ids.shape[1] == 101
+  x = np.concatenate([ds.train.inputs, ds.test.inputs])
   assert set(x[:, 0].tolist()) == {0.0, 3.0, 6.0, 9.0}  # image features kept per row
   config.data.data_dir = str(tmp_path / "missing")
   with pytest.raises(DataError, match="posts.csv"):

@@ -79,11 +79,10 @@ def _artphoto(d):
   return paths, labels, ["negative", "positive"]
 
 
-def loader(name):
-  def load(config) -> Dataset:
-    if name == "artphoto":
-      paths, labels, classes = _artphoto(config.data_dir)
-    else:
-      paths, labels, classes = _class_folders(name, config.data_dir)
-    return image_folder.build(name, paths, labels, classes, config)
-  return load
+def load(config, name: str) -> Dataset:
+  """`name`: fi, emotion6, artphoto or unbiasedemo."""
+  if name == "artphoto":
+    paths, labels, classes = _artphoto(config.data_dir)
+  else:
+    paths, labels, classes = _class_folders(name, config.data_dir)
+  return image_folder.build(name, paths, labels, classes, config)

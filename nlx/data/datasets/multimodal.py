@@ -1,5 +1,6 @@
-"""Image + caption sentiment data, packed for `nlx.models.multimodal`: each example is
-`[image features | token ids]` (float32), see that module. The vocabulary is built on
+"""Image + caption sentiment data for `nlx.models.multimodal`: each example's `inputs`
+are its image features `[D]` float32 and its `token_ids` `[L]` int32 the caption
+(`Split.model_inputs` packs both into the model's input, see that module). The vocabulary is built on
 the training split only (`data.vocab_size` entries, `data.text_len` tokens per post);
 `info` carries `text_len`, `vocab_size` and the vocabulary.
 
@@ -35,19 +36,20 @@ SENTIMENT = ("negative", "neutral", "positive")
 
 def pack(features: np.ndarray, token_lists, labels, train_idx, test_idx, config, name,
          class_names, val_idx=None) -> Dataset:
-  """Builds the vocabulary on `train_idx` and returns the packed Dataset."""
+  """Builds the vocabulary on `train_idx` and returns the Dataset (features as `inputs`,
+  caption ids as `token_ids`)."""
   vocab = text.Vocabulary([token_lists[i] for i in train_idx], max_size=config.vocab_size)
-  ids = text.encode(token_lists, vocab, config.text_len).astype(np.float32)
-  x = np.concatenate([np.asarray(features, np.float32).reshape(len(ids), -1), ids], axis=1)
+  ids = text.encode(token_lists, vocab, config.text_len)
+  x = np.asarray(features, np.float32).reshape(len(ids), -1)
   labels = np.asarray(labels, np.int64)
 
   def split(idx):
-    return Split(x[idx], labels[idx], labels[idx].copy())
+    return Split(x[idx], labels[idx], labels[idx].copy(), token_ids=ids[idx])
 
   return Dataset(name, split(train_idx), split(test_idx), len(class_names), list(class_names),
                  mean=(0.0,), std=(1.0,), val=None if val_idx is None else split(val_idx),
                  info={"text_len": config.text_len, "vocab_size": config.vocab_size,
-                       "vocabulary_size_used": len(vocab), "image_dim": int(x.shape[1] - ids.shape[1])})
+                       "vocabulary_size_used": len(vocab), "image_dim": int(x.shape[1])})
 
 
 def anp_labels(scores: np.ndarray, thresholds) -> tuple[np.ndarray, tuple]:
