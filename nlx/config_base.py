@@ -17,7 +17,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.seed = 0
 
   c.data = ml_collections.ConfigDict()
-  c.data.name = "digits"            # see nlx.data.datasets.NAMES
+  c.data.name = "digits"            # see nlx.data.datasets.NAMES, or tfds:NAME
   c.data.data_dir = ""              # local directory with the official release files
   c.data.label_file = ""            # cifar10n: CIFAR-10_human.pt (default: in data_dir)
   c.data.label_set = ""             # cifar10n: aggre|random1|random2|random3|worst|clean;
@@ -43,6 +43,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.text_len = 101             # multimodal: tokens per post (truncate / post-pad)
   c.data.vocab_size = 20000         # multimodal: vocabulary entries (with <pad>, <unk>)
   c.data.anp_thresholds = (0.0,)    # multimodal_anp: ANP score cuts -> 2 (one) or 3 classes
+  c.data.tfds_input_field = "image"  # tfds:NAME (nlx.data.datasets.tfds_source): input feature
+  c.data.tfds_label_field = "label"  # tfds: the label training sees (cifar10_n: worse_label)
+  c.data.tfds_clean_label_field = "label"  # tfds: the clean label (evaluation only)
+  c.data.tfds_splits = ("train", "test")  # tfds: (train, test) or (train, val, test) splits
   c.data.batch_size = 128
   c.data.eval_batch_size = 256
   c.data.num_threads = 2            # grain read threads

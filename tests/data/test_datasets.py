@@ -215,7 +215,7 @@ def test_validate_split_names_the_problem():
 def test_unknown_dataset_is_named():
   from nlx.errors import ConfigError
   with pytest.raises(ConfigError, match=r"'imagenet2'; known datasets: digits, cifar10, .*"
-                                        r"multimodal_synthetic$"):
+                                        r"multimodal_synthetic, or tfds:NAME"):
     datasets.get("imagenet2")
   assert isinstance(base_config().data, ml_collections.ConfigDict)
 

@@ -3,13 +3,16 @@
 `REGISTRY` maps each name to the module that reads it, the loader function there and
 the loader's fixed arguments after `config` (e.g. the VOC year): one module per
 release format, several names where one format serves several datasets. Modules are
-imported on first use.
+imported on first use. `tfds:NAME` reads any TFDS dataset prepared locally
+(`nlx.data.datasets.tfds_source`).
 """
 
 import importlib
 from collections.abc import Callable
 
 from nlx.errors import ConfigError
+
+TFDS_PREFIX = "tfds:"
 
 # dataset name -> (module, loader function, its fixed arguments after `config`)
 REGISTRY = {
@@ -40,8 +43,12 @@ NAMES = tuple(REGISTRY)
 
 def get(name: str) -> Callable:
   """The loader of dataset `name`: a function `config.data -> Dataset`."""
-  if name not in REGISTRY:
-    raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(NAMES)}")
-  module, function, *args = REGISTRY[name]
+  if name.startswith(TFDS_PREFIX):
+    module, function, args = "tfds_source", "load", (name[len(TFDS_PREFIX):],)
+  elif name in REGISTRY:
+    module, function, *args = REGISTRY[name]
+  else:
+    raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(NAMES)}, or "
+                      f"{TFDS_PREFIX}NAME for a TFDS dataset prepared locally")
   loader = getattr(importlib.import_module(f"nlx.data.datasets.{module}"), function)
   return lambda config: loader(config, *args)
