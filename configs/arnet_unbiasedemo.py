@@ -8,8 +8,7 @@ Command:  python -m nlx.main --config=configs/arnet_unbiasedemo.py:sym20 \
           Weights, variants (noise, method, prototypes, ARNet reading, tiny) and tables:
           nlx.config_presets.sentiment and experiments/sentiment_benchmark.py.
 Runtime:  about 2,440 training images, ResNet-34 at 224x224, 50 epochs: a GPU job.
-Expected: the paper: ARNet above every baseline on average on UnBiasedEmo;
-          not measured here (no data on this machine).
+Expected: ARNet above the baselines on average (paper); no UnBiasedEmo here to measure it.
 """
 
 from nlx.config_presets import sentiment
