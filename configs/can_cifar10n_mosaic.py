@@ -4,10 +4,11 @@ Command:  python experiments/protocols.py --out=workdirs/benchmark/cifar10n_cpu_
           python -m nlx.main --config=configs/can_cifar10n_mosaic.py:worst \
             --config.data.data_dir=workdirs/benchmark/cifar10n_cpu_features
           Variants: worst (default: noisy label = union of the tiles' CIFAR-10N `worst`
-          labels, real human noise) | aggre | clean | shuffle20 | shuffle40 | shuffle60
+          labels, real human noise) | aggre | random1 | clean | shuffle20 | shuffle40 | shuffle60
           (CAN's Table VI on the clean vectors); a method: can (default), bce,
           bootstrap_sigmoid, learnq_sigmoid, icnm; tiny.
-          Table over methods x settings x seeds: experiments/can_benchmark.py.
+          Table over methods x settings x seeds: experiments/noisy_benchmark.py
+          --suite=cifar10n_mosaic (it runs this file).
 Runtime:  about 1 minute per run on the 2-core CPU (20,000 training mosaics of four
           1,024-d cached tile features, MLP head 4096-256-256-10, 30 epochs); the
           feature cache takes about 10 minutes once.

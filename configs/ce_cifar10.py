@@ -1,7 +1,8 @@
 """CE on CIFAR-10 (official python release) with generated label noise, ResNet-18.
 
 Command:  python -m nlx.main --config=configs/ce_cifar10.py --config.data.data_dir=DIR
-          (DIR holds cifar-10-batches-py/; variants: sym20, sym40, pair40, agent, e.g.
+          (DIR holds cifar-10-batches-py/; variants: clean (default), sym20, sym40, pair40,
+          agent; tiny; e.g.
           --config=configs/ce_cifar10.py:sym40)
 Runtime:  a GPU job (ResNet-18, 120 epochs); on the 2-core CPU one epoch of ResNet-18
           takes tens of minutes. The tiny variant (small CNN, 256 images) runs in seconds.
@@ -10,16 +11,14 @@ Expected: not yet measured on a GPU (see README); clean labels: about 95% test a
 """
 
 from nlx.config_base import base_config, parse_variant
-from nlx.config_presets import cifar_sgd
+from nlx.config_presets import NOISE, cifar_sgd
 
-NOISE = {"sym20": ("symmetric", 0.2), "sym40": ("symmetric", 0.4), "pair40": ("pair", 0.4),
-         "agent": ("virtual_agent", 0.0)}
+VARIANTS = {"noise": ("clean", "sym20", "sym40", "pair40", "agent")}
 
 
 def get_config(variant: str = ""):
-  words = parse_variant(variant, NOISE)
+  v = parse_variant(variant, **VARIANTS)
   c = base_config()
   c.data.name = "cifar10"
-  for w in words & set(NOISE):
-    c.noise.type, c.noise.rate = NOISE[w]
-  return cifar_sgd(c, "resnet18", 120, tiny="tiny" in words)
+  c.noise.type, c.noise.rate = NOISE[v["noise"] or "clean"]
+  return cifar_sgd(c, "resnet18", 120, tiny=bool(v["size"]))

@@ -2,7 +2,8 @@
 
 Command:  python -m nlx.main --config=configs/ce_cifar10n.py:worst \
             --config.data.data_dir=DIR --config.data.label_file=DIR/CIFAR-10_human.pt
-          (variants: aggre, random1, random2, random3, worst, clean)
+          Variants: aggre | random1 | random2 | random3 | worst (default) | clean; a
+          method name (default ce); tiny.
 Runtime:  a GPU job (the CIFAR-N paper's schedule: SGD 0.1, cosine, 100 epochs,
           batch 128, weight decay 5e-4). Tiny variant: seconds on the CPU.
 Expected: the CIFAR-N paper reports CE 87.77 / 85.02 / 77.69% on aggre / random1 /
@@ -10,14 +11,17 @@ Expected: the CIFAR-N paper reports CE 87.77 / 85.02 / 77.69% on aggre / random1
 """
 
 from nlx.config_base import base_config, parse_variant
-from nlx.config_presets import cifar_sgd
+from nlx.config_presets import METHODS, cifar_sgd, scale_method_epochs, set_method
 
-LABEL_SETS = ("aggre", "random1", "random2", "random3", "worst", "clean")
+VARIANTS = {"label_set": ("aggre", "random1", "random2", "random3", "worst", "clean"),
+            "method": METHODS}
 
 
 def get_config(variant: str = ""):
-  words = parse_variant(variant, LABEL_SETS)
+  v = parse_variant(variant, **VARIANTS)
   c = base_config()
+  set_method(c, v["method"] or "ce")
   c.data.name = "cifar10n"
-  c.data.label_set = next(iter(words & set(LABEL_SETS)), "worst")
-  return cifar_sgd(c, "resnet34", 100, tiny="tiny" in words)
+  c.data.label_set = v["label_set"] or "worst"
+  cifar_sgd(c, "resnet34", 100, tiny=bool(v["size"]))
+  return scale_method_epochs(c, "cifar10")

@@ -11,7 +11,7 @@ from nlx.config_presets import tiny_image_files
 
 
 def get_config(variant: str = ""):
-  words = parse_variant(variant)
+  v = parse_variant(variant)
   c = base_config()
   c.data.name = "image_folder"
   c.data.augment = "resize_crop_flip"
@@ -21,6 +21,6 @@ def get_config(variant: str = ""):
   c.optimizer.name = "adam"
   c.optimizer.learning_rate = 1e-4
   c.train.num_epochs = 30
-  if "tiny" in words:
+  if v["size"]:
     tiny_image_files(c)
   return c

@@ -17,32 +17,34 @@ Expected: on the generated posts (seed 0, 8 epochs) image 55.9%, text 75.1%, con
           the gates stay near 1/2. No real image + caption data was available here.
 """
 
-from nlx import methods
 from nlx.config_base import base_config, make_tiny, parse_variant
+from nlx.config_presets import set_method
 from nlx.models.multimodal import FUSIONS
 
-LOSSES = ("cosine", "mse", "hinge")
+VARIANTS = {"fusion": tuple(FUSIONS), "output": ("embed",), "loss": ("cosine", "mse", "hinge"),
+            "data": ("synthetic", "anp")}
 
 
 def get_config(variant: str = ""):
-  words = parse_variant(variant, set(FUSIONS) | set(LOSSES) | {"embed", "synthetic", "anp"})
+  v = parse_variant(variant, **VARIANTS)
+  anp = v["data"] == "anp"
   c = base_config()
-  c.data.name = "multimodal_anp" if "anp" in words else "multimodal_synthetic"
-  c.data.text_len = 101 if "anp" in words else 24
+  c.data.name = "multimodal_anp" if anp else "multimodal_synthetic"
+  c.data.text_len = 101 if anp else 24
   c.data.batch_size = 64
   c.data.eval_batch_size = 256
   c.model.name = "multimodal"
-  c.model.fusion = next(iter(words & set(FUSIONS)), "concat")
+  c.model.fusion = v["fusion"] or "concat"
   c.model.dropout = 0.3
-  if "embed" in words:
+  if v["output"] or v["loss"]:  # a loss word implies the label-embedding output
     c.model.output_dim = 300
-    c.method = methods.default_config("label_embedding")
-    c.method.loss = next(iter(words & set(LOSSES)), "cosine")
+    set_method(c, "label_embedding")
+    c.method.loss = v["loss"] or "cosine"
   c.optimizer.learning_rate = 1e-3
   c.train.num_epochs = 8
   c.train.log_every_steps = 20
   c.train.eval_every_epochs = 2
   c.train.checkpoint_every_epochs = 4
-  if "tiny" in words:
+  if v["size"]:
     make_tiny(c, train=128, test=64, epochs=1)
   return c

@@ -22,15 +22,16 @@ Expected: clean-test accuracy over seeds 0-2: 68.62 ± 0.44 (clean_only), 69.54 
           (finetune), 71.67 ± 0.46% (noise_model); the authors' logs 62.04 / 65.81 / 68.94.
 """
 
-from nlx import methods
 from nlx.config_base import base_config, make_tiny, parse_variant
+from nlx.config_presets import set_method
 
 ROWS = {"clean_only": "ce", "finetune": "ce_clean_and_noisy", "noise_model": "noise_model"}
+VARIANTS = {"row": tuple(ROWS)}
 
 
 def get_config(variant: str = "noise_model"):
-  words = parse_variant(variant or "noise_model", ROWS)
-  row = next(iter(words & set(ROWS)), "noise_model")
+  v = parse_variant(variant, **VARIANTS)
+  row = v["row"] or "noise_model"
   c = base_config()
   c.data.name = "cifar10"
   c.noise.type, c.noise.rate = "random_transition", 0.5
@@ -40,7 +41,7 @@ def get_config(variant: str = "noise_model"):
   c.data.batch_size = 100
   c.data.eval_batch_size = 500
   c.model.name = "cifar10_quick"
-  c.method = methods.default_config(ROWS[row])
+  set_method(c, ROWS[row])
   if row == "noise_model":
     c.method.pretrain_epochs = 1
   c.optimizer.name = "sgd"
@@ -53,7 +54,7 @@ def get_config(variant: str = "noise_model"):
   c.train.num_epochs = epochs
   c.train.eval_every_epochs = 5 if row == "clean_only" else 1
   c.train.log_every_steps = 100
-  if "tiny" in words:
+  if v["size"]:
     make_tiny(c, train=400, test=100, epochs=2)
     c.optimizer.step_epochs = (1,)
     c.data.batch_size = c.data.eval_batch_size = 40

@@ -16,7 +16,7 @@ from nlx.config_presets import web_images
 
 
 def get_config(variant: str = ""):
-  c, words = web_images("clothing1m", variant, method="noise_model", lr=0.002, epochs=10,
-                        step_epochs=(5,))
-  c.method.pretrain_epochs = 1 if "tiny" in words else 2
+  c, v = web_images("clothing1m", variant, method="noise_model", lr=0.002, epochs=10,
+                    step_epochs=(5,))
+  c.method.pretrain_epochs = 1 if v["size"] else 2
   return c

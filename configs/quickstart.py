@@ -9,21 +9,14 @@ Expected: noise rate 40.0%; clean-test accuracy 67.97% on one CPU device (69.92%
 """
 
 from nlx.config_base import base_config, make_tiny, parse_variant
+from nlx.config_presets import small_cnn
 
 
 def get_config(variant: str = ""):
-  c = base_config()
+  c = small_cnn(base_config(), width=32, batch_size=64, epochs=30, learning_rate=3e-3)
   c.data.name = "digits"
-  c.data.batch_size = 64
   c.noise.type = "symmetric"
   c.noise.rate = 0.4
-  c.model.name = "small_cnn"
-  c.model.width = 32
-  c.optimizer.name = "adam"
-  c.optimizer.learning_rate = 3e-3
-  c.optimizer.schedule = "cosine"
-  c.train.num_epochs = 30
-  c.train.log_every_steps = 20
-  if "tiny" in parse_variant(variant):
+  if parse_variant(variant)["size"]:
     make_tiny(c)
   return c

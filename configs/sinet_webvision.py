@@ -20,8 +20,8 @@ from nlx.config_presets import web_images
 
 
 def get_config(variant: str = ""):
-  c, words = web_images("webvision", variant, method="sinet", lr=0.02, epochs=120,
-                        step_epochs=(40, 80), extra_words=("mini", "full"))
-  if "full" not in words:
+  c, v = web_images("webvision", variant, method="sinet", lr=0.02, epochs=120,
+                    step_epochs=(40, 80), release=("mini", "full"))
+  if v["release"] != "full":
     c.data.name = "mini_webvision"
   return c

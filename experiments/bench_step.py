@@ -29,7 +29,7 @@ from absl import app, flags
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import protocols
 
-from nlx import methods, train
+from nlx import config_presets, methods, train
 from nlx.config_base import base_config
 from nlx.data import input_pipeline, mixture
 from nlx.data.types import Dataset, Split
@@ -75,7 +75,7 @@ def _time_step(model: str, method: str, conv: str) -> float:
   c.model.name = model
   c.model.conv = conv
   method, _, overrides = method.partition("@")  # e.g. noise_model@shared_trunk=True
-  c.method = methods.default_config(method)
+  config_presets.set_method(c, method)
   protocols.override_method(c.method, overrides)
   c.data.batch_size = FLAGS.batch_size
   ds = synthetic_dataset(FLAGS.batch_size * 4, method in methods.MULTI_LABEL_NAMES)

@@ -14,7 +14,8 @@ and an interrupted cell resumes from its checkpoint. Writes
 std over seeds, one column per setting, best method in bold. The row "clean labels
 (upper bound)" is CE trained on the clean labels (multi-label suites have a `clean`
 column instead).
-Suites and protocols are defined in `experiments/protocols.py`.
+Suites and protocols are defined in `experiments/protocols.py`: each cell is its suite's
+file in `configs/` (`protocols.SUITES`) with the variant `METHOD,SETTING`, plus the seed.
 """
 
 import json

@@ -30,8 +30,8 @@ import jax
 import numpy as np
 from flax import nnx
 
-from nlx import config_presets, methods, train
-from nlx.config_base import base_config
+from nlx import config_presets, train
+from nlx.config_base import base_config, load_file
 from nlx.data.datasets import cifar10, cifar10n
 from nlx.data.types import Dataset, Split
 
@@ -55,17 +55,10 @@ def shared_cifar10(tmp_root: str) -> tuple[str, str]:
 
 
 def pretrain_config(seed: int = 0):
-  c = base_config()
+  c = config_presets.small_cnn(base_config(), width=64, batch_size=128, epochs=20)
   c.seed = seed
   c.data.name = "cifar10"
   c.data.augment = "crop_flip"
-  c.data.batch_size = 128
-  c.model.name = "small_cnn"
-  c.model.width = 64
-  c.optimizer.learning_rate = 1e-3
-  c.optimizer.schedule = "cosine"
-  c.train.num_epochs = 20
-  c.train.log_every_steps = 20
   c.train.progress_bar = False
   return c
 
@@ -113,28 +106,49 @@ def build_cpu_features(cifar10_dir: str, label_file: str, out_dir: str, *, seed:
   return path
 
 
-def method_config(name: str):
-  c = base_config()
-  c.method = methods.default_config(name)
-  return c
-
-
 SENTIMENT = {"fi": "80/5/15", "emotion6": "80/20", "artphoto": "80/20", "unbiasedemo": "80/20"}
+# suite -> (config file in configs/, variant words every cell adds)
+SUITES = {"digits": ("baselines", ""), "fashion_mnist": ("ce_fashion_mnist", "mlp"),
+          "face_sentiment": ("ce_face_sentiment", ""), "cifar10n_cpu": ("cifar10n_cpu", ""),
+          "cifar10n_full": ("ce_cifar10n", ""), "cifar10n_mosaic": ("can_cifar10n_mosaic", ""),
+          **{suite: (f"arnet_{suite}", "") for suite in SENTIMENT}}
+EVALUATE_AT_END = ("digits", "fashion_mnist", "face_sentiment")  # once, after the last epoch
+SPLIT_PER_SEED = ("face_sentiment", "cifar10n_mosaic")  # the others: one split for all seeds
+DEFAULT_DATA_DIR = {"face_sentiment": os.path.join(SHARED, "face_sentiment")}
 
 
 def suite_config(suite: str, method: str, setting: str, seed: int, *, data_dir: str = "",
                  epochs: int | None = None):
-  """The config of one benchmark cell. Settings: digits / fashion_mnist take clean,
-  sym20, sym30, sym40, pair40, agent; cifar10n_* take clean or a CIFAR-10N label set;
-  face_sentiment takes sample, majority, soft or truth (cifar10n_cpu also
-  `<set>_clean10`: 10% of the labels known clean, for Xiao et al.'s methods); cifar10n_mosaic (multi-label,
-  CAN) takes worst, aggre, random1, clean, shuffle20/40/60; the ARNet sentiment sets take
-  clean, agent, sym20, sym30, sym40. A method `arnet_L16` is ARNet with 16 prototypes;
-  `NAME@key=value` overrides a hyperparameter (e.g. `arnet@read_temperature=0.1`)."""
+  """The config of one benchmark cell: the suite's file in configs/ (SUITES) loaded with
+  the variant `method,setting`, then the cell's seed (labels, noise, split), data_dir and
+  epochs. Settings: digits / fashion_mnist take clean, sym20, sym30, sym40, pair40, agent;
+  cifar10n_* take clean or a CIFAR-10N label set; face_sentiment takes sample, majority,
+  soft or truth (cifar10n_cpu also `<set>_clean10`: 10% of the labels known clean, for
+  Xiao et al.'s methods); cifar10n_mosaic (multi-label, CAN) takes worst, aggre, random1,
+  clean, shuffle20/40/60; the ARNet sentiment sets take clean, agent, sym20, sym30, sym40.
+  A method `arnet_L16` is ARNet with 16 prototypes; `NAME@key=value` overrides a
+  hyperparameter (e.g. `arnet@read_temperature=0.1`)."""
+  if suite not in SUITES:
+    raise ValueError(f"unknown suite {suite!r}; known: {', '.join(SUITES)}")
   method, _, overrides = method.partition("@")
   method, _, protos = method.partition("_L")
-  c = _suite_config(suite, method, protos, setting, seed, data_dir, epochs)
+  name, extra = SUITES[suite]
+  setting = setting.replace("_clean10", ",clean10")
+  c = load_file(name, ",".join(filter(None, (method, setting, extra))))
+  c.seed = c.noise.seed = seed
+  if suite in SPLIT_PER_SEED:
+    c.data.split_seed = seed
+  c.data.data_dir = data_dir or DEFAULT_DATA_DIR.get(suite, c.data.data_dir)
+  c.train.progress_bar = False
+  if suite in EVALUATE_AT_END:
+    c.train.eval_every_epochs = c.train.checkpoint_every_epochs = c.train.num_epochs
+  if protos:
+    c.method.num_prototypes = int(protos)
   override_method(c.method, overrides)
+  if epochs:
+    c.train.num_epochs = epochs
+    c.train.eval_every_epochs = min(c.train.eval_every_epochs, epochs)
+    c.train.checkpoint_every_epochs = min(c.train.checkpoint_every_epochs, epochs)
   return c
 
 
@@ -149,107 +163,6 @@ def override_method(method_config, overrides: str) -> None:
       method_config[key] = value in ("True", "true", "1")
     else:
       method_config[key] = kind(value)
-
-
-def _suite_config(suite, method, protos, setting, seed, data_dir, epochs):
-  if suite == "cifar10n_mosaic":
-    c = config_presets.can_cifar10n_mosaic(f"{method},{setting}")
-    c.data.data_dir = data_dir
-    c.seed = c.noise.seed = c.data.split_seed = seed
-    c.train.progress_bar = False
-    if epochs:
-      c.train.num_epochs = epochs
-      c.train.eval_every_epochs = min(c.train.eval_every_epochs, epochs)
-      c.train.checkpoint_every_epochs = min(c.train.checkpoint_every_epochs, epochs)
-    return c
-  if suite in SENTIMENT:
-    c = config_presets.sentiment(suite, SENTIMENT[suite], f"{method},{setting}")
-    c.data.data_dir = data_dir
-    c.seed = c.noise.seed = seed
-    c.train.progress_bar = False
-    if protos:
-      c.method.num_prototypes = int(protos)
-    return c
-  c = method_config(method)
-  if protos:
-    c.method.num_prototypes = int(protos)
-  c.seed = seed
-  c.noise.seed = seed
-  c.train.progress_bar = False
-  if suite in ("digits", "fashion_mnist"):
-    c.data.name = suite
-    c.data.data_dir = data_dir
-    kind = {"clean": ("none", 0.0), "sym20": ("symmetric", 0.2), "sym30": ("symmetric", 0.3),
-            "sym40": ("symmetric", 0.4), "pair40": ("pair", 0.4),
-            "agent": ("virtual_agent", 0.0)}[setting]
-    c.noise.type, c.noise.rate = kind
-    # digits: small CNN, 30 epochs; fashion_mnist: an MLP (256-256) on the pixels, 10
-    # epochs over all 60,000 images, so that a cell takes seconds on the 2-core CPU.
-    if suite == "digits":
-      c.model.name = "small_cnn"
-      c.optimizer.learning_rate = 3e-3
-      c.data.batch_size = 64
-      c.train.num_epochs = 30
-    else:
-      c.model.name = "mlp"
-      c.optimizer.learning_rate = 1e-3
-      c.data.batch_size = 256
-      c.data.eval_batch_size = 1000
-      c.train.num_epochs = 10
-    c.optimizer.schedule = "cosine"
-    c.train.log_every_steps = 100
-    c.train.eval_every_epochs = c.train.num_epochs
-    c.train.checkpoint_every_epochs = c.train.num_epochs
-  elif suite == "face_sentiment":
-    c.data.name = "face_sentiment"
-    c.data.data_dir = data_dir or os.path.join(SHARED, "face_sentiment")
-    c.data.label_set = setting
-    c.data.split_seed = seed
-    c.model.name = "small_cnn"
-    c.model.width = 16
-    c.optimizer.schedule = "cosine"
-    c.data.batch_size = 32
-    c.train.num_epochs = 40
-    c.train.log_every_steps = 20
-    c.train.eval_every_epochs = 40
-    c.train.checkpoint_every_epochs = 40
-    if method == "arnet":
-      c.method.num_prototypes, c.method.cache_size = 16, 256
-  elif suite == "cifar10n_cpu":
-    c.data.name = "features"
-    c.data.data_dir = data_dir
-    c.data.label_set = setting
-    if setting.endswith("_clean10"):  # Xiao et al.'s protocol: 10% of the labels known clean
-      c.data.label_set, c.data.clean_fraction = setting[:-len("_clean10")], 0.1
-    c.model.name = "mlp"
-    c.model.hidden = (256, 256)
-    c.optimizer.learning_rate = 1e-3
-    c.data.batch_size = 128
-    c.data.eval_batch_size = 1000
-    c.train.num_epochs = 30
-    c.train.log_every_steps = 100
-    c.train.eval_every_epochs = 5
-    c.train.checkpoint_every_epochs = 10
-  elif suite == "cifar10n_full":
-    c.data.name = "cifar10n"
-    c.data.data_dir = data_dir
-    c.data.label_set = setting
-    config_presets.cifar_sgd(c, "resnet34", 100)
-  else:
-    raise ValueError(f"unknown suite {suite!r}")
-  if method == "sinet":  # side information: the bundled CIFAR-10 WordNet-style hierarchy
-    c.method.hierarchy = ("cifar10" if suite.startswith("cifar10") else
-                          "digits" if suite == "digits" else "")
-    c.method.warmup_epochs = max(1, c.train.num_epochs // 6)
-  if method == "coteaching_plus":
-    c.method.init_epochs = max(1, c.train.num_epochs // 6)
-  if method == "forward":
-    c.method.estimate_after_epochs = max(1, c.train.num_epochs // 6)
-  if epochs:
-    c.train.num_epochs = epochs
-    c.train.eval_every_epochs = min(c.train.eval_every_epochs, epochs)
-    c.train.checkpoint_every_epochs = min(c.train.checkpoint_every_epochs, epochs)
-  return c
 
 
 def main():

@@ -10,6 +10,7 @@ import os
 import ml_collections
 
 from nlx import methods
+from nlx.errors import ConfigError
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -109,15 +110,32 @@ def base_config() -> ml_collections.ConfigDict:
   return c
 
 
-def parse_variant(variant: str, allowed=()) -> set:
-  """`get_config` argument -> set of words, e.g. "worst,tiny" -> {"worst", "tiny"};
-  an unknown word is an error naming it."""
-  words = {w.strip() for w in variant.split(",") if w.strip()}
-  unknown = words - set(allowed) - {"tiny"}
-  if unknown:
-    raise ValueError(f"unknown config variant(s) {sorted(unknown)}; known: "
-                     f"{sorted(set(allowed) | {'tiny'})}")
-  return words
+SIZE = ("tiny",)  # the variant group every config has
+
+
+def parse_variant(variant: str, **groups) -> dict:
+  """`get_config` argument -> {group: the word given, or None}, for the groups a config
+  declares plus size=("tiny",). E.g. parse_variant("sym40,tiny", noise=("sym20", "sym40"))
+  -> {"noise": "sym40", "size": "tiny"}. Two words of one group, or a word of no group, is
+  a ConfigError naming them (and the choices); word order does not matter."""
+  groups = {**groups, "size": SIZE}
+  owner = {}
+  for group, words in groups.items():
+    for word in words:
+      if word in owner:  # a config's own mistake, not the user's
+        raise ValueError(f"variant word {word!r} is in groups {owner[word]} and {group}")
+      owner[word] = group
+  chosen = dict.fromkeys(groups)
+  for word in filter(None, (w.strip() for w in variant.split(","))):
+    if word not in owner:
+      choices = "; ".join(f"{g}: {'|'.join(ws)}" for g, ws in groups.items())
+      raise ConfigError(f"unknown config variant {word!r}; choices: {choices}")
+    group = owner[word]
+    if chosen[group] not in (None, word):
+      raise ConfigError(f"config variant gives two {group} words, {chosen[group]!r} and "
+                        f"{word!r}; give one")
+    chosen[group] = word
+  return chosen
 
 
 def make_tiny(c: ml_collections.ConfigDict, *, train: int = 256, test: int = 128,
@@ -133,17 +151,45 @@ def make_tiny(c: ml_collections.ConfigDict, *, train: int = 256, test: int = 128
   return c
 
 
-CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+def _configs_dir() -> str:
+  """The config files: `nlx/configs` in an installed wheel (setup.cfg maps the checkout's
+  top-level `configs/` there), else `configs/` next to the `nlx` package (a checkout or an
+  editable install)."""
+  package = os.path.dirname(os.path.abspath(__file__))
+  installed = os.path.join(package, "configs")
+  return installed if os.path.isdir(installed) else os.path.join(os.path.dirname(package),
+                                                                 "configs")
+
+
+CONFIGS_DIR = _configs_dir()
+
+
+def config_path(name: str) -> str:
+  """A config name or path -> its file: `NAME` is `CONFIGS_DIR/NAME.py`; a path that exists
+  (relative to the working folder) is itself; `configs/NAME.py` that does not exist there
+  is the packaged `CONFIGS_DIR/NAME.py`, so commands from the README work from any folder."""
+  if not name.endswith(".py"):
+    return os.path.join(CONFIGS_DIR, f"{name}.py")
+  if os.path.exists(name) or os.path.dirname(os.path.normpath(name)) != "configs":
+    return name
+  return os.path.join(CONFIGS_DIR, os.path.basename(name))
 
 
 def load_file(name: str, variant: str = "") -> ml_collections.ConfigDict:
   """`configs/<name>.py:get_config(variant)` (or a path to a config file), as
-  `--config=...:variant` loads it; for notebooks and scripts, whatever the working folder."""
+  `--config=...:variant` loads it, locked (a misspelt key anywhere, `c.method` included, is
+  an error); for notebooks and scripts, whatever the working folder."""
   import importlib.util
-  path = name if name.endswith(".py") else os.path.join(CONFIGS_DIR, f"{name}.py")
+  path = config_path(name)
   if not os.path.isfile(path):
     raise FileNotFoundError(f"no config file {path}")
   spec = importlib.util.spec_from_file_location(f"nlx_config_{os.path.basename(path)[:-3]}", path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module.get_config(variant)
+  return lock_all(module.get_config(variant))
+
+
+def lock_all(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Locks `config` and every sub-dict in it, also one assigned after an earlier lock (such
+  as `c.method = methods.default_config(...)`), which `ConfigDict.lock` skips."""
+  return config.unlock().lock()

@@ -9,46 +9,78 @@ from nlx.methods import arnet
 NOISE = {"clean": ("none", 0.0), "sym20": ("symmetric", 0.2), "sym30": ("symmetric", 0.3),
          "sym40": ("symmetric", 0.4), "pair40": ("pair", 0.4), "agent": ("virtual_agent", 0.0)}
 PROTOTYPES = {f"L{n}": n for n in (16, 32, 64, 128)}
+METHODS = tuple(methods.MULTI_CLASS_NAMES)  # a variant group: the single-label methods
 
 
 def set_method(c, name: str, prototypes: int | None = None):
-  c.method = methods.default_config(name)
+  """`c.method` = method `name`'s defaults, locked like the rest of `c`."""
+  c.method = methods.default_config(name).lock()
   if prototypes and name == "arnet":
     c.method.num_prototypes = prototypes
   return c
+
+
+def scale_method_epochs(c, hierarchy: str = ""):
+  """The epoch counts of a method's phases, a sixth of `train.num_epochs` (at least 1):
+  SINet's warm-up (and its side information, `hierarchy`: a bundled name or ""),
+  co-teaching+'s epochs before disagreement, forward's epochs before estimating T."""
+  sixth = max(1, c.train.num_epochs // 6)
+  if c.method.name == "sinet":
+    c.method.hierarchy = hierarchy
+    c.method.warmup_epochs = sixth
+  if c.method.name == "coteaching_plus":
+    c.method.init_epochs = sixth
+  if c.method.name == "forward":
+    c.method.estimate_after_epochs = sixth
+  return c
+
+
+def small_cnn(c, *, width: int, batch_size: int, epochs: int, learning_rate: float = 1e-3):
+  """The small CNN (`nlx.models`) with Adam and a cosine schedule, logged every 20 steps."""
+  c.model.name = "small_cnn"
+  c.model.width = width
+  c.data.batch_size = batch_size
+  c.optimizer.name = "adam"
+  c.optimizer.learning_rate = learning_rate
+  c.optimizer.schedule = "cosine"
+  c.train.num_epochs = epochs
+  c.train.log_every_steps = 20
+  return c
+
+
+SENTIMENT_VARIANTS = {"noise": tuple(NOISE), "method": METHODS, "prototypes": tuple(PROTOTYPES),
+                      "reading": tuple(arnet.READINGS)}
 
 
 def sentiment(dataset: str, split: str, variant: str):
   """ARNet's visual-sentiment protocol: ImageNet-pretrained ResNet-34 (local torchvision
   weights), Adam 1e-4, batch 128, 50 epochs, resize 256 -> random crop 224 + flip.
 
-  Variant words: a noise setting (agent, sym20 (default), sym30, sym40, clean), a method
-  (default arnet), L16/L32/L64/L128 (ARNet's prototypes), an ARNet reading (paper
-  (default), swav, running: `nlx.methods.arnet.READINGS`), tiny.
+  Variant groups (SENTIMENT_VARIANTS): a noise setting (agent, sym20 (default), sym30,
+  sym40, clean), a method (default arnet; the others run as baselines), ARNet's
+  prototypes (L16, L32, L64 (default), L128), an ARNet reading (paper (default), swav,
+  running: `nlx.methods.arnet.READINGS`), tiny. Weights (`--config.model.pretrained`):
+  torchvision's ImageNet resnet34 state dict saved as .safetensors. A GPU job (ResNet-34
+  at 224x224, 50 epochs); tiny: seconds on the CPU.
   """
-  words = parse_variant(variant, set(methods.MULTI_CLASS_NAMES) | set(NOISE) | set(PROTOTYPES)
-                        | set(arnet.READINGS))
+  v = parse_variant(variant, **SENTIMENT_VARIANTS)
   c = base_config()
   c.data.name = dataset
   c.data.split = split
   c.data.augment = "resize_crop_flip"
   c.data.image_size = 224
-  c.noise.type, c.noise.rate = NOISE[next(iter(words & set(NOISE)), "sym20")]
+  c.noise.type, c.noise.rate = NOISE[v["noise"] or "sym20"]
   c.model.name = "resnet34_imagenet"
   c.model.pretrained = "weights/resnet34.safetensors"
-  set_method(c, next(iter(words & set(methods.MULTI_CLASS_NAMES)), "arnet"),
-             PROTOTYPES.get(next(iter(words & set(PROTOTYPES)), "L64")))
-  readings = sorted(words & set(arnet.READINGS))
-  if len(readings) > 1:
-    raise ValueError(f"config variant names {len(readings)} ARNet readings {readings}; give one")
+  set_method(c, v["method"] or "arnet", PROTOTYPES[v["prototypes"] or "L64"])
   if c.method.name == "arnet":  # a named reading of the paper (nlx.methods.arnet.READINGS)
-    c.method.update(arnet.READINGS[readings[0] if readings else "paper"])
+    c.method.update(arnet.READINGS[v["reading"] or "paper"])
   c.optimizer.name = "adam"
   c.optimizer.learning_rate = 1e-4
   c.data.batch_size = 128
   c.train.num_epochs = 50
   c.train.log_every_steps = 50
-  if "tiny" in words:
+  if v["size"]:
     tiny_image_files(c)
     if c.method.name == "arnet":
       c.method.num_prototypes = min(c.method.num_prototypes, 8)
@@ -94,22 +126,23 @@ SHUFFLE = {"clean": 0.0, "shuffle20": 0.2, "shuffle40": 0.4, "shuffle60": 0.6}
 
 
 def can(dataset: str, variant: str, *, settings=(), features_hidden=None):
-  """CAN's protocol (Yao et al., TIP 2019) for multi-label data; returns (config, words).
+  """CAN's protocol (Yao et al., TIP 2019) for multi-label data; returns (config, the
+  parsed variant).
 
-  Variant words: a multi-label method (can (default), bce, bootstrap_sigmoid,
-  learnq_sigmoid, icnm); a noise setting: `clean`, `shuffle20|40|60` (Table VI: with that
+  Variant groups: method, a multi-label method (can (default), bce, bootstrap_sigmoid,
+  learnq_sigmoid, icnm); noise, `clean`, `shuffle20|40|60` (Table VI: with that
   probability an example's label vector is shuffled) or one of `settings` (the dataset's
-  own noisy label sets); tiny. Paper recipe: batch 50, SGD 0.01 (momentum 0.9) divided
-  by 10 every 30 epochs, 90 epochs; ImageNet-pretrained ResNet-34 on 224 crops, or, for
-  precomputed features, an MLP with `features_hidden` layers.
+  own noisy label sets); size, tiny. Paper recipe: batch 50, SGD 0.01 (momentum 0.9)
+  divided by 10 every 30 epochs, 90 epochs; ImageNet-pretrained ResNet-34 on 224 crops,
+  or, for precomputed features, an MLP with `features_hidden` layers.
   """
-  words = parse_variant(variant, set(methods.MULTI_LABEL_NAMES) | set(SHUFFLE) | set(settings))
+  v = parse_variant(variant, method=tuple(methods.MULTI_LABEL_NAMES),
+                    noise=(*SHUFFLE, *settings))
   c = base_config()
   c.data.name = dataset
-  set_method(c, next(iter(words & set(methods.MULTI_LABEL_NAMES)), "can"))
-  shuffle = next(iter(words & set(SHUFFLE)), None)
-  if shuffle is not None:
-    c.noise.type, c.noise.rate = ("shuffle", SHUFFLE[shuffle]) if SHUFFLE[shuffle] else ("none", 0.0)
+  set_method(c, v["method"] or "can")
+  if SHUFFLE.get(v["noise"]):
+    c.noise.type, c.noise.rate = "shuffle", SHUFFLE[v["noise"]]
   if features_hidden is None:
     c.data.augment = "resize_crop_flip"
     c.data.image_size = 224
@@ -130,14 +163,14 @@ def can(dataset: str, variant: str, *, settings=(), features_hidden=None):
   c.train.log_every_steps = 50
   c.train.eval_every_epochs = 5
   c.train.checkpoint_every_epochs = 5
-  if "tiny" in words:
+  if v["size"]:
     if features_hidden is None:
       tiny_image_files(c)
     else:
       make_tiny(c)
     if c.method.name == "can":
       c.method.anneal_epochs = 1
-  return c, words
+  return c, v
 
 
 MOSAIC_LABEL_SETS = ("worst", "aggre", "random1")
@@ -146,13 +179,12 @@ MOSAIC_LABEL_SETS = ("worst", "aggre", "random1")
 def can_cifar10n_mosaic(variant: str):
   """CAN's protocol moved onto the CPU protocol of CIFAR-10N: 2x2 mosaics of cached tile
   features (`nlx.data.datasets.cifar10n_mosaic`), MLP head 4096-256-256-10, Adam 1e-3,
-  batch 128, 30 epochs. Variant words as `can`, plus a CIFAR-10N label set for the
-  noisy tiles (worst (default), aggre, random1); clean/shuffleNN use the clean tiles."""
-  c, words = can("cifar10n_mosaic", variant, settings=MOSAIC_LABEL_SETS,
-                 features_hidden=(256, 256))
-  label_set = next(iter(words & set(MOSAIC_LABEL_SETS)), None)
-  c.data.label_set = label_set or ("clean" if c.noise.type == "shuffle" or "clean" in words
-                                   else "worst")
+  batch 128, 30 epochs. Variant groups as `can`; the noise group also takes a CIFAR-10N
+  label set for the noisy tiles (worst (default), aggre, random1); clean and shuffleNN
+  use the clean tiles."""
+  c, v = can("cifar10n_mosaic", variant, settings=MOSAIC_LABEL_SETS, features_hidden=(256, 256))
+  noise = v["noise"] or "worst"
+  c.data.label_set = noise if noise in MOSAIC_LABEL_SETS else "clean"
   c.data.data_dir = os.path.join("workdirs", "benchmark", "cifar10n_cpu_features")
   c.optimizer.name = "adam"
   c.optimizer.learning_rate = 1e-3
@@ -160,7 +192,7 @@ def can_cifar10n_mosaic(variant: str):
   c.train.num_epochs = 30
   c.train.log_every_steps = 100
   c.train.checkpoint_every_epochs = 10
-  if "tiny" in words:
+  if v["size"]:
     c.train.num_epochs, c.train.log_every_steps = 2, 4
     c.data.num_mosaics = (512, 256)
     c.data.eval_batch_size = 64
@@ -170,16 +202,18 @@ def can_cifar10n_mosaic(variant: str):
   return c
 
 
-SINET_VARIANTS = {"A": "A", "B": "B", "C": "C"}
+SINET_VARIANTS = ("A", "B", "C")
 
 
 def web_images(dataset: str, variant: str, *, method: str, lr: float, epochs: int,
-               step_epochs: tuple, batch_size: int = 64, extra_words=()):
+               step_epochs: tuple, batch_size: int = 64, **groups):
   """ImageNet-pretrained ResNet-34 (local torchvision weights) on a large real-noise
   image set at 224x224: SGD (momentum 0.9, weight decay 1e-3) with step decay ÷10.
-  Variant words: A | B | C (SINet's model variants, when `method` is sinet), tiny,
-  and `extra_words`; returns (config, words)."""
-  words = parse_variant(variant, set(SINET_VARIANTS) | set(extra_words))
+  Variant groups: model, A | B | C (SINet's model variants; only when `method` is
+  sinet), size, tiny, and `groups`; returns (config, the parsed variant)."""
+  if method == "sinet":
+    groups["model"] = SINET_VARIANTS
+  v = parse_variant(variant, **groups)
   c = base_config()
   c.data.name = dataset
   c.data.augment = "resize_crop_flip"
@@ -188,7 +222,7 @@ def web_images(dataset: str, variant: str, *, method: str, lr: float, epochs: in
   c.model.pretrained = "weights/resnet34.safetensors"
   set_method(c, method)
   if method == "sinet":
-    c.method.variant = next(iter(words & set(SINET_VARIANTS)), "C")
+    c.method.variant = v["model"] or "C"
     c.method.warmup_epochs = 1
   c.data.batch_size = batch_size
   c.data.eval_batch_size = batch_size
@@ -201,8 +235,8 @@ def web_images(dataset: str, variant: str, *, method: str, lr: float, epochs: in
   c.optimizer.step_factor = 0.1
   c.train.num_epochs = epochs
   c.train.log_every_steps = 100
-  if "tiny" in words:
+  if v["size"]:
     tiny_image_files(c)
     if method == "sinet":
       c.method.topk = 2
-  return c, words
+  return c, v

@@ -294,4 +294,4 @@ def cli(args: list[str]) -> None:
     print(format_suspects(find(workdir), a.top))
     print(f"all rows: {os.path.join(workdir, CSV_NAME)}")
 
-  app.run(run, argv=["nlx find-label-issues", *rest])
+  app.run(run, argv=["nlx find-label-issues", *rest], flags_parser=train_main.parse_flags)

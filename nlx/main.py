@@ -1,6 +1,8 @@
 """Command line: `python -m nlx.main --config=configs/NAME.py [--config.key=value] [--workdir=DIR]`.
 
 Without --config it runs `configs/quickstart.py` (digits, 40 percent symmetric noise, CE).
+`--config=configs/NAME.py` is that file in the working folder, or else the one installed
+with nlx (`pip install nlx` ships configs/), so the README's commands work from any folder.
 Multi-host: the same command on every host with `--coordinator_address=HOST:PORT
 --num_processes=N --process_id=I` (or `--distributed=auto` on SLURM etc.; see
 `nlx.distributed`).
@@ -14,10 +16,10 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from nlx.config_base import CONFIGS_DIR, config_path
 from nlx.errors import NlxError, config_load_message
 
-_DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                               "configs", "quickstart.py")
+_DEFAULT_CONFIG = os.path.join(CONFIGS_DIR, "quickstart.py")
 try:  # with the default config, config_flags applies `--config.*` overrides right here
   _CONFIG = config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Config file.",
                                             lock_config=True)
@@ -31,8 +33,26 @@ _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Multi-host: number
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "Multi-host: this process's id.")
 
 
+def _resolve(value: str) -> str:
+  path, colon, variant = value.partition(":")
+  return f"{config_path(path)}{colon}{variant}" if path.endswith(".py") else value
+
+
+def resolve_config_arg(argv: list[str]) -> list[str]:
+  """`--config=configs/NAME.py[:VARIANT]` (or `--config configs/...`) with the file taken
+  from the installed nlx when the working folder has no such file (nlx.config_base)."""
+  out = list(argv)
+  for i, arg in enumerate(out):
+    if arg.startswith("--config="):
+      out[i] = "--config=" + _resolve(arg[len("--config="):])
+    elif arg == "--config" and i + 1 < len(out):
+      out[i + 1] = _resolve(out[i + 1])
+  return out
+
+
 def parse_flags(argv):
   """absl's flag parsing, with a config that cannot be read reported in one line."""
+  argv = resolve_config_arg(argv)
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:  # a config file's own error arrives as its traceback's text

@@ -26,7 +26,9 @@ def learning_rate_schedule(config, steps_per_epoch: int, num_epochs: int) -> opt
 def build(config, steps_per_epoch: int, num_epochs: int) -> tuple[optax.GradientTransformation,
                                                                   optax.Schedule]:
   """SGD (+momentum, nesterov), Adam or AdamW. For sgd and adam, `weight_decay` is an L2
-  term added to the gradient (as in PyTorch); adamw decouples it."""
+  term added to the gradient (as in PyTorch); adamw decouples it. `lr_multipliers` scales
+  the final update of the named parameters, for every optimizer (with adamw the decoupled
+  decay of those parameters too, as a per-parameter learning rate would)."""
   schedule = learning_rate_schedule(config, steps_per_epoch, num_epochs)
   wd = config.weight_decay
   if config.name == "sgd":
@@ -34,10 +36,10 @@ def build(config, steps_per_epoch: int, num_epochs: int) -> tuple[optax.Gradient
   elif config.name == "adam":
     tx = optax.adam(schedule)
   elif config.name == "adamw":
-    return optax.adamw(schedule, weight_decay=wd), schedule
+    tx = optax.adamw(schedule, weight_decay=wd)
   else:
     raise ConfigError(f"optimizer.name must be sgd, adam or adamw, got {config.name!r}")
-  if wd:
+  if wd and config.name != "adamw":
     tx = optax.chain(optax.add_decayed_weights(wd), tx)
   if config.lr_multipliers:
     tx = optax.chain(tx, scale_updates_by_name(parse_multipliers(config.lr_multipliers)))
@@ -56,16 +58,27 @@ def parse_multipliers(spec: str) -> dict[str, float]:
   return out
 
 
+def _names(path) -> set[str]:
+  return {str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path}
+
+
 def scale_updates_by_name(multipliers: dict[str, float]) -> optax.GradientTransformation:
   """Multiplies the final update of every parameter whose path has a component equal to a
-  key of `multipliers` (e.g. "gate") by its value: a per-parameter learning-rate factor."""
+  key of `multipliers` (e.g. "gate") by its value: a per-parameter learning-rate factor.
+  A key that names no parameter is a ConfigError at `init` (not a factor silently unused)."""
   def factor(path) -> float:
-    names = {str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path}
-    hits = [m for name, m in multipliers.items() if name in names]
+    hits = [m for name, m in multipliers.items() if name in _names(path)]
     return hits[0] if hits else 1.0
+
+  def init(params):
+    found = set().union(*(_names(p) for p, _ in jax.tree_util.tree_leaves_with_path(params)))
+    unused = [name for name in multipliers if name not in found]
+    if unused:
+      raise ConfigError(f"optimizer.lr_multipliers: no parameter is named {unused}")
+    return optax.EmptyState()
 
   def update(updates, state, params=None):
     del params
     return jax.tree_util.tree_map_with_path(lambda p, u: u * factor(p), updates), state
 
-  return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+  return optax.GradientTransformation(init, update)

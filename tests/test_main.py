@@ -16,7 +16,8 @@ def run_main(*args, cwd):
 
 
 def test_main_runs_a_config_and_prints_the_table(tmp_path):
-  r = run_main(f"--config={CONFIGS}/quickstart.py:tiny", f"--workdir={tmp_path}/wd", cwd=tmp_path)
+  """From a folder without configs/: `configs/NAME.py` is the one shipped with nlx."""
+  r = run_main("--config=configs/quickstart.py:tiny", f"--workdir={tmp_path}/wd", cwd=tmp_path)
   assert r.returncode == 0, r.stderr
   assert "| digits | ce | small_cnn | 39.8% |" in r.stdout
   with open(tmp_path / "wd" / "results.json") as f:
@@ -30,10 +31,13 @@ def one_line_error(r):
 
 
 def test_config_override_and_typo(tmp_path):
-  r = run_main(f"--config={CONFIGS}/quickstart.py:tiny", "--config.data.nmae=x",
+  r = run_main("--config", "configs/quickstart.py:tiny", "--config.data.nmae=x",
                f"--workdir={tmp_path}/wd", cwd=tmp_path)
   assert one_line_error(r) == ("nlx: error: --config.data.nmae: unknown config key 'nmae' "
                                "(did you mean 'name'?)")
+  r = run_main(f"--config={CONFIGS}/baselines.py:sym20,sym40", cwd=tmp_path)
+  assert one_line_error(r).endswith(
+      "ConfigError: config variant gives two noise words, 'sym20' and 'sym40'; give one")
 
 
 BAD_FILES = {  # config file text -> the one line expected (after "nlx: error: FILE:")

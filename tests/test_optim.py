@@ -70,3 +70,21 @@ def test_lr_multipliers_scale_only_the_named_parameters():
   np.testing.assert_allclose(updates["head"]["kernel"][...], -0.1 * np.ones((2, 2)))
   with pytest.raises(ConfigError, match="'gate:10'"):
     optim.parse_multipliers("gate:10")
+
+
+def test_lr_multipliers_are_honoured_by_adamw():
+  """adamw returned before the multipliers were chained: `gate=10` was silently unused."""
+  c = base_config().optimizer
+  c.name, c.learning_rate, c.weight_decay, c.lr_multipliers = "adamw", 0.1, 0.5, "gate=10"
+  tx, _ = optim.build(c, steps_per_epoch=1, num_epochs=1)
+  params = {"gate": jnp.full(2, 2.0), "head": {"w": jnp.full(2, 2.0)}}
+  updates, _ = tx.update({"gate": jnp.full(2, 3.0), "head": {"w": jnp.full(2, -3.0)}},
+                         tx.init(params), params)
+  # AdamW's first step: m_hat / (sqrt(v_hat) + eps) = g / |g| = +-1, plus wd * p = 0.5 * 2
+  # = 1; times -lr: -0.2 (gradient 3) and 0 (gradient -3); the gate's times 10: -2.
+  np.testing.assert_allclose(updates["head"]["w"], [0.0, 0.0], atol=1e-6)
+  np.testing.assert_allclose(updates["gate"], [-2.0, -2.0], rtol=1e-5)
+  c.lr_multipliers = "gates=10"  # names no parameter: an error, not a factor never applied
+  tx, _ = optim.build(c, steps_per_epoch=1, num_epochs=1)
+  with pytest.raises(ConfigError, match=r"lr_multipliers: no parameter is named \['gates'\]"):
+    tx.init(params)

@@ -188,5 +188,5 @@ def test_named_readings_are_config_variants(config_name):
   for name, reading in arnet.READINGS.items():
     method = load_config(config_name, f"sym40,{name}").method
     assert all(method[k] == v for k, v in reading.items())
-  with pytest.raises(ValueError, match="2 ARNet readings"):
+  with pytest.raises(ConfigError, match="two reading words, .swav. and .running."):
     load_config(config_name, "swav,running")
