@@ -2,7 +2,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import load_config
+from conftest import load_config, override
 
 from nlx import data as data_lib
 from nlx import dynamics, train
@@ -36,8 +36,7 @@ def tiny_config(epochs=3, **train_overrides):
   c.model.hidden = (32,)
   c.train.num_epochs = epochs
   c.train.max_checkpoints = epochs + 1
-  for k, v in train_overrides.items():
-    c.train[k] = v
+  override(c.train, **train_overrides)
   return c
 
 

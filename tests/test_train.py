@@ -13,14 +13,7 @@ from nlx.errors import NonFiniteLossError
 
 
 def tiny(name="quickstart", variant="tiny", **overrides):
-  c = load_config(name, variant)
-  for key, value in overrides.items():
-    node = c
-    *path, leaf = key.split(".")
-    for p in path:
-      node = node[p]
-    setattr(node, leaf, value)
-  return c
+  return load_config(name, variant, **overrides)
 
 
 def check_workdir(workdir, results):

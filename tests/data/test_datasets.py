@@ -5,7 +5,7 @@ import pickle
 import ml_collections
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import override, shared_path
 from PIL import Image
 
 from nlx.config_base import base_config
@@ -15,11 +15,7 @@ from nlx.errors import DataError
 
 
 def data_config(name, **kw):
-  c = base_config()
-  c.data.name = name
-  for k, v in kw.items():
-    setattr(c.data, k, v)
-  return c
+  return override(base_config(), **{"data.name": name, **{f"data.{k}": v for k, v in kw.items()}})
 
 
 def test_digits_seeded_split():

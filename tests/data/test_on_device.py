@@ -5,7 +5,7 @@ import jax
 import numpy as np
 import pytest
 from conftest import load_config
-from test_input_pipeline import cfg
+from conftest import pipeline_config as cfg
 
 from nlx import data as data_lib
 from nlx import train

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_config
+from conftest import load_config, override
 
 from nlx import data as data_lib
 from nlx import losses, methods, metrics, train
@@ -19,8 +19,7 @@ C = 10
 def mosaic_config(tmp_path, variant, **method):
   config = load_config("can_cifar10n_mosaic", variant + ",tiny")
   config.data.data_dir = features.write_synthetic_cache(str(tmp_path))
-  for k, v in method.items():
-    config.method[k] = v
+  override(config.method, **method)
   return config
 
 

@@ -2,6 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import override
 from flax import nnx
 
 from nlx import models
@@ -9,11 +10,7 @@ from nlx.config_base import base_config
 
 
 def model_config(name, **kw):
-  c = base_config().model
-  c.name = name
-  for k, v in kw.items():
-    setattr(c, k, v)
-  return c
+  return override(base_config().model, name=name, **kw)
 
 
 @pytest.mark.parametrize("name,count", [("resnet18_imagenet", 11_689_512),
