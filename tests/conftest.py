@@ -2,6 +2,7 @@
 helpers several test files need: configs with overrides, small image files, `nlx.main` in
 a subprocess."""
 
+import gzip
 import os
 import subprocess
 import sys
@@ -63,6 +64,15 @@ def write_images(root, names, size=(8, 8), seed=0):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     Image.fromarray(image).save(path)
   return pixels
+
+
+def write_idx(path, array):
+  """`array` as an IDX file (the MNIST / Fashion-MNIST format: uint8, big-endian sizes),
+  gzipped when `path` ends with .gz."""
+  header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+  opener = gzip.open if path.endswith(".gz") else open
+  with opener(path, "wb") as f:
+    f.write(header + array.astype(np.uint8).tobytes())
 
 
 def write_image_folder(root, per_class, classes=("cat", "dog"), size=(16, 16)):

@@ -4,9 +4,11 @@ import re
 import signal
 import time
 
+import pytest
 from conftest import CONFIGS, run_main, start_main
 
 
+@pytest.mark.slow
 def test_main_runs_a_config_and_prints_the_table(tmp_path):
   r = run_main(f"--config={CONFIGS}/quickstart.py:tiny", f"--workdir={tmp_path}/wd", cwd=tmp_path)
   assert r.returncode == 0, r.stderr
@@ -35,6 +37,7 @@ BAD_FILES = {  # config file text -> the one line expected (after "nlx: error: F
 }
 
 
+@pytest.mark.slow
 def test_errors_before_training_are_one_line(tmp_path):
   """Each of these printed 17 to 55 lines of traceback before (issue 16)."""
   for i, (text, expected) in enumerate(BAD_FILES.items()):
@@ -64,6 +67,7 @@ def test_help_prints_the_docstring_intact(tmp_path):
   assert "workdirs/NAME/VARIANT" in r.stdout
 
 
+@pytest.mark.slow
 def test_ctrl_c_names_the_step_and_the_checkpoint_kept(tmp_path):
   p = start_main(f"--config={CONFIGS}/quickstart.py:tiny", "--config.train.num_epochs=30",
                  "--config.train.checkpoint_every_steps=2", f"--workdir={tmp_path}/wd", cwd=tmp_path)

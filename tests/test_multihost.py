@@ -53,6 +53,7 @@ def read(workdir):
   return results, losses
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one_process_with_eight_devices(tmp_path):
   port = free_port()
   multi = [start(tmp_path / "multi", 4, f"--coordinator_address=127.0.0.1:{port}",

@@ -43,6 +43,7 @@ def outcome(workdir):
   return results, evals, state
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_the_same_command_gives_the_uninterrupted_result(tmp_path):
   reference = main_process(tmp_path / "reference")
   _, err = reference.communicate(timeout=300)

@@ -1,11 +1,10 @@
-import gzip
 import os
 import pickle
 
 import ml_collections
 import numpy as np
 import pytest
-from conftest import override, shared_path
+from conftest import override, shared_path, write_idx
 from PIL import Image
 
 from nlx.config_base import base_config
@@ -111,13 +110,6 @@ def test_cifar10n_real_noise_rates(cifar10_dir, label_set, rate):
   assert ds.info["noise_rate"] == pytest.approx(rate, abs=5e-4)
   np.testing.assert_array_equal(ds.train.clean_labels, load_dataset(
       data_config("cifar10", data_dir=cifar10_dir)).train.labels)
-
-
-def write_idx(path, array):
-  header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-  opener = gzip.open if path.endswith(".gz") else open
-  with opener(path, "wb") as f:
-    f.write(header + array.astype(np.uint8).tobytes())
 
 
 def test_fashion_mnist_idx_files(tmp_path):

@@ -99,6 +99,7 @@ def test_crop_flip_distribution_is_uniform_offsets_and_fair_flips_like_grain():
   assert chi_square_uniform(biased) > 260  # the check can fail
 
 
+@pytest.mark.slow
 def test_sharded_run_equals_single_device_run():
   assert jax.device_count() == 8
   config = load_config("baselines", "ce,tiny")
@@ -125,6 +126,7 @@ def test_sharded_run_equals_single_device_run():
     np.testing.assert_array_equal(a["image"], b["image"])
 
 
+@pytest.mark.slow
 def test_on_device_run_resumes_to_the_same_final_params(tmp_path):
   def config(**kw):
     c = load_config("baselines", "ce,tiny")

@@ -252,6 +252,7 @@ def test_bottom_up_estimates_q_from_the_clean_subset():
   np.testing.assert_allclose(trainer.initial_state.method_state["q"], want, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_cifar10_quick_check_rows_fine_tune_the_clean_only_model(tmp_path, cifar10_dir):
   # The three rows of Xiao et al.'s CIFAR-10 check, tiny: clean_only trains on D_c alone,
   # finetune and noise_model start from its final model.

@@ -196,6 +196,7 @@ def test_can_encoder_gets_the_objective_gradient_at_every_step():
   jax.tree.map(lambda g, w: np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-7), g0, want)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", methods.MULTI_LABEL_NAMES)
 def test_multilabel_methods_learn_mosaics_end_to_end(tmp_path, name):
   config = mosaic_config(tmp_path, f"{name},worst")

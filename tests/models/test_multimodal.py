@@ -109,6 +109,7 @@ def test_anp_labels_and_loader(tmp_path):
     train.Trainer(bad, data_lib.load_dataset(bad))
 
 
+@pytest.mark.slow
 def test_synthetic_fusion_beats_each_modality(tmp_path):
   """Generated posts: a caption decides the label in 60% of the posts (text alone: at
   best 73%), image features are weak (58% with a linear model): gated fusion must beat
