@@ -66,6 +66,7 @@ def test_tiny_run_accumulates_the_margins_of_each_epoch_checkpoint(tmp_path):
   np.testing.assert_allclose(got.sum_probs.sum(1), 2.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_resume_counts_each_epoch_once(tmp_path):
   """Stopped mid-epoch 2, with a stale file of a later epoch left by the interrupted
   attempt, then resumed: the same sums as an uninterrupted run."""

@@ -80,6 +80,7 @@ def test_a_half_written_checkpoint_is_never_restored(tmp_path):
   assert Checkpointer(str(tmp_path / "checkpoints")).latest_step() == 16
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_the_same_metrics_twice(tmp_path):
   config = load_config("quickstart", "tiny")
   config.data.augment = "crop_flip"

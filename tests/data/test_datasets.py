@@ -93,6 +93,7 @@ def test_cifar10_missing_directory_names_path_and_files(tmp_path):
     load_dataset(data_config("cifar10"))
 
 
+@pytest.mark.slow
 def test_cifar10_real_release(cifar10_dir):
   ds = load_dataset(data_config("cifar10", data_dir=cifar10_dir))
   assert ds.train.images.shape == (50000, 32, 32, 3) and len(ds.test) == 10000
@@ -100,6 +101,7 @@ def test_cifar10_real_release(cifar10_dir):
   assert ds.class_names[0] == "airplane"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("label_set,rate", [("aggre", 0.0903), ("random1", 0.1723),
                                             ("worst", 0.4021), ("clean", 0.0)])
 def test_cifar10n_real_noise_rates(cifar10_dir, label_set, rate):

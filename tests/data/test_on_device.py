@@ -75,6 +75,7 @@ def chi_square_uniform(counts: np.ndarray) -> float:
   return float(((counts - expected) ** 2 / expected).sum())
 
 
+@pytest.mark.slow
 def test_crop_flip_distribution_is_uniform_offsets_and_fair_flips_like_grain():
   # 4000 draws of (top, left, flip) over 9 x 9 x 2 = 162 cells; chi-square with 161
   # degrees of freedom: mean 161, sd 18; 260 is beyond p = 1e-5. Both paths must pass,

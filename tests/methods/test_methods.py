@@ -131,6 +131,7 @@ def test_forward_estimates_transition_after_warmup(tmp_path):
   assert not np.allclose(t, np.eye(10))  # estimated once after epoch 1
 
 
+@pytest.mark.slow
 def test_elr_exposes_refined_labels_and_trust(tmp_path):
   result = train.train_and_evaluate(load_config("baselines", "elr,tiny"), str(tmp_path))
   import json

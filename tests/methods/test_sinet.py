@@ -46,6 +46,7 @@ def test_needs_side_information():
     train.Trainer(config, data_lib.load_dataset(config))
 
 
+@pytest.mark.slow
 def test_weights_flag_mislabelled_digits(tmp_path):
   """Digits with 40% symmetric noise: after CE warm-up, w is a trust score far better
   than chance at finding the flipped labels (AUROC), and Model-C runs to the end."""

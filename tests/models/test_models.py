@@ -13,6 +13,7 @@ def model_config(name, **kw):
   return override(base_config().model, name=name, **kw)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,count", [("resnet18_imagenet", 11_689_512),
                                         ("resnet34_imagenet", 21_797_672)])
 def test_resnet_parameter_counts_match_torchvision(name, count):

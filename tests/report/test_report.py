@@ -10,6 +10,7 @@ from nlx.errors import ConfigError
 from nlx.report import plots, report
 
 
+@pytest.mark.slow
 def test_report_of_finished_and_unfinished_workdirs(tmp_path, monkeypatch):
   config = load_config("baselines", "elr,tiny")
   done = tmp_path / "runs" / "elr"
