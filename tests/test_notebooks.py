@@ -1,5 +1,7 @@
-"""Executes every Colab notebook with its TINY switch on (as it ships), so that a notebook
-that breaks fails the build."""
+"""The Colab notebooks: what colab/build_notebooks.py writes (stable cell ids), code that
+compiles and passes ruff, the first cell's install logic, and (slow) every notebook
+executed with its TINY switch on (as it ships), so that a notebook that breaks fails the
+build."""
 
 import glob
 import importlib.util
