@@ -152,21 +152,45 @@ DATA = '''# Where the real data lives (used when TINY is False; the first cell m
 # {what}
 DATA_DIR = "{path}"'''
 
+# The image notebooks' full runs read DATA_DIR and start from torchvision's ResNet weights.
+IMAGE_DATA = DATA + '''
+WEIGHTS = "/content/drive/MyDrive/nlx_data/resnet34.safetensors"  # torchvision ImageNet weights
 
-def notebook(title: str, intro: str, cells: list) -> nbformat.NotebookNode:
+
+def tiny_or_full(tiny_variant, name, variant=""):
+    """configs/baselines.py:<tiny_variant> for TINY, else configs/<name>.py:<variant> on
+    DATA_DIR from WEIGHTS."""
+    if TINY:
+        return load_file("baselines", tiny_variant)
+    config = load_file(name, variant)
+    config.data.data_dir, config.model.pretrained = DATA_DIR, WEIGHTS
+    return config'''
+
+
+def notebook(title: str, intro: str, cells: list, data: str = "") -> nbformat.NotebookNode:
+  """A markdown title + intro, the first cell (SETUP), the `data` cell if any, then `cells`.
+  Cell ids are set by `with_stable_ids`."""
   nb = new_notebook()
   nb.cells = [new_markdown_cell(f"# {title}\n\n{intro}"), new_code_cell(SETUP)]
-  nb.cells += [new_code_cell(c) for c in cells]
+  nb.cells += [new_code_cell(c) for c in ([data] if data else []) + cells]
   nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+  return nb
+
+
+def with_stable_ids(name: str, nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+  """Cell ids `<name>-<index>` instead of nbformat's random ones, so that rebuilding an
+  unchanged notebook changes no byte of it."""
+  for i, cell in enumerate(nb.cells):
+    cell.id = f"{name}-{i}"
   return nb
 
 
 QUICKSTART = notebook(
     "nlx quickstart: CE vs ELR vs ARNet on digits with 40% noise",
-    "Trains three methods on scikit-learn's digits with 40% symmetric label noise and "
-    "compares their clean-test accuracy and training curves. `TINY = True` trains 2 epochs "
-    "on a subset; `False` runs the full 30-epoch configs (`configs/baselines.py`), about "
-    "30 s each on a CPU.",
+    """Trains three methods on scikit-learn's digits with 40% symmetric label noise and
+compares their clean-test accuracy and training curves. `TINY = True` trains 2 epochs on
+a subset; `False` runs the full 30-epoch configs (`configs/baselines.py`), about 30 s
+each on a CPU.""",
     ['''from IPython.display import Image
 
 from nlx.report import plots
@@ -183,25 +207,19 @@ display(Image(os.path.join(WORK, "compare.png")))'''])
 
 ARNET = notebook(
     "Reproduce ARNet (visual sentiment with label noise)",
-    "ARNet's prototype memory with Sinkhorn writes against CE. Full run: "
-    "`configs/arnet_fi.py` (F&I, ResNet-34, 50 epochs; a GPU and the official F&I release "
-    "plus torchvision's ResNet-34 weights). TINY: digits with 40% noise, then the paper's "
-    "Fig. 3, a t-SNE of the test embeddings with the prototypes as stars. The benchmark "
-    "tables over all methods and noise settings: `experiments/sentiment_benchmark.py`.",
-    [DATA.format(what="the F&I release, DIR/<emotion>/*.jpg", path="/content/drive/MyDrive/nlx_data/FI"),
-     '''import numpy as np
+    """ARNet's prototype memory with Sinkhorn writes against CE. Full run:
+`configs/arnet_fi.py` (F&I, ResNet-34, 50 epochs; a GPU and the official F&I release
+plus torchvision's ResNet-34 weights). TINY: digits with 40% noise, then the paper's
+Fig. 3, a t-SNE of the test embeddings with the prototypes as stars. The benchmark
+tables over all methods and noise settings: `experiments/sentiment_benchmark.py`.""",
+    ['''import numpy as np
 from IPython.display import Image
 
 from nlx.report import plots
 
-WEIGHTS = "/content/drive/MyDrive/nlx_data/resnet34.safetensors"  # torchvision ImageNet weights
 results, panels = {}, []
 for method in ("ce", "arnet"):
-    if TINY:
-        config = load_file("baselines", f"{method},tiny")
-    else:
-        config = load_file("arnet_fi", f"sym20,{method}")
-        config.data.data_dir, config.model.pretrained = DATA_DIR, WEIGHTS
+    config = tiny_or_full(f"{method},tiny", "arnet_fi", f"sym20,{method}")
     r = run(config, f"arnet_{method}")
     results[(method, "test")] = [r["test"]["accuracy"]]
     trainer, state = train.restore(config, os.path.join(WORK, f"arnet_{method}"))
@@ -211,18 +229,18 @@ for method in ("ce", "arnet"):
                    "prototypes": protos})
 show_table(results, ["ce", "arnet"], ["test"])''',
      '''plots.tsne_panels(panels, os.path.join(WORK, "tsne.png"))
-display(Image(os.path.join(WORK, "tsne.png")))'''])
+display(Image(os.path.join(WORK, "tsne.png")))'''],
+    IMAGE_DATA.format(what="the F&I release, DIR/<emotion>/*.jpg",
+                      path="/content/drive/MyDrive/nlx_data/FI"))
 
 CAN = notebook(
     "Reproduce CAN (quality embedding, multi-label)",
-    "CAN against BCE and ICNM on multi-label data, scored by mAP, and the quality "
-    "embedding's transition heatmaps. Full run: the CPU protocol of the README (2x2 "
-    "CIFAR-10 mosaics with CIFAR-10N `worst` labels; the feature cache needs CIFAR-10 and "
-    "`CIFAR-10_human.pt` in DATA_DIR), or `configs/can_voc2007.py` on a GPU. TINY: a "
-    "generated stand-in for the feature cache.",
-    [DATA.format(what="CIFAR-10 (cifar-10-batches-py/) and CIFAR-10_human.pt",
-                 path="/content/drive/MyDrive/nlx_data/cifar10"),
-     '''from IPython.display import Image
+    """CAN against BCE and ICNM on multi-label data, scored by mAP, and the quality embedding's
+transition heatmaps. Full run: the CPU protocol of the README (2x2 CIFAR-10 mosaics with
+CIFAR-10N `worst` labels; the feature cache needs CIFAR-10 and `CIFAR-10_human.pt` in
+DATA_DIR), or `configs/can_voc2007.py` on a GPU. TINY: a generated stand-in for the
+feature cache.""",
+    ['''from IPython.display import Image
 
 from nlx.data.datasets import features
 from nlx.methods import can
@@ -250,30 +268,26 @@ groups = KMeans(2, n_init=10, random_state=0).fit_predict(q["mu"])
 t = can.conditional_transitions(q["posterior"] > 0.5, trainer.dataset.train.labels > 0.5, groups, 2)
 plots.heatmaps(list(t), ["quality cluster 0", "quality cluster 1"], os.path.join(WORK, "can.png"),
                tick_labels=trainer.dataset.class_names, xlabel="noisy label", ylabel="latent label")
-display(Image(os.path.join(WORK, "can.png")))'''])
+display(Image(os.path.join(WORK, "can.png")))'''],
+    DATA.format(what="CIFAR-10 (cifar-10-batches-py/) and CIFAR-10_human.pt",
+                path="/content/drive/MyDrive/nlx_data/cifar10"))
 
 SINET = notebook(
     "Reproduce SINet (side information, visual prototypes, noise weights)",
-    "SINet's Model-C (CE weighted by the noise weights w) against Model-A (plain CE), and "
-    "w as a detector of wrong labels (rank-precision curve). Full run: "
-    "`configs/sinet_clothing1m.py` on Clothing1M (a GPU and the release in DATA_DIR); the "
-    "CPU-protocol tables of the README come from `experiments/sinet_benchmark.py`. TINY: "
-    "digits with 40% noise and the bundled digit-shape hierarchy.",
-    [DATA.format(what="the Clothing1M release", path="/content/drive/MyDrive/nlx_data/clothing1m"),
-     '''import numpy as np
+    """SINet's Model-C (CE weighted by the noise weights w) against Model-A (plain CE), and w
+as a detector of wrong labels (rank-precision curve). Full run:
+`configs/sinet_clothing1m.py` on Clothing1M (a GPU and the release in DATA_DIR); the
+CPU-protocol tables of the README come from `experiments/sinet_benchmark.py`. TINY:
+digits with 40% noise and the bundled digit-shape hierarchy.""",
+    ['''import numpy as np
 from IPython.display import Image
 
 from nlx.report import plots
 
-WEIGHTS = "/content/drive/MyDrive/nlx_data/resnet34.safetensors"
 results, curves = {}, {}
 for variant in ("A", "C"):
-    if TINY:
-        config = load_file("baselines", "sinet,tiny")
-        config.method.variant = variant
-    else:
-        config = load_file("sinet_clothing1m", variant)
-        config.data.data_dir, config.model.pretrained = DATA_DIR, WEIGHTS
+    config = tiny_or_full("sinet,tiny", "sinet_clothing1m", variant)
+    config.method.variant = variant  # the tiny config's is C
     r = run(config, f"sinet_{variant}")
     results[(f"Model-{variant}", "accuracy")] = [r["test"]["accuracy"]]
     results[(f"Model-{variant}", "AUROC of w")] = [r["noise_detection"]["auroc"]]
@@ -282,27 +296,22 @@ for variant in ("A", "C"):
                                      ds.labels != ds.clean_labels)
 show_table(results, ["Model-A", "Model-C"], ["accuracy", "AUROC of w"])''',
      '''plots.rank_precision(curves, os.path.join(WORK, "sinet_rank.png"))
-display(Image(os.path.join(WORK, "sinet_rank.png")))'''])
+display(Image(os.path.join(WORK, "sinet_rank.png")))'''],
+    IMAGE_DATA.format(what="the Clothing1M release", path="/content/drive/MyDrive/nlx_data/clothing1m"))
 
 NOISE_MODEL = notebook(
     "Reproduce the noise-type model (Xiao et al., CVPR 2015)",
-    "Latent true label and noise type, EM posteriors, and the closed-form estimate of the "
-    "confusion matrix C from the clean subset. Full run: `configs/noise_model_clothing1m.py` "
-    "(a GPU and Clothing1M in DATA_DIR). TINY: digits with 40% noise and 10% of the labels "
-    "known clean. Shows the estimated C and the rank-precision curve of p(z = confusing | x).",
-    [DATA.format(what="the Clothing1M release", path="/content/drive/MyDrive/nlx_data/clothing1m"),
-     '''import numpy as np
+    """Latent true label and noise type, EM posteriors, and the closed-form estimate of the
+confusion matrix C from the clean subset. Full run: `configs/noise_model_clothing1m.py`
+(a GPU and Clothing1M in DATA_DIR). TINY: digits with 40% noise and 10% of the labels
+known clean. Shows the estimated C and the rank-precision curve of p(z = confusing | x).""",
+    ['''import numpy as np
 from IPython.display import Image
 
 from nlx.methods import noise_model
 from nlx.report import plots
 
-WEIGHTS = "/content/drive/MyDrive/nlx_data/resnet34.safetensors"
-if TINY:
-    config = load_file("baselines", "noise_model,tiny")
-else:
-    config = load_file("noise_model_clothing1m")
-    config.data.data_dir, config.model.pretrained = DATA_DIR, WEIGHTS
+config = tiny_or_full("noise_model,tiny", "noise_model_clothing1m")
 r = run(config, "noise_model")
 show_table({("noise model", "test"): [r["test"]["accuracy"]]}, ["noise model"], ["test"])
 trainer, state = train.restore(config, os.path.join(WORK, "noise_model"))
@@ -314,16 +323,16 @@ display(Image(os.path.join(WORK, "confusion.png")))''',
 p_conf = noise_model.confusing_probability(trainer, state, split)
 plots.rank_precision({"1 - p(confusing)": (-p_conf, split.labels != split.clean_labels)},
                      os.path.join(WORK, "noise_rank.png"))
-display(Image(os.path.join(WORK, "noise_rank.png")))'''])
+display(Image(os.path.join(WORK, "noise_rank.png")))'''],
+    IMAGE_DATA.format(what="the Clothing1M release", path="/content/drive/MyDrive/nlx_data/clothing1m"))
 
 MULTIMODAL = notebook(
     "Reproduce the multimodal sentiment study (image + caption)",
-    "Image-only, text-only (BiLSTM) and gated-fusion (GL2) classifiers, and the fusion gate. "
-    "Full run: your posts in the MVSO format in DATA_DIR (`posts.csv` + `features.npy`, "
-    "labels from ANP scores; `experiments/multimodal_table.py --dataset=anp` fills the "
-    "study's Table 8/9 layout). TINY: generated posts whose captions decide the label.",
-    [DATA.format(what="posts.csv and features.npy", path="/content/drive/MyDrive/nlx_data/mvso"),
-     '''import numpy as np
+    """Image-only, text-only (BiLSTM) and gated-fusion (GL2) classifiers, and the fusion gate.
+Full run: your posts in the MVSO format in DATA_DIR (`posts.csv` + `features.npy`,
+labels from ANP scores; `experiments/multimodal_table.py --dataset=anp` fills the
+study's Table 8/9 layout). TINY: generated posts whose captions decide the label.""",
+    ['''import numpy as np
 
 from nlx.models.multimodal import gate_of
 
@@ -338,11 +347,13 @@ for fusion in ("image", "text", "gl2"):
 show_table(results, ["image", "text", "gl2"], ["validation accuracy"])
 trainer, state = train.restore(config, os.path.join(WORK, "multimodal_gl2"))
 gate = gate_of(trainer.graphdef, state.params["model"], state.model_state)
-print(f"GL2 gate on the image branch: {float(np.mean(gate)):.3f} (text: 1 - that)")'''])
+print(f"GL2 gate on the image branch: {float(np.mean(gate)):.3f} (text: 1 - that)")'''],
+    DATA.format(what="posts.csv and features.npy", path="/content/drive/MyDrive/nlx_data/mvso"))
 
-NOTEBOOKS = {"quickstart": QUICKSTART, "reproduce_arnet": ARNET, "reproduce_can": CAN,
-             "reproduce_sinet": SINET, "reproduce_noise_model": NOISE_MODEL,
-             "reproduce_multimodal": MULTIMODAL}
+NOTEBOOKS = {name: with_stable_ids(name, nb) for name, nb in {
+    "quickstart": QUICKSTART, "reproduce_arnet": ARNET, "reproduce_can": CAN,
+    "reproduce_sinet": SINET, "reproduce_noise_model": NOISE_MODEL,
+    "reproduce_multimodal": MULTIMODAL}.items()}
 
 
 def main():

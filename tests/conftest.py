@@ -1,5 +1,8 @@
-"""Test setup: 8 host CPU devices (for sharding tests) and the shared real data."""
+"""Test setup: 8 host CPU devices (for sharding tests), the shared real data, and the
+helpers several test files need: configs with overrides, small image files, `nlx.main` in
+a subprocess."""
 
+import gzip
 import os
 import subprocess
 import sys
@@ -9,6 +12,7 @@ os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                            " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+import numpy as np
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,10 +28,75 @@ def shared_path(*parts):
   return p
 
 
-def load_config(name: str, variant: str = ""):
-  """Loads configs/<name>.py:get_config(variant) the way config_flags does."""
+def override(config, **values):
+  """`config` with `values` set in place; a key may be a dotted path (`**{"train.seed": 1}`)."""
+  for key, value in values.items():
+    *path, leaf = key.split(".")
+    node = config
+    for name in path:
+      node = node[name]
+    setattr(node, leaf, value)
+  return config
+
+
+def load_config(name: str, variant: str = "", **overrides):
+  """Loads configs/<name>.py:get_config(variant) the way config_flags does, then sets
+  `overrides` (dotted keys, as `override`)."""
   from nlx.config_base import load_file
-  return load_file(name, variant)
+  return override(load_file(name, variant), **overrides)
+
+
+def pipeline_config(**values):
+  """The default `config.data` with batches of 8 (the input pipeline tests' setting)."""
+  from nlx.config_base import base_config
+  return override(base_config().data, **{"batch_size": 8, **values})
+
+
+def write_images(root, names, size=(8, 8), seed=0):
+  """Distinct random RGB images of `size` (height, width) at `root/name` for each name, in
+  that order from one seeded generator; folders are made as needed. Returns the pixels
+  `[len(names), height, width, 3]` uint8."""
+  from PIL import Image
+  rng = np.random.default_rng(seed)
+  pixels = rng.integers(0, 256, (len(names), *size, 3), dtype=np.uint8)
+  for name, image in zip(names, pixels):
+    path = os.path.join(root, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.fromarray(image).save(path)
+  return pixels
+
+
+def write_idx(path, array):
+  """`array` as an IDX file (the MNIST / Fashion-MNIST format: uint8, big-endian sizes),
+  gzipped when `path` ends with .gz."""
+  header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+  opener = gzip.open if path.endswith(".gz") else open
+  with opener(path, "wb") as f:
+    f.write(header + array.astype(np.uint8).tobytes())
+
+
+def write_image_folder(root, per_class, classes=("cat", "dog"), size=(16, 16)):
+  """`root/<class>/<i>.png`, `per_class` random images of each class (`write_images`)."""
+  return write_images(root, [f"{c}/{i}.png" for c in classes for i in range(per_class)], size)
+
+
+def main_env(devices=None):
+  """The environment of an `nlx.main` subprocess: this checkout, the CPU, `devices` host
+  devices (None: jax's default, one)."""
+  flags = f"--xla_force_host_platform_device_count={devices}" if devices else ""
+  return {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": flags}
+
+
+def start_main(*args, devices=None, cwd=None):
+  """`python -m nlx.main *args`, started: a Popen with text stdout and stderr pipes."""
+  return subprocess.Popen([sys.executable, "-m", "nlx.main", *args], env=main_env(devices),
+                          cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def run_main(*args, cwd=None, timeout=300):
+  """`python -m nlx.main *args` to its end: a CompletedProcess with text stdout and stderr."""
+  return subprocess.run([sys.executable, "-m", "nlx.main", *args], env=main_env(), cwd=cwd,
+                        capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture(scope="session")

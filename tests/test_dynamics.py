@@ -2,7 +2,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import load_config
+from conftest import load_config, override
 
 from nlx import data as data_lib
 from nlx import dynamics, train
@@ -36,8 +36,7 @@ def tiny_config(epochs=3, **train_overrides):
   c.model.hidden = (32,)
   c.train.num_epochs = epochs
   c.train.max_checkpoints = epochs + 1
-  for k, v in train_overrides.items():
-    c.train[k] = v
+  override(c.train, **train_overrides)
   return c
 
 
@@ -67,6 +66,7 @@ def test_tiny_run_accumulates_the_margins_of_each_epoch_checkpoint(tmp_path):
   np.testing.assert_allclose(got.sum_probs.sum(1), 2.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_resume_counts_each_epoch_once(tmp_path):
   """Stopped mid-epoch 2, with a stale file of a later epoch left by the interrupted
   attempt, then resumed: the same sums as an uninterrupted run."""

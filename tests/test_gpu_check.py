@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.join(REPO, "experiments"))
 import gpu_check
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_every_part_without_tensorflow_datasets(tmp_path):
   shared_path("cifar10", "cifar10_jpeg.npz")
   shared_path("cifar10n", "CIFAR-10_human.pt")
@@ -54,8 +55,14 @@ def test_tiny_run_writes_every_part_without_tensorflow_datasets(tmp_path):
   assert list(protocol) == ["ce", "arnet", "elr"]
   assert protocol["ce"]["paper"] == 77.69
   for method, r in protocol.items():
-    assert 0 <= r["test_accuracy"] <= 100 and r["epochs"] == 2
-    assert os.path.exists(out / f"metrics_{method}.jsonl")
+    # the percentage of the run's own results.json, and a copy of its metrics.jsonl
+    with open(os.path.join(r["workdir"], "results.json")) as f:
+      run = json.load(f)
+    assert r["epochs"] == 2 and run["steps"] > 0
+    assert r["test_accuracy"] == pytest.approx(100 * run["test"]["accuracy"])
+    with open(out / f"metrics_{method}.jsonl") as f, open(os.path.join(
+        r["workdir"], "metrics.jsonl")) as g:
+      assert f.read() == g.read()
   with open(out / "protocol.json") as f:  # the per-part file holds the same records
     assert [r["method"] for r in json.load(f)] == ["ce", "arnet", "elr"]
 

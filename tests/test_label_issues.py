@@ -113,6 +113,7 @@ METHODS = ("ce", "sce", "forward", "elr", "mixup", "coteaching_plus", "arnet", "
            "ce_clean_subset", "sinet")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", METHODS)
 def test_every_method_writes_label_issues(name, tmp_path):
   config = load_config("baselines", f"{name},tiny")

@@ -2,19 +2,13 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 
-from conftest import CONFIGS, REPO
+import pytest
+from conftest import CONFIGS, run_main, start_main
 
 
-def run_main(*args, cwd):
-  env = {**os.environ, "XLA_FLAGS": "", "PYTHONPATH": REPO}
-  return subprocess.run([sys.executable, "-m", "nlx.main", *args], cwd=cwd, env=env,
-                        capture_output=True, text=True, timeout=300, check=False)
-
-
+@pytest.mark.slow
 def test_main_runs_a_config_and_prints_the_table(tmp_path):
   """From a folder without configs/: `configs/NAME.py` is the one shipped with nlx."""
   r = run_main("--config=configs/quickstart.py:tiny", f"--workdir={tmp_path}/wd", cwd=tmp_path)
@@ -47,6 +41,7 @@ BAD_FILES = {  # config file text -> the one line expected (after "nlx: error: F
 }
 
 
+@pytest.mark.slow
 def test_errors_before_training_are_one_line(tmp_path):
   """Each of these printed 17 to 55 lines of traceback before (issue 16)."""
   for i, (text, expected) in enumerate(BAD_FILES.items()):
@@ -76,12 +71,10 @@ def test_help_prints_the_docstring_intact(tmp_path):
   assert "workdirs/NAME/VARIANT" in r.stdout
 
 
+@pytest.mark.slow
 def test_ctrl_c_names_the_step_and_the_checkpoint_kept(tmp_path):
-  env = {**os.environ, "XLA_FLAGS": "", "PYTHONPATH": REPO}
-  p = subprocess.Popen([sys.executable, "-m", "nlx.main", f"--config={CONFIGS}/quickstart.py:tiny",
-                        "--config.train.num_epochs=30", "--config.train.checkpoint_every_steps=2",
-                        f"--workdir={tmp_path}/wd"], env=env, cwd=tmp_path,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  p = start_main(f"--config={CONFIGS}/quickstart.py:tiny", "--config.train.num_epochs=30",
+                 "--config.train.checkpoint_every_steps=2", f"--workdir={tmp_path}/wd", cwd=tmp_path)
   deadline = time.time() + 240
   ckpts = tmp_path / "wd" / "checkpoints"
   while time.time() < deadline and not (ckpts.is_dir() and any(n.isdigit() for n in os.listdir(ckpts))):

@@ -6,12 +6,11 @@ import json
 import os
 import socket
 import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
-from conftest import CONFIGS, REPO
+from conftest import CONFIGS, start_main
 
 from nlx.checkpointing import read_arrays
 
@@ -19,11 +18,7 @@ ARGS = [f"--config={CONFIGS}/quickstart.py:tiny", "--config.data.augment=crop_fl
 
 
 def start(workdir, devices, *extra):
-  env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu",
-         "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
-  return subprocess.Popen([sys.executable, "-m", "nlx.main", *ARGS, f"--workdir={workdir}",
-                           *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
+  return start_main(*ARGS, f"--workdir={workdir}", *extra, devices=devices)
 
 
 def finish(proc):
@@ -58,6 +53,7 @@ def read(workdir):
   return results, losses
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one_process_with_eight_devices(tmp_path):
   port = free_port()
   multi = [start(tmp_path / "multi", 4, f"--coordinator_address=127.0.0.1:{port}",

@@ -1,9 +1,14 @@
-"""Executes every Colab notebook with its TINY switch on (as it ships), so that a notebook
-that breaks fails the build."""
+"""The Colab notebooks: what colab/build_notebooks.py writes (stable cell ids), code that
+compiles and passes ruff, the first cell's install logic, and (slow) every notebook
+executed with its TINY switch on (as it ships), so that a notebook that breaks fails the
+build."""
 
 import glob
 import importlib.util
 import os
+import re
+import shutil
+import subprocess
 
 import nbformat
 import pytest
@@ -11,6 +16,18 @@ from conftest import REPO
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted(glob.glob(os.path.join(REPO, "colab", "*.ipynb")))
+# pyflakes (F), pycodestyle errors and warnings, import order (I), bugbear (B). E402: the
+# first cell sets TINY and installs nlx before its imports, as a notebook must.
+LINT = ["--select", "F,E,W,I,B", "--ignore", "E402,E501"]
+
+
+def builder():
+  """colab/build_notebooks.py as a fresh module (it is a script, not a package)."""
+  spec = importlib.util.spec_from_file_location(
+      "build_notebooks", os.path.join(REPO, "colab", "build_notebooks.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
 
 
 def test_every_method_has_a_notebook():
@@ -20,6 +37,48 @@ def test_every_method_has_a_notebook():
           "reproduce_multimodal.ipynb"} <= names
 
 
+def test_the_shipped_notebooks_are_what_the_builder_writes_byte_for_byte():
+  # Two fresh builds: the same text, equal to the files in colab/ (a rebuild that changes
+  # nothing leaves no diff), and every cell id is `<notebook>-<index>`.
+  first, second = builder().NOTEBOOKS, builder().NOTEBOOKS
+  assert sorted(f"{name}.ipynb" for name in first) == [os.path.basename(p) for p in NOTEBOOKS]
+  for name, nb in first.items():
+    text = nbformat.writes(nb)
+    assert text == nbformat.writes(second[name])
+    with open(os.path.join(REPO, "colab", f"{name}.ipynb")) as f:
+      assert f.read() == text + "\n", f"colab/{name}.ipynb: rerun colab/build_notebooks.py"
+    assert [c.id for c in nb.cells] == [f"{name}-{i}" for i in range(len(nb.cells))]
+    nbformat.validate(nb)
+
+
+def test_every_code_cell_compiles():
+  for path in NOTEBOOKS:
+    for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+      if cell.cell_type == "code":
+        compile(cell.source, f"{os.path.basename(path)} cell {i}", "exec")
+
+
+def ruff(*args):
+  exe = shutil.which("ruff")
+  if exe is None:
+    pytest.skip("ruff is not installed (pip install -e '.[dev]')")
+  return subprocess.run([exe, "check", "--isolated", "--no-cache", "--output-format=concise",
+                         *LINT, *args], capture_output=True, text=True, check=False)
+
+
+def test_notebook_code_passes_ruff(tmp_path):
+  r = ruff(*NOTEBOOKS)
+  assert r.returncode == 0, r.stdout
+  # The same rules do catch what they are for in a notebook: a name used before any cell
+  # defines it, an unused import, a bare except.
+  nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+  nb.cells.append(nbformat.v4.new_code_cell("import json\ntry:\n    print(undefined_name)\nexcept:\n    pass"))
+  nbformat.write(nb, tmp_path / "bad.ipynb")
+  found = ruff(str(tmp_path / "bad.ipynb")).stdout
+  assert {"F401", "F821", "E722"} <= set(re.findall(r"\b([A-Z]+[0-9]+)\b", found)), found
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
 def test_notebook_runs_tiny(path, tmp_path):
   nb = nbformat.read(path, as_version=4)

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from conftest import override
 
 from nlx import optim
 from nlx.config_base import base_config
@@ -12,10 +13,7 @@ from nlx.errors import ConfigError
 
 
 def opt_config(**kw):
-  c = base_config().optimizer
-  for k, v in kw.items():
-    setattr(c, k, v)
-  return c
+  return override(base_config().optimizer, **kw)
 
 
 def test_schedules_by_hand():

@@ -7,15 +7,12 @@ label file: tests/data/test_safe_pickle.py)."""
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import jax
 import numpy as np
 import pytest
-from conftest import CONFIGS, REPO, load_config
-from PIL import Image
+from conftest import CONFIGS, load_config, start_main, write_image_folder
 
 from nlx import data as data_lib
 from nlx import train
@@ -29,9 +26,7 @@ RUN = [f"--config={CONFIGS}/quickstart.py:tiny", "--config.data.augment=crop_fli
 
 
 def main_process(workdir):
-  env = {**os.environ, "PYTHONPATH": REPO, "XLA_FLAGS": "", "JAX_PLATFORMS": "cpu"}
-  return subprocess.Popen([sys.executable, "-m", "nlx.main", *RUN, f"--workdir={workdir}"],
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  return start_main(*RUN, f"--workdir={workdir}")
 
 
 def checkpoint_steps(workdir):
@@ -48,6 +43,7 @@ def outcome(workdir):
   return results, evals, state
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_the_same_command_gives_the_uninterrupted_result(tmp_path):
   reference = main_process(tmp_path / "reference")
   _, err = reference.communicate(timeout=300)
@@ -84,6 +80,7 @@ def test_a_half_written_checkpoint_is_never_restored(tmp_path):
   assert Checkpointer(str(tmp_path / "checkpoints")).latest_step() == 16
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_the_same_metrics_twice(tmp_path):
   config = load_config("quickstart", "tiny")
   config.data.augment = "crop_flip"
@@ -95,11 +92,7 @@ def test_same_config_and_seed_give_the_same_metrics_twice(tmp_path):
 
 
 def test_truncated_image_is_named_or_skipped(tmp_path):
-  rng = np.random.default_rng(0)
-  for c in ("cat", "dog"):
-    os.makedirs(tmp_path / c)
-    for i in range(5):
-      Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(tmp_path / c / f"{i}.png")
+  write_image_folder(tmp_path, 5)
   whole = (tmp_path / "dog" / "4.png").read_bytes()
   (tmp_path / "dog" / "4.png").write_bytes(whole[:len(whole) // 2])  # cut mid-stream
   config = load_config("ce_image_folder", "tiny")

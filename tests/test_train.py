@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_config, shared_path
+from conftest import load_config, shared_path, write_idx, write_image_folder
 
 from nlx import data as data_lib
 from nlx import train
@@ -13,14 +13,7 @@ from nlx.errors import NonFiniteLossError
 
 
 def tiny(name="quickstart", variant="tiny", **overrides):
-  c = load_config(name, variant)
-  for key, value in overrides.items():
-    node = c
-    *path, leaf = key.split(".")
-    for p in path:
-      node = node[p]
-    setattr(node, leaf, value)
-  return c
+  return load_config(name, variant, **overrides)
 
 
 def check_workdir(workdir, results):
@@ -47,6 +40,7 @@ def test_quickstart_tiny_end_to_end(tmp_path):
   assert results["test"]["accuracy"] > 0.2
 
 
+@pytest.mark.slow
 def test_face_sentiment_tiny_end_to_end(tmp_path):
   d = shared_path("face_sentiment")
   for label_set in ("sample", "soft"):
@@ -56,6 +50,7 @@ def test_face_sentiment_tiny_end_to_end(tmp_path):
     assert results["label_set"] == label_set
 
 
+@pytest.mark.slow
 def test_cifar10_and_cifar10n_tiny_end_to_end(tmp_path, cifar10_dir):
   r = train.train_and_evaluate(tiny("ce_cifar10", "sym40,tiny", **{"data.data_dir": cifar10_dir}),
                                str(tmp_path / "c10"))
@@ -67,8 +62,8 @@ def test_cifar10_and_cifar10n_tiny_end_to_end(tmp_path, cifar10_dir):
   assert 0.3 < r["noise_rate"] < 0.5  # 40.2% on all 50k; a 256-image subset is close
 
 
+@pytest.mark.slow
 def test_fashion_mnist_and_image_folder_tiny_end_to_end(tmp_path):
-  from data.test_datasets import make_folder, write_idx
   rng = np.random.default_rng(0)
   fm = tmp_path / "fm"
   fm.mkdir()
@@ -81,7 +76,7 @@ def test_fashion_mnist_and_image_folder_tiny_end_to_end(tmp_path):
   check_workdir(str(tmp_path / "fm_run"), r)
   folder = tmp_path / "imgs"
   folder.mkdir()
-  make_folder(folder, n=20)
+  write_image_folder(folder, 20)
   r = train.train_and_evaluate(tiny("ce_image_folder", "tiny", **{"data.data_dir": str(folder)}),
                                str(tmp_path / "if_run"))
   check_workdir(str(tmp_path / "if_run"), r)

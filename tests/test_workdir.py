@@ -33,6 +33,7 @@ def test_default_workdir_names_the_config_and_its_variant():
       "workdirs", "quickstart")
 
 
+@pytest.mark.slow
 def test_another_config_in_a_finished_workdir_is_refused_naming_the_keys(tmp_path):
   # The README's sequence baselines.py:ce,tiny then :gce,tiny in one workdir reported the
   # CE model's accuracy labelled gce, and rewrote config.json.
@@ -138,6 +139,7 @@ def test_value_ranges_are_checked_before_anything_runs(tmp_path, key, value, mes
   assert not os.path.exists(tmp_path / "wd")  # nothing created
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_with_a_checkpoint_and_the_rerun_resumes(tmp_path, monkeypatch):
   from nlx.errors import NlxError
   config = load_config("quickstart", "tiny")

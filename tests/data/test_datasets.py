@@ -1,11 +1,10 @@
-import gzip
 import os
 import pickle
 
 import ml_collections
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import override, shared_path, write_idx
 from PIL import Image
 
 from nlx.config_base import base_config
@@ -15,11 +14,7 @@ from nlx.errors import DataError
 
 
 def data_config(name, **kw):
-  c = base_config()
-  c.data.name = name
-  for k, v in kw.items():
-    setattr(c.data, k, v)
-  return c
+  return override(base_config(), **{"data.name": name, **{f"data.{k}": v for k, v in kw.items()}})
 
 
 def test_digits_seeded_split():
@@ -98,6 +93,7 @@ def test_cifar10_missing_directory_names_path_and_files(tmp_path):
     load_dataset(data_config("cifar10"))
 
 
+@pytest.mark.slow
 def test_cifar10_real_release(cifar10_dir):
   ds = load_dataset(data_config("cifar10", data_dir=cifar10_dir))
   assert ds.train.inputs.shape == (50000, 32, 32, 3) and len(ds.test) == 10000
@@ -105,6 +101,7 @@ def test_cifar10_real_release(cifar10_dir):
   assert ds.class_names[0] == "airplane"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("label_set,rate", [("aggre", 0.0903), ("random1", 0.1723),
                                             ("worst", 0.4021), ("clean", 0.0)])
 def test_cifar10n_real_noise_rates(cifar10_dir, label_set, rate):
@@ -115,13 +112,6 @@ def test_cifar10n_real_noise_rates(cifar10_dir, label_set, rate):
   assert ds.info["noise_rate"] == pytest.approx(rate, abs=5e-4)
   np.testing.assert_array_equal(ds.train.clean_labels, load_dataset(
       data_config("cifar10", data_dir=cifar10_dir)).train.labels)
-
-
-def write_idx(path, array):
-  header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-  opener = gzip.open if path.endswith(".gz") else open
-  with opener(path, "wb") as f:
-    f.write(header + array.astype(np.uint8).tobytes())
 
 
 def test_fashion_mnist_idx_files(tmp_path):

@@ -51,6 +51,7 @@ def test_release_layouts_load_and_missing_ones_explain(tmp_path, name, classes):
     assert np.bincount(labels).tolist() == [24, 24]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", ["arnet_fi", "arnet_artphoto"])
 def test_arnet_sentiment_configs_tiny_run(tmp_path, config):
   name = config.split("_")[1]

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from conftest import write_images
 from PIL import Image
 
 from nlx.config_base import base_config
@@ -20,14 +21,6 @@ def config(**kw):
   for k, v in kw.items():
     setattr(c.data, k, v)
   return c
-
-
-def write_images(root, names, seed=0):
-  """Distinct random 8x8 RGB images at `root/name` for each name."""
-  rng = np.random.default_rng(seed)
-  for name in names:
-    os.makedirs(os.path.dirname(root / name), exist_ok=True)
-    Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(root / name)
 
 
 def csv_dataset(tmp_path, lines, **kw):

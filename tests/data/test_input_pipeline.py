@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
+from conftest import pipeline_config as cfg
 
-from nlx.config_base import base_config
 from nlx.data import augment, input_pipeline
 from nlx.data.types import Split
 
@@ -10,14 +10,6 @@ def split(n=24):
   images = np.arange(n, dtype=np.uint8)[:, None, None, None] * np.ones((1, 4, 4, 1), np.uint8)
   labels = np.arange(n) % 3
   return Split(images, labels, labels.copy())
-
-
-def cfg(**kw):
-  c = base_config().data
-  c.batch_size = 8
-  for k, v in kw.items():
-    setattr(c, k, v)
-  return c
 
 
 def test_each_epoch_visits_every_example_once_in_a_new_order():

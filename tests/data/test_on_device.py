@@ -5,7 +5,7 @@ import jax
 import numpy as np
 import pytest
 from conftest import load_config
-from test_input_pipeline import cfg
+from conftest import pipeline_config as cfg
 
 from nlx import data as data_lib
 from nlx import train
@@ -75,6 +75,7 @@ def chi_square_uniform(counts: np.ndarray) -> float:
   return float(((counts - expected) ** 2 / expected).sum())
 
 
+@pytest.mark.slow
 def test_crop_flip_distribution_is_uniform_offsets_and_fair_flips_like_grain():
   # 4000 draws of (top, left, flip) over 9 x 9 x 2 = 162 cells; chi-square with 161
   # degrees of freedom: mean 161, sd 18; 260 is beyond p = 1e-5. Both paths must pass,
@@ -99,6 +100,7 @@ def test_crop_flip_distribution_is_uniform_offsets_and_fair_flips_like_grain():
   assert chi_square_uniform(biased) > 260  # the check can fail
 
 
+@pytest.mark.slow
 def test_sharded_run_equals_single_device_run():
   assert jax.device_count() == 8
   config = load_config("baselines", "ce,tiny")
@@ -125,6 +127,7 @@ def test_sharded_run_equals_single_device_run():
     np.testing.assert_array_equal(a["image"], b["image"])
 
 
+@pytest.mark.slow
 def test_on_device_run_resumes_to_the_same_final_params(tmp_path):
   def config(**kw):
     c = load_config("baselines", "ce,tiny")

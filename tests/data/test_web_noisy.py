@@ -44,6 +44,7 @@ def fake_clothing1m(root, n_noisy=60, n_clean=20):
   return root, keys, true, noisy
 
 
+@pytest.mark.slow
 def test_clothing1m_splits_labels_and_clean_subset(tmp_path):
   root, _, true, noisy = fake_clothing1m(str(tmp_path))
   config = load_config("sinet_clothing1m", "tiny")

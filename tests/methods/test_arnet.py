@@ -33,6 +33,7 @@ def make_trainer(**overrides):
   return train.Trainer(config, data_lib.load_dataset(config), train.make_mesh(jax.devices()[:1]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reading", list(READINGS))
 def test_each_reading_one_jitted_step_is_finite_and_logs_its_diagnostics(reading):
   trainer = make_trainer(**READINGS[reading])
@@ -105,6 +106,7 @@ def test_each_readings_target_against_the_hand_worked_example(target, lam, want)
     np.testing.assert_array_equal(aux["running"][0], [0.0, 0.0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("read_t,cluster_t", [(1.0, 1.0), (0.1, 1.0), (1.0, 0.1), (0.5, 0.2)])
 def test_read_and_cluster_temperatures_act_on_their_own_terms(read_t, cluster_t):
   key = jax.random.key(0)

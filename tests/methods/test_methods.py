@@ -131,6 +131,7 @@ def test_forward_estimates_transition_after_warmup(tmp_path):
   assert not np.allclose(t, np.eye(10))  # estimated once after epoch 1
 
 
+@pytest.mark.slow
 def test_elr_exposes_refined_labels_and_trust(tmp_path):
   result = train.train_and_evaluate(load_config("baselines", "elr,tiny"), str(tmp_path))
   import json
@@ -252,6 +253,7 @@ def test_bottom_up_estimates_q_from_the_clean_subset():
   np.testing.assert_allclose(trainer.initial_state.method_state["q"], want, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_cifar10_quick_check_rows_fine_tune_the_clean_only_model(tmp_path, cifar10_dir):
   # The three rows of Xiao et al.'s CIFAR-10 check, tiny: clean_only trains on D_c alone,
   # finetune and noise_model start from its final model.

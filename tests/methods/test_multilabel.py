@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_config
+from conftest import load_config, override
 
 from nlx import data as data_lib
 from nlx import losses, methods, metrics, train
@@ -19,8 +19,7 @@ C = 10
 def mosaic_config(tmp_path, variant, **method):
   config = load_config("can_cifar10n_mosaic", variant + ",tiny")
   config.data.data_dir = features.write_synthetic_cache(str(tmp_path))
-  for k, v in method.items():
-    config.method[k] = v
+  override(config.method, **method)
   return config
 
 
@@ -197,6 +196,7 @@ def test_can_encoder_gets_the_objective_gradient_at_every_step():
   jax.tree.map(lambda g, w: np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-7), g0, want)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", methods.MULTI_LABEL_NAMES)
 def test_multilabel_methods_learn_mosaics_end_to_end(tmp_path, name):
   config = mosaic_config(tmp_path, f"{name},worst")

@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_config
+from conftest import load_config, override
 
 from nlx import data as data_lib
 from nlx import losses, train
@@ -35,10 +35,8 @@ def test_loss_variants_by_hand(variant):
 
 
 def sinet_config(**method):
-  config = load_config("baselines", "sinet,tiny")
-  config.model.name, config.model.hidden = "mlp", (32,)
-  for k, v in method.items():
-    config.method[k] = v
+  config = load_config("baselines", "sinet,tiny", **{"model.name": "mlp", "model.hidden": (32,)})
+  override(config.method, **method)
   return config
 
 
@@ -48,6 +46,7 @@ def test_needs_side_information():
     train.Trainer(config, data_lib.load_dataset(config))
 
 
+@pytest.mark.slow
 def test_weights_flag_mislabelled_digits(tmp_path):
   """Digits with 40% symmetric noise: after CE warm-up, w is a trust score far better
   than chance at finding the flipped labels (AUROC), and Model-C runs to the end."""

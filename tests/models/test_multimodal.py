@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_config
+from conftest import load_config, write_images
 from flax import nnx
 
 from nlx import data as data_lib
@@ -109,6 +109,7 @@ def test_anp_labels_and_loader(tmp_path):
     train.Trainer(bad, data_lib.load_dataset(bad))
 
 
+@pytest.mark.slow
 def test_synthetic_fusion_beats_each_modality(tmp_path):
   """Generated posts: a caption decides the label in 60% of the posts (text alone: at
   best 73%), image features are weak (58% with a linear model): gated fusion must beat
@@ -140,14 +141,11 @@ def test_extract_features_rows_follow_the_list(tmp_path):
   import os
   import sys
 
-  from PIL import Image
   sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "experiments"))
   import extract_features
-  paths = []
-  for i in range(3):
-    p = str(tmp_path / f"{i}.png")
-    Image.new("RGB", (40, 36), (i * 80, 30, 200 - i * 50)).save(p)
-    paths.append(p)
+  names = [f"{i}.png" for i in range(3)]
+  write_images(tmp_path, names, size=(36, 40))
+  paths = [str(tmp_path / n) for n in names]
   kw = {"model_name": "resnet18_imagenet", "pretrained": "", "size": 32, "batch_size": 2}
   feats = extract_features.extract(paths, **kw)
   assert feats.shape == (3, 512) and np.all(np.isfinite(feats))

@@ -128,7 +128,7 @@ def test_max_pool_2x2_equals_nnx_max_pool_and_its_gradient_ties_included():
                                     jax.vjp(ref, h)[1](cot)[0])
 
 
-@pytest.mark.parametrize("name", ["small_cnn", "resnet18"])
+@pytest.mark.parametrize("name", ["small_cnn", pytest.param("resnet18", marks=pytest.mark.slow)])
 def test_model_conv_auto_gives_xlas_gradients(name, monkeypatch):
   """model.conv=auto (taking the chunked path, as on one CPU device) and model.conv=xla:
   the same loss and parameter gradients, up to float32 summation order."""

@@ -67,8 +67,10 @@ def test_bernoulli_kl_and_entropy_by_hand():
   ent = reparam.bernoulli_entropy(jnp.array([[logit(q), logit(p)]]))
   np.testing.assert_allclose(ent, [stats.bernoulli(q).entropy() + stats.bernoulli(p).entropy()],
                              rtol=1e-5)
-  # Extreme logits stay finite.
-  assert np.isfinite(float(reparam.bernoulli_kl(jnp.array([40.0]), jnp.array([-40.0]))))
+  # Extreme logits: log sigmoid(x) - log sigmoid(-x) = x, so KL(q=40 || p=-40) =
+  # 40 sigmoid(40) - 40 sigmoid(-40) = 40 tanh(20), not inf - inf.
+  got = float(reparam.bernoulli_kl(jnp.array([40.0]), jnp.array([-40.0])))
+  assert got == pytest.approx(40 * np.tanh(20.0), rel=1e-6)
 
 
 def test_gaussian_kl_and_entropy_against_scipy_and_monte_carlo():

@@ -3,6 +3,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
@@ -56,6 +57,7 @@ def test_no_gradient_through_the_assignment():
   np.testing.assert_array_equal(g, 0)
 
 
+@pytest.mark.slow
 def test_eight_devices_with_psum_equal_one_device():
   assert jax.device_count() == 8
   mesh = Mesh(np.asarray(jax.devices()), ("data",))

@@ -3,14 +3,14 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import load_config
-from PIL import Image
+from conftest import load_config, write_image_folder
 
 from nlx import train
 from nlx.errors import ConfigError
 from nlx.report import plots, report
 
 
+@pytest.mark.slow
 def test_report_of_finished_and_unfinished_workdirs(tmp_path, monkeypatch):
   config = load_config("baselines", "elr,tiny")
   done = tmp_path / "runs" / "elr"
@@ -53,12 +53,7 @@ def test_a_path_that_is_no_workdir_is_an_error_not_unfinished(tmp_path):
 
 
 def test_user_data_test_labels_are_as_given_not_clean(tmp_path):
-  rng = np.random.default_rng(0)
-  for c in ("cat", "dog"):
-    (tmp_path / "data" / c).mkdir(parents=True)
-    for i in range(12):
-      Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
-          tmp_path / "data" / c / f"{i}.png")
+  write_image_folder(tmp_path / "data", 12)
   config = load_config("ce_image_folder", "tiny")
   config.data.data_dir = str(tmp_path / "data")
   result = train.train_and_evaluate(config, str(tmp_path / "run"))
