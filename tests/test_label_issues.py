@@ -134,6 +134,7 @@ def test_every_method_writes_label_issues(name, tmp_path):
   assert summary == results["label_issues"]
 
 
+@pytest.mark.slow
 def test_noise_free_posterior_matches_eq5_by_hand(tmp_path):
   """On noisy rows: sum_y p(y~|y,0) p(y|x) p(0|x) / sum_{y,z} p(y~|y,z) p(y|x) p(z|x)."""
   from nlx.methods import noise_model

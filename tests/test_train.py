@@ -143,6 +143,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   assert Checkpointer(str(tmp_path / "checkpoints")).latest_step() == 8
 
 
+@pytest.mark.slow
 def test_restore_returns_the_final_state(tmp_path):
   result = train.train_and_evaluate(tiny(), str(tmp_path))
   trainer, state = train.restore(tiny(), str(tmp_path))
@@ -151,6 +152,7 @@ def test_restore_returns_the_final_state(tmp_path):
                              trainer.predict(result["state"], trainer.dataset.test), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_bfloat16_compute_trains_float32_params_and_optimizer_state():
   f32, bf16 = (tiny(**{"model.dtype": d}) for d in ("float32", "bfloat16"))
   ds = data_lib.load_dataset(f32)

@@ -144,6 +144,7 @@ def test_on_device_run_resumes_to_the_same_final_params(tmp_path):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_on_device_trains_like_grain_without_augmentation():
   # Same batches, same step: the two paths give the same params after a few steps.
   config = load_config("baselines", "ce,tiny")

@@ -52,6 +52,7 @@ def test_a_path_that_is_no_workdir_is_an_error_not_unfinished(tmp_path):
   assert cli.returncode == 1 and cli.stderr.strip() == f"nlx: error: no workdir {tmp_path}/typo"
 
 
+@pytest.mark.slow
 def test_user_data_test_labels_are_as_given_not_clean(tmp_path):
   write_image_folder(tmp_path / "data", 12)
   config = load_config("ce_image_folder", "tiny")

@@ -23,6 +23,7 @@ def test_table_bolds_best_mean_per_column_except_upper_bound():
   assert csv.splitlines()[1] == "ce,60.0000,14.1421,40.0000,0.0000,2"
 
 
+@pytest.mark.slow
 def test_tsne_figure_is_written(tmp_path):
   import numpy as np
 
