@@ -261,3 +261,14 @@ def test_method_networks_are_named_and_two_of_one_size_both_run(monkeypatch):
   module.init_state = twice
   with pytest.raises(ValueError, match="two networks named 'a'"):
     train.Trainer(config, trainer.dataset, train.make_mesh(jax.devices()[:1]))
+
+
+def test_every_inference_runs_in_the_trainers_steps():
+  # a network runs only in train_step / eval_step (so every prediction goes through the
+  # input pipeline: decode, eval transform, padded batches), never on raw split arrays
+  import pathlib
+  root = pathlib.Path(train.__file__).parent
+  callers = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                   if "models.apply(" in p.read_text() or "apply_fns[" in p.read_text()
+                   and p.parts[-2] != "methods")
+  assert callers == ["train.py"]
