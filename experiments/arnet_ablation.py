@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import protocols
 
 from nlx import data as data_lib
-from nlx import train
+from nlx import io, train
 
 TEMPERATURES = {"paper": (1.0, 1.0), "read0.1": (0.1, 1.0), "swav": (0.1, 0.1)}
 DIAGNOSTICS = ("read_entropy", "read_max", "q_entropy", "proto_label_max", "r_dot_t",
@@ -85,7 +85,7 @@ def carve_validation(ds, fraction: float, seed: int):
 def last_diagnostics(workdir: str) -> dict:
   """The last train record's and the last eval record's diagnostics of a run."""
   out = {}
-  for record in train.read_jsonl(os.path.join(workdir, "metrics.jsonl")):
+  for record in io.read_jsonl(os.path.join(workdir, "metrics.jsonl")):
     out.update({k: v for k, v in record.items() if k in DIAGNOSTICS})
   return out
 

@@ -106,6 +106,10 @@ def base_config() -> ml_collections.ConfigDict:
                                      # workdir's run on (recorded in workdir.json)
   c.train.collapse_share = 0.9      # top predicted class share on train = collapse (nlx.collapse); 0: off
   c.train.stop_on_collapse = False  # end the run (evaluated, results.json) at a collapse
+  # predict the training set after every epoch for the training dynamics (nlx.dynamics)
+  # and write label_issues.csv/json/png; False: no such pass (the collapse guard then
+  # predicts it at evaluations only)
+  c.train.training_dynamics = True
   c.lock()
   return c
 

@@ -143,7 +143,7 @@ def _given_probability(run: Run) -> np.ndarray:
 
 def _trust(run: Run) -> np.ndarray:
   method = run.trainer.method
-  if not hasattr(method, "trust_scores"):
+  if method.trust_scores is None:
     raise ConfigError(f"method {run.trainer.config.method.name!r} has no trust score; "
                       "use score aum or given_probability")
   return np.asarray(method.trust_scores(run.state.method_state))

@@ -68,6 +68,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint file at INFO
   from nlx import distributed, train
   from nlx import workdir as workdir_lib
+  from nlx.report import run_files
 
   try:
     distributed.initialize(_DISTRIBUTED.value, coordinator_address=_COORDINATOR.value,
@@ -93,7 +94,7 @@ def main(argv):
   except NlxError as e:
     sys.exit(f"nlx: error: {e}")
   if results["status"] == "finished":
-    print(train.results_table(results))
+    print(run_files.results_table(results))
     print(f"workdir: {workdir} (results.json, metrics.jsonl, curves.png)")
 
 

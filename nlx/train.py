@@ -1,8 +1,11 @@
 """The one generic training loop: data -> model -> method -> optax; eval; checkpoints.
 
 `train_and_evaluate(config, workdir)` is what `python -m nlx.main` runs, and what tests
-and notebooks call. A method plugs in through `nlx.methods` (init_state, loss_fn,
-update_state); the loop, data parallelism, checkpoints and metrics are shared.
+and notebooks call. A method plugs in through `nlx.methods` (`Method`: loss_fn and the
+hooks it uses); the loop, data parallelism, checkpoints and metrics are shared. Every
+periodic action (log, evaluate, checkpoint) is decided by `nlx.periodic.itstime`; the
+run's files (metrics.jsonl, results.json, curves.png) are written by
+`nlx.report.run_files`.
 
 Data parallel: a 1-D mesh over the devices (axis `data`); batches are sharded along
 it, params and method state replicated; `jit` inserts the collectives. Multi-host
@@ -13,11 +16,9 @@ process, which step in lockstep) is saved once with the train state.
 
 import dataclasses
 import functools
-import json
 import os
 import time
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -36,8 +37,12 @@ from nlx.checkpointing import Checkpointer
 from nlx.config_check import check_values
 from nlx.data import augment, input_pipeline, on_device
 from nlx.errors import ConfigError, NonFiniteLossError
-from nlx.report import plots
+from nlx.methods import EpochContext, StepContext
+from nlx.periodic import itstime
+from nlx.report import run_files
 from nlx.train_state import TrainState
+
+MODEL = "model"  # the name of the trained model among the trainer's networks
 
 
 def make_mesh(devices=None) -> Mesh:
@@ -68,19 +73,10 @@ class Task:
   multi_label: bool = False
 
 
-class StepContext(NamedTuple):
-  """What a method's `loss_fn` may use besides its own params and state."""
-  step: jax.Array          # optimiser steps taken before this one
-  steps_per_epoch: int
-  num_classes: int
-  apply_fn: Callable       # (params, model_state, x, *, train, rng) -> (Outputs, new_state)
-  # apply functions of the networks the method created with `new_model`, by class count
-  apply_fns: dict
-
-
-def make_train_step(graphdef, tx, method, method_config, task: Task, steps_per_epoch: int,
-                    graphdefs: dict | None = None):
-  """Returns the pure `train_step(state, batch) -> (state, metrics)` (to be jitted)."""
+def make_train_step(graphdef, tx, method: methods.Method, method_config, task: Task,
+                    steps_per_epoch: int, graphdefs: dict | None = None):
+  """Returns the pure `train_step(state, batch) -> (state, metrics)` (to be jitted);
+  `graphdefs`: name -> graph of each network the method made with `new_model`."""
   apply_fn = functools.partial(models.apply, graphdef)
   apply_fns = {k: functools.partial(models.apply, g) for k, g in (graphdefs or {}).items()}
 
@@ -89,8 +85,7 @@ def make_train_step(graphdef, tx, method, method_config, task: Task, steps_per_e
     dropout_rng, method_rng, prepare_rng = jax.random.split(step_rng, 3)
     ctx = StepContext(state.step, steps_per_epoch, task.num_classes, apply_fn, apply_fns)
     batch = {**batch, "input": normalize(batch["image"], task.mean, task.std, task.dtype)}
-    if hasattr(method, "prepare_batch"):
-      batch = method.prepare_batch(batch, prepare_rng, config=method_config, ctx=ctx)
+    batch = method.prepare_batch(batch, prepare_rng, config=method_config, ctx=ctx)
 
     def loss_of(params):
       outputs, new_model_state = apply_fn(params["model"], state.model_state, batch["input"],
@@ -119,9 +114,10 @@ def make_train_step(graphdef, tx, method, method_config, task: Task, steps_per_e
 
 
 def make_eval_step(graphdef, task: Task):
-  def eval_step(state: TrainState, images: jax.Array):
+  """`eval_step(params, model_state, images) -> (logits, features)` of one network."""
+  def eval_step(params, model_state, images: jax.Array):
     x = normalize(images, task.mean, task.std, task.dtype)
-    outputs, _ = models.apply(graphdef, state.params["model"], state.model_state, x, train=False)
+    outputs, _ = models.apply(graphdef, params, model_state, x, train=False)
     return outputs.logits, outputs.features
   return eval_step
 
@@ -146,8 +142,8 @@ class Trainer:
     self.total_steps = self.steps_per_epoch * config.train.num_epochs
     self.method = methods.get(config.method.name)
     task_kind = "multi_label" if dataset.multi_label else "multi_class"
-    if task_kind not in methods.tasks(self.method):
-      raise ConfigError(f"method {config.method.name!r} trains on {methods.tasks(self.method)} "
+    if task_kind not in self.method.tasks:
+      raise ConfigError(f"method {config.method.name!r} trains on {self.method.tasks} "
                         f"data, but {dataset.name} is {task_kind}")
     self.data_sharding = NamedSharding(self.mesh, P("data"))
     self.replicated = NamedSharding(self.mesh, P())
@@ -163,14 +159,16 @@ class Trainer:
           config.train.init_from, model.params, model.state))))
     self.graphdef = model.graphdef
     self.feature_dim = model.feature_dim
-    self.graphdefs = {dataset.num_classes: model.graphdef}
+    self.graphdefs = {MODEL: model.graphdef}  # name -> graph of every network
 
-    def new_model(r, num_classes=None):
-      """Another network of the configured architecture, for methods that train several."""
-      num_classes = num_classes or dataset.num_classes
-      m = models.create(config.model, num_classes, input_shape, r, data_info=dataset.info,
-                        class_names=dataset.class_names)
-      self.graphdefs[num_classes] = m.graphdef
+    def new_model(r, *, name: str, num_classes: int | None = None):
+      """Another network of the configured architecture, for methods that train several;
+      `ctx.apply_fns[name]` runs it in the step."""
+      if name in self.graphdefs:
+        raise ValueError(f"method {config.method.name!r} made two networks named {name!r}")
+      m = models.create(config.model, num_classes or dataset.num_classes, input_shape, r,
+                        data_info=dataset.info, class_names=dataset.class_names)
+      self.graphdefs[name] = m.graphdef
       return m
 
     method_params, method_state = self.method.init_state(
@@ -188,14 +186,18 @@ class Trainer:
                 jnp.bfloat16 if config.model.dtype == "bfloat16" else jnp.float32,
                 dataset.multi_label)
     step_fn = make_train_step(self.graphdef, self.tx, self.method, config.method, task,
-                              self.steps_per_epoch, self.graphdefs)
+                              self.steps_per_epoch,
+                              {k: g for k, g in self.graphdefs.items() if k != MODEL})
     jit_kw = {"donate_argnums": (0,), "out_shardings": (self.replicated, self.replicated)}
     # data.on_device: the train set lives on the mesh; batches are cut inside the step
     self.device_data = (on_device.DeviceTrainSet(dataset.train, config.data, self.mesh,
                                                  config.seed) if config.data.on_device else None)
     self.train_step = (self.device_data.jit_step(step_fn, **jit_kw) if self.device_data
                        else jax.jit(step_fn, **jit_kw))
-    self.eval_step = jax.jit(make_eval_step(self.graphdef, task), out_shardings=self.replicated)
+    # one jitted eval step per network; every inference runs through `predict_network`
+    self.eval_steps = {k: jax.jit(make_eval_step(g, task), out_shardings=self.replicated)
+                       for k, g in self.graphdefs.items()}
+    self.eval_step = self.eval_steps[MODEL]
 
   def _first_input(self):
     example = input_pipeline.ExampleSource(self.dataset.train)[0]
@@ -221,8 +223,17 @@ class Trainer:
 
   def predict_outputs(self, state: TrainState, split: data_lib.Split,
                       progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """`(logits [N, C], features [N, D])` for a split, in order (the last batch is padded,
-    then cut)."""
+    """`(logits [N, C], features [N, D])` of the trained model for a split, in order."""
+    return self.predict_network(MODEL, state.params["model"], state.model_state, split,
+                                progress)
+
+  def predict_network(self, name: str, params, model_state, split: data_lib.Split,
+                      progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """`(logits [N, C], features [N, D])` of the network `name` (`MODEL` or one a method
+    made with `new_model`) for a split, in order, eval mode: through the input pipeline
+    (decode, eval transform), every batch padded to `data.eval_batch_size` (the last one
+    repeats its last example, then is cut), so one program serves every split."""
+    eval_step = self.eval_steps[name]
     bs = self.config.data.eval_batch_size
     out = []
     ds = input_pipeline.eval_dataset(split, self.config.data, batch_size=bs)
@@ -235,9 +246,18 @@ class Trainer:
       # every process holds the whole eval batch: each device takes its rows
       images = jax.make_array_from_callback(images.shape, self.data_sharding,
                                             lambda idx, x=images: x[idx])
-      logits, features = self.eval_step(state, images)
+      logits, features = eval_step(params, model_state, images)
       out.append((np.asarray(logits)[:n], np.asarray(features)[:n]))
     return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
+
+  def epoch_context(self) -> EpochContext:
+    """What a method's `end_of_epoch` gets instead of the trainer."""
+    return EpochContext(
+        dataset=self.dataset, predict_outputs=self.predict_outputs,
+        predict_network=self.predict_network,
+        replicate=functools.partial(jax.device_put, device=self.replicated),
+        eval_batch_size=self.config.data.eval_batch_size,
+        num_epochs=self.config.train.num_epochs)
 
   def evaluate(self, state: TrainState, split: data_lib.Split, progress=False) -> dict:
     """Clean-label metrics: accuracy, macro-F1, top-5; multi-label: mAP (and VOC07's)."""
@@ -259,30 +279,8 @@ def restore(config, workdir: str, dataset: data_lib.Dataset | None = None):
   return trainer, state
 
 
-def _read_records(path: str, max_step: int) -> list[dict]:
-  if not os.path.exists(path):
-    return []
-  return [r for r in read_jsonl(path) if r["step"] <= max_step]
-
-
-def read_jsonl(path: str) -> list[dict]:
-  """The records of a metrics.jsonl file, in order."""
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
-
-
-def _write_records(path: str, records: list[dict]) -> None:
-  with open(path, "w") as f:
-    f.writelines(json.dumps(r) + "\n" for r in records)
-
-
-def _train_logits(trainer, state, split, logits=None):
-  """The training set's logits: `logits` when this epoch already predicted them."""
-  return trainer.predict(state, split) if logits is None else logits
-
-
-def _check_finite(pending: list, last_good_ckpt) -> None:
-  for step, m in pending:
+def _check_finite(fetched: list, last_good_ckpt) -> None:
+  for step, m in fetched:
     if not np.isfinite(m["loss"]):
       raise NonFiniteLossError(
           f"loss is {float(m['loss'])} at step {step}: training stopped; the last good "
@@ -290,20 +288,103 @@ def _check_finite(pending: list, last_good_ckpt) -> None:
           f"loss is {float(m['loss'])} at step {step}: training stopped before any checkpoint")
 
 
-def results_table(results: dict) -> str:
-  t = results["test"]
-  if "map" in t:
-    return ("| dataset | method | model | noise rate | clean-test mAP | mAP (VOC07 11-point) |\n"
-            "|---|---|---|---|---|---|\n"
-            f"| {results['dataset']} | {results['method']} | {results['model']} | "
-            f"{100 * results['noise_rate']:.1f}% | {100 * t['map']:.2f}% | "
-            f"{100 * t['map_voc07']:.2f}% |")
-  test = "clean-test" if results.get("test_labels", "clean") == "clean" else "test (labels as given)"
-  return (f"| dataset | method | model | noise rate | {test} acc | macro-F1 |\n"
-          "|---|---|---|---|---|---|\n"
-          f"| {results['dataset']} | {results['method']} | {results['model']} | "
-          f"{100 * results['noise_rate']:.1f}% | {100 * t['accuracy']:.2f}% | "
-          f"{100 * t['macro_f1']:.2f}% |")
+class _Loop:
+  """The steps of one run and what happens between them: logging, epoch ends (the
+  method's hook, training dynamics, evaluation, collapse guard) and checkpoints, each
+  when `itstime` says so."""
+
+  def __init__(self, config, trainer: Trainer, ckpt: Checkpointer, it, workdir: str,
+               start_step: int, is_main: bool):
+    self.config, self.trainer, self.ckpt, self.it = config, trainer, ckpt, it
+    self.dataset = trainer.dataset
+    self.spe, self.total = trainer.steps_per_epoch, trainer.total_steps
+    cfg = config.train
+    self.stop_at = cfg.stop_after_steps if cfg.stop_after_steps > 0 else self.total
+    self.last_ckpt = start_step if start_step else None
+    self.metrics = run_files.MetricsLog(workdir, start_step, write=is_main)
+    self.guard = collapse.Guard.from_config(cfg, multi_label=self.dataset.multi_label)
+    self.test_metrics = None
+    # train.training_dynamics: predict the training set after every epoch and sum the
+    # given label's margin and loss (label issues), resumed with the run
+    self.tracker = (dynamics.Tracker(workdir, self.dataset.train.hard_labels(),
+                                     self.dataset.num_classes, start_step // self.spe,
+                                     write=is_main)
+                    if cfg.training_dynamics and not self.dataset.multi_label else None)
+    self.pending = []  # (step, device metrics) not yet fetched: fetched when logged
+
+  def run(self, state: TrainState, step: int, interrupt) -> tuple[TrainState, int]:
+    cfg = self.config.train
+    bar = tqdm.tqdm(total=self.total, initial=step, desc="train", disable=not cfg.progress_bar)
+    while step < min(self.total, self.stop_at) and not interrupt.requested:
+      state, m = self.trainer.train_step(state, self.trainer.shard(next(self.it)))
+      step += 1
+      bar.update(1)
+      self.pending.append((step, m))
+      epoch_end = itstime(step, self.spe, self.total, last=False)
+      mid_epoch_ckpt = itstime(step, cfg.checkpoint_every_steps, self.total,
+                               last=False) and not epoch_end
+      # a checkpoint only after its losses were checked finite
+      if itstime(step, cfg.log_every_steps, self.stop_at) or epoch_end or mid_epoch_ckpt:
+        self.log_train(step)
+        bar.set_postfix(loss=f"{self.metrics.records[-1]['loss']:.4f}")
+      if mid_epoch_ckpt:
+        self.save(step, state)
+      if epoch_end:
+        state = self.end_of_epoch(state, step)
+    bar.close()
+    return state, step
+
+  def log_train(self, step: int) -> None:
+    fetched = [(s, jax.device_get(x)) for s, x in self.pending]
+    self.pending = []
+    _check_finite(fetched, self.last_ckpt)
+    self.metrics.log({"kind": "train", "step": step, "epoch": step / self.spe,
+                      **{k: float(np.mean([x[k] for _, x in fetched])) for k in fetched[-1][1]},
+                      "learning_rate": float(self.trainer.schedule(step - 1))})
+
+  def save(self, step: int, state: TrainState) -> None:
+    self.ckpt.save(step, state, self.it.get_state())
+    self.last_ckpt = step
+
+  def end_of_epoch(self, state: TrainState, step: int) -> TrainState:
+    trainer, cfg, train = self.trainer, self.config.train, self.dataset.train
+    epoch = step // self.spe
+    state = trainer.method.end_of_epoch(trainer.epoch_context(), state, epoch,
+                                        config=self.config.method)
+    train_logits = None  # one pass over the training set an epoch, shared below
+    if self.tracker is not None:
+      train_logits = trainer.predict(state, train)
+      self.tracker.add_epoch(train_logits, epoch, (self.last_ckpt or 0) // self.spe)
+    if itstime(epoch, cfg.eval_every_epochs, self.total // self.spe):
+      self.evaluate(state, step, epoch, train_logits)
+    if itstime(epoch, cfg.checkpoint_every_epochs, self.total // self.spe):
+      self.save(step, state)
+    return state
+
+  def evaluate(self, state: TrainState, step: int, epoch: int, train_logits) -> None:
+    trainer, train = self.trainer, self.dataset.train
+    self.test_metrics = trainer.evaluate(state, self.dataset.test)
+    record = {"kind": "eval", "step": step, "epoch": epoch,
+              **{f"test_{k}": v for k, v in self.test_metrics.items()}}
+    labels = None
+    if trainer.method.refined_labels is not None and not self.dataset.multi_label:
+      refined = np.asarray(trainer.method.refined_labels(state.method_state))
+      record["label_precision"] = float(np.mean(refined == train.clean_labels))
+      labels = (refined, train.hard_labels(), train.clean_labels)
+    # the guard predicts the training set only when this epoch did not already
+    record.update(self.guard.check(epoch, step, functools.partial(
+        _given_or_predicted, train_logits, trainer, state, train), labels))
+    self.metrics.log(record)
+    if self.guard.should_stop:  # train.stop_on_collapse: end here, evaluated and written
+      self.total = step
+
+  def evaluated_at(self, step: int) -> bool:
+    last = self.metrics.records[-1] if self.metrics.records else {}
+    return self.test_metrics is not None and last.get("kind") == "eval" and last["step"] == step
+
+
+def _given_or_predicted(logits, trainer: Trainer, state, split) -> np.ndarray:
+  return trainer.predict(state, split) if logits is None else logits
 
 
 def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
@@ -337,111 +418,48 @@ def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dat
     logging.info("resumed from step %d", start_step)
   run.record(config, extension, start_step or 0)  # config.json only after a good restore
   start_step = start_step or 0
-  last_ckpt = start_step if start_step else None
-  # per-example given-label margin/loss summed over epochs (label issues), resumed with it
-  tracker = dynamics.Tracker(workdir, dataset.train.hard_labels(), dataset.num_classes,
-                             start_step // trainer.steps_per_epoch, write=is_main)
-  metrics_path = os.path.join(workdir, "metrics.jsonl")
-  records = _read_records(metrics_path, start_step)
-  if is_main:
-    _write_records(metrics_path, records)
-
-  def log(record):
-    records.append(record)
-    if is_main:
-      with open(metrics_path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-  spe, total = trainer.steps_per_epoch, trainer.total_steps
-  cfg_train = config.train
-  stop_at = cfg_train.stop_after_steps if cfg_train.stop_after_steps > 0 else total
-  pending = []  # (step, device metrics) not yet fetched: fetched at log steps, no per-step sync
-  bar = tqdm.tqdm(total=total, initial=start_step, desc="train", disable=not cfg_train.progress_bar)
-  step = start_step
-  test_metrics = None
-  guard = collapse.Guard.from_config(cfg_train, multi_label=dataset.multi_label)
+  loop = _Loop(config, trainer, ckpt, it, workdir, start_step, is_main)
   run.interrupt.watch()
-  while step < min(total, stop_at) and not run.interrupt.requested:
-    batch = next(it)
-    state, m = trainer.train_step(state, trainer.shard(batch))
-    step += 1
-    bar.update(1)
-    pending.append((step, m))
-    epoch_end = step % spe == 0
-    every = cfg_train.checkpoint_every_steps
-    mid_epoch_ckpt = every > 0 and step % every == 0 and not epoch_end
-    if (step % cfg_train.log_every_steps == 0 or epoch_end or step == stop_at
-        or mid_epoch_ckpt):  # a checkpoint only after its losses were checked finite
-      fetched = [(s, jax.device_get(x)) for s, x in pending]
-      pending = []
-      _check_finite(fetched, last_ckpt)
-      log({"kind": "train", "step": step, "epoch": step / spe,
-           **{k: float(np.mean([x[k] for _, x in fetched])) for k in fetched[-1][1]},
-           "learning_rate": float(trainer.schedule(step - 1))})
-      bar.set_postfix(loss=f"{records[-1]['loss']:.4f}")
-    if mid_epoch_ckpt:
-      ckpt.save(step, state, it.get_state())
-      last_ckpt = step
-    if epoch_end:
-      epoch = step // spe
-      if hasattr(trainer.method, "end_of_epoch"):
-        state = trainer.method.end_of_epoch(trainer, state, epoch, config=config.method)
-      train_logits = None  # one pass over the training set a epoch, shared below
-      if not dataset.multi_label:
-        train_logits = trainer.predict(state, dataset.train)
-        tracker.add_epoch(train_logits, epoch, (last_ckpt or 0) // spe)
-      if epoch % cfg_train.eval_every_epochs == 0 or step == total:
-        test_metrics = trainer.evaluate(state, dataset.test)
-        record = {"kind": "eval", "step": step, "epoch": epoch,
-                  **{f"test_{k}": v for k, v in test_metrics.items()}}
-        labels = None
-        if hasattr(trainer.method, "refined_labels") and not dataset.multi_label:
-          refined = np.asarray(trainer.method.refined_labels(state.method_state))
-          record["label_precision"] = float(np.mean(refined == dataset.train.clean_labels))
-          labels = (refined, dataset.train.hard_labels(), dataset.train.clean_labels)
-        record.update(guard.check(epoch, step, functools.partial(
-            _train_logits, trainer, state, dataset.train, train_logits), labels))
-        log(record)
-        if guard.should_stop:  # train.stop_on_collapse: end here, evaluated and written
-          total = step
-      if epoch % cfg_train.checkpoint_every_epochs == 0 or step == total:
-        ckpt.save(step, state, it.get_state())
-        last_ckpt = step
-  bar.close()
+  state, step = loop.run(state, start_step, run.interrupt)
   run.interrupt.restore()  # Ctrl-C from here on interrupts at once
-  if step < total:  # stopped early on request: keep a checkpoint to resume from
-    if last_ckpt != step:
-      ckpt.save(step, state, it.get_state())
+  if step < loop.total:  # stopped early on request: keep a checkpoint to resume from
+    if loop.last_ckpt != step:
+      loop.save(step, state)
     ckpt.close()
     if run.interrupt.requested:
       raise run.interrupted(step, step)
     return {"status": "stopped", "step": step, "state": state}
   ckpt.close()
+  results = _results(config, trainer, state, loop, step, start_time)
+  if loop.tracker is not None:
+    results["label_issues"] = label_issues.finish_run(workdir, trainer, state,
+                                                      loop.tracker.dynamics, is_main=is_main)
+  if is_main:
+    run_files.write_results(workdir, results, loop.metrics.records)
+  return {**results, "state": state}
 
-  if test_metrics is None or records[-1].get("kind") != "eval" or records[-1]["step"] != step:
-    test_metrics = trainer.evaluate(state, dataset.test)
+
+def _results(config, trainer: Trainer, state: TrainState, loop: _Loop, step: int,
+             start_time: float) -> dict:
+  """results.json's content (less `label_issues`): the final test metrics and the run."""
+  dataset = trainer.dataset
+  test_metrics = (loop.test_metrics if loop.evaluated_at(step)
+                  else trainer.evaluate(state, dataset.test))
   results = {
       "status": "finished", "dataset": dataset.name, "method": config.method.name,
       "model": config.model.name, "noise_rate": dataset.info["noise_rate"],
       "test_labels": dataset.info.get("test_labels", "clean"),  # user data: "as given"
       "num_train": len(dataset.train), "num_test": len(dataset.test),
       "steps": step, "epochs": config.train.num_epochs, "test": test_metrics,
-      "wall_time_s": time.time() - start_time, "collapse": guard.collapse,
+      "wall_time_s": time.time() - start_time, "collapse": loop.guard.collapse,
   }
   if dataset.val is not None:
     results["val"] = trainer.evaluate(state, dataset.val)
-  if hasattr(trainer.method, "trust_scores"):
+  if trainer.method.trust_scores is not None:
     trust = np.asarray(trainer.method.trust_scores(state.method_state))
     train_labels = dataset.train.labels if dataset.multi_label else dataset.train.hard_labels()
     results["noise_detection"] = metrics_lib.noise_detection(
         trust, train_labels, dataset.train.clean_labels)
   if "label_set" in dataset.info:
     results["label_set"] = dataset.info["label_set"]
-  if not dataset.multi_label:
-    results["label_issues"] = label_issues.finish_run(workdir, trainer, state, tracker.dynamics,
-                                                      is_main=is_main)
-  if is_main:
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-      json.dump(results, f, indent=2)
-    plots.training_curves(records, os.path.join(workdir, "curves.png"))
-  return {**results, "state": state}
+  return results

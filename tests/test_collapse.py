@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import load_config
 
-from nlx import collapse, train
+from nlx import collapse, io, train, workdir
 from nlx import data as data_lib
 
 
@@ -40,11 +40,15 @@ def test_guard_records_the_first_collapse_once_and_stops_only_when_asked():
   assert off.check(1, 10, lambda: one_class) == {} and off.collapse is None
 
 
-def test_a_run_forced_to_collapse_is_logged_recorded_and_stopped(tmp_path, caplog):
+@pytest.mark.parametrize("training_dynamics", [True, False])
+def test_a_run_forced_to_collapse_is_logged_recorded_and_stopped(tmp_path, caplog,
+                                                                 training_dynamics):
+  # without training dynamics the guard predicts the training set itself at evaluations
   config = load_config("baselines", "ce,tiny")
   config.model.name, config.model.hidden = "mlp", (32,)
   config.train.num_epochs, config.train.eval_every_epochs = 4, 1
   config.train.stop_on_collapse = True
+  config.train.training_dynamics = training_dynamics
   ds = data_lib.load_dataset(config)
   ds.train.labels = np.full_like(ds.train.labels, 3)  # every training label says class 3
   with caplog.at_level(logging.WARNING):
@@ -56,9 +60,21 @@ def test_a_run_forced_to_collapse_is_logged_recorded_and_stopped(tmp_path, caplo
   assert result["steps"] == spe  # stopped after the first epoch, of 4
   with open(tmp_path / "results.json") as f:
     assert json.load(f)["collapse"] == result["collapse"]
-  evals = [r for r in train.read_jsonl(str(tmp_path / "metrics.jsonl")) if r["kind"] == "eval"]
+  evals = [r for r in io.read_jsonl(str(tmp_path / "metrics.jsonl")) if r["kind"] == "eval"]
   assert len(evals) == 1 and evals[0]["train_top_class"] == 3
   assert evals[0]["train_top_class_share"] >= 0.9
   # the test set is balanced-ish: a model predicting one class scores that class's share
   test_share = np.mean(ds.test.clean_labels == 3)
   assert result["test"]["accuracy"] == pytest.approx(test_share, abs=0.1)
+
+
+def test_collapse_share_and_training_dynamics_stay_in_the_fingerprint():
+  # collapse_share decides where a run with stop_on_collapse ends, and training_dynamics
+  # which files it writes: a workdir must not continue under other values of either
+  base = load_config("baselines", "ce,tiny")
+  keys = workdir.fingerprint_keys(base)
+  assert keys["train.collapse_share"] == 0.9 and keys["train.training_dynamics"] is True
+  for key, value in (("collapse_share", 0.5), ("training_dynamics", False)):
+    other = load_config("baselines", "ce,tiny")
+    other.train[key] = value
+    assert workdir.fingerprint(workdir.fingerprint_keys(other)) != workdir.fingerprint(keys)

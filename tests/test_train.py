@@ -8,8 +8,9 @@ import pytest
 from conftest import load_config, shared_path, write_idx, write_image_folder
 
 from nlx import data as data_lib
-from nlx import train
+from nlx import io, methods, models, train
 from nlx.errors import NonFiniteLossError
+from nlx.periodic import itstime
 
 
 def tiny(name="quickstart", variant="tiny", **overrides):
@@ -169,3 +170,102 @@ def test_bfloat16_compute_trains_float32_params_and_optimizer_state():
   # Same init, same batch: the losses agree to bfloat16's precision, and are not identical.
   assert float(m16["loss"]) == pytest.approx(float(m32["loss"]), rel=2e-2)
   assert float(m16["loss"]) != float(m32["loss"])
+
+
+def test_itstime_by_hand():
+  # every 50 of 120 steps: 50, 100, and the last step 120 (unless last=False)
+  assert [s for s in range(1, 121) if itstime(s, 50, 120)] == [50, 100, 120]
+  assert [s for s in range(1, 121) if itstime(s, 50, 120, last=False)] == [50, 100]
+  assert [s for s in range(1, 7) if itstime(s, 0, 6)] == [6]  # every <= 0: only the last
+  assert [e for e in range(1, 6) if itstime(e, 2, 5)] == [2, 4, 5]
+
+
+def count_predictions(monkeypatch, trainer_cls=train.Trainer) -> list:
+  """Records the length of every split any network of a Trainer predicts."""
+  seen = []
+  original = trainer_cls.predict_network
+
+  def predict_network(self, name, params, model_state, split, progress=False):
+    seen.append(len(split))
+    return original(self, name, params, model_state, split, progress)
+  monkeypatch.setattr(trainer_cls, "predict_network", predict_network)
+  return seen
+
+
+def test_training_dynamics_off_predicts_the_train_set_only_to_guard_evaluations(
+    tmp_path, monkeypatch):
+  runs = {}
+  for on in (True, False):
+    seen = count_predictions(monkeypatch)
+    config = tiny(**{"train.training_dynamics": on, "train.num_epochs": 3,
+                     "train.eval_every_epochs": 2})
+    workdir = tmp_path / str(on)
+    runs[on] = (train.train_and_evaluate(config, str(workdir)), list(seen), workdir)
+    monkeypatch.undo()
+  (on_res, on_seen, on_dir), (off_res, off_seen, off_dir) = runs[True], runs[False]
+  n_train, n_test = on_res["num_train"], on_res["num_test"]
+  # evaluations at epochs 2 and 3 (the last): a test pass each; dynamics on: the train
+  # set after each of the 3 epochs (the guard reuses them); off: only for the guard
+  assert sorted(on_seen) == sorted([n_train] * 3 + [n_test] * 2)
+  assert sorted(off_seen) == sorted([n_train] * 2 + [n_test] * 2)
+  assert "label_issues" in on_res and "label_issues" not in off_res
+  assert (on_dir / "label_issues.csv").exists() and (on_dir / "dynamics").is_dir()
+  assert not (off_dir / "label_issues.csv").exists() and not (off_dir / "dynamics").exists()
+  # the same training either way: the guard's eval records agree, and so does the test
+  evals = [[r for r in io.read_jsonl(str(d / "metrics.jsonl")) if r["kind"] == "eval"]
+           for d in (on_dir, off_dir)]
+  assert evals[0] == evals[1] and evals[0][0]["train_top_class_share"] > 0
+  assert on_res["test"] == off_res["test"]
+
+
+def test_method_networks_are_named_and_two_of_one_size_both_run(monkeypatch):
+  import types
+  ce = methods.get("ce")
+  seen_names = []
+
+  def init_state(config, *, dataset, model, rng, new_model):
+    a, b = new_model(rng, name="a"), new_model(jax.random.fold_in(rng, 1), name="b")
+    return {"a": a.params, "b": b.params}, {"a": a.state, "b": b.state}
+
+  def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
+    seen_names.append(sorted(ctx.apply_fns))
+    out_a, _ = ctx.apply_fns["a"](params["a"], state["a"], batch["input"], train=False)
+    out_b, _ = ctx.apply_fns["b"](params["b"], state["b"], batch["input"], train=False)
+    per_example, _ = ce.loss_fn(params, state, outputs, batch, rng, config=config, ctx=ctx)
+    return per_example, {"metrics": {"a_minus_b": out_a.logits - out_b.logits}}
+
+  module = types.ModuleType("two_nets")
+  module.default_config, module.init_state, module.loss_fn = ce.default_config, init_state, loss_fn
+  monkeypatch.setattr(methods, "get", lambda name: methods.Method.from_module(module))
+  config = tiny()
+  trainer = train.Trainer(config, data_lib.load_dataset(config), train.make_mesh(jax.devices()[:1]))
+  # keyed by class count (as before), b would have replaced a
+  assert set(trainer.graphdefs) == {train.MODEL, "a", "b"}
+  s0 = trainer.initial_state
+  pa, pb = (jax.tree.map(np.asarray, s0.params["method"][k]) for k in "ab")  # s0 is donated
+  batch = trainer.shard(next(trainer.train_iterator(1)))
+  x = train.normalize(batch["image"], trainer.dataset.mean, trainer.dataset.std)
+  logits = {k: np.asarray(models.apply(trainer.graphdefs[k], p, s0.method_state[k], x,
+                                       train=False)[0].logits) for k, p in (("a", pa), ("b", pb))}
+  want = np.mean(logits["a"] - logits["b"])
+  _, m = trainer.train_step(s0, batch)
+  assert seen_names[-1] == ["a", "b"]
+  assert abs(want) > 1e-3 and float(m["a_minus_b"]) == pytest.approx(want, rel=1e-4, abs=1e-6)
+
+  def twice(config, *, dataset, model, rng, new_model):
+    new_model(rng, name="a")
+    new_model(rng, name="a")
+  module.init_state = twice
+  with pytest.raises(ValueError, match="two networks named 'a'"):
+    train.Trainer(config, trainer.dataset, train.make_mesh(jax.devices()[:1]))
+
+
+def test_every_inference_runs_in_the_trainers_steps():
+  # a network runs only in train_step / eval_step (so every prediction goes through the
+  # input pipeline: decode, eval transform, padded batches), never on raw split arrays
+  import pathlib
+  root = pathlib.Path(train.__file__).parent
+  callers = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                   if "models.apply(" in p.read_text() or "apply_fns[" in p.read_text()
+                   and p.parts[-2] != "methods")
+  assert callers == ["train.py"]

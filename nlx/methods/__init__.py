@@ -1,38 +1,123 @@
-"""Training methods: one module each, all with the same small API.
+"""Training methods: one module each, all with the same small API (`MethodModule`).
 
-A method module exports:
+A method module defines what it uses and nothing more; `get(name)` returns it as a
+`Method`, with the defaults below filled in for the hooks it leaves out:
   default_config(name) -> ConfigDict with `name` and the method's hyperparameters
-      (the paper's defaults), stored under `config.method`.
-  init_state(config, *, dataset, model, rng) -> (params, state): trainable method
-      parameters (they get gradients and the optimiser; e.g. ARNet's prototypes, a
-      second network) and non-trainable method state (per-example targets, memories),
-      both pytrees; arrays indexed by example are `[N, ...]` and updated by `index`.
-      `dataset` is the `nlx.data.Dataset`, `model` the `nlx.models.Model`.
-  loss_fn(params, state, outputs, batch, rng, *, config, ctx) -> (per_example [B], aux):
-      (methods that train more networks create them in init_state with
-      `new_model(rng, num_classes=None)` and run them with `ctx.apply_fns[num_classes]`)
-      `outputs` are the model's `Outputs(logits, features)` on `batch["input"]`; the
-      trainer minimises the mean of `per_example`. `batch` holds `input` (normalised),
-      `image`, `label`, `clean_label` (never for training) and `index`; `ctx` is
-      `nlx.train.StepContext` (step, steps_per_epoch, num_classes, apply_fn).
+      (the paper's defaults), stored under `config.method`. Required.
+  loss_fn(params, state, outputs, batch, rng, *, config, ctx) -> (per_example [B], aux).
+      Required. `outputs` are the model's `Outputs(logits, features)` on
+      `batch["input"]`; the trainer minimises the mean of `per_example`. `batch` holds
+      `input` (normalised), `image`, `label`, `clean_label` (never for training) and
+      `index`; `ctx` is a `StepContext`. `aux` may hold `"metrics"`: a dict of
+      per-example `[B]` (or scalar) values that the trainer averages and logs in
+      metrics.jsonl beside `loss` (e.g. each loss term).
+  init_state(config, *, dataset, model, rng, new_model) -> (params, state). Default: no
+      params, no state. Trainable method parameters (they get gradients and the
+      optimiser; e.g. ARNet's prototypes, a second network) and non-trainable method
+      state (per-example targets, memories), both pytrees; arrays indexed by example are
+      `[N, ...]` and updated by `index`. `dataset` is the `nlx.data.Dataset`, `model` the
+      `nlx.models.Model`; `new_model(rng, name=..., num_classes=None)` creates another
+      network of the configured architecture, run in `loss_fn` with
+      `ctx.apply_fns[name]` and at the epoch's end with `EpochContext.predict_network(name, ...)`.
   update_state(state, batch, aux, *, config) -> state, after each step, inside jit.
-  `aux` may hold `"metrics"`: a dict of per-example `[B]` (or scalar) values that the
-      trainer averages and logs in metrics.jsonl beside `loss` (e.g. each loss term).
-Optional:
+      Default: the state unchanged.
   prepare_batch(batch, rng, *, config, ctx) -> batch, before the forward pass (MixUp).
-  end_of_epoch(trainer, state, epoch, *, config) -> state, on the host after each epoch.
-  refined_labels(state) -> [N] and trust_scores(state) -> [N], for the label-precision
-      curve and noise-detection metrics.
+      Default: the batch unchanged.
+  end_of_epoch(ctx, state, epoch, *, config) -> state, on the host after each epoch;
+      `ctx` is an `EpochContext` (predict, replicate, a few config values), never the
+      trainer. Default: the state unchanged.
+  refined_labels(state) -> [N] and trust_scores(state) -> [N]: optional capabilities,
+      None when absent, for the label-precision curve and noise-detection metrics.
   TASKS: the label types it trains on, ("multi_class",) unless it says otherwise
       (multi-label methods: ("multi_label",)); the trainer refuses other data.
 """
 
+import dataclasses
 import importlib
 import types
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
 
 import ml_collections
 
 from nlx.errors import ConfigError
+
+
+class StepContext(NamedTuple):
+  """What a method's `loss_fn` (and `prepare_batch`) may use besides its own params and
+  state, inside the jitted step."""
+  step: Any                # int32 scalar: optimiser steps taken before this one
+  steps_per_epoch: int
+  num_classes: int
+  apply_fn: Callable       # (params, model_state, x, *, train, rng) -> (Outputs, new_state)
+  apply_fns: dict          # name -> apply function of a network made with `new_model`
+
+
+class EpochContext(NamedTuple):
+  """What a method's `end_of_epoch` may use on the host: predictions through the input
+  pipeline (decode, eval transform, padded batches: one compiled program), a way to put
+  arrays back on the mesh, and the config values a method needs. (`nlx.train.Trainer`
+  has the same `dataset`, `predict_outputs` and `predict_network`, so host functions
+  that need only those, like `noise_model.z_probabilities`, take either.)"""
+  dataset: Any             # nlx.data.Dataset
+  # (state, split) -> (logits [N, C], features [N, D]) of the trained model, eval mode
+  predict_outputs: Callable
+  # (name, params, model_state, split) -> (logits, features) of a `new_model` network
+  predict_network: Callable
+  replicate: Callable      # pytree -> the same, replicated over the devices
+  eval_batch_size: int
+  num_epochs: int
+
+
+class MethodModule(Protocol):
+  """The API of a method module (see the package docstring); only `default_config` and
+  `loss_fn` are required, `Method` fills in the rest."""
+
+  def default_config(self, name: str) -> ml_collections.ConfigDict: ...
+
+  def loss_fn(self, params, state, outputs, batch, rng, *, config, ctx: StepContext): ...
+
+
+def _no_params(config, **unused):
+  del config, unused
+  return {}, {}
+
+
+def _same_state(state, batch, aux, *, config):
+  del batch, aux, config
+  return state
+
+
+def _same_batch(batch, rng, *, config, ctx):
+  del rng, config, ctx
+  return batch
+
+
+def _no_epoch_work(ctx, state, epoch, *, config):
+  del ctx, epoch, config
+  return state
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+  """A method module with its hooks' defaults filled in (what the trainer calls)."""
+  module: types.ModuleType
+  default_config: Callable
+  loss_fn: Callable
+  init_state: Callable = _no_params
+  update_state: Callable = _same_state
+  prepare_batch: Callable = _same_batch
+  end_of_epoch: Callable = _no_epoch_work
+  refined_labels: Callable | None = None
+  trust_scores: Callable | None = None
+  tasks: tuple = ("multi_class",)
+
+  @classmethod
+  def from_module(cls, module: types.ModuleType) -> "Method":
+    fields = {f.name for f in dataclasses.fields(cls)} - {"module", "tasks"}
+    return cls(module=module, tasks=getattr(module, "TASKS", cls.tasks),
+               **{k: getattr(module, k) for k in fields if hasattr(module, k)})
+
 
 # method name -> module implementing it
 REGISTRY = {
@@ -66,21 +151,29 @@ REGISTRY = {
     "can": "can",
 }
 NAMES = tuple(REGISTRY)
-MULTI_LABEL_NAMES = ("bce", "bootstrap_sigmoid", "learnq_sigmoid", "icnm", "can")
 # label_embedding trains only a model with a label-embedding output (nlx.models.multimodal)
 EMBEDDING_OUTPUT_NAMES = ("label_embedding",)
-MULTI_CLASS_NAMES = tuple(n for n in NAMES
-                          if n not in MULTI_LABEL_NAMES + EMBEDDING_OUTPUT_NAMES)
 
 
-def get(name: str) -> types.ModuleType:
+def get(name: str) -> Method:
   if name not in REGISTRY:
     raise ConfigError(f"unknown method {name!r}; known methods: {', '.join(NAMES)}")
-  return importlib.import_module(f"nlx.methods.{REGISTRY[name]}")
+  return Method.from_module(importlib.import_module(f"nlx.methods.{REGISTRY[name]}"))
 
 
-def tasks(module: types.ModuleType) -> tuple:
-  return getattr(module, "TASKS", ("multi_class",))
+def names_for(task: str) -> tuple:
+  """The method names whose module's `TASKS` include `task` (e.g. "multi_label")."""
+  return tuple(n for n in NAMES if task in get(n).tasks)
+
+
+def __getattr__(attr: str) -> tuple:
+  """`MULTI_LABEL_NAMES` and `MULTI_CLASS_NAMES` (without the label-embedding methods),
+  read from the modules' `TASKS` when first asked for (importing every method)."""
+  if attr == "MULTI_LABEL_NAMES":
+    return names_for("multi_label")
+  if attr == "MULTI_CLASS_NAMES":
+    return tuple(n for n in names_for("multi_class") if n not in EMBEDDING_OUTPUT_NAMES)
+  raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
 
 
 def default_config(name: str) -> ml_collections.ConfigDict:

@@ -131,11 +131,6 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   return objective + (1.0 - t) * losses.sigmoid_binary_cross_entropy(a, noisy), {}
 
 
-def update_state(state, batch, aux, *, config):
-  del batch, aux, config
-  return state
-
-
 def quality_embedding(trainer, state, split) -> dict:
   """For a training split: `mu [N, d]` of q(s | x, y~), `posterior [N, C]` = q(y | x, y~),
   `prior [N, C]` = p(y | x) and `trustworthy [N]` (the prior thresholded at 1/2 equals

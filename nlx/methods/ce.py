@@ -9,17 +9,7 @@ def default_config(name: str = "ce") -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict({"name": name})
 
 
-def init_state(config, *, dataset, model, rng, **unused):
-  del config, dataset, model, rng, unused
-  return {}, {}
-
-
 def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   del params, state, rng, config
   targets = losses.as_distribution(batch["label"], ctx.num_classes)
   return losses.softmax_cross_entropy(outputs.logits, targets), {}
-
-
-def update_state(state, batch, aux, *, config):
-  del batch, aux, config
-  return state

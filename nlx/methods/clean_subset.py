@@ -54,8 +54,3 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   y = losses.as_distribution(noisy, ctx.num_classes)
   forward = losses.forward_corrected_cross_entropy(outputs.logits, y, state["q"])
   return jnp.where(is_clean, ce, forward), {}
-
-
-def update_state(state, batch, aux, *, config):
-  del batch, aux, config
-  return state

@@ -44,7 +44,7 @@ def default_config(name: str = "coteaching_plus") -> ml_collections.ConfigDict:
 
 def init_state(config, *, dataset, model, rng, new_model, **unused):
   del model, unused
-  net2 = new_model(rng)
+  net2 = new_model(rng, name="net2")
   tau = config.forget_rate if config.forget_rate >= 0 else dataset.info["noise_rate"]
   return {"net2": net2.params}, {"net2_state": net2.state,
                                  "forget_rate": jnp.asarray(tau, jnp.float32)}
@@ -76,8 +76,8 @@ def select_small_loss(loss1, loss2, candidate, keep_fraction):
 
 
 def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
-  out2, net2_state = ctx.apply_fn(params["net2"], state["net2_state"], batch["input"],
-                                  train=True, rng=rng)
+  out2, net2_state = ctx.apply_fns["net2"](params["net2"], state["net2_state"], batch["input"],
+                                          train=True, rng=rng)
   y = losses.as_distribution(batch["label"], ctx.num_classes)
   ce1 = losses.softmax_cross_entropy(outputs.logits, y)
   ce2 = losses.softmax_cross_entropy(out2.logits, y)

@@ -55,16 +55,10 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   return losses.forward_corrected_cross_entropy(outputs.logits, labels, state["transition"]), {}
 
 
-def update_state(state, batch, aux, *, config):
-  del batch, aux, config
-  return state
-
-
-def end_of_epoch(trainer, state, epoch, *, config):
+def end_of_epoch(ctx, state, epoch, *, config):
   if config.transition != "estimate" or epoch != config.estimate_after_epochs:
     return state
-  probs = jax.nn.softmax(trainer.predict(state, trainer.dataset.train), axis=-1)
+  probs = jax.nn.softmax(ctx.predict_outputs(state, ctx.dataset.train)[0], axis=-1)
   t = estimate_from_anchors(np.asarray(probs), config.percentile, config.anchor)
-  new = {**state.method_state, "transition": jax.device_put(jnp.asarray(t, jnp.float32),
-                                                            trainer.replicated)}
+  new = {**state.method_state, "transition": ctx.replicate(jnp.asarray(t, jnp.float32))}
   return state.replace(method_state=new)

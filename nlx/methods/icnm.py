@@ -42,8 +42,3 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   v = jax.nn.sigmoid(outputs.logits)
   r0, r1 = relevance(params, outputs.features)
   return losses.binary_cross_entropy(r1 * v + r0 * (1.0 - v), batch["label"]), {}
-
-
-def update_state(state, batch, aux, *, config):
-  del batch, aux, config
-  return state

@@ -51,8 +51,3 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   del params, state, rng
   y = losses.as_distribution(batch["label"], ctx.num_classes)
   return jnp.sum(y * per_class_loss(outputs, config), axis=-1), {}
-
-
-def update_state(state, batch, aux, *, config):
-  del batch, aux, config
-  return state

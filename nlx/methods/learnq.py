@@ -42,8 +42,3 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   data = losses.forward_corrected_cross_entropy(outputs.logits, y, q)
   reg = config.trace_weight * jnp.trace(q)
   return data + reg, {"metrics": {"data_loss": data, "reg_loss": reg}}
-
-
-def update_state(state, batch, aux, *, config):
-  del batch, aux, config
-  return state

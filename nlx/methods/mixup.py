@@ -17,9 +17,7 @@ def default_config(name: str = "mixup") -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict({"name": name, "alpha": 8.0})
 
 
-init_state = ce.init_state
 loss_fn = ce.loss_fn
-update_state = ce.update_state
 
 
 def prepare_batch(batch, rng, *, config, ctx):

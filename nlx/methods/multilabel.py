@@ -62,8 +62,3 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   bce = losses.binary_cross_entropy(noisy_probability(z, rho_plus, rho_minus), y)
   reg = config.trace_weight * jnp.sum((1.0 - rho_plus) + (1.0 - rho_minus))
   return bce + reg, {"metrics": {"data_loss": bce, "reg_loss": reg}}
-
-
-def update_state(state, batch, aux, *, config):
-  del batch, aux, config
-  return state

@@ -24,9 +24,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from nlx.data import input_pipeline
 from nlx.errors import ConfigError
 from nlx.ops import noise_model as nm
+
+ZNET = "znet"  # the p(z|x) network's name (`new_model`, `ctx.apply_fns`)
 
 
 def default_config(name: str = "noise_model") -> ml_collections.ConfigDict:
@@ -50,7 +51,7 @@ def init_state(config, *, dataset, model, rng, new_model, **unused):
     d = model.feature_dim
     w = jax.random.normal(rng, (d, 3), jnp.float32) / np.sqrt(d)  # LeCun normal, as nnx.Linear
     return {"z_head": {"w": w, "b": jnp.zeros(3, jnp.float32)}}, {"confusion": confusion}
-  znet = new_model(rng, num_classes=3)
+  znet = new_model(rng, name=ZNET, num_classes=3)
   return {"znet": znet.params}, {"znet_state": znet.state, "confusion": confusion}
 
 
@@ -58,8 +59,8 @@ def _z_logits(params, state, outputs, batch, rng, ctx):
   """p(z|x)'s logits `[B, 3]` and the z network's new BatchNorm state (None when shared)."""
   if "z_head" in params:
     return outputs.features @ params["z_head"]["w"] + params["z_head"]["b"], None
-  z_out, znet_state = ctx.apply_fns[3](params["znet"], state["znet_state"], batch["input"],
-                                       train=True, rng=rng)
+  z_out, znet_state = ctx.apply_fns[ZNET](params["znet"], state["znet_state"],
+                                          batch["input"], train=True, rng=rng)
   return z_out.logits, znet_state
 
 
@@ -97,29 +98,21 @@ def update_state(state, batch, aux, *, config):
   return {**state, "znet_state": aux["znet_state"]}
 
 
-def z_probabilities(trainer, state, split) -> np.ndarray:
-  """p(z | x) `[N, 3]` for a split (eval mode)."""
-  from nlx import models
+def z_probabilities(ctx, state, split) -> np.ndarray:
+  """p(z | x) `[N, 3]` for a split (eval mode), through the input pipeline (decode, eval
+  transform, padded batches). `ctx`: an `EpochContext` or the `Trainer`."""
   if "z_head" in state.params["method"]:
     head = state.params["method"]["z_head"]
-    features = trainer.predict_outputs(state, split)[1]
+    features = ctx.predict_outputs(state, split)[1]
     return np.asarray(jax.nn.softmax(features @ head["w"] + head["b"]))
-  from nlx.train import normalize
-  fn = jax.jit(lambda p, s, x: jax.nn.softmax(models.apply(
-      trainer.graphdefs[3], p, s, normalize(x, trainer.dataset.mean, trainer.dataset.std),
-      train=False)[0].logits))
-  # through the input pipeline: file paths are decoded and the eval transform applied
-  batches = input_pipeline.eval_dataset(split, trainer.config.data,
-                                        batch_size=trainer.config.data.eval_batch_size)
-  return np.concatenate([np.asarray(fn(state.params["method"]["znet"],
-                                       state.method_state["znet_state"],
-                                       np.asarray(batch["image"])))
-                         for batch in batches])
+  logits, _ = ctx.predict_network(ZNET, state.params["method"]["znet"],
+                                  state.method_state["znet_state"], split)
+  return np.asarray(jax.nn.softmax(logits))
 
 
-def confusing_probability(trainer, state, split) -> np.ndarray:
+def confusing_probability(ctx, state, split) -> np.ndarray:
   """p(z = confusing | x) `[N]` for a split (for the rank-precision curve)."""
-  return z_probabilities(trainer, state, split)[:, nm.CONFUSING]
+  return z_probabilities(ctx, state, split)[:, nm.CONFUSING]
 
 
 @jax.jit
@@ -128,13 +121,14 @@ def _noise_free(logits, z_probs, noisy, confusion):
   return q[:, :, nm.NOISE_FREE].sum(axis=1)
 
 
-def noise_free_posterior(trainer, state, split) -> np.ndarray:
+def noise_free_posterior(ctx, state, split) -> np.ndarray:
   """The label-issue score `[N]`: the E-step posterior (Eq. 5) that the given label is
   noise-free, `sum_y q(y, z = noise-free | y~, x)`; on the known-clean subset D_c, 1 if
-  the given label equals the known one, else 0."""
+  the given label equals the known one, else 0. `ctx`: an `EpochContext` or the
+  `Trainer`."""
   noisy = np.asarray(split.hard_labels(), np.int32)
-  q = np.asarray(_noise_free(jnp.asarray(trainer.predict(state, split)),
-                             jnp.asarray(z_probabilities(trainer, state, split)),
+  q = np.asarray(_noise_free(jnp.asarray(ctx.predict_outputs(state, split)[0]),
+                             jnp.asarray(z_probabilities(ctx, state, split)),
                              jnp.asarray(noisy), state.method_state["confusion"]))
   known = split.extras.get("known_label")
   if known is None:

@@ -65,11 +65,6 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   return fn(outputs.logits, targets, **hparams), aux
 
 
-def update_state(state, batch, aux, *, config):
-  del batch, aux, config
-  return state
-
-
 def prune_epochs(num_epochs: int, prune_start: int = -1, prune_every: int = -1) -> list[int]:
   """The completed-epoch counts after which truncated GCE prunes (see the docstring)."""
   start = prune_start if prune_start >= 0 else round(num_epochs / 3)
@@ -85,13 +80,13 @@ def truncation_weights(logits: np.ndarray, labels: np.ndarray, k: float) -> np.n
   return (p_y > k).astype(np.float32)
 
 
-def end_of_epoch(trainer, state, epoch, *, config):
+def end_of_epoch(ctx, state, epoch, *, config):
   if config.name != "truncated_gce":
     return state
-  epochs = prune_epochs(trainer.config.train.num_epochs, config.prune_start, config.prune_every)
+  epochs = prune_epochs(ctx.num_epochs, config.prune_start, config.prune_every)
   if epoch not in epochs:
     return state
-  logits = trainer.predict(state, trainer.dataset.train)
-  w = truncation_weights(logits, trainer.dataset.train.hard_labels(), config.k)
-  new = {**state.method_state, "weights": jax.device_put(jnp.asarray(w), trainer.replicated)}
+  logits = ctx.predict_outputs(state, ctx.dataset.train)[0]
+  w = truncation_weights(logits, ctx.dataset.train.hard_labels(), config.k)
+  new = {**state.method_state, "weights": ctx.replicate(jnp.asarray(w))}
   return state.replace(method_state=new)

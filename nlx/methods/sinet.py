@@ -92,11 +92,6 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   return w * ce * w.shape[0] / jnp.maximum(jnp.sum(w), 1e-6), {}
 
 
-def update_state(state, batch, aux, *, config):
-  del batch, aux, config
-  return state
-
-
 def smoothed_targets(probs: jax.Array, labels: jax.Array, weights: jax.Array, k: int) -> jax.Array:
   """`[N, C]`: one-hot given label where w > 0; else uniform over {given label} and
   the top-k predicted classes."""
@@ -113,11 +108,11 @@ _sinet_weights = jax.jit(side_info.sinet_weights,
                          static_argnames=("k", "gamma", "eps", "alpha", "beta", "weighted"))
 
 
-def end_of_epoch(trainer, state, epoch, *, config):
+def end_of_epoch(ctx, state, epoch, *, config):
   if epoch < config.warmup_epochs:
     return state
   ms = state.method_state
-  logits, feats = trainer.predict_outputs(state, trainer.dataset.train)
+  logits, feats = ctx.predict_outputs(state, ctx.dataset.train)
   probs = jax.nn.softmax(jnp.asarray(logits), axis=-1)
   labels = ms["labels"]
   confidence = jnp.take_along_axis(probs, labels[:, None], axis=-1)[:, 0]
@@ -128,7 +123,7 @@ def end_of_epoch(trainer, state, epoch, *, config):
   new = {**ms, "weights": weights, "prototypes": protos}
   if config.smoothing_topk > 0:
     new["targets"] = smoothed_targets(probs, labels, weights, config.smoothing_topk)
-  return state.replace(method_state=jax.device_put(new, trainer.replicated))
+  return state.replace(method_state=ctx.replicate(new))
 
 
 def trust_scores(state):

@@ -9,7 +9,6 @@ found in metrics.jsonl, loss terms on one panel; `report_section` writes the fig
 to the run and returns its markdown, with a line when the run collapsed.
 """
 
-import json
 import math
 import os
 
@@ -17,6 +16,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+from nlx import io
 
 NOT_DIAGNOSTICS = {"kind", "step", "epoch", "loss", "learning_rate"}
 EVAL_DIAGNOSTICS = ("label_precision", "corrected_share", "train_top_class_share")
@@ -80,12 +81,10 @@ def report_section(workdir: str, report_dir: str) -> str:
   text = ""
   results_path = os.path.join(workdir, "results.json")
   if os.path.isfile(results_path):
-    with open(results_path) as f:
-      text += collapse_note(json.load(f))
+    text += collapse_note(io.read_json(results_path))
   metrics_path = os.path.join(workdir, "metrics.jsonl")
   if os.path.isfile(metrics_path):
-    with open(metrics_path) as f:
-      records = [json.loads(line) for line in f if line.strip()]
+    records = io.read_jsonl(metrics_path)
     png = os.path.join(workdir, "diagnostics.png")
     if diagnostic_curves(records, png):
       rel = os.path.relpath(os.path.abspath(png), os.path.abspath(report_dir))

@@ -9,7 +9,7 @@ wrong labels, the figure, and the table of the top suspects from `label_issues.c
 """
 
 import argparse
-import json
+import csv
 import os
 
 import matplotlib
@@ -18,7 +18,11 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from nlx import io
+
 FIGURE_NAME = "label_issues.png"
+# what nlx.label_issues writes (read here as files: the report sits below it, see `nlx`)
+CSV_NAME, JSON_NAME = "label_issues.csv", "label_issues.json"
 
 
 def _image(split, i: int):
@@ -55,12 +59,10 @@ def suspects_figure(workdir: str, dataset, issues, top: int = 24, cols: int = 8)
 
 def section(workdir: str, base: str, top: int = 20) -> str:
   """The markdown of one run (links relative to `base`, the page's folder)."""
-  from nlx import label_issues
-  path = os.path.join(workdir, label_issues.JSON_NAME)
+  path = os.path.join(workdir, JSON_NAME)
   if not os.path.isfile(path):
-    return f"### `{workdir}`\n\nno {label_issues.JSON_NAME} (not finished, or multi-label)\n"
-  with open(path) as f:
-    s = json.load(f)
+    return f"### `{workdir}`\n\nno {JSON_NAME} (not finished, or multi-label)\n"
+  s = io.read_json(path)
   true = f", true: {s['true_errors']}" if "true_errors" in s else ""
   quality = (f" AUROC {100 * s['auroc']:.1f}, AP {100 * s['ap']:.1f}, flagged-set F1 "
              f"{100 * s['f1']:.1f}." if "auroc" in s else "")
@@ -72,9 +74,12 @@ def section(workdir: str, base: str, top: int = 20) -> str:
     text += [f"![most suspicious labels of {workdir}]({os.path.relpath(figure, base)})", ""]
   text += ["| rank | index | given | suggested | score | flagged | path |",
            "|---|---|---|---|---|---|---|"]
-  for rank, r in enumerate(label_issues.find(workdir)[:top], 1):
+  with open(os.path.join(workdir, CSV_NAME), newline="") as f:
+    rows = list(csv.DictReader(f))[:top]  # most suspicious first
+  for rank, r in enumerate(rows, 1):
     text.append(f"| {rank} | {r['index']} | {r['given_class']} | {r['suggested_class']} | "
-                f"{r['score']:.4g} | {'yes' if r['flagged'] else 'no'} | {r['path']} |")
+                f"{float(r['score']):.4g} | {'yes' if r['flagged'] == '1' else 'no'} | "
+                f"{r['path']} |")
   return "\n".join(text) + "\n"
 
 

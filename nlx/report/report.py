@@ -11,19 +11,17 @@ are listed as such; a path that is no workdir is an error.
 """
 
 import argparse
-import json
 import os
 import sys
 
+from nlx import io
 from nlx.errors import ConfigError
 from nlx.report import diagnostics
+from nlx.report.run_files import read_metrics
 
 
 def _json(path: str) -> dict:
-  if not os.path.isfile(path):
-    return {}
-  with open(path) as f:
-    return json.load(f)
+  return io.read_json(path, default={})
 
 
 def _variant(record: dict) -> str:
@@ -74,8 +72,7 @@ def make_report(workdirs, out_path: str) -> str:
     if not os.path.isfile(path):
       pending.append(w)
       continue
-    with open(path) as f:
-      results = json.load(f)
+    results = io.read_json(path)
     curves = os.path.join(w, "curves.png")
     row, figure = _row(w, results, os.path.relpath(os.path.abspath(curves), base))
     rows.append(row)
@@ -106,7 +103,5 @@ def main(argv=None) -> None:
   print(a.out)
 
 
-def read_metrics(workdir: str) -> list:
-  """The records of `workdir/metrics.jsonl` (train and eval lines), in order."""
-  from nlx.train import read_jsonl
-  return read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+__all__ = ["main", "make_report", "read_metrics"]
+

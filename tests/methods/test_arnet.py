@@ -62,7 +62,7 @@ def test_each_reading_one_jitted_step_is_finite_and_logs_its_diagnostics(reading
     assert np.all(np.delete(running, idx, axis=0) == 0)
 
 
-def hand_example(target, lam, alpha=3.0):
+def hand_example(ctx, target, lam, alpha=3.0):
   """Two classes, one example: logits (0, log 3) -> r = (1/4, 3/4); every prototype's soft
   label is (0.9, 0.1), so v = (0.9, 0.1) whatever the attention."""
   config = arnet.default_config()
@@ -73,7 +73,6 @@ def hand_example(target, lam, alpha=3.0):
            "running": jnp.array([[0.0, 0.0], [0.5, 0.5]])}
   outputs = models.Outputs(jnp.array([[0.0, np.log(3.0)]]), jnp.array([[1.0, 2.0, 0.5]]))
   batch = {"label": jnp.array([1]), "clean_label": jnp.array([0]), "index": jnp.array([1])}
-  ctx = train.StepContext(jnp.asarray(0), 1, 2, None, {})
   return arnet.loss_fn({"prototypes": prototypes}, state, outputs, batch, None, config=config,
                        ctx=ctx)
 
@@ -87,8 +86,8 @@ def hand_example(target, lam, alpha=3.0):
     ("running", 0.0, [0.425, 0.575]),
     ("running", 1.0, [0.9, 0.1]),
 ])
-def test_each_readings_target_against_the_hand_worked_example(target, lam, want):
-  per_example, aux = hand_example(target, lam)
+def test_each_readings_target_against_the_hand_worked_example(target, lam, want, step_context):
+  per_example, aux = hand_example(step_context(), target, lam)
   np.testing.assert_allclose(aux["target"], [want], rtol=1e-5)
   assert int(aux["refined"][0]) == int(np.argmax(want))
   r = np.array([0.25, 0.75])
@@ -108,7 +107,7 @@ def test_each_readings_target_against_the_hand_worked_example(target, lam, want)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("read_t,cluster_t", [(1.0, 1.0), (0.1, 1.0), (1.0, 0.1), (0.5, 0.2)])
-def test_read_and_cluster_temperatures_act_on_their_own_terms(read_t, cluster_t):
+def test_read_and_cluster_temperatures_act_on_their_own_terms(read_t, cluster_t, step_context):
   key = jax.random.key(0)
   h, c = jax.random.normal(key, (6, 3)), jax.random.normal(jax.random.fold_in(key, 1), (4, 3))
   cos = (np.asarray(h) / np.linalg.norm(h, axis=1, keepdims=True)) @ (
@@ -122,7 +121,7 @@ def test_read_and_cluster_temperatures_act_on_their_own_terms(read_t, cluster_t)
   batch = {"label": jnp.zeros(6, jnp.int32), "index": jnp.arange(6)}
   _, aux = arnet.loss_fn({"prototypes": c}, state, models.Outputs(jnp.zeros((6, 2)), h),
                          batch, None, config=config,
-                         ctx=train.StepContext(jnp.asarray(0), 1, 2, None, {}))
+                         ctx=step_context())
 
   def softmax(x):
     e = np.exp(x - x.max(1, keepdims=True))

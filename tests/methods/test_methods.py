@@ -1,4 +1,3 @@
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -66,12 +65,11 @@ def test_coteaching_selection_by_hand():
   np.testing.assert_array_equal(f2, [True, False, False, False])
 
 
-def test_coteaching_plus_loss_is_peer_selected_mean():
+def test_coteaching_plus_loss_is_peer_selected_mean(step_context):
   trainer = make_trainer("coteaching_plus", init_epochs=0, forget_rate=0.5, num_gradual=1)
   s0 = trainer.initial_state
   batch = first_batch(trainer)
-  ctx = train.StepContext(jnp.asarray(trainer.steps_per_epoch * 3), trainer.steps_per_epoch, 10,
-                          lambda *a, **k: models.apply(trainer.graphdef, *a, **k), {})
+  ctx = step_context(trainer.steps_per_epoch * 3, trainer=trainer)
   x = train.normalize(batch["image"], trainer.dataset.mean, trainer.dataset.std)
   full = {**batch, "input": x}
   out1, _ = models.apply(trainer.graphdef, s0.params["model"], s0.model_state, x, train=True)
@@ -92,11 +90,11 @@ def test_coteaching_plus_loss_is_peer_selected_mean():
   assert float(per_ex.mean()) == pytest.approx(want, rel=1e-5)
 
 
-def test_mixup_mixes_inputs_and_labels_with_one_lambda():
+def test_mixup_mixes_inputs_and_labels_with_one_lambda(step_context):
   b, c = 6, 3
   labels = jnp.array([0, 1, 2, 0, 1, 2])
   batch = {"input": jnp.eye(b), "label": labels}
-  ctx = train.StepContext(jnp.asarray(0), 1, c, None, {})
+  ctx = step_context(num_classes=c)
   out = mixup.prepare_batch(batch, jax.random.key(3), config=mixup.default_config(), ctx=ctx)
   x = np.asarray(out["input"])  # row i = lam * e_i + (1 - lam) * e_perm(i)
   diag = np.diag(x)
@@ -109,14 +107,14 @@ def test_mixup_mixes_inputs_and_labels_with_one_lambda():
   np.testing.assert_allclose(np.asarray(out["label"]).sum(1), 1, rtol=1e-6)
 
 
-def test_learnq_starts_at_identity_and_adds_the_trace():
+def test_learnq_starts_at_identity_and_adds_the_trace(step_context):
   trainer = make_trainer("learnq")
   q = np.asarray(learnq.noise_matrix(trainer.initial_state.params["method"]))
   np.testing.assert_allclose(q.sum(1), 1, rtol=1e-6)
   assert np.all(np.diag(q) >= 0.999 - 1e-6)
   logits = jnp.log(jnp.array([[0.5, 0.3, 0.2]]))
   params = {"q_logits": jnp.log(jnp.array([[0.8, 0.2, 1e-9], [0.1, 0.9, 1e-9], [1e-9, 1e-9, 1.0]]))}
-  ctx = train.StepContext(jnp.asarray(0), 1, 3, None, {})
+  ctx = step_context(num_classes=3)
   outputs = models.Outputs(logits, logits)
   per_ex, _ = learnq.loss_fn(params, {}, outputs, {"label": jnp.array([1])}, None,
                              config=learnq.default_config(), ctx=ctx)
@@ -162,7 +160,7 @@ def test_arnet_step_writes_memory_cache_and_refined_labels():
   assert not np.allclose(s1.params["method"]["prototypes"], p0)  # C gets gradients
 
 
-def test_noise_model_stage1_trains_only_the_clean_subset_and_stage2_all():
+def test_noise_model_stage1_trains_only_the_clean_subset_and_stage2_all(step_context):
   from nlx.methods import noise_model
   trainer = make_trainer("noise_model")
   known = trainer.dataset.train.extras["known_label"]
@@ -178,9 +176,7 @@ def test_noise_model_stage1_trains_only_the_clean_subset_and_stage2_all():
   out, _ = models.apply(trainer.graphdef, s0.params["model"], s0.model_state, x, train=True)
   cfg = trainer.config.method
   for step, stage in ((0, 1), (trainer.steps_per_epoch, 2)):
-    ctx = train.StepContext(jnp.asarray(step), trainer.steps_per_epoch, 10, None,
-                            {k: functools.partial(models.apply, g)
-                             for k, g in trainer.graphdefs.items()})
+    ctx = step_context(step, trainer=trainer)
     per_ex, _ = noise_model.loss_fn(s0.params["method"], s0.method_state, out, full,
                                     jax.random.key(0), config=cfg, ctx=ctx)
     per_ex = np.asarray(per_ex)
@@ -191,7 +187,7 @@ def test_noise_model_stage1_trains_only_the_clean_subset_and_stage2_all():
       assert np.all(per_ex > 0)
 
 
-def test_noise_model_shared_trunk_reads_z_from_the_y_network_features():
+def test_noise_model_shared_trunk_reads_z_from_the_y_network_features(step_context):
   from nlx.methods import noise_model
   trainer = make_trainer("noise_model", shared_trunk=True, pretrain_epochs=0)
   s0 = trainer.initial_state
@@ -200,8 +196,7 @@ def test_noise_model_shared_trunk_reads_z_from_the_y_network_features():
   batch = first_batch(trainer)
   x = train.normalize(batch["image"], trainer.dataset.mean, trainer.dataset.std)
   out, _ = models.apply(trainer.graphdef, s0.params["model"], s0.model_state, x, train=True)
-  ctx = train.StepContext(jnp.asarray(trainer.steps_per_epoch), trainer.steps_per_epoch, 10,
-                          None, {})
+  ctx = step_context(trainer.steps_per_epoch, trainer=trainer)
   per_ex, _ = noise_model.loss_fn(s0.params["method"], s0.method_state, out, {**batch, "input": x},
                                   jax.random.key(0), config=trainer.config.method, ctx=ctx)
   confusion = np.asarray(s0.method_state["confusion"])
@@ -223,14 +218,14 @@ def test_noise_model_shared_trunk_reads_z_from_the_y_network_features():
   assert p_conf.shape == (len(trainer.dataset.train),) and ((p_conf > 0) & (p_conf < 1)).all()
 
 
-def test_clean_subset_baselines_by_hand():
+def test_clean_subset_baselines_by_hand(step_context):
   from nlx.methods import clean_subset
   logits = jnp.array([[2.0, 0.0], [0.0, 1.0], [1.0, 3.0]])
   batch = {"label": jnp.array([1, 1, 0]), "known_label": jnp.array([0, -1, -1])}
   ce = lambda z, y: float(-jax.nn.log_softmax(z)[y])
   q = jnp.array([[0.8, 0.2], [0.3, 0.7]])  # Q[true, noisy]
   state = {"q": q}
-  ctx = train.StepContext(0, 1, 2, None, {})
+  ctx = step_context()
   def run(name):
     cfg = clean_subset.default_config(name)
     return np.asarray(clean_subset.loss_fn({}, state, type("O", (), {"logits": logits}), batch,
@@ -318,7 +313,7 @@ def test_methods_with_a_regulariser_log_data_and_reg_terms():
     assert float(m["data_loss"]) > 0
 
 
-def test_coteaching_plus_disagreement_starts_at_the_authors_epoch():
+def test_coteaching_plus_disagreement_starts_at_the_authors_epoch(step_context):
   # init_epochs = 2 in the authors' 1-based counting: Co-teaching on epoch 0 only
   trainer = make_trainer("coteaching_plus", init_epochs=2, forget_rate=0.0)
   s0 = trainer.initial_state
@@ -330,9 +325,93 @@ def test_coteaching_plus_disagreement_starts_at_the_authors_epoch():
   disagree = np.asarray(jnp.argmax(out1.logits, -1) != jnp.argmax(out2.logits, -1))
   assert 0 < disagree.sum() < len(disagree)
   for epoch, want_rows in ((0, np.ones_like(disagree)), (1, disagree)):
-    ctx = train.StepContext(jnp.asarray(trainer.steps_per_epoch * epoch), trainer.steps_per_epoch,
-                            10, lambda *a, **k: models.apply(trainer.graphdef, *a, **k), {})
+    ctx = step_context(trainer.steps_per_epoch * epoch, trainer=trainer)
     per_ex, _ = coteaching_plus.loss_fn(s0.params["method"], s0.method_state, out1,
                                         {**batch, "input": x}, jax.random.key(0),
                                         config=trainer.config.method, ctx=ctx)
     np.testing.assert_array_equal(np.asarray(per_ex) > 0, want_rows)
+
+
+def test_method_defaults_fill_the_hooks_a_module_leaves_out():
+  from nlx.methods import ce, elr
+  assert not any(hasattr(ce, k) for k in ("init_state", "update_state", "end_of_epoch"))
+  method = methods.get("ce")
+  assert method.init_state(methods.default_config("ce"), dataset=None, model=None,
+                           rng=None, new_model=None) == ({}, {})
+  state, batch = {"t": jnp.ones(2)}, {"label": jnp.zeros(2)}
+  assert method.update_state(state, batch, {}, config=None) is state
+  assert method.prepare_batch(batch, None, config=None, ctx=None) is batch
+  assert method.end_of_epoch(None, state, 1, config=None) is state
+  assert method.refined_labels is None and method.trust_scores is None
+  assert method.tasks == ("multi_class",) and method.loss_fn is ce.loss_fn
+  assert methods.get("elr").refined_labels is elr.refined_labels
+  assert methods.get("can").tasks == ("multi_label",)
+  # the name lists follow each module's TASKS
+  assert methods.MULTI_LABEL_NAMES == ("bce", "bootstrap_sigmoid", "learnq_sigmoid", "icnm",
+                                       "can")
+  assert set(methods.MULTI_CLASS_NAMES) == (set(methods.NAMES) - set(methods.MULTI_LABEL_NAMES)
+                                            - {"label_embedding"})
+
+
+def test_no_method_module_defines_a_no_op_hook():
+  """A hook whose body only `del`s its arguments and returns one of them is the default."""
+  import ast
+  import glob
+  import os
+  import pathlib
+  noop = []
+  for path in glob.glob(os.path.join(os.path.dirname(methods.__file__), "[!_]*.py")):
+    for node in ast.parse(pathlib.Path(path).read_text()).body:
+      if not isinstance(node, ast.FunctionDef):
+        continue
+      body = [b for b in node.body if not isinstance(b, ast.Delete)]
+      args = {a.arg for a in node.args.args}
+      if (len(body) == 1 and isinstance(body[0], ast.Return)
+          and isinstance(body[0].value, ast.Name) and body[0].value.id in args
+          or len(body) == 1 and isinstance(body[0], ast.Return)
+          and ast.unparse(body[0].value) == "({}, {})"):
+        noop.append(f"{os.path.basename(path)}:{node.name}")
+  assert not noop, f"no-op hooks (the defaults in nlx.methods.Method): {noop}"
+
+
+def test_forward_end_of_epoch_needs_only_the_epoch_context():
+  from nlx.methods import forward
+  from nlx.ops.transition import estimate_from_anchors
+  from nlx.train_state import TrainState
+  logits = np.log(np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]], np.float32))
+  split = object()
+  dataset = type("D", (), {"train": split})()
+  put = []
+  ctx = methods.EpochContext(
+      dataset=dataset, predict_outputs=lambda state, s: (logits, None) if s is split else None,
+      predict_network=None, replicate=lambda t: put.append(t) or t, eval_batch_size=2,
+      num_epochs=3)
+  config = forward.default_config()
+  config.estimate_after_epochs = 2
+  state = TrainState(step=0, params={}, model_state={}, opt_state={},
+                     method_state={"transition": jnp.eye(2)}, rng=None)
+  assert forward.end_of_epoch(ctx, state, 1, config=config) is state
+  t = np.asarray(forward.end_of_epoch(ctx, state, 2, config=config).method_state["transition"])
+  want = estimate_from_anchors(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), 97.0,
+                               "percentile")
+  np.testing.assert_allclose(t, want, rtol=1e-6)
+  assert len(put) == 1  # put back on the devices through the context
+
+
+def test_noise_model_z_probabilities_through_the_padded_eval_path():
+  from nlx.data import augment
+  from nlx.methods import noise_model
+  trainer = make_trainer("noise_model")
+  state, bs = trainer.initial_state, trainer.config.data.eval_batch_size
+  train_split, test_split = trainer.dataset.train, trainer.dataset.test
+  assert len(train_split) % bs and not len(test_split) % bs  # a short last batch, and none
+  z_train = noise_model.z_probabilities(trainer, state, train_split)
+  noise_model.z_probabilities(trainer.epoch_context(), state, test_split)
+  assert trainer.eval_steps["znet"]._cache_size() == 1  # one program, padded short batches
+  # by hand: the eval transform and normalisation, the z network in eval mode, softmax
+  transform = augment.eval_transform(trainer.config.data.augment, trainer.config.data.image_size)
+  images = np.stack([transform(x) for x in train_split.images])
+  x = train.normalize(images, trainer.dataset.mean, trainer.dataset.std)
+  out, _ = models.apply(trainer.graphdefs["znet"], state.params["method"]["znet"],
+                        state.method_state["znet_state"], x, train=False)
+  np.testing.assert_allclose(z_train, jax.nn.softmax(out.logits), rtol=1e-4, atol=1e-6)

@@ -156,11 +156,7 @@ def test_can_objective_matches_a_numpy_implementation():
   np.testing.assert_allclose(sum(terms), want, rtol=2e-4)
 
 
-def ctx_at(step, steps_per_epoch=10):
-  return train.StepContext(jnp.asarray(step), steps_per_epoch, 4, None, {})
-
-
-def test_can_annealing_moves_the_prior_gradient_from_bce_to_the_objective():
+def test_can_annealing_moves_the_prior_gradient_from_bce_to_the_objective(step_context):
   cfg, params, state, a, y = can_setup()
   cfg.anneal_epochs = 2  # 20 steps
   batch = {"label": y}
@@ -168,7 +164,7 @@ def test_can_annealing_moves_the_prior_gradient_from_bce_to_the_objective():
   def prior_grad(step):
     out = lambda z: type("O", (), {"logits": z})
     f = lambda z: can.loss_fn(params, state, out(z), batch, jax.random.key(3), config=cfg,
-                              ctx=ctx_at(step))[0].sum()
+                              ctx=step_context(step, steps_per_epoch=10, num_classes=4))[0].sum()
     return jax.grad(f)(a)
 
   bce = jax.grad(lambda z: losses.sigmoid_binary_cross_entropy(z, y).sum())(a)
@@ -185,11 +181,11 @@ def test_can_annealing_moves_the_prior_gradient_from_bce_to_the_objective():
   np.testing.assert_allclose(prior_grad(10), 0.5 * bce + 0.5 * half_obj, rtol=1e-4, atol=1e-6)
 
 
-def test_can_encoder_gets_the_objective_gradient_at_every_step():
+def test_can_encoder_gets_the_objective_gradient_at_every_step(step_context):
   cfg, params, state, a, y = can_setup()
   out = type("O", (), {"logits": a})
   g0 = jax.grad(lambda p: can.loss_fn(p, state, out, {"label": y}, jax.random.key(1),
-                                      config=cfg, ctx=ctx_at(0))[0].sum())(params)
+                                      config=cfg, ctx=step_context(0, steps_per_epoch=10, num_classes=4))[0].sum())(params)
   tau = can.anneal(jnp.asarray(0), 10, cfg)[1]
   want = jax.grad(lambda p: sum(can.elbo_terms(p, a, y, jax.random.key(1), tau,
                                                cfg.mi_weight)).sum())(params)

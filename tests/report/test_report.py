@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from conftest import load_config, write_image_folder
 
-from nlx import train
+from nlx import io, train
 from nlx.errors import ConfigError
-from nlx.report import plots, report
+from nlx.report import plots, report, run_files
 
 
 @pytest.mark.slow
@@ -20,7 +20,7 @@ def test_report_of_finished_and_unfinished_workdirs(tmp_path, monkeypatch):
   out = tmp_path / "report.md"
   text = report.make_report([str(done), str(tmp_path / "runs" / "empty")], str(out))
   acc = f"{100 * result['test']['accuracy']:.2f}%"
-  evals = [r["test_accuracy"] for r in train.read_jsonl(str(done / "metrics.jsonl"))
+  evals = [r["test_accuracy"] for r in io.read_jsonl(str(done / "metrics.jsonl"))
            if r["kind"] == "eval"]
   best = f"{100 * max(evals):.2f}%"
   # what tells runs apart: method and variant, noise type and rate, seed, best and last
@@ -59,7 +59,7 @@ def test_user_data_test_labels_are_as_given_not_clean(tmp_path):
   config.data.data_dir = str(tmp_path / "data")
   result = train.train_and_evaluate(config, str(tmp_path / "run"))
   assert result["test_labels"] == "as given"
-  assert "| test (labels as given) acc |" in train.results_table(result)
-  assert "clean-test" not in train.results_table(result)
+  assert "| test (labels as given) acc |" in run_files.results_table(result)
+  assert "clean-test" not in run_files.results_table(result)
   text = report.make_report([str(tmp_path / "run")], str(tmp_path / "r.md"))
   assert "| none, 0.0% | 0 | as given |" in text
