@@ -410,7 +410,7 @@ def test_noise_model_z_probabilities_through_the_padded_eval_path():
   assert trainer.eval_steps["znet"]._cache_size() == 1  # one program, padded short batches
   # by hand: the eval transform and normalisation, the z network in eval mode, softmax
   transform = augment.eval_transform(trainer.config.data.augment, trainer.config.data.image_size)
-  images = np.stack([transform(x) for x in train_split.images])
+  images = np.stack([transform(x) for x in train_split.inputs])
   x = train.normalize(images, trainer.dataset.mean, trainer.dataset.std)
   out, _ = models.apply(trainer.graphdefs["znet"], state.params["method"]["znet"],
                         state.method_state["znet_state"], x, train=False)
