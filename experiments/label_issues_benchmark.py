@@ -216,7 +216,7 @@ def main():
   done = {s: [seed for seed in seeds if any((s, seed, k) in cells for k in SCORERS)]
           for s in settings}
   text = (f"## Label issues, {a.suite}\n\n`python experiments/label_issues_benchmark.py "
-          f"--suite={a.suite} --settings={a.settings} --seeds={a.seeds}`\n\n"
+          f"{' '.join(sys.argv[1:])}`\n\n"
           + table(cells, settings, done))
   os.makedirs(a.out, exist_ok=True)
   path = os.path.join(a.out, f"label_issues_{a.suite}.md")
