@@ -27,8 +27,9 @@ confident joint C[i][j] counts the examples labelled i whose p_j >= t_j (the mos
 probable such class j when several pass, Eq. 1); each row is calibrated to the number of
 examples labelled i (Eq. 3); the estimated number of wrong labels among the examples
 labelled i is the row's off-diagonal sum, and that many examples labelled i with the
-lowest score are flagged (the paper's "prune by class", ranked by nlx's score; cleanlab's
-`find_label_issues(filter_by="prune_by_class")` when the score is p at the given label).
+lowest score are flagged (the paper's "prune by class", ranked by nlx's score; with p at
+the given label as the score, cleanlab's `find_label_issues(filter_by="prune_by_class")`
+less the examples it un-flags because their prediction is the given label).
 In-sample probabilities memorise the noise: where a run ends up fitting its given labels
 (digits, 40% noise, 30 epochs) this count falls to 0 (README "Finding wrong labels").
 Other counts (`COUNTS`, `compute(..., count=...)`): `confident_learning_peak`, the same
