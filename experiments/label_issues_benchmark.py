@@ -137,8 +137,12 @@ def run_cell(suite, setting, seed, scorer, a):
     with open(path) as f:
       return json.load(f)
   config = cell_config(suite, setting, seed, a.data_dir)
+  run_dir = os.path.join(out_dir, "nlx_ce")
+  if a.reuse_only and (scorer not in NLX_SCORES
+                       or not os.path.exists(os.path.join(run_dir, "results.json"))):
+    return None
   if scorer in NLX_SCORES:
-    out = run_nlx(config, os.path.join(out_dir, "nlx_ce"), *NLX_SCORES[scorer])
+    out = run_nlx(config, run_dir, *NLX_SCORES[scorer])
   else:
     dataset = data_lib.load_dataset(config)
     fn = ((lambda: logreg_probs(dataset.train.images, dataset.train.hard_labels(), seed))
@@ -196,6 +200,8 @@ def main():
   p.add_argument("--data_dir", default="workdirs/cifar10n_cpu_features")
   p.add_argument("--workroot", default="workdirs")
   p.add_argument("--out", default="experiments/results")
+  p.add_argument("--reuse_only", action="store_true",
+                 help="table the finished cells only; train and fit nothing")
   a = p.parse_args()
   if a.suite != "cifar10n_cpu" and a.data_dir == p.get_default("data_dir"):
     a.data_dir = ""
@@ -204,7 +210,9 @@ def main():
   for seed in seeds:
     for s in settings:
       for scorer in a.scorers.split(","):
-        cells[(s, seed, scorer)] = run_cell(a.suite, s, seed, scorer, a)
+        cell = run_cell(a.suite, s, seed, scorer, a)
+        if cell is not None:
+          cells[(s, seed, scorer)] = cell
   for seed in seeds:  # cells of other scorers run before, from their files
     for s in settings:
       for scorer in SCORERS:
