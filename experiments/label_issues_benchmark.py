@@ -9,11 +9,11 @@ Per (setting, seed), on the suite's training set (`experiments/protocols.py`; th
 CIFAR-10N CPU protocol's 45,000 cached 1,024-d features and their CIFAR-10N labels):
 - `nlx ce aum` / `nlx ce loss`: one CE run of the suite's model (the MLP head, 30
   epochs) with its training dynamics; score = the area under the margin / minus the
-  mean given-label loss, flagged set = the per-class mixture counts of
-  `nlx.label_issues`, that many lowest scores per class. Wall time = the whole run
-  (which also yields the trained classifier). `nlx ce aum cl count`: the same ranking,
-  with confident learning's per-class counts (cleanlab) from the run's epoch-averaged,
-  in-sample probabilities, for comparison.
+  mean given-label loss, flagged set = `nlx.label_issues`' default count (confident
+  learning's per-class counts, nlx's own code, on the run's epoch-averaged in-sample
+  probabilities), that many lowest scores per class. Wall time = the whole run (which
+  also yields the trained classifier). `nlx ce aum, mixture count`: the same ranking
+  with nlx's other count (per-class Gaussian mixtures on the log mean losses).
 - `cleanlab, 5-fold logistic regression`: out-of-fold probabilities of a standardised
   multinomial logistic regression on the same inputs (scikit-learn, stratified folds
   seeded by the seed), then `cleanlab.filter.find_label_issues` (default
@@ -43,15 +43,17 @@ from nlx import data as data_lib
 from nlx import dynamics, label_issues, train
 from nlx.data.types import Dataset
 
-# scorer -> (nlx score, how the count is estimated: nlx's mixture, or confident learning
-# (cleanlab.filter) on the run's epoch-averaged probabilities, for comparison)
-NLX_SCORES = {"nlx_ce_aum": ("aum", "mixture"), "nlx_ce_loss": ("negative_loss", "mixture"),
-              "nlx_ce_aum_cl_count": ("aum", "confident_learning")}
+# scorer -> (nlx score, how nlx estimates the count: `label_issues.COUNTS`)
+NLX_SCORES = {"nlx_ce_aum": ("aum", "confident_learning"),
+              "nlx_ce_loss": ("negative_loss", "confident_learning"),
+              "nlx_ce_aum_peak": ("aum", "confident_learning_peak"),
+              "nlx_ce_aum_mixture": ("aum", "mixture")}
 SCORERS = (*NLX_SCORES, "cleanlab_logreg", "cleanlab_mlp")
 TITLES = {"nlx_ce_aum": "nlx: CE's area under the margin (one run)",
           "nlx_ce_loss": "nlx: CE's mean given-label loss (one run)",
-          "nlx_ce_aum_cl_count": "nlx: CE's area under the margin, confident-learning "
-                                 "counts from its epoch-averaged probabilities",
+          "nlx_ce_aum_peak": "nlx: CE's area under the margin, peak per-epoch "
+                             "confident-learning count",
+          "nlx_ce_aum_mixture": "nlx: CE's area under the margin, mixture count",
           "cleanlab_logreg": "cleanlab: 5-fold logistic regression",
           "cleanlab_mlp": "cleanlab: 5-fold nlx model (CE, same config)"}
 FOLDS = 5
@@ -72,16 +74,9 @@ def run_nlx(config, workdir, score, count):
   labels = np.asarray(dataset.train.hard_labels())
   dyn = dynamics.load(workdir)
   scores = {"aum": dyn.area_under_margin, "negative_loss": lambda: -dyn.mean_loss()}[score]()
-  if count == "mixture":
-    per_class = label_issues.estimated_errors_per_class(labels, dyn.mean_loss(),
-                                                        dataset.num_classes)
-  else:
-    import cleanlab
-    probs = dyn.mean_probs().astype(np.float64)
-    issues = cleanlab.filter.find_label_issues(labels, probs / probs.sum(1, keepdims=True))
-    per_class = np.bincount(labels[issues], minlength=dataset.num_classes)
+  per_class = label_issues.estimated_counts(labels, dyn, count)
   flagged = label_issues.flag_by_class(scores, labels, per_class)
-  return {"score": score, "estimated_errors": int(flagged.sum()),
+  return {"score": score, "count": count, "estimated_errors": int(flagged.sum()),
           **label_issues.detection_metrics(scores, flagged, labels, dataset.train.clean_labels),
           "wall_s": wall}
 
@@ -142,8 +137,12 @@ def run_cell(suite, setting, seed, scorer, a):
     with open(path) as f:
       return json.load(f)
   config = cell_config(suite, setting, seed, a.data_dir)
+  run_dir = os.path.join(out_dir, "nlx_ce")
+  if a.reuse_only and (scorer not in NLX_SCORES
+                       or not os.path.exists(os.path.join(run_dir, "results.json"))):
+    return None
   if scorer in NLX_SCORES:
-    out = run_nlx(config, os.path.join(out_dir, "nlx_ce"), *NLX_SCORES[scorer])
+    out = run_nlx(config, run_dir, *NLX_SCORES[scorer])
   else:
     dataset = data_lib.load_dataset(config)
     fn = ((lambda: logreg_probs(dataset.train.inputs, dataset.train.hard_labels(), seed))
@@ -177,11 +176,14 @@ def table(cells, settings, seeds_done):
               "", ("| scorer | AUROC | AP | precision | recall | F1 | estimated errors | "
                    "true errors | wall time (s) |"), "|---|---|---|---|---|---|---|---|---|"]
     for scorer in SCORERS:
-      rs = [cells[(s, seed, scorer)] for seed in seeds_done[s] if (s, seed, scorer) in cells]
-      if not rs:
+      seeds = [seed for seed in seeds_done[s] if (s, seed, scorer) in cells]
+      if not seeds:
         continue
-      col = functools.partial(_column, rs)
-      lines.append(f"| {TITLES[scorer]} | {col('auroc')} | {col('ap')} | {col('precision')} | "
+      col = functools.partial(_column, [cells[(s, seed, scorer)] for seed in seeds])
+      title = TITLES[scorer] + ("" if len(seeds) == n else
+                                f" (seed{'s' if len(seeds) > 1 else ''} "
+                                f"{', '.join(map(str, seeds))} only)")
+      lines.append(f"| {title} | {col('auroc')} | {col('ap')} | {col('precision')} | "
                    f"{col('recall')} | {col('f1')} | {col('estimated_errors', scale=1, digits=0)}"
                    f" | {col('true_errors', scale=1, digits=0)} | "
                    f"{col('wall_s', scale=1, digits=0)} |")
@@ -198,6 +200,8 @@ def main():
   p.add_argument("--data_dir", default="workdirs/cifar10n_cpu_features")
   p.add_argument("--workroot", default="workdirs")
   p.add_argument("--out", default="experiments/results")
+  p.add_argument("--reuse_only", action="store_true",
+                 help="table the finished cells only; train and fit nothing")
   a = p.parse_args()
   if a.suite != "cifar10n_cpu" and a.data_dir == p.get_default("data_dir"):
     a.data_dir = ""
@@ -206,7 +210,9 @@ def main():
   for seed in seeds:
     for s in settings:
       for scorer in a.scorers.split(","):
-        cells[(s, seed, scorer)] = run_cell(a.suite, s, seed, scorer, a)
+        cell = run_cell(a.suite, s, seed, scorer, a)
+        if cell is not None:
+          cells[(s, seed, scorer)] = cell
   for seed in seeds:  # cells of other scorers run before, from their files
     for s in settings:
       for scorer in SCORERS:
@@ -218,7 +224,7 @@ def main():
   done = {s: [seed for seed in seeds if any((s, seed, k) in cells for k in SCORERS)]
           for s in settings}
   text = (f"## Label issues, {a.suite}\n\n`python experiments/label_issues_benchmark.py "
-          f"--suite={a.suite} --settings={a.settings} --seeds={a.seeds}`\n\n"
+          f"{' '.join(sys.argv[1:])}`\n\n"
           + table(cells, settings, done))
   os.makedirs(a.out, exist_ok=True)
   path = os.path.join(a.out, f"label_issues_{a.suite}.md")

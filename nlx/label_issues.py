@@ -19,16 +19,24 @@ Scores (`SCORES`; which a method uses: `score_name`):
 - `given_probability`: the final network's softmax at the given label.
 - `trust`: the method's own `trust_scores` (ELR, ARNet, SINet, CAN).
 
-How many to flag, per class, without clean labels, in the manner of confident learning
-(Northcutt et al., JAIR 2021: per-class thresholds give per-class error counts, and
-that many of the examples labelled j with the lowest score are flagged, their "prune by
-class"): class j's threshold is the boundary of a two-component Gaussian mixture fitted
-to the log of the mean given-label losses over the epochs of the examples labelled j (one
-variance shared by the two; the high-loss component is the wrong labels; one component
-fitting better, by BIC, means none). Confident learning's own thresholds (the mean probability of class j over the
-examples labelled j) need out-of-sample probabilities: on a run's in-sample,
-epoch-averaged probabilities, which memorise the noise, they estimated 0 of 575 wrong
-labels on digits with 40% symmetric noise (README, "Finding wrong labels").
+How many to flag, per class, without clean labels: confident learning (Northcutt, Jiang
+and Chuang, "Confident Learning: Estimating Uncertainty in Dataset Labels", JAIR 2021,
+Sec. 3.1-3.2), on the run's epoch-averaged softmax probabilities p (`nlx.dynamics`):
+class j's threshold t_j is the mean p_j over the examples labelled j (Eq. 2); the
+confident joint C[i][j] counts the examples labelled i whose p_j >= t_j (the most
+probable such class j when several pass, Eq. 1); each row is calibrated to the number of
+examples labelled i (Eq. 3); the estimated number of wrong labels among the examples
+labelled i is the row's off-diagonal sum, and that many examples labelled i with the
+lowest score are flagged (the paper's "prune by class", ranked by nlx's score; with p at
+the given label as the score, cleanlab's `find_label_issues(filter_by="prune_by_class")`
+less the examples it un-flags because their prediction is the given label).
+In-sample probabilities memorise the noise: where a run ends up fitting its given labels
+(digits, 40% noise, 30 epochs) this count falls to 0 (README "Finding wrong labels").
+Other counts (`COUNTS`, `compute(..., count=...)`): `confident_learning_peak`, the same
+estimate made per epoch from that epoch's probabilities (`nlx.dynamics`), taken at the
+epoch where it is largest (exact on digits at epoch 1; over-counts when the first epochs
+underfit); `mixture`, a two-component Gaussian mixture on each class's log mean losses
+(the high-loss component = wrong labels; over-flagged 7.5x on CIFAR-10N `aggre`).
 """
 
 import csv
@@ -46,9 +54,94 @@ CSV_NAME, JSON_NAME = "label_issues.csv", "label_issues.json"
 FIELDS = ("index", "path", "given_label", "given_class", "score", "suggested_label",
           "suggested_class", "flagged")
 DEFAULT_SCORE = {"noise_model": "noise_free_posterior"}  # method -> score; others: "aum"
+COUNTS = ("confident_learning", "confident_learning_peak", "mixture")  # how many to flag
+DEFAULT_COUNT = "confident_learning"
 
 
-# ---- how many to flag: per-class mixture thresholds ----------------------------------------
+# ---- how many to flag: confident learning (Northcutt et al. 2021) ---------------------------
+
+# p_j counts as "at or above t_j" within this margin: t_j is a mean of floats, and an
+# example whose p_j equals it (every example of a class alike) must not fall below it by
+# rounding (cleanlab uses the same 1e-6, count.compute_confident_joint)
+_THRESHOLD_TOLERANCE = 1e-6
+
+
+def _check_labels_probs(labels, probs) -> tuple[np.ndarray, np.ndarray]:
+  labels, probs = np.asarray(labels), np.asarray(probs, np.float64)
+  if probs.ndim != 2 or labels.shape != probs.shape[:1]:
+    raise ValueError(f"need labels [N] and probabilities [N, C]; got {labels.shape} and "
+                     f"{probs.shape}")
+  if len(labels) and (labels.min() < 0 or labels.max() >= probs.shape[1]):
+    raise ValueError(f"labels must lie in [0, {probs.shape[1]}); got {labels.min()} to "
+                     f"{labels.max()}")
+  return labels.astype(np.int64), probs
+
+
+def confident_thresholds(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
+  """`[C]` float: t_j = mean of `probs[:, j]` over the examples labelled j (Eq. 2 of
+  Northcutt et al. 2021); +inf for a class no example is labelled with (nothing can be
+  confidently in it). labels `[N]` int, probs `[N, C]` float."""
+  labels, probs = _check_labels_probs(labels, probs)
+  num_classes = probs.shape[1]
+  counts = np.bincount(labels, minlength=num_classes)
+  sums = np.bincount(labels, weights=probs[np.arange(len(labels)), labels], minlength=num_classes)
+  with np.errstate(invalid="ignore", divide="ignore"):
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
+
+
+def confident_joint(labels: np.ndarray, probs: np.ndarray,
+                    thresholds: np.ndarray | None = None) -> np.ndarray:
+  """`[C, C]` int64, uncalibrated: C[i][j] = how many examples labelled i have
+  p_j >= t_j, each counted once, at its most probable class among those at or above
+  their threshold (Eq. 1); an example with no class at its threshold is not counted.
+  (cleanlab takes the overall argmax when several pass; the paper, and this, the argmax
+  among those that pass.)"""
+  labels, probs = _check_labels_probs(labels, probs)
+  if thresholds is None:
+    thresholds = confident_thresholds(labels, probs)
+  above = probs >= np.asarray(thresholds) - _THRESHOLD_TOLERANCE
+  guess = np.argmax(np.where(above, probs, -np.inf), axis=1)
+  counted = above.any(axis=1)
+  num_classes = probs.shape[1]
+  joint = np.zeros((num_classes, num_classes), np.int64)
+  np.add.at(joint, (labels[counted], guess[counted]), 1)
+  return joint
+
+
+def round_preserving_total(row: np.ndarray) -> np.ndarray:
+  """`row` rounded to ints with the same (integer) total: floors, then one more to the
+  entries with the largest fractional parts (Hamilton's largest-remainder method)."""
+  row = np.asarray(row, np.float64)
+  out = np.floor(row)
+  short = round(row.sum() - out.sum())
+  out[np.argsort(-(row - out), kind="stable")[:short]] += 1
+  return out.astype(np.int64)
+
+
+def calibrate_joint(joint: np.ndarray, label_counts: np.ndarray) -> np.ndarray:
+  """`[C, C]` int64: row i of the confident joint rescaled to sum to the number of
+  examples labelled i (Eq. 3, in counts), rounded keeping each row's total. A row that
+  counted nobody (no example labelled i reached any threshold) keeps them all on the
+  diagonal: no evidence of a wrong label."""
+  joint = np.asarray(joint, np.float64)
+  label_counts = np.asarray(label_counts, np.float64)
+  rows = joint.sum(axis=1, keepdims=True)
+  scaled = np.where(rows > 0, joint / np.maximum(rows, 1) * label_counts[:, None],
+                    np.diag(label_counts))
+  return np.stack([round_preserving_total(r) for r in scaled])
+
+
+def confident_learning_counts(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
+  """`[C]` int64 estimated wrong labels among the examples labelled i: the off-diagonal
+  sum of row i of the calibrated confident joint. labels `[N]`, probs `[N, C]` (rows
+  summing to 1: the run's epoch-averaged softmax)."""
+  labels, probs = _check_labels_probs(labels, probs)
+  calibrated = calibrate_joint(confident_joint(labels, probs),
+                               np.bincount(labels, minlength=probs.shape[1]))
+  return calibrated.sum(axis=1) - np.diag(calibrated)
+
+
+# ---- how many to flag, the alternative: per-class mixture thresholds on the losses -------
 
 def mixture_boundary(means, variances, weights) -> float:
   """Where two weighted 1-D Gaussians have equal density, between their means:
@@ -193,13 +286,34 @@ class LabelIssues:
   suggested: np.ndarray   # [N]
   flagged: np.ndarray     # [N] bool
   per_class_errors: np.ndarray  # [C] estimated wrong labels per given class
+  count_name: str = DEFAULT_COUNT  # how per_class_errors was estimated (COUNTS)
 
   def summary(self) -> dict:
-    return {"score": self.score_name, "estimated_errors": int(self.flagged.sum()),
+    return {"score": self.score_name, "count": self.count_name,
+            "estimated_errors": int(self.flagged.sum()),
             "estimated_errors_per_class": self.per_class_errors.tolist()}
 
 
-def compute(run: Run, score: str | None = None) -> LabelIssues:
+
+
+def estimated_counts(labels: np.ndarray, dyn, count: str = DEFAULT_COUNT) -> np.ndarray:
+  """`[C]` estimated wrong labels per given class from a run's dynamics
+  (`nlx.dynamics.Dynamics`): confident learning on its epoch-averaged probabilities;
+  `confident_learning_peak`: the per-epoch estimate (each epoch's own probabilities) of
+  the epoch where it was largest (fitting the noise only lowers it), that of the
+  epoch-averaged probabilities for files without per-epoch estimates; or the per-class
+  mixtures on its mean losses."""
+  if count == "confident_learning_peak" and len(dyn.epoch_counts):
+    return dyn.epoch_counts[np.argmax(dyn.epoch_counts.sum(axis=1))]
+  if count in ("confident_learning", "confident_learning_peak"):
+    probs = dyn.mean_probs().astype(np.float64)
+    return confident_learning_counts(labels, probs / probs.sum(axis=1, keepdims=True))
+  if count == "mixture":
+    return estimated_errors_per_class(labels, dyn.mean_loss(), dyn.sum_probs.shape[1])
+  raise ConfigError(f"unknown label-issue count {count!r}; known: {', '.join(COUNTS)}")
+
+
+def compute(run: Run, score: str | None = None, count: str = DEFAULT_COUNT) -> LabelIssues:
   """Scores and flags a run's training labels (no clean label used)."""
   score = score or score_name(run.trainer.config.method.name)
   if score not in SCORES:
@@ -207,10 +321,10 @@ def compute(run: Run, score: str | None = None) -> LabelIssues:
   labels = run.labels()
   probs = run.dynamics.mean_probs()
   scores = np.asarray(SCORES[score](run), np.float64)
-  per_class = estimated_errors_per_class(labels, run.dynamics.mean_loss(), probs.shape[1])
+  per_class = estimated_counts(labels, run.dynamics, count)
   flagged = flag_by_class(scores, labels, per_class)
   return LabelIssues(score, scores, labels, suggested_labels(labels, probs, flagged), flagged,
-                     per_class)
+                     per_class, count)
 
 
 def write(workdir: str, issues: LabelIssues, dataset) -> None:

@@ -5,7 +5,7 @@ import pytest
 from conftest import load_config, override
 
 from nlx import data as data_lib
-from nlx import dynamics, train
+from nlx import dynamics, label_issues, train
 from nlx.checkpointing import Checkpointer
 
 
@@ -25,9 +25,32 @@ def test_dynamics_sums_and_means_over_epochs():
   d.add(np.array([[1.0, 0.0], [0.0, 2.0]]), np.array([0, 0]), epoch=1)
   d.add(np.array([[3.0, 0.0], [0.0, 0.0]]), np.array([0, 0]), epoch=2)
   np.testing.assert_allclose(d.area_under_margin(), [(1 + 3) / 2, (-2 + 0) / 2])
+  # softmax of (a, 0) at the first class = 1 / (1 + e^-a): example 0 had a = 1, then 3;
+  # example 1 had (0, 2), then (0, 0)
+  s = lambda a: 1 / (1 + np.exp(-a))
+  want = np.array([[s(1) + s(3), s(-1) + s(-3)], [s(-2) + 0.5, s(2) + 0.5]]) / 2
+  np.testing.assert_allclose(d.mean_probs(), want, rtol=1e-6)
   assert (d.count, d.epoch) == (2, 2)
   with pytest.raises(ValueError, match="no epoch"):
     dynamics.Dynamics.zeros(2, 2).area_under_margin()
+
+
+def test_per_epoch_confident_learning_counts_and_their_peak():
+  """Epoch 1 sees examples 2 and 3 as the other class; epoch 2 has fitted their labels
+  (as a network memorising noise does)."""
+  labels = np.array([0, 1, 0, 1])
+  d = dynamics.Dynamics.zeros(4, 2)
+  d.add(np.array([[2.0, 0], [0, 2], [0, 2], [2, 0]]), labels, epoch=1)
+  d.add(np.array([[2.0, 0], [0, 2], [2, 0], [0, 2]]), labels, epoch=2)
+  # softmax of (2, 0) = (.88, .12). Epoch 1: t0 = t1 = (.88 + .12) / 2 = .5; examples 2
+  # and 3 pass only the other class's threshold -> joint [[1, 1], [1, 1]] -> 1 wrong per
+  # class. Epoch 2: all fitted, t = .88 -> diagonal joint -> none
+  np.testing.assert_array_equal(d.epoch_counts, [[1, 1], [0, 0]])
+  np.testing.assert_array_equal(
+      label_issues.estimated_counts(labels, d, "confident_learning_peak"), [1, 1])
+  # the epoch-averaged probabilities hold the fitted epoch: examples 2, 3 average (.5, .5),
+  # below t0 = t1 = (.88 + .5) / 2 = .69 in both classes -> not counted -> none
+  np.testing.assert_array_equal(label_issues.estimated_counts(labels, d), [0, 0])
 
 
 def tiny_config(epochs=3, **train_overrides):
@@ -51,6 +74,7 @@ def test_tiny_run_accumulates_the_margins_of_each_epoch_checkpoint(tmp_path):
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
   labels = ds.train.hard_labels()
   want_margin, want_loss = np.zeros(len(labels)), np.zeros(len(labels))
+  want_probs, want_counts = 0.0, []
   for epoch in (1, 2):
     state, _ = ckpt.restore(epoch * trainer.steps_per_epoch, trainer.initial_state)
     z = trainer.predict(state, ds.train).astype(np.float64)
@@ -58,12 +82,17 @@ def test_tiny_run_accumulates_the_margins_of_each_epoch_checkpoint(tmp_path):
     other = np.max(np.where(np.eye(z.shape[1])[labels] > 0, -np.inf, z), axis=1)
     want_margin += given - other
     want_loss += np.log(np.exp(z).sum(1)) - given
+    probs = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    want_probs = want_probs + probs
+    want_counts.append(label_issues.confident_learning_counts(labels, probs))
   ckpt.close()
   got = dynamics.load(workdir)
   assert (got.count, got.epoch) == (2, 2)
   np.testing.assert_allclose(got.sum_margin, want_margin, rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(got.sum_loss, want_loss, rtol=1e-5, atol=1e-5)
-  np.testing.assert_allclose(got.sum_probs.sum(1), 2.0, rtol=1e-5)
+  np.testing.assert_allclose(got.sum_probs, want_probs, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(got.mean_probs(), want_probs / 2, rtol=1e-4, atol=1e-5)
+  np.testing.assert_array_equal(got.epoch_counts, want_counts)
 
 
 @pytest.mark.slow
@@ -83,6 +112,8 @@ def test_resume_counts_each_epoch_once(tmp_path):
   a, b = dynamics.load(whole), dynamics.load(parts)
   assert (b.count, b.epoch) == (a.count, a.epoch) == (3, 3)
   np.testing.assert_allclose(b.sum_margin, a.sum_margin, rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(b.sum_probs, a.sum_probs, rtol=1e-4, atol=1e-4)
+  assert b.epoch_counts.shape == a.epoch_counts.shape == (3, 10)  # one row per epoch
   # files before the latest checkpoint's epoch are pruned
   assert max(os.listdir(os.path.join(parts, dynamics.SUBDIR))) == "epoch_0003.npz"
   assert len(os.listdir(os.path.join(parts, dynamics.SUBDIR))) <= 2
