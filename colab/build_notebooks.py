@@ -328,26 +328,28 @@ display(Image(os.path.join(WORK, "noise_rank.png")))'''],
 
 MULTIMODAL = notebook(
     "Reproduce the multimodal sentiment study (image + caption)",
-    """Image-only, text-only (BiLSTM) and gated-fusion (GL2) classifiers, and the fusion gate.
+    """Image-only, text-only (BiLSTM) and the study's mixed gated fusion (GL2 on the image,
+GL1 on the text), and the mean gate of each branch.
 Full run: your posts in the MVSO format in DATA_DIR (`posts.csv` + `features.npy`,
 labels from ANP scores; `experiments/multimodal_table.py --dataset=anp` fills the
 study's Table 8/9 layout). TINY: generated posts whose captions decide the label.""",
     ['''import numpy as np
 
-from nlx.models.multimodal import gate_of
+from nlx.models.multimodal import mean_gates
 
 results = {}
-for fusion in ("image", "text", "gl2"):
+for fusion in ("image", "text", "mixed"):
     variant = ("anp," if not TINY else "") + fusion + (",tiny" if TINY else "")
     config = load_file("multimodal", variant)
     if not TINY:
         config.data.data_dir = DATA_DIR
     r = run(config, f"multimodal_{fusion}")
     results[(fusion, "validation accuracy")] = [r["test"]["accuracy"]]
-show_table(results, ["image", "text", "gl2"], ["validation accuracy"])
-trainer, state = train.restore(config, os.path.join(WORK, "multimodal_gl2"))
-gate = gate_of(trainer.graphdef, state.params["model"], state.model_state)
-print(f"GL2 gate on the image branch: {float(np.mean(gate)):.3f} (text: 1 - that)")'''],
+show_table(results, ["image", "text", "mixed"], ["validation accuracy"])
+trainer, state = train.restore(config, os.path.join(WORK, "multimodal_mixed"))
+x = trainer.dataset.test.model_inputs(np.arange(min(512, len(trainer.dataset.test))))
+gates = mean_gates(trainer.graphdef, state.params["model"], state.model_state, x)
+print(f"mean gate: image branch {gates['image']:.3f}, text branch {gates['text']:.3f}")'''],
     DATA.format(what="posts.csv and features.npy", path="/content/drive/MyDrive/nlx_data/mvso"))
 
 NOTEBOOKS = {name: with_stable_ids(name, nb) for name, nb in {

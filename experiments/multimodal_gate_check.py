@@ -1,10 +1,10 @@
-"""Does the GL2 gate favour the informative modality? Generated posts with one modality
+"""Does nlx's convex gate (`convex`: g = sigmoid(a)) favour the informative modality? Generated posts with one modality
 made useless: image features without class signal (captions as usual, 60% carry a
 sentiment word), then captions without sentiment words (image class means 0.3 apart).
 
   python experiments/multimodal_gate_check.py [--gate_lr_multipliers=1,10,100]
 
-Trains `configs/multimodal.py:gl2` (8 epochs, 16 tokens) on each, with the gate's
+Trains `configs/multimodal.py:convex` (8 epochs, 16 tokens) on each, with the gate's
 learning rate times each multiplier (`optimizer.lr_multipliers=gate=M`), and prints the
 validation accuracy and the mean gate on the image branch (1/2 at the start; below 1/2
 leans to the text).
@@ -29,7 +29,7 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint file at INFO
   for (name, kw), mult in ((c, float(m)) for c in CASES.items()
                            for m in flags.FLAGS.gate_lr_multipliers):
-    config = load_file("multimodal", "gl2")
+    config = load_file("multimodal", "convex")
     config.train.num_epochs, config.train.progress_bar = 8, False
     if mult != 1:
       config.optimizer.lr_multipliers = f"gate={mult:g}"

@@ -32,10 +32,15 @@ ABLATION = {
     **{f"beta {b}": f"sinet@beta={b}" for b in ("1.0", "2.0", "2.5")},
     "CD graph (descriptions only)": "sinet@hierarchy=,descriptions=cifar10",
     "HW + CD graph": "sinet@descriptions=cifar10",
-    "constant prototypes (top-k mean)": "sinet@prototypes=constant",
+    "constant prototypes (top-k mean by confidence)": "sinet@prototypes=constant",
+    "Table 3: top-k by matching score, weighted": "sinet@prototypes=topk_weighted",
+    "Table 3: top-k by matching score, constant": "sinet@prototypes=topk_constant",
     "Model-C + top-2 label smoothing": "sinet@smoothing_topk=2",
 }
-METRICS = (("accuracy", "Accuracy"), ("macro_f1", "Macro-F1"), ("auroc", "AUROC of w"))
+METRICS = (("accuracy", "Accuracy"), ("macro_f1", "Macro-F1"), ("auroc", "AUROC of w"),
+           ("kept_share", "Share of examples kept (w > 0)"),
+           ("dropped_precision", "Mislabelled share of the dropped examples (w = 0)"))
+DETECTION = ("auroc", "kept_share", "dropped_precision")
 
 
 def collect(rows: dict, settings, seeds, data_dir) -> dict:
@@ -45,7 +50,7 @@ def collect(rows: dict, settings, seeds, data_dir) -> dict:
       for seed in seeds:
         r = nb.run_cell(SUITE, method, setting, seed, data_dir)
         for key, _ in METRICS:
-          v = r["noise_detection"]["auroc"] if key == "auroc" else r["test"][key]
+          v = r["noise_detection"][key] if key in DETECTION else r["test"][key]
           values[key].setdefault((title, setting), []).append(v)
   return values
 

@@ -59,11 +59,15 @@ def read_arrays(state_dir: str) -> dict:
   return ckptr.restore(state_dir, args=ocp.args.PyTreeRestore(restore_args=args))
 
 
-def _pure_like(raw: dict, like: dict, where: str) -> dict:
+def _pure_like(raw: dict, like: dict, where: str, keep=()) -> dict:
   """`like`'s nested dict (keys may be ints) filled from `raw` (a restored checkpoint, whose
-  keys are strings and whose leaves sit under "value"); shapes must agree."""
+  keys are strings and whose leaves sit under "value"); shapes must agree. Top-level keys
+  in `keep` stay as in `like` (this model's own initial values)."""
   out = {}
   for key, sub in like.items():
+    if key in keep:
+      out[key] = sub
+      continue
     node = raw.get(str(key)) if isinstance(raw, dict) else None
     if node is None:
       raise ConfigError(f"train.init_from: the checkpoint has no {where}/{key}")
@@ -78,10 +82,12 @@ def _pure_like(raw: dict, like: dict, where: str) -> dict:
   return out
 
 
-def load_model_weights(workdir: str, params, model_state):
+def load_model_weights(workdir: str, params, model_state, exclude=()):
   """The model params and BatchNorm statistics of the latest checkpoint in `workdir/checkpoints`
   (another run, e.g. a model pretrained on the clean subset), in the structure of
-  `params` / `model_state` (nnx.State); a ConfigError names a missing or mis-shaped one."""
+  `params` / `model_state` (nnx.State); a ConfigError names a missing or mis-shaped one.
+  Top-level modules named in `exclude` (e.g. `head`) keep this model's initial values:
+  a label-embedding model started from a class-output model of the same body."""
   directory = os.path.join(os.path.abspath(workdir), "checkpoints")
   step = None
   if os.path.isdir(directory):
@@ -96,7 +102,7 @@ def load_model_weights(workdir: str, params, model_state):
     node = raw
     for key in name.split("/"):
       node = node.get(key, {})
-    pure = _pure_like(node, nnx.to_pure_dict(like), name)
+    pure = _pure_like(node, nnx.to_pure_dict(like), name, keep=tuple(exclude))
     state = jax.tree.map(lambda x: x, like)  # a copy to fill
     nnx.replace_by_pure_dict(state, pure)
     new.append(state)

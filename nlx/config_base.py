@@ -48,6 +48,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.tfds_label_field = "label"  # tfds: the label training sees (cifar10_n: worse_label)
   c.data.tfds_clean_label_field = "label"  # tfds: the clean label (evaluation only)
   c.data.tfds_splits = ("train", "test")  # tfds: (train, test) or (train, val, test) splits
+  c.data.anp_drop_between = False   # multimodal_anp: two cuts, the posts between dropped
   c.data.batch_size = 128
   c.data.eval_batch_size = 256
   c.data.num_threads = 2            # grain read threads
@@ -72,11 +73,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.dtype = "float32"         # compute dtype: float32 | bfloat16
   c.model.conv = "auto"             # 3x3 convs: auto (chunked kernel gradient on one CPU
                                     # device, nlx.ops.conv) | xla
-  c.model.fusion = "concat"         # multimodal: image | text | concat | gl1 | gl2
+  c.model.fusion = "concat"         # multimodal: image | text | concat | gl1 | gl2 | mixed
+                                    # (the study's gates) | convex | convex_free (nlx's)
   c.model.image_compress = 600      # multimodal: image features -> Dense+ReLU width (0: off)
+  c.model.image_layers = 1          # multimodal: Dense+ReLU layers of that width on the image
   c.model.output_dim = 0            # multimodal: >0 = label-embedding output of that size
-  c.model.label_embeddings = ""     # multimodal: GloVe-format file (class-name vectors);
-                                    # empty = learned label embeddings
+  c.model.label_embeddings = ""     # multimodal: GloVe-format file (fixed class-name
+                                    # vectors); "" = fixed simplex vectors; "learned"
 
   c.method = methods.default_config("ce")
 
@@ -102,6 +105,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.stop_after_steps = -1     # stop (with a checkpoint) once this step is reached
   c.train.progress_bar = True
   c.train.init_from = ""            # workdir of a run whose final model initialises this one
+  c.train.init_from_exclude = ""    # comma-separated top-level modules left at their own init
   c.train.allow_more_epochs = False  # True: a rerun with a larger num_epochs trains the
                                      # workdir's run on (recorded in workdir.json)
   c.train.collapse_share = 0.9      # top predicted class share on train = collapse (nlx.collapse); 0: off

@@ -77,7 +77,10 @@ def noise_detection(trust: np.ndarray, labels: np.ndarray, clean_labels: np.ndar
     k: how many least-trusted examples to flag (default: the true number of noisy ones).
 
   Returns:
-    `auroc` (NaN if all or none are noisy), `precision` and `recall` of the flag.
+    `auroc` (NaN if all or none are noisy), `precision` and `recall` of the flag;
+    `kept_share`, the share of examples with trust > 0, and `dropped_precision`, the
+    share of mislabelled ones among those with trust <= 0 (NaN if none: SINet's w = 0
+    drops an example).
   """
   noisy = np.asarray(labels) != np.asarray(clean_labels)
   if noisy.ndim == 2:  # multi-label: an example is mislabelled if any entry differs
@@ -89,5 +92,8 @@ def noise_detection(trust: np.ndarray, labels: np.ndarray, clean_labels: np.ndar
   flagged = np.zeros(len(noisy), bool)
   flagged[np.argsort(trust, kind="stable")[:k]] = True
   tp = int((flagged & noisy).sum())
+  dropped = np.asarray(trust) <= 0
   return {"auroc": auroc, "precision": tp / k if k else float("nan"),
-          "recall": tp / n_noisy if n_noisy else float("nan")}
+          "recall": tp / n_noisy if n_noisy else float("nan"),
+          "kept_share": float(1 - dropped.mean()),
+          "dropped_precision": float(noisy[dropped].mean()) if dropped.any() else float("nan")}

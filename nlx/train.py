@@ -156,7 +156,8 @@ class Trainer:
     if config.train.init_from:  # fine-tune another run's final model
       from nlx.checkpointing import load_model_weights
       model = model._replace(**dict(zip(("params", "state"), load_model_weights(
-          config.train.init_from, model.params, model.state))))
+          config.train.init_from, model.params, model.state,
+          exclude=[k for k in config.train.init_from_exclude.split(",") if k]))))
     self.graphdef = model.graphdef
     self.feature_dim = model.feature_dim
     self.graphdefs = {MODEL: model.graphdef}  # name -> graph of every network

@@ -30,7 +30,8 @@ def test_average_precision_by_hand():
 def test_noise_detection_by_hand():
   labels, clean = np.array([0, 1, 0, 1]), np.array([0, 0, 0, 0])  # examples 1, 3 noisy
   perfect = metrics.noise_detection(np.array([0.9, 0.1, 0.8, 0.2]), labels, clean)
-  assert perfect == {"auroc": 1.0, "precision": 1.0, "recall": 1.0}
+  assert {k: perfect[k] for k in ("auroc", "precision", "recall", "kept_share")} == {
+      "auroc": 1.0, "precision": 1.0, "recall": 1.0, "kept_share": 1.0}  # no trust <= 0
   # Noisy trusts {0.1, 0.8}, clean {0.9, 0.2}: 3 of 4 (noisy, clean) pairs ordered right.
   r = metrics.noise_detection(np.array([0.9, 0.1, 0.2, 0.8]), labels, clean)
   assert r["auroc"] == pytest.approx(0.75)

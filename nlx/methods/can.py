@@ -21,8 +21,22 @@ Gaussian quality variable s in R^d (prior N(0, I)).
   gradient reaching the prior is `(1 - t) * grad BCE(p, y~) + t * grad objective`: the
   objective sees the prior logits as `t * a + (1 - t) * stop_gradient(a)` (same value,
   gradient scaled by t) and `(1 - t) * BCE(a, y~)` is added. Encoder and decoder always
-  get the objective's full gradient. The same t drives the temperature,
-  `tau = tau_start * (tau_end / tau_start) ** t`.
+  get the objective's full gradient. The temperature, `tau_schedule`:
+  "geometric" (nlx's default): the same t drives it, `tau = tau_start * (tau_end /
+  tau_start) ** t`; "jang" (the Gumbel-softmax paper's, Jang et al. 2017, which CAN
+  cites): `tau = max(tau_end, tau_start * exp(-tau_rate * step))`, step = optimiser step.
+- Start (`init`; the paper gives none): "identity" (nlx's default) puts the latent label
+  at the observed one, so q(y | x, y~) can only drop labels at first; "balanced" gives
+  the prior and the noisy label equal say, q logit `2 g (p + y~ - 1)`: where they agree
+  q follows them, where they disagree q starts at 1/2, so q can add a label y~ misses.
+Latent-label metrics per step (`aux["metrics"]`, logged to metrics.jsonl), the latent
+label being `q(y | x, y~) > 1/2`, against `clean_label` (the given labels where no clean
+ones are known), per example: `latent_added_right` / `latent_added_wrong` (entries with
+y~ = 0 that the latent label sets, truly positive / not), `latent_removed_right` /
+`latent_removed_wrong` (entries with y~ = 1 it clears, truly negative / not),
+`latent_positives`, `noisy_positives`; per batch: `latent_precision`, `latent_recall`
+(of the latent vector against the clean one) and `mu_std` (std of the quality mean mu
+over the batch, averaged over its d dimensions).
 Trust score: none per example is kept; `encode` gives (mu, log sigma^2, q logits) for
 any (prior logits, noisy labels), for the quality-embedding figures.
 """
@@ -41,7 +55,11 @@ TASKS = ("multi_label",)
 def default_config(name: str = "can") -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict({
       "name": name, "quality_dim": 16, "hidden": 128, "mi_weight": 0.3,
-      "tau_start": 1.0, "tau_end": 0.5, "anneal_epochs": 10, "init_gain": 3.0})
+      "tau_start": 1.0, "tau_end": 0.5, "anneal_epochs": 10, "init_gain": 3.0,
+      "tau_schedule": "geometric", "tau_rate": 1e-4, "init": "identity"})
+
+TAU_SCHEDULES = ("geometric", "jang")
+INITS = ("identity", "balanced")
 
 
 def _dense(rng, n_in, n_out):
@@ -72,12 +90,16 @@ def init_state(config, *, dataset, model, rng, **unused):
   c, h, d, g = dataset.num_classes, config.hidden, config.quality_dim, config.init_gain
   if h < c:
     raise ConfigError(f"method.hidden={h} must be at least the {c} classes")
+  if config.init not in INITS or config.tau_schedule not in TAU_SCHEDULES:
+    raise ConfigError(f"method.init must be one of {INITS} and method.tau_schedule one of "
+                      f"{TAU_SCHEDULES}; got {config.init!r}, {config.tau_schedule!r}")
+  balanced = config.init == "balanced"
   keys = jax.random.split(rng, 7)
   params = {
       "contrast": _dense(keys[0], c, h), "quality": _dense(keys[1], h, 2 * d),
-      "add_prior": _near_identity(keys[2], c, h, 0.0),
+      "add_prior": _near_identity(keys[2], c, h, 1.0 if balanced else 0.0),
       "add_noisy": _near_identity(keys[3], c, h, 1.0),
-      "posterior": _near_identity(keys[4], h, c, 2 * g, -g),
+      "posterior": _near_identity(keys[4], h, c, 2 * g, -2 * g if balanced else -g),
       "dec_hidden": _near_identity(keys[5], c + d, h, 1.0),
       "dec_out": _near_identity(keys[6], h, c, 2 * g, -g),
   }
@@ -102,9 +124,27 @@ def decode(params, y: jax.Array, s: jax.Array) -> jax.Array:
 
 
 def anneal(step, steps_per_epoch: int, config) -> tuple[jax.Array, jax.Array]:
-  """`(t, tau)` at optimiser step `step`."""
+  """`(t, tau)` at optimiser step `step` (see the module doc for the two schedules)."""
   t = jnp.minimum(1.0, step / max(1, config.anneal_epochs * steps_per_epoch))
+  if config.tau_schedule == "jang":
+    return t, jnp.maximum(config.tau_end, config.tau_start * jnp.exp(-config.tau_rate * step))
   return t, config.tau_start * (config.tau_end / config.tau_start) ** t
+
+
+def latent_label_metrics(q_logits, noisy, clean, mu) -> dict:
+  """The latent label `q > 1/2` against the noisy and clean label vectors (module doc)."""
+  latent = (q_logits > 0).astype(jnp.float32)
+  noisy, clean = (noisy > 0.5).astype(jnp.float32), (clean > 0.5).astype(jnp.float32)
+  added, removed = latent * (1 - noisy), (1 - latent) * noisy
+  hits = jnp.sum(latent * clean)
+  return {"latent_added_right": jnp.sum(added * clean, -1),
+          "latent_added_wrong": jnp.sum(added * (1 - clean), -1),
+          "latent_removed_right": jnp.sum(removed * (1 - clean), -1),
+          "latent_removed_wrong": jnp.sum(removed * clean, -1),
+          "latent_positives": jnp.sum(latent, -1), "noisy_positives": jnp.sum(noisy, -1),
+          "latent_precision": hits / jnp.maximum(jnp.sum(latent), 1.0),
+          "latent_recall": hits / jnp.maximum(jnp.sum(clean), 1.0),
+          "mu_std": jnp.mean(jnp.std(mu, axis=0))}
 
 
 def elbo_terms(params, prior_logits, noisy, rng, tau, mi_weight):
@@ -128,7 +168,10 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   a_scaled = t * a + (1.0 - t) * jax.lax.stop_gradient(a)
   recon, kl_y, kl_s, entropy = elbo_terms(params, a_scaled, noisy, rng, tau, config.mi_weight)
   objective = recon + kl_y + kl_s + entropy
-  return objective + (1.0 - t) * losses.sigmoid_binary_cross_entropy(a, noisy), {}
+  mu, _, q_logits = jax.lax.stop_gradient(encode(params, a, noisy))
+  metrics = latent_label_metrics(q_logits, noisy, batch.get("clean_label", noisy), mu)
+  return (objective + (1.0 - t) * losses.sigmoid_binary_cross_entropy(a, noisy),
+          {"metrics": {**metrics, "tau": tau}})
 
 
 def quality_embedding(trainer, state, split) -> dict:

@@ -10,7 +10,14 @@ example gets the noise weight `w_i = relu(alpha - ||v_{c_i} - g_i||)^beta` (Eq. 
   normalised by its total weight (our choice), so its scale stays that of CE.
 - `variant="B"` (Model-B): unweighted CE on the examples with w > 0 only.
 - `variant="A"` (Model-A): plain CE (weights are still computed, as a trust score).
-- `prototypes="constant"`: the ablation without consistency weighting (v_c = top-k mean).
+- `prototypes` (`nlx.ops.side_info.sinet_weights`): "weighted" (default, nlx's reading of
+  Eq. 5: every example labelled c weighted by its matching score p_i), "constant" (the
+  ablation without consistency weighting: v_c = the top-k mean by classifier
+  confidence), "topk_weighted" (the paper's Table 3: the top-k examples by matching
+  score, weighted by it) and "topk_constant" (Table 3's "Constant": their plain mean).
+- Schedule: the paper computes the weights before training and updates the prototypes
+  as training goes; nlx trains `warmup_epochs` (5) of plain CE, then recomputes
+  prototypes and every w at the end of each epoch from the current model.
 - `smoothing_topk=k > 0`: top-k label smoothing: an example with w = 0 is not dropped
   but trained (weight 1) on the uniform target over its given label and the model's
   top-k predicted classes, the model having been trained on the high-weight examples.
@@ -65,8 +72,9 @@ def init_state(config, *, dataset, model, rng, **unused):
   del rng, unused
   if config.variant not in ("A", "B", "C"):
     raise ConfigError(f"method.variant must be A, B or C, got {config.variant!r}")
-  if config.prototypes not in ("weighted", "constant"):
-    raise ConfigError(f"method.prototypes must be weighted or constant, got {config.prototypes!r}")
+  if config.prototypes not in side_info.PROTOTYPES:
+    raise ConfigError(f"method.prototypes must be one of {side_info.PROTOTYPES}, got "
+                      f"{config.prototypes!r}")
   labels = dataset.train.hard_labels()
   n, c = len(labels), dataset.num_classes
   return {}, {
@@ -105,7 +113,7 @@ def smoothed_targets(probs: jax.Array, labels: jax.Array, weights: jax.Array, k:
 
 # one compiled program for every epoch (a jit wrapper made per call would re-trace)
 _sinet_weights = jax.jit(side_info.sinet_weights,
-                         static_argnames=("k", "gamma", "eps", "alpha", "beta", "weighted"))
+                         static_argnames=("k", "gamma", "eps", "alpha", "beta", "prototypes"))
 
 
 def end_of_epoch(ctx, state, epoch, *, config):
@@ -119,7 +127,7 @@ def end_of_epoch(ctx, state, epoch, *, config):
   weights, protos = _sinet_weights(
       jnp.asarray(feats), labels, confidence, ms["relation"], k=config.topk,
       gamma=config.gamma, eps=config.eps, alpha=config.alpha, beta=config.beta,
-      weighted=config.prototypes == "weighted")
+      prototypes=config.prototypes)
   new = {**ms, "weights": weights, "prototypes": protos}
   if config.smoothing_topk > 0:
     new["targets"] = smoothed_targets(probs, labels, weights, config.smoothing_topk)

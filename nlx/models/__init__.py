@@ -67,15 +67,18 @@ def build_module(config, num_classes: int, input_shape, rng: jax.Array, *,
 def _multimodal(config, num_classes, input_shape, info, class_names, dtype, rngs):
   if "text_len" not in info or "vocab_size" not in info:
     raise ConfigError("model 'multimodal' needs a multimodal dataset (data.name=multimodal_*)")
-  embeddings = None
-  if config.output_dim and config.label_embeddings:
+  embeddings = None  # the fixed simplex fallback (nlx.models.multimodal)
+  if config.output_dim and config.label_embeddings == "learned":
+    embeddings = "learned"
+  elif config.output_dim and config.label_embeddings:
     from nlx.data.text import read_glove
     embeddings = read_glove(config.label_embeddings, list(class_names))
   image_dim = int(input_shape[-1]) - info["text_len"]
   return MultimodalNet(image_dim, info["text_len"], info["vocab_size"], num_classes,
                        fusion=config.fusion, image_compress=config.image_compress,
-                       dropout=config.dropout, output_dim=config.output_dim,
-                       label_embeddings=embeddings, dtype=dtype, rngs=rngs)
+                       image_layers=config.image_layers, dropout=config.dropout,
+                       output_dim=config.output_dim, label_embeddings=embeddings, dtype=dtype,
+                       rngs=rngs)
 
 
 def create(config, num_classes: int, input_shape, rng: jax.Array, *, data_info=None,

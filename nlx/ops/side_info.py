@@ -104,20 +104,22 @@ def l2_normalize(x: jax.Array) -> jax.Array:
 
 
 def topk_prototypes(features: jax.Array, labels: jax.Array, confidence: jax.Array,
-                    num_classes: int, k: int) -> jax.Array:
-  """`[C, D]`: per class, the mean of the (normalised) features of its `k` most confident
-  examples (all of them if it has fewer); zeros for a class with no example."""
+                    num_classes: int, k: int, weights: jax.Array | None = None) -> jax.Array:
+  """`[C, D]`: per class, the mean of the (normalised) features of its `k` examples of
+  highest `confidence` (all of them if it has fewer), weighted by `weights` when given;
+  zeros for a class with no example."""
   g = l2_normalize(features)
+  weights = jnp.ones_like(confidence) if weights is None else weights
   # rank within class: sort by (label, -confidence); position minus the class's start
   order = jnp.lexsort((-confidence, labels))
   sorted_labels = labels[order]
   counts = jnp.bincount(labels, length=num_classes)
   starts = jnp.cumsum(counts) - counts
   rank = jnp.arange(labels.shape[0]) - starts[sorted_labels]
-  keep = (rank < k).astype(g.dtype)
+  keep = (rank < k).astype(g.dtype) * weights[order]
   sums = jax.ops.segment_sum(g[order] * keep[:, None], sorted_labels, num_segments=num_classes)
   n = jax.ops.segment_sum(keep, sorted_labels, num_segments=num_classes)
-  return sums / jnp.maximum(n, 1.0)[:, None]
+  return sums / jnp.maximum(n, 1e-12)[:, None]
 
 
 def consistency(relation_rows: jax.Array, visual_similarity: jax.Array, *, gamma: float,
@@ -145,16 +147,29 @@ def noise_weights(features: jax.Array, labels: jax.Array, prototypes: jax.Array,
   return jnp.maximum(alpha - d, 0.0) ** beta
 
 
+PROTOTYPES = ("weighted", "constant", "topk_weighted", "topk_constant")
+
+
 def sinet_weights(features, labels, confidence, relation, *, k: int, gamma: float, eps: float,
-                  alpha: float, beta: float, weighted: bool = True):
+                  alpha: float, beta: float, prototypes: str = "weighted"):
   """The whole of Eqs. 4-6 for one epoch: `(weights [N], prototypes [C, D])`.
-  `weighted=False` is the 'constant prototype' ablation (v_c = the top-k mean)."""
+
+  Every reading starts from v_c^0, the mean of the class's top-k examples by classifier
+  confidence, whose similarities s_v give each example its matching score p_i (Eq. 4).
+  `prototypes`: "weighted" (nlx's reading of Eq. 5: every example labelled c, weighted by
+  p_i); "constant" (nlx's ablation: v_c^0 itself); "topk_weighted" (the paper's Table 3:
+  the k examples of highest matching score, weighted by it); "topk_constant" (Table 3's
+  "Constant": the plain mean of those k)."""
   num_classes = relation.shape[0]
   init = topk_prototypes(features, labels, confidence, num_classes, k)
-  if weighted:
+  if prototypes == "constant":
+    protos = init
+  else:
     s_v = l2_normalize(features) @ l2_normalize(init).T
     p = consistency(relation[labels], s_v, gamma=gamma, eps=eps)
-    protos = weighted_prototypes(features, labels, p, num_classes)
-  else:
-    protos = init
+    if prototypes == "weighted":
+      protos = weighted_prototypes(features, labels, p, num_classes)
+    else:
+      protos = topk_prototypes(features, labels, p, num_classes, k,
+                               weights=p if prototypes == "topk_weighted" else None)
   return noise_weights(features, labels, protos, alpha=alpha, beta=beta), protos

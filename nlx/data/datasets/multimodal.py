@@ -11,7 +11,9 @@ the training split only (`data.vocab_size` entries, `data.text_len` tokens per p
   features; `python experiments/extract_features.py` writes them from images with nlx's
   ResNet). Labels come from the ANP score and `data.anp_thresholds`: one cut t gives
   2 classes (negative <= t < positive), two cuts t1 < t2 give 3 (negative <= t1 <
-  neutral <= t2 < positive). These labels are noisy by construction (the ANP describes
+  neutral <= t2 < positive); with `data.anp_drop_between` two cuts give 2 classes and
+  the posts between them are dropped (the study: -0.035 / +0.035). These labels are
+  noisy by construction (the ANP describes
   the image, not the post); no clean labels exist, so `clean_labels` equal them.
 `multimodal_synthetic` (generated, answer known; no download): posts whose caption
   holds a sentiment word of their class in 60% of the posts and only neutral filler
@@ -52,11 +54,18 @@ def pack(features: np.ndarray, token_lists, labels, train_idx, test_idx, config,
                        "vocabulary_size_used": len(vocab), "image_dim": int(x.shape[1])})
 
 
-def anp_labels(scores: np.ndarray, thresholds) -> tuple[np.ndarray, tuple]:
+def anp_labels(scores: np.ndarray, thresholds, drop_between: bool = False
+               ) -> tuple[np.ndarray, tuple]:
+  """Class per ANP score (see the module doc); -1 marks a post between two cuts that
+  `drop_between` drops."""
   cuts = sorted(float(t) for t in thresholds)
-  if len(cuts) not in (1, 2):
-    raise ConfigError(f"data.anp_thresholds needs 1 (2 classes) or 2 (3 classes) cuts, got {cuts}")
+  if len(cuts) not in (1, 2) or (drop_between and len(cuts) != 2):
+    raise ConfigError(f"data.anp_thresholds needs 1 (2 classes) or 2 (3 classes, or 2 with "
+                      f"data.anp_drop_between) cuts, got {cuts}")
   labels = np.searchsorted(np.asarray(cuts), np.asarray(scores, float), side="left")
+  if drop_between:
+    labels = np.select([labels == 0, labels == 2], [0, 1], -1)
+    return labels.astype(np.int64), ("negative", "positive")
   names = ("negative", "positive") if len(cuts) == 1 else SENTIMENT
   return labels.astype(np.int64), names
 
@@ -82,7 +91,11 @@ def load_anp(config) -> Dataset:
     raise DataError(f"{posts}: features_row must be integers and anp_score numbers ({e})") from None
   if index.min() < 0 or index.max() >= len(features):
     raise DataError(f"{posts}: features_row out of range for {len(features)} feature rows")
-  labels, names = anp_labels(scores, config.anp_thresholds)
+  labels, names = anp_labels(scores, config.anp_thresholds, config.anp_drop_between)
+  keep = labels >= 0
+  if not keep.any():
+    raise DataError(f"{posts}: every anp_score lies between the cuts {config.anp_thresholds}")
+  rows, index, labels = [r for r, k in zip(rows, keep) if k], index[keep], labels[keep]
   tokens = [text.tokenize(f"{r['title']} {r['description']}") for r in rows]
   parts = seeded_split(len(rows), parse_split(config.split), config.split_seed)
   return pack(features[index], tokens, labels, parts[0], parts[-1], config, "multimodal_anp",
