@@ -34,6 +34,7 @@ flags.DEFINE_enum("loss", "cosine", ["cosine", "mse", "hinge"], "Label-embedding
 flags.DEFINE_list("noise", ["clean"], "Label-noise settings: clean, sym20, sym40.")
 flags.DEFINE_list("fusions", ["image", "text", "concat", "gl1", "gl2", "mixed", "convex"],
                   "Rows (model.fusion values).")
+flags.DEFINE_list("outputs", ["class", "embed"], "Columns: class output, label embedding.")
 FLAGS = flags.FLAGS
 GATED = ("gl1", "gl2", "mixed", "convex")
 
@@ -78,7 +79,8 @@ def main(argv):
   nb.setup_cache()
   seeds = [int(s) for s in FLAGS.seeds]
   fusions = list(FLAGS.fusions)
-  columns = ["class output", f"label embedding ({FLAGS.loss})"]
+  columns = [c for c, o in (("class output", "class"), (f"label embedding ({FLAGS.loss})", "embed"))
+             if o in FLAGS.outputs]
   cmd = "python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
   header = (f"# Multimodal sentiment ({FLAGS.dataset}): test accuracy (%), mean ± std over "
             f"seeds {seeds}\n\nCommand: `{cmd}`\n")
@@ -86,7 +88,8 @@ def main(argv):
   for noise in FLAGS.noise:
     acc, gates = {}, {}
     for fusion in fusions:
-      for col, embed in zip(columns, (False, True)):
+      for col in columns:
+        embed = col != "class output"
         for seed in seeds:
           s = run(fusion, embed, noise, seed)
           acc.setdefault((fusion, col), []).append(s["accuracy"])
