@@ -1,6 +1,8 @@
 """The `nlx` command: `nlx train ...` (= python -m nlx.main), `nlx report WORKDIR...` and
 `nlx find-label-issues --config=... [--top=20]` (trains, then prints the likely wrong labels)."""
 
+import json
+import os
 import sys
 
 USAGE = ("usage: nlx {train,report,find-label-issues} ...   (nlx report --help, "
@@ -12,8 +14,7 @@ def main() -> None:
     sys.exit(USAGE)
   command, rest = sys.argv[1], sys.argv[2:]
   if command == "find-label-issues":  # train (or resume), then print the top suspects
-    from nlx.label_issues import cli
-    cli(rest)
+    find_label_issues(rest)
   elif command == "report":
     from nlx.report.report import main as report
     report(rest)
@@ -23,3 +24,31 @@ def main() -> None:
     from nlx import main as train_main
     sys.argv = ["nlx train", *rest]
     app.run(train_main.main, flags_parser=train_main.parse_flags)
+
+
+def find_label_issues(args: list[str]) -> None:
+  """`nlx find-label-issues --config=... [--workdir=...] [--top=20] [train flags]`: trains
+  (or resumes) the configured run, then prints its most suspicious labels."""
+  import argparse
+
+  from absl import app, flags
+
+  from nlx import label_issues
+  from nlx import main as train_main
+  from nlx import workdir as workdir_lib
+  p = argparse.ArgumentParser(add_help=False)
+  p.add_argument("--top", type=int, default=20)
+  a, rest = p.parse_known_args(args)
+
+  def run(argv):
+    train_main.main(argv)  # the same workdir as `nlx train` (variant included), never another run's
+    workdir = flags.FLAGS.workdir or workdir_lib.default_workdir(
+        flags.FLAGS["config"].config_filename)
+    with open(os.path.join(workdir, label_issues.JSON_NAME)) as f:
+      summary = json.load(f)
+    print(f"\nscore: {summary['score']}; estimated wrong labels: {summary['estimated_errors']}"
+          + (f" (true: {summary['true_errors']})" if "true_errors" in summary else ""))
+    print(label_issues.format_suspects(label_issues.find(workdir), a.top))
+    print(f"all rows: {os.path.join(workdir, label_issues.CSV_NAME)}")
+
+  app.run(run, argv=["nlx find-label-issues", *rest], flags_parser=train_main.parse_flags)

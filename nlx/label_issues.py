@@ -383,29 +383,3 @@ def format_suspects(rows: list[dict], top: int = 20) -> str:
     lines.append(f"{r['index']:>7}  {r['given_class']:<14} {r['suggested_class']:<14} "
                  f"{r['score']:>9.4g}  {'yes' if r['flagged'] else 'no':<7}  {r['path']}")
   return "\n".join(lines)
-
-
-def cli(args: list[str]) -> None:
-  """`nlx find-label-issues --config=... [--workdir=...] [--top=20] [train flags]`: trains
-  (or resumes) the configured run, then prints its most suspicious labels."""
-  import argparse
-
-  from absl import app, flags
-
-  from nlx import main as train_main
-  p = argparse.ArgumentParser(add_help=False)
-  p.add_argument("--top", type=int, default=20)
-  a, rest = p.parse_known_args(args)
-
-  def run(argv):
-    train_main.main(argv)
-    name = os.path.splitext(os.path.basename(flags.FLAGS["config"].config_filename))[0]
-    workdir = flags.FLAGS.workdir or os.path.join("workdirs", name)
-    with open(os.path.join(workdir, JSON_NAME)) as f:
-      summary = json.load(f)
-    print(f"\nscore: {summary['score']}; estimated wrong labels: {summary['estimated_errors']}"
-          + (f" (true: {summary['true_errors']})" if "true_errors" in summary else ""))
-    print(format_suspects(find(workdir), a.top))
-    print(f"all rows: {os.path.join(workdir, CSV_NAME)}")
-
-  app.run(run, argv=["nlx find-label-issues", *rest], flags_parser=train_main.parse_flags)

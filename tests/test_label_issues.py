@@ -265,3 +265,28 @@ def test_noise_free_posterior_matches_eq5_by_hand(tmp_path):
     joint = lik * py[i][:, None] * pz[i][None, :]
     assert q[i] == pytest.approx(joint[:, 0].sum() / joint.sum(), rel=1e-4, abs=1e-6)
   np.testing.assert_array_equal(q[known >= 0], (known == noisy)[known >= 0])
+
+
+@pytest.mark.slow
+def test_find_label_issues_command_reads_its_own_run(tmp_path):
+  """`nlx find-label-issues --config=...:tiny` trains in workdirs/quickstart/tiny (as `nlx
+  train` does) and prints that run's suspects, not those of a decoy run in
+  workdirs/quickstart."""
+  import subprocess
+  import sys
+
+  from conftest import main_env
+  decoy = tmp_path / "workdirs" / "quickstart"
+  decoy.mkdir(parents=True)
+  (decoy / label_issues.JSON_NAME).write_text('{"score": "decoy", "estimated_errors": -1}')
+  code = ("import sys; from nlx import cli; sys.argv = ['nlx', 'find-label-issues', "
+          "'--config=configs/quickstart.py:tiny', '--top=3']; cli.main()")
+  out = subprocess.run([sys.executable, "-c", code], env=main_env(), cwd=tmp_path,
+                       capture_output=True, text=True, timeout=600, check=False)
+  assert out.returncode == 0, out.stderr[-2000:]
+  run = tmp_path / "workdirs" / "quickstart" / "tiny"
+  summary = json.loads((run / label_issues.JSON_NAME).read_text())
+  assert "decoy" not in out.stdout
+  assert f"estimated wrong labels: {summary['estimated_errors']}" in out.stdout
+  assert out.stdout.strip().splitlines()[-1] == "all rows: " + os.path.join(
+      "workdirs", "quickstart", "tiny", label_issues.CSV_NAME)
