@@ -39,9 +39,15 @@ def test_a_header_line_is_recognised_not_a_class(tmp_path):
   assert ds.class_names == ["cat", "dog"] and len(ds.train) + len(ds.test) == 10
 
 
+def two_class_rows(tmp_path, n, first, a="cat", b="dog", images=None):
+  """Writes `images` (default n) PNGs 0.png...; CSV rows of the first n: label a below
+  `first`, b from there."""
+  write_images(tmp_path, [f"{i}.png" for i in range(images or n)])
+  return [f"{i}.png,{a if i < first else b}" for i in range(n)]
+
+
 def test_class_names_fix_the_classes_and_an_unknown_label_lists_near_matches(tmp_path):
-  write_images(tmp_path, [f"{i}.png" for i in range(12)])
-  rows = [f"{i}.png,{'cat' if i < 6 else 'dog'}" for i in range(11)]
+  rows = two_class_rows(tmp_path, 11, 6, images=12)
   ds = csv_dataset(tmp_path, rows, class_names=("dog", "cat", "bird"))
   assert ds.class_names == ["dog", "cat", "bird"] and ds.num_classes == 3
   assert sorted(all_labels(ds).tolist()) == [0] * 5 + [1] * 6  # dog = 0, cat = 1
@@ -51,8 +57,7 @@ def test_class_names_fix_the_classes_and_an_unknown_label_lists_near_matches(tmp
 
 def test_a_typo_or_a_case_variant_is_not_a_new_class(tmp_path):
   # Measured on main: `dgo` and `Dog` each became a class of their own.
-  write_images(tmp_path, [f"{i}.png" for i in range(42)])
-  rows = [f"{i}.png,{'cat' if i < 20 else 'dog'}" for i in range(41)]
+  rows = two_class_rows(tmp_path, 41, 20, images=42)
   with pytest.raises(DataError, match=r"label 'dgo' \(1 rows\) looks like a typo of 'dog' "
                                       r"\(21 rows\).*data.class_names"):
     csv_dataset(tmp_path, rows + ["41.png,dgo"])
@@ -62,8 +67,7 @@ def test_a_typo_or_a_case_variant_is_not_a_new_class(tmp_path):
 
 def test_integer_labels_that_leave_classes_empty_are_an_error(tmp_path):
   # Measured on main: labels {0, 5} made 6 classes, 4 of them empty.
-  write_images(tmp_path, [f"{i}.png" for i in range(10)])
-  rows = [f"{i}.png,{0 if i < 5 else 5}" for i in range(10)]
+  rows = two_class_rows(tmp_path, 10, 5, a=0, b=5)
   with pytest.raises(DataError, match=r"integer labels \[0, 5\] leave classes \[1, 2, 3, 4\] "
                                       "without examples"):
     csv_dataset(tmp_path, rows)
@@ -73,8 +77,7 @@ def test_integer_labels_that_leave_classes_empty_are_an_error(tmp_path):
 
 def test_a_path_listed_twice_is_an_error_or_dropped_with_conflicts_reported(tmp_path):
   # Measured on main: a repeated row put the same image in train and test.
-  write_images(tmp_path, [f"{i}.png" for i in range(10)])
-  rows = [f"{i}.png,{'cat' if i < 5 else 'dog'}" for i in range(10)]
+  rows = two_class_rows(tmp_path, 10, 5)
   with pytest.raises(DataError, match=r"1 paths listed more than once \(first .*3\.png, rows "
                                       r"\[4, 11\]\).*duplicates='drop'"):
     csv_dataset(tmp_path, rows + ["3.png,cat"])
