@@ -64,10 +64,14 @@ class Dynamics:
   # [count, C] int64: per counted epoch, confident learning's wrong labels per given class
   # from that epoch's probabilities (`label_issues.confident_learning_counts`)
   epoch_counts: np.ndarray | None = None
+  # [count] float: per counted epoch, the share of examples predicted as their given label
+  epoch_agreement: np.ndarray | None = None
 
   def __post_init__(self):
     if self.epoch_counts is None:
       self.epoch_counts = np.zeros((0, self.sum_probs.shape[1]), np.int64)
+    if self.epoch_agreement is None:
+      self.epoch_agreement = np.zeros((0,), np.float64)
 
   @classmethod
   def zeros(cls, num_examples: int, num_classes: int) -> "Dynamics":
@@ -78,15 +82,18 @@ class Dynamics:
     """Adds one epoch's prediction `logits [N, C]` for the given `labels [N]`."""
     labels = np.asarray(labels, np.int32)
     probs = np.zeros(self.sum_probs.shape, np.float32)
+    agree = 0
     for i in range(0, len(labels), _CHUNK):
       m, l, p = margin_loss_probs(jnp.asarray(logits[i:i + _CHUNK]),
                                   jnp.asarray(labels[i:i + _CHUNK]))
+      agree += int(np.sum(np.asarray(m) > 0))
       self.sum_margin[i:i + _CHUNK] += np.asarray(m, np.float64)
       self.sum_loss[i:i + _CHUNK] += np.asarray(l, np.float64)
       probs[i:i + _CHUNK] = np.asarray(p)
     self.sum_probs += probs
     counts = label_issues.confident_learning_counts(labels, probs)
     self.epoch_counts = np.concatenate([self.epoch_counts, counts[None]])
+    self.epoch_agreement = np.append(self.epoch_agreement, agree / len(labels))
     self.count += 1
     self.epoch = epoch
 
@@ -119,7 +126,8 @@ def save(workdir: str, dyn: Dynamics) -> None:
   os.makedirs(os.path.join(workdir, SUBDIR), exist_ok=True)
   tmp = path(workdir, dyn.epoch) + ".tmp.npz"
   np.savez(tmp, sum_margin=dyn.sum_margin, sum_loss=dyn.sum_loss, sum_probs=dyn.sum_probs,
-           count=dyn.count, epoch=dyn.epoch, epoch_counts=dyn.epoch_counts)
+           count=dyn.count, epoch=dyn.epoch, epoch_counts=dyn.epoch_counts,
+           epoch_agreement=dyn.epoch_agreement)
   os.replace(tmp, path(workdir, dyn.epoch))  # never a half-written file under the real name
 
 
@@ -133,9 +141,9 @@ def load(workdir: str, epoch: int | None = None) -> Dynamics | None:
   if not os.path.exists(path(workdir, epoch)):
     return None
   with np.load(path(workdir, epoch)) as f:
-    # files from before the per-epoch counts: none
+    # files from before the per-epoch counts / agreement: none
     return Dynamics(f["sum_margin"], f["sum_loss"], f["sum_probs"], int(f["count"]),
-                    int(f["epoch"]), f.get("epoch_counts"))
+                    int(f["epoch"]), f.get("epoch_counts"), f.get("epoch_agreement"))
 
 
 class Tracker:

@@ -32,7 +32,13 @@ the given label as the score, cleanlab's `find_label_issues(filter_by="prune_by_
 less the examples it un-flags because their prediction is the given label).
 In-sample probabilities memorise the noise: where a run ends up fitting its given labels
 (digits, 40% noise, 30 epochs) this count falls to 0 (README "Finding wrong labels").
-Other counts (`COUNTS`, `compute(..., count=...)`): `confident_learning_peak`, the same
+So the default count, `auto`, takes it only where the run has not memorised its labels:
+when the last epoch predicts the given label on at least `MEMORISED` (99%) of the
+training set, the epoch-averaged probabilities no longer tell wrong labels apart and
+`auto` takes `confident_learning_peak` instead (the run's per-epoch agreement is kept in
+`nlx.dynamics`).
+Other counts (`COUNTS`, `compute(..., count=...)`): `confident_learning` alone;
+`confident_learning_peak`, the same
 estimate made per epoch from that epoch's probabilities (`nlx.dynamics`), taken at the
 epoch where it is largest (exact on digits at epoch 1; over-counts when the first epochs
 underfit); `mixture`, a two-component Gaussian mixture on each class's log mean losses
@@ -54,8 +60,9 @@ CSV_NAME, JSON_NAME = "label_issues.csv", "label_issues.json"
 FIELDS = ("index", "path", "given_label", "given_class", "score", "suggested_label",
           "suggested_class", "flagged")
 DEFAULT_SCORE = {"noise_model": "noise_free_posterior"}  # method -> score; others: "aum"
-COUNTS = ("confident_learning", "confident_learning_peak", "mixture")  # how many to flag
-DEFAULT_COUNT = "confident_learning"
+COUNTS = ("auto", "confident_learning", "confident_learning_peak", "mixture")  # how many to flag
+DEFAULT_COUNT = "auto"
+MEMORISED = 0.99  # `auto`: last-epoch agreement with the given labels that means memorised
 
 
 # ---- how many to flag: confident learning (Northcutt et al. 2021) ---------------------------
@@ -296,13 +303,23 @@ class LabelIssues:
 
 
 
+def resolve_count(dyn, count: str) -> str:
+  """The count `auto` stands for in this run (see the module doc); others unchanged."""
+  if count != "auto":
+    return count
+  memorised = len(dyn.epoch_agreement) > 0 and dyn.epoch_agreement[-1] >= MEMORISED
+  return "confident_learning_peak" if memorised else "confident_learning"
+
+
 def estimated_counts(labels: np.ndarray, dyn, count: str = DEFAULT_COUNT) -> np.ndarray:
   """`[C]` estimated wrong labels per given class from a run's dynamics
   (`nlx.dynamics.Dynamics`): confident learning on its epoch-averaged probabilities;
   `confident_learning_peak`: the per-epoch estimate (each epoch's own probabilities) of
   the epoch where it was largest (fitting the noise only lowers it), that of the
   epoch-averaged probabilities for files without per-epoch estimates; or the per-class
-  mixtures on its mean losses."""
+  mixtures on its mean losses; `auto` (the default): `confident_learning`, or the peak
+  where the last epoch agrees with the given labels on at least `MEMORISED` of them."""
+  count = resolve_count(dyn, count)
   if count == "confident_learning_peak" and len(dyn.epoch_counts):
     return dyn.epoch_counts[np.argmax(dyn.epoch_counts.sum(axis=1))]
   if count in ("confident_learning", "confident_learning_peak"):
@@ -323,8 +340,9 @@ def compute(run: Run, score: str | None = None, count: str = DEFAULT_COUNT) -> L
   scores = np.asarray(SCORES[score](run), np.float64)
   per_class = estimated_counts(labels, run.dynamics, count)
   flagged = flag_by_class(scores, labels, per_class)
+  resolved = resolve_count(run.dynamics, count)
   return LabelIssues(score, scores, labels, suggested_labels(labels, probs, flagged), flagged,
-                     per_class, count)
+                     per_class, resolved if resolved == count else f"{count}: {resolved}")
 
 
 def write(workdir: str, issues: LabelIssues, dataset) -> None:

@@ -50,7 +50,11 @@ def test_per_epoch_confident_learning_counts_and_their_peak():
       label_issues.estimated_counts(labels, d, "confident_learning_peak"), [1, 1])
   # the epoch-averaged probabilities hold the fitted epoch: examples 2, 3 average (.5, .5),
   # below t0 = t1 = (.88 + .5) / 2 = .69 in both classes -> not counted -> none
-  np.testing.assert_array_equal(label_issues.estimated_counts(labels, d), [0, 0])
+  np.testing.assert_array_equal(
+      label_issues.estimated_counts(labels, d, "confident_learning"), [0, 0])
+  # the default (auto): epoch 2 agrees with every given label (memorised) -> the peak
+  np.testing.assert_array_equal(d.epoch_agreement, [0.5, 1.0])
+  np.testing.assert_array_equal(label_issues.estimated_counts(labels, d), [1, 1])
 
 
 def tiny_config(epochs=3, **train_overrides):
