@@ -86,7 +86,7 @@ def test_the_words_that_were_coin_tosses():
   c = load_config("baselines", "gce,pair40")
   assert (c.method.name, c.noise.type, c.noise.rate) == ("gce", "pair", 0.4)
   c = load_config("multimodal", "hinge")  # was silently unused without `embed`
-  assert (c.method.name, c.method.loss, c.model.output_dim) == ("label_embedding", "hinge", 300)
+  assert (c.method.name, c.method.loss, c.model.output_dim) == ("label_embedding", "hinge", 50)
 
 
 def test_config_path_from_any_folder(tmp_path, monkeypatch):
