@@ -93,6 +93,7 @@ def test_bfloat16_logits_are_computed_in_float32(name):
   np.testing.assert_array_equal(np.asarray(g, np.float32), np.asarray(g32.astype(jnp.bfloat16), np.float32))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_extreme_logits_scale_50_finite_values_and_gradients(name):
   fn = FNS[name]

@@ -121,6 +121,7 @@ def test_learnq_starts_at_identity_and_adds_the_trace(step_context):
   assert float(per_ex[0]) == pytest.approx(-np.log(0.5 * 0.2 + 0.3 * 0.9) + 0.01 * 2.7, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_forward_estimates_transition_after_warmup(tmp_path):
   config = load_config("baselines", "forward,pair40,tiny")
   result = train.train_and_evaluate(config, str(tmp_path))

@@ -22,6 +22,7 @@ def test_resnet_parameter_counts_match_torchvision(name, count):
   assert models.count_params(m.params) == count
 
 
+@pytest.mark.slow
 def test_cifar_stem_differs_only_in_first_conv():
   # 3x3 instead of 7x7 first conv: (49 - 9) * 3 * 64 fewer weights.
   m = models.create(model_config("resnet18"), 1000, (32, 32, 3), jax.random.key(0))
@@ -51,6 +52,7 @@ def test_mlp_matches_numpy_forward():
   np.testing.assert_allclose(out.features, h, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_batchnorm_statistics_update_in_train_mode_only():
   m = models.create(model_config("small_cnn", width=4), 3, (8, 8, 1), jax.random.key(0))
   x = jax.random.normal(jax.random.key(1), (16, 8, 8, 1)) * 3 + 2
@@ -77,6 +79,7 @@ def test_dropout_uses_the_given_rng_and_only_in_training():
   assert not np.allclose(a.logits, e.logits)
 
 
+@pytest.mark.slow
 def test_bfloat16_compute_keeps_float32_params_and_outputs():
   m = models.create(model_config("small_cnn", width=4, dtype="bfloat16"), 3, (8, 8, 1),
                     jax.random.key(0))
