@@ -13,7 +13,6 @@ per batch, latent precision and recall against the clean vector and the std of m
 Writes --out/can_latent.md.
 """
 
-import json
 import os
 import sys
 
@@ -23,6 +22,7 @@ from absl import app, flags
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import noisy_benchmark as nb
 
+from nlx import io
 from nlx.report import tables
 
 SUITE = "cifar10n_mosaic"
@@ -39,8 +39,7 @@ PERCENT = ("map", "latent_precision", "latent_recall")
 
 
 def last_epoch_metrics(workdir: str) -> dict:
-  with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    records = [json.loads(line) for line in f if line.strip()]
+  records = io.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
   train = [r for r in records if r["kind"] == "train"]
   last = max(r["epoch"] for r in train)
   final = [r for r in train if r["epoch"] > last - 1]

@@ -87,7 +87,13 @@ def load_model_weights(workdir: str, params, model_state, exclude=()):
   (another run, e.g. a model pretrained on the clean subset), in the structure of
   `params` / `model_state` (nnx.State); a ConfigError names a missing or mis-shaped one.
   Top-level modules named in `exclude` (e.g. `head`) keep this model's initial values:
-  a label-embedding model started from a class-output model of the same body."""
+  a label-embedding model started from a class-output model of the same body; a name that
+  is not one of them is an error (a typo would otherwise load that module silently)."""
+  modules = set(nnx.to_pure_dict(params)) | set(nnx.to_pure_dict(model_state))
+  unknown = sorted(set(exclude) - modules)
+  if unknown:
+    raise ConfigError(f"train.init_from_exclude: {unknown} name no module of this model; "
+                      f"its modules: {sorted(map(str, modules))}")
   directory = os.path.join(os.path.abspath(workdir), "checkpoints")
   step = None
   if os.path.isdir(directory):

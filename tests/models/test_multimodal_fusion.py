@@ -163,3 +163,14 @@ def test_embedding_model_starts_from_the_class_output_model(tmp_path):
   started = nnx.to_pure_dict(train.Trainer(emb, data_lib.load_dataset(emb))
                              .initial_state.params["model"])
   jax.tree.map(np.testing.assert_array_equal, started["text"], src["text"])
+
+
+def test_a_misspelt_init_from_exclude_is_an_error(tmp_path):
+  net = mm.MultimodalNet(6, 4, 30, 3, fusion="mixed", image_compress=8, embed_dim=4,
+                         lstm_hidden=5, rngs=nnx.Rngs(0))
+  params, state = nnx.state(net, nnx.Param), nnx.state(net, nnx.Not(nnx.Param))
+  # named before any checkpoint is read: no run in tmp_path is needed
+  with pytest.raises(ConfigError, match=r"init_from_exclude: \['haed'\] name no module"):
+    load_model_weights(str(tmp_path), params, state, exclude=["haed"])
+  with pytest.raises(ConfigError, match="no checkpoint"):  # a real name passes the check
+    load_model_weights(str(tmp_path), params, state, exclude=["head"])
