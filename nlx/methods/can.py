@@ -93,6 +93,9 @@ def init_state(config, *, dataset, model, rng, **unused):
   if config.init not in INITS or config.tau_schedule not in TAU_SCHEDULES:
     raise ConfigError(f"method.init must be one of {INITS} and method.tau_schedule one of "
                       f"{TAU_SCHEDULES}; got {config.init!r}, {config.tau_schedule!r}")
+  if config.tau_schedule == "jang" and config.tau_rate <= 0:
+    raise ConfigError(f"method.tau_rate must be > 0 with tau_schedule='jang' (tau would never "
+                      f"anneal or would grow), got {config.tau_rate}")
   balanced = config.init == "balanced"
   keys = jax.random.split(rng, 7)
   params = {

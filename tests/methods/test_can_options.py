@@ -67,3 +67,10 @@ def test_start_lets_q_add_a_label_only_when_balanced(init):
   cfg.init = "other"
   with pytest.raises(ConfigError, match="method.init"):
     can.init_state(cfg, dataset=_dataset(3), model=None, rng=jax.random.key(0))
+
+
+def test_jang_schedule_needs_a_positive_rate():
+  cfg = can.default_config()
+  cfg.tau_schedule, cfg.tau_rate = "jang", 0.0
+  with pytest.raises(ConfigError, match="tau_rate must be > 0"):
+    can.init_state(cfg, dataset=_dataset(3), model=None, rng=jax.random.key(0))
