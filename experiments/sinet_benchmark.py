@@ -3,12 +3,15 @@ paper's Tables 4-5), graph and prototype variants (Tables 2-3), and the AUROC of
 noise weights w at finding the mislabelled training examples.
 
   python experiments/sinet_benchmark.py [--seeds=0,1,2] [--ablation_seeds=0]
+  python experiments/sinet_benchmark.py --tables=prototypes --prototype_seeds=0,1,2
 
 Cells are noisy_benchmark.py cells (suite cifar10n_cpu, cached in --workroot); the
 side information is the bundled WordNet-style hierarchy of the CIFAR-10 classes (HW)
 and, for the CD variants, TF-IDF embeddings of the bundled class descriptions.
-Writes to --out: `sinet_cifar10n_cpu.md` (A/B/C on worst and aggre, accuracy, macro-F1
-and AUROC) and `sinet_ablation.md` (`worst`, --ablation_seeds).
+Writes to --out (--tables picks which): `sinet_cifar10n_cpu.md` (A/B/C on worst and
+aggre, accuracy, macro-F1 and AUROC), `sinet_ablation.md` (`worst`, --ablation_seeds)
+and `sinet_prototypes.md` (the four Eq. 5 prototype readings on `worst`,
+--prototype_seeds).
 """
 
 import os
@@ -22,6 +25,9 @@ import noisy_benchmark as nb
 from nlx.report import tables
 
 flags.DEFINE_list("ablation_seeds", ["0"], "Seeds of the ablation cells.")
+flags.DEFINE_list("prototype_seeds", ["0", "1", "2"], "Seeds of the prototype cells.")
+flags.DEFINE_multi_enum("tables", ["models", "ablation", "prototypes"],
+                        ["models", "ablation", "prototypes"], "Which tables to write.")
 FLAGS = flags.FLAGS
 SUITE = "cifar10n_cpu"
 MODELS = {"Model-A (CE)": "sinet@variant=A", "Model-B (high-weight images)": "sinet@variant=B",
@@ -36,6 +42,13 @@ ABLATION = {
     "Table 3: top-k by matching score, weighted": "sinet@prototypes=topk_weighted",
     "Table 3: top-k by matching score, constant": "sinet@prototypes=topk_constant",
     "Model-C + top-2 label smoothing": "sinet@smoothing_topk=2",
+}
+# Eq. 5's prototypes (`nlx.ops.side_info.PROTOTYPES`): nlx's default and the paper's Table 3
+PROTOTYPES = {
+    "every example labelled c, weighted by p_i (nlx's default)": "sinet",
+    "constant: mean of the top-k by classifier confidence": "sinet@prototypes=constant",
+    "Table 3: top-k by matching score, weighted": "sinet@prototypes=topk_weighted",
+    "Table 3: top-k by matching score, constant": "sinet@prototypes=topk_constant",
 }
 METRICS = (("accuracy", "Accuracy"), ("macro_f1", "Macro-F1"), ("auroc", "AUROC of w"),
            ("kept_share", "Share of examples kept (w > 0)"),
@@ -73,14 +86,22 @@ def main(argv):
   os.makedirs(FLAGS.out, exist_ok=True)
   seeds = [int(s) for s in FLAGS.seeds]
   settings = FLAGS.settings or ["worst", "aggre"]
-  print(write("sinet_cifar10n_cpu",
-              f"SINet, CIFAR-10N CPU protocol: clean-test accuracy, macro-F1 and the AUROC "
-              f"of the noise weights (%), mean ± std over seeds {seeds}",
-              collect(MODELS, settings, seeds, data_dir), MODELS, settings))
-  ab_seeds = [int(s) for s in FLAGS.ablation_seeds]
-  print(write("sinet_ablation",
-              f"SINet ablations on CIFAR-10N `worst` (CPU protocol), seeds {ab_seeds}",
-              collect(ABLATION, ["worst"], ab_seeds, data_dir), ABLATION, ["worst"]))
+  if "models" in FLAGS.tables:
+    print(write("sinet_cifar10n_cpu",
+                f"SINet, CIFAR-10N CPU protocol: clean-test accuracy, macro-F1 and the AUROC "
+                f"of the noise weights (%), mean ± std over seeds {seeds}",
+                collect(MODELS, settings, seeds, data_dir), MODELS, settings))
+  if "ablation" in FLAGS.tables:
+    ab_seeds = [int(s) for s in FLAGS.ablation_seeds]
+    print(write("sinet_ablation",
+                f"SINet ablations on CIFAR-10N `worst` (CPU protocol), seeds {ab_seeds}",
+                collect(ABLATION, ["worst"], ab_seeds, data_dir), ABLATION, ["worst"]))
+  if "prototypes" in FLAGS.tables:
+    pr_seeds = [int(s) for s in FLAGS.prototype_seeds]
+    print(write("sinet_prototypes",
+                f"SINet's Eq. 5 prototypes on CIFAR-10N `worst` (CPU protocol, Model-C), "
+                f"mean ± std over seeds {pr_seeds}",
+                collect(PROTOTYPES, ["worst"], pr_seeds, data_dir), PROTOTYPES, ["worst"]))
 
 
 if __name__ == "__main__":
