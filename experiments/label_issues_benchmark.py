@@ -69,15 +69,25 @@ def cell_config(suite, setting, seed, data_dir, epochs=None):
   return protocols.suite_config(suite, "ce", setting, seed, data_dir=data_dir, epochs=epochs)
 
 
+_LAST_RUN = {}
+
+
+def _load(config, workdir):
+  """The run's dataset and dynamics; the scorers of one run (consecutive) share them."""
+  if workdir not in _LAST_RUN:
+    _LAST_RUN.clear()
+    _LAST_RUN[workdir] = data_lib.load_dataset(config), dynamics.load(workdir)
+  return _LAST_RUN[workdir]
+
+
 def run_nlx(config, workdir, score, count):
   """One CE run (reused if finished), scored from its training dynamics."""
   path = os.path.join(workdir, "results.json")
   if not os.path.exists(path):
     train.train_and_evaluate(config, workdir)
   wall = io.read_json(path)["wall_time_s"]
-  dataset = data_lib.load_dataset(config)
+  dataset, dyn = _load(config, workdir)
   labels = np.asarray(dataset.train.hard_labels())
-  dyn = dynamics.load(workdir)
   scores = {"aum": dyn.area_under_margin, "negative_loss": lambda: -dyn.mean_loss()}[score]()
   per_class = label_issues.estimated_counts(labels, dyn, count)
   flagged = label_issues.flag_by_class(scores, labels, per_class)
