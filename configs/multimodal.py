@@ -21,7 +21,7 @@ Protocol (the study's): dropout 0.3 before the output layer; class-output models
           sets).
 Runtime:  synthetic: about a minute per variant on the 2-core CPU (captions of at most
           24 tokens); real posts at 101 tokens want a GPU.
-Expected: experiments/results/multimodal_synthetic.md (seed 0: clean and sym40, every fusion).
+Expected: experiments/results/multimodal_synthetic.md (3 seeds: clean and sym40, every fusion).
 """
 
 from nlx.config_base import base_config, make_tiny, parse_variant
