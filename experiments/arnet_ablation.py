@@ -19,7 +19,6 @@ seeds), and which rows collapsed. Cell workdirs go to `--workroot` and are reuse
 """
 
 import itertools
-import json
 import os
 import sys
 import time
@@ -92,18 +91,17 @@ def last_diagnostics(workdir: str) -> dict:
 
 def run_cell(suite, setting, row, spec, seed, data_dir) -> dict:
   workdir = os.path.join(FLAGS.workroot, suite, setting, row.replace(" ", "_"), f"seed{seed}")
-  path = os.path.join(workdir, "results.json")
-  if not os.path.exists(path):
+  config = protocols.suite_config(suite, spec, setting, seed, data_dir=data_dir)
+  config.train.eval_every_epochs = min(config.train.eval_every_epochs, 5)
+  r = protocols.finished_results(workdir, config)
+  if r is None:
     if FLAGS.render_only:
       return None
-    config = protocols.suite_config(suite, spec, setting, seed, data_dir=data_dir)
-    config.train.eval_every_epochs = min(config.train.eval_every_epochs, 5)
     ds = carve_validation(data_lib.load_dataset(config), FLAGS.val_fraction, seed)
     t = time.time()
     train.train_and_evaluate(config, workdir, dataset=ds)
     print(f"{suite}:{setting} {row} seed {seed}: {time.time() - t:.0f} s", flush=True)
-  with open(path) as f:
-    r = json.load(f)
+    r = io.read_json(os.path.join(workdir, "results.json"))
   return {"test": r["test"]["accuracy"], "val": r["val"]["accuracy"],
           "collapse": r.get("collapse"), **last_diagnostics(workdir)}
 

@@ -82,10 +82,11 @@ def _load(config, workdir):
 
 def run_nlx(config, workdir, score, count):
   """One CE run (reused if finished), scored from its training dynamics."""
-  path = os.path.join(workdir, "results.json")
-  if not os.path.exists(path):
+  done = protocols.finished_results(workdir, config)
+  if done is None:
     train.train_and_evaluate(config, workdir)
-  wall = io.read_json(path)["wall_time_s"]
+    done = io.read_json(os.path.join(workdir, "results.json"))
+  wall = done["wall_time_s"]
   dataset, dyn = _load(config, workdir)
   labels = np.asarray(dataset.train.hard_labels())
   scores = {"aum": dyn.area_under_margin, "negative_loss": lambda: -dyn.mean_loss()}[score]()
@@ -149,8 +150,7 @@ def run_cell(suite, setting, seed, scorer, a):
   out_dir = os.path.join(a.workroot, "label_issues", suite, setting, f"seed{seed}")
   path = os.path.join(out_dir, f"{scorer}.json")
   if os.path.exists(path) and scorer not in NLX_SCORES:  # nlx cells: rescored each time
-    with open(path) as f:
-      return json.load(f)
+    return io.read_json(path)
   epochs = NLX_SCORES[scorer][2] if scorer in NLX_SCORES else None
   config = cell_config(suite, setting, seed, a.data_dir, epochs)
   run_dir = os.path.join(out_dir, "nlx_ce" + (f"_e{epochs}" if epochs else ""))

@@ -18,7 +18,6 @@ Suites and protocols are defined in `experiments/protocols.py`: each cell is its
 file in `configs/` (`protocols.SUITES`) with the variant `METHOD,SETTING`, plus the seed.
 """
 
-import json
 import os
 import sys
 import tempfile
@@ -81,16 +80,15 @@ def data_dir_for(suite: str) -> str:
 
 def run_cell(suite, method, setting, seed, data_dir) -> dict:
   workdir = os.path.join(FLAGS.workroot, suite, method, setting, f"seed{seed}")
-  path = os.path.join(workdir, "results.json")
-  if os.path.exists(path):
-    with open(path) as f:
-      return json.load(f)
   config = protocols.suite_config(suite, method, setting, seed, data_dir=data_dir,
                                   epochs=FLAGS.epochs)
-  if suite in protocols.SENTIMENT and not FLAGS.data_dir:
-    sys.exit(f"noisy_benchmark: --suite={suite} needs --data_dir (the official release)")
   if suite == "cifar10n_full":
     config.data.label_file = FLAGS.label_file
+  done = protocols.finished_results(workdir, config)
+  if done is not None:
+    return done
+  if suite in protocols.SENTIMENT and not FLAGS.data_dir:
+    sys.exit(f"noisy_benchmark: --suite={suite} needs --data_dir (the official release)")
   t = time.time()
   r = train.train_and_evaluate(config, workdir)
   scores = " ".join(f"{key} {100 * r['test'][key]:.2f}" for key, _, _ in metrics_of(suite))

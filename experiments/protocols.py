@@ -30,7 +30,8 @@ import jax
 import numpy as np
 from flax import nnx
 
-from nlx import config_presets, train
+from nlx import config_presets, io, train
+from nlx import workdir as workdir_lib
 from nlx.config_base import base_config, load_file
 from nlx.data.datasets import cifar10, cifar10n
 from nlx.data.types import Dataset, Split
@@ -150,6 +151,17 @@ def suite_config(suite: str, method: str, setting: str, seed: int, *, data_dir: 
     c.train.eval_every_epochs = min(c.train.eval_every_epochs, epochs)
     c.train.checkpoint_every_epochs = min(c.train.checkpoint_every_epochs, epochs)
   return c
+
+
+def finished_results(workdir: str, config) -> dict | None:
+  """The results.json of a finished run in `workdir`, or None when there is none. A run made
+  under another config (another data_dir, epochs, code default, ...) is a ConfigError
+  naming the difference, never reused silently as this cell's."""
+  path = os.path.join(workdir, "results.json")
+  if not os.path.exists(path):
+    return None
+  workdir_lib.check_resume(workdir, config, has_checkpoint=True)
+  return io.read_json(path)
 
 
 def override_method(method_config, overrides: str) -> None:

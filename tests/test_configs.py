@@ -125,3 +125,22 @@ def test_benchmark_suites_load_the_config_files():
   assert (cell.model.name, cell.data.batch_size, cell.noise.type) == ("mlp", 256, "pair")
   with pytest.raises(ConfigError, match="'sym20' and 'sym40'"):
     protocols.suite_config("digits", "ce", "sym20,sym40", 0)
+
+
+def test_benchmarks_reuse_a_finished_cell_only_under_its_own_config(tmp_path):
+  """A cell's finished run is reused when it was made under the same config; one made under
+  another (here 10 epochs against 30) is an error naming the key, not another run's result."""
+  sys.path.insert(0, os.path.join(REPO, "experiments"))
+  import protocols
+
+  from nlx import io
+  from nlx import workdir as workdir_lib
+  config = protocols.suite_config("digits", "ce", "sym40", 0)
+  workdir = str(tmp_path)
+  assert protocols.finished_results(workdir, config) is None  # nothing run yet
+  workdir_lib.write_record(workdir, config, None, step=1)
+  io.write_json(os.path.join(workdir, "results.json"), {"wall_time_s": 3.0})
+  assert protocols.finished_results(workdir, config) == {"wall_time_s": 3.0}
+  shorter = protocols.suite_config("digits", "ce", "sym40", 0, epochs=10)
+  with pytest.raises(ConfigError, match=r"train.num_epochs: 30 -> 10"):
+    protocols.finished_results(workdir, shorter)
