@@ -10,8 +10,8 @@ side information is the bundled WordNet-style hierarchy of the CIFAR-10 classes 
 and, for the CD variants, TF-IDF embeddings of the bundled class descriptions.
 Writes to --out (--tables picks which): `sinet_cifar10n_cpu.md` (A/B/C on worst and
 aggre, accuracy, macro-F1 and AUROC), `sinet_ablation.md` (`worst`, --ablation_seeds)
-and `sinet_prototypes.md` (the four Eq. 5 prototype readings on `worst`,
---prototype_seeds).
+and `sinet_prototypes.md` (the four Eq. 5 prototype readings on --settings, default
+`worst`, --prototype_seeds).
 """
 
 import os
@@ -32,23 +32,21 @@ FLAGS = flags.FLAGS
 SUITE = "cifar10n_cpu"
 MODELS = {"Model-A (CE)": "sinet@variant=A", "Model-B (high-weight images)": "sinet@variant=B",
           "Model-C (weighted CE)": "sinet"}
-ABLATION = {
-    "Model-C, HW graph, alpha 1.2, beta 1.5": "sinet",
-    **{f"alpha {a}": f"sinet@alpha={a}" for a in ("0.8", "1.0", "1.4")},
-    **{f"beta {b}": f"sinet@beta={b}" for b in ("1.0", "2.0", "2.5")},
-    "CD graph (descriptions only)": "sinet@hierarchy=,descriptions=cifar10",
-    "HW + CD graph": "sinet@descriptions=cifar10",
-    "constant prototypes (top-k mean by confidence)": "sinet@prototypes=constant",
-    "Table 3: top-k by matching score, weighted": "sinet@prototypes=topk_weighted",
-    "Table 3: top-k by matching score, constant": "sinet@prototypes=topk_constant",
-    "Model-C + top-2 label smoothing": "sinet@smoothing_topk=2",
-}
 # Eq. 5's prototypes (`nlx.ops.side_info.PROTOTYPES`): nlx's default and the paper's Table 3
 PROTOTYPES = {
     "every example labelled c, weighted by p_i (nlx's default)": "sinet",
     "constant: mean of the top-k by classifier confidence": "sinet@prototypes=constant",
     "Table 3: top-k by matching score, weighted": "sinet@prototypes=topk_weighted",
     "Table 3: top-k by matching score, constant": "sinet@prototypes=topk_constant",
+}
+ABLATION = {
+    "Model-C, HW graph, alpha 1.2, beta 1.5": "sinet",
+    **{f"alpha {a}": f"sinet@alpha={a}" for a in ("0.8", "1.0", "1.4")},
+    **{f"beta {b}": f"sinet@beta={b}" for b in ("1.0", "2.0", "2.5")},
+    "CD graph (descriptions only)": "sinet@hierarchy=,descriptions=cifar10",
+    "HW + CD graph": "sinet@descriptions=cifar10",
+    **{title: spec for title, spec in PROTOTYPES.items() if spec != "sinet"},
+    "Model-C + top-2 label smoothing": "sinet@smoothing_topk=2",
 }
 METRICS = (("accuracy", "Accuracy"), ("macro_f1", "Macro-F1"), ("auroc", "AUROC of w"),
            ("kept_share", "Share of examples kept (w > 0)"),
@@ -98,10 +96,11 @@ def main(argv):
                 collect(ABLATION, ["worst"], ab_seeds, data_dir), ABLATION, ["worst"]))
   if "prototypes" in FLAGS.tables:
     pr_seeds = [int(s) for s in FLAGS.prototype_seeds]
+    pr_settings = FLAGS.settings or ["worst"]
     print(write("sinet_prototypes",
-                f"SINet's Eq. 5 prototypes on CIFAR-10N `worst` (CPU protocol, Model-C), "
-                f"mean ± std over seeds {pr_seeds}",
-                collect(PROTOTYPES, ["worst"], pr_seeds, data_dir), PROTOTYPES, ["worst"]))
+                f"SINet's Eq. 5 prototypes on CIFAR-10N {', '.join(pr_settings)} (CPU "
+                f"protocol, Model-C), mean ± std over seeds {pr_seeds}",
+                collect(PROTOTYPES, pr_settings, pr_seeds, data_dir), PROTOTYPES, pr_settings))
 
 
 if __name__ == "__main__":
