@@ -106,6 +106,39 @@ def test_each_readings_target_against_the_hand_worked_example(target, lam, want,
 
 
 @pytest.mark.slow
+
+@pytest.mark.parametrize("scale", [0.1, 3.0, 30.0])  # small, ordinary and saturated logits
+def test_running_lam0_is_elr_plus_the_prototype_term(scale, step_context):
+  """At `target=running, lam=0` (alpha = ELR's lambda, momentum = ELR's beta) the CE and ELR
+  terms equal nlx.methods.elr's loss on the same batch and running state, and the running
+  targets move the same way: what separates the two rows of the ablation table is the
+  prototype term alone."""
+  from nlx.methods import elr
+  key = jax.random.key(int(scale * 10))
+  n, b, k, d = 7, 4, 3, 5
+  logits = scale * jax.random.normal(key, (b, k))
+  h = jax.random.normal(jax.random.fold_in(key, 1), (b, d))
+  running = jax.nn.softmax(jax.random.normal(jax.random.fold_in(key, 2), (n, k)))
+  running = running.at[0].set(0.0)  # a row not yet visited: zeros, as ELR starts
+  batch = {"label": jnp.array([2, 0, 1, 2]), "index": jnp.array([0, 3, 5, 6])}
+  config = arnet.default_config()
+  config.update(num_prototypes=4, cache_size=2, target="running", lam=0.0)
+  state = {"proto_labels": jax.nn.softmax(jax.random.normal(jax.random.fold_in(key, 3), (4, k))),
+           "cache": jnp.zeros((2, d)), "cache_count": jnp.zeros((), jnp.int32),
+           "running": running}
+  params = {"prototypes": jax.random.normal(jax.random.fold_in(key, 4), (4, d))}
+  outputs = models.Outputs(logits, h)
+  total, aux = arnet.loss_fn(params, state, outputs, batch, None, config=config,
+                             ctx=step_context(num_classes=k))
+  elr_config = elr.default_config()
+  assert (elr_config.lam, elr_config.beta) == (config.alpha, config.target_momentum)
+  elr_total, elr_aux = elr.loss_fn({}, {"targets": running}, outputs, batch, None,
+                                   config=elr_config, ctx=step_context(num_classes=k))
+  m = aux["metrics"]
+  np.testing.assert_allclose(m["loss_ce"] + m["loss_elr"], elr_total, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(total - m["loss_proto"], elr_total, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(aux["running"], elr_aux["targets"], rtol=1e-6)
+  assert np.all(np.asarray(m["loss_proto"]) > 0)  # the one term ELR does not have
 @pytest.mark.parametrize("read_t,cluster_t", [(1.0, 1.0), (0.1, 1.0), (1.0, 0.1), (0.5, 0.2)])
 def test_read_and_cluster_temperatures_act_on_their_own_terms(read_t, cluster_t, step_context):
   key = jax.random.key(0)
