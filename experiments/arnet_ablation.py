@@ -102,7 +102,7 @@ def run_cell(suite, setting, row, spec, seed, data_dir) -> dict:
     train.train_and_evaluate(config, workdir, dataset=ds)
     print(f"{suite}:{setting} {row} seed {seed}: {time.time() - t:.0f} s", flush=True)
     r = io.read_json(os.path.join(workdir, "results.json"))
-  return {"test": r["test"]["accuracy"], "val": r["val"]["accuracy"],
+  return {"seed": seed, "test": r["test"]["accuracy"], "val": r["val"]["accuracy"],
           "collapse": r.get("collapse"), **last_diagnostics(workdir)}
 
 
@@ -111,18 +111,24 @@ def fmt(values, scale=100.0) -> str:
   return f"{np.mean(v):.2f} ± {np.std(v):.2f}"
 
 
-def cell_table(results: dict) -> str:
-  """Markdown rows for one cell: `results[row] = [per-seed dicts]`."""
-  arnet = [r for r in results if r.startswith("arnet")]
-  chosen = max(arnet, key=lambda r: np.mean([x["val"] for x in results[r]])) if arnet else None
-  head = ("| row | test acc | val acc (noisy labels) | collapsed seeds | "
-          + " | ".join(DIAGNOSTICS) + " |\n|---|---|---|---|" + "---|" * len(DIAGNOSTICS) + "\n")
+def cell_table(results: dict, seeds) -> str:
+  """Markdown rows for one cell: `results[row] = [per-seed dicts]` (each with its "seed").
+
+  The reading chosen is the ARNet row with the best mean validation score among the rows
+  run on every seed of the cell; a row run on fewer (a screen on one seed) is shown with
+  its seeds and never chosen, since a mean over other seeds is not comparable."""
+  full = [r for r in results if r.startswith("arnet") and len(results[r]) == len(seeds)]
+  chosen = max(full, key=lambda r: np.mean([x["val"] for x in results[r]])) if full else None
+  head = ("| row | seeds | test acc | val acc (noisy labels) | collapsed seeds | "
+          + " | ".join(DIAGNOSTICS) + " |\n|---|---|---|---|---|" + "---|" * len(DIAGNOSTICS)
+          + "\n")
   lines = []
   for row, runs in results.items():
     diag = [np.nanmean([x.get(k, np.nan) for x in runs]) for k in DIAGNOSTICS]
     name = f"**{row}** (chosen on val)" if row == chosen else row
     collapsed = sum(x["collapse"] is not None for x in runs)
-    lines.append(f"| {name} | {fmt([x['test'] for x in runs])} | {fmt([x['val'] for x in runs])}"
+    lines.append(f"| {name} | {','.join(str(x['seed']) for x in runs)} | "
+                 f"{fmt([x['test'] for x in runs])} | {fmt([x['val'] for x in runs])}"
                  f" | {collapsed}/{len(runs)} | " + " | ".join(f"{d:.3f}" for d in diag) + " |")
   return head + "\n".join(lines) + "\n"
 
@@ -153,7 +159,7 @@ def main(argv):
                for row, spec in rows.items()}
     results = {row: [r for r in runs if r] for row, runs in results.items()}
     results = {row: runs for row, runs in results.items() if runs}  # render_only: what ran
-    text += f"\n## {suite}:{setting}, seeds {cell_seeds}\n\n{cell_table(results)}"
+    text += f"\n## {suite}:{setting}, seeds {cell_seeds}\n\n{cell_table(results, cell_seeds)}"
     os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
     with open(FLAGS.out, "w") as f:  # rewritten after every cell: a partial run leaves a table
       f.write(text)

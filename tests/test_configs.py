@@ -144,3 +144,22 @@ def test_benchmarks_reuse_a_finished_cell_only_under_its_own_config(tmp_path):
   shorter = protocols.suite_config("digits", "ce", "sym40", 0, epochs=10)
   with pytest.raises(ConfigError, match=r"train.num_epochs: 30 -> 10"):
     protocols.finished_results(workdir, shorter)
+
+
+def test_arnet_ablation_chooses_only_among_rows_run_on_every_seed():
+  """A reading screened on one seed shows its seed and is never the validation choice, even
+  with the best validation score: a one-seed mean is not comparable with a 3-seed one."""
+  sys.path.insert(0, os.path.join(REPO, "experiments"))
+  import arnet_ablation
+
+  def runs(seeds, val):
+    return [{"seed": s, "test": 0.5, "val": v, "collapse": None} for s, v in zip(seeds, val)]
+  results = {"elr": runs([0, 1, 2], [0.9, 0.9, 0.9]),
+             "arnet a": runs([0, 1, 2], [0.40, 0.42, 0.44]),
+             "arnet b": runs([0, 1, 2], [0.45, 0.41, 0.43]),
+             "arnet screened": runs([0], [0.99])}
+  lines = arnet_ablation.cell_table(results, [0, 1, 2]).splitlines()
+  chosen = [line for line in lines if "chosen on val" in line]
+  assert len(chosen) == 1 and chosen[0].startswith("| **arnet b** (chosen on val) | 0,1,2 |")
+  assert any(line.startswith("| arnet screened | 0 | 50.00 ± 0.00 | 99.00 ± 0.00 |")
+             for line in lines)
