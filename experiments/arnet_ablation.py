@@ -36,7 +36,7 @@ from nlx import io, train
 TEMPERATURES = {"paper": (1.0, 1.0), "read0.1": (0.1, 1.0), "swav": (0.1, 0.1)}
 DIAGNOSTICS = ("read_entropy", "read_max", "q_entropy", "proto_label_max", "r_dot_t",
                "memory_accuracy", "target_accuracy", "corrected_share", "loss_ce",
-               "loss_elr", "loss_proto", "train_top_class_share")
+               "loss_elr", "loss_proto", "data_loss", "reg_loss", "train_top_class_share")
 SUITE_DATA = {"cifar10n_cpu": "/work/cache/cifar10n_cpu_features"}
 
 flags.DEFINE_list("cells", ["digits:sym40", "fashion_mnist:pair40", "cifar10n_cpu:worst",
@@ -150,7 +150,8 @@ def main(argv):
           f"Clean-test accuracy (%), mean ± std over the seeds; val: agreement (%) with "
           f"the noisy labels of {100 * FLAGS.val_fraction:.0f}% of the training set held out "
           "(the only score used to choose a reading). Diagnostics: the last logged value, "
-          "mean over seeds (see nlx/methods/arnet.py and nlx/collapse.py).\n")
+          "mean over seeds (see nlx/methods/arnet.py, nlx/methods/elr.py for data_loss and "
+          "reg_loss, and nlx/collapse.py).\n")
   for cell in FLAGS.cells:
     suite, setting, *only = cell.split(":")
     cell_seeds = [int(s) for s in only[0].split("+")] if only else seeds
