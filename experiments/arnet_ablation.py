@@ -39,22 +39,28 @@ DIAGNOSTICS = ("read_entropy", "read_max", "q_entropy", "proto_label_max", "r_do
                "loss_elr", "loss_proto", "data_loss", "reg_loss", "train_top_class_share")
 SUITE_DATA = {"cifar10n_cpu": "/work/cache/cifar10n_cpu_features"}
 
-flags.DEFINE_list("cells", ["digits:sym40", "fashion_mnist:pair40", "cifar10n_cpu:worst",
-                            "cifar10n_cpu:aggre", "cifar10n_cpu:random1"],
-                  "suite:setting cells; suite:setting:0+1 runs that cell on those seeds only.")
-flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds.")
-flags.DEFINE_list("temperatures", list(TEMPERATURES), f"From {list(TEMPERATURES)}.")
-flags.DEFINE_list("targets", ["current", "running"], "current, running.")
-flags.DEFINE_list("lams", ["0", "0.2", "0.8"], "lambda values (Eq. 1's mix of r and v).")
-flags.DEFINE_list("arnet", [], "Explicit ARNet rows TEMPERATURE/TARGET/LAMBDA (e.g. "
-                  "paper/current/0.8) instead of the product of the three lists above.")
-flags.DEFINE_list("baselines", ["ce", "elr"], "Baseline rows.")
-flags.DEFINE_float("val_fraction", 0.1, "Share of the noisy training set held out.")
-flags.DEFINE_string("data_dir", "", "Data folder of the suites that need one (CIFAR-10N cache).")
-flags.DEFINE_string("workroot", "workdirs/arnet_ablation", "Where cell workdirs go.")
-flags.DEFINE_string("out", "experiments/results/arnet_ablation.md", "The table.")
-flags.DEFINE_bool("render_only", False, "Write the table from the cells already run.")
-flags.DEFINE_string("note", "", "A line written under the command (e.g. 'partial: ...').")
+
+def define_flags() -> None:
+  """The command line, defined when the script runs (not on import: a test importing
+  this module beside another script with an `--out` flag would clash)."""
+  flags.DEFINE_list("cells", ["digits:sym40", "fashion_mnist:pair40", "cifar10n_cpu:worst",
+                              "cifar10n_cpu:aggre", "cifar10n_cpu:random1"],
+                    "suite:setting cells; suite:setting:0+1 runs that cell on those seeds only.")
+  flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds.")
+  flags.DEFINE_list("temperatures", list(TEMPERATURES), f"From {list(TEMPERATURES)}.")
+  flags.DEFINE_list("targets", ["current", "running"], "current, running.")
+  flags.DEFINE_list("lams", ["0", "0.2", "0.8"], "lambda values (Eq. 1's mix of r and v).")
+  flags.DEFINE_list("arnet", [], "Explicit ARNet rows TEMPERATURE/TARGET/LAMBDA (e.g. "
+                    "paper/current/0.8) instead of the product of the three lists above.")
+  flags.DEFINE_list("baselines", ["ce", "elr"], "Baseline rows.")
+  flags.DEFINE_float("val_fraction", 0.1, "Share of the noisy training set held out.")
+  flags.DEFINE_string("data_dir", "", "Data folder of the suites that need one (CIFAR-10N cache).")
+  flags.DEFINE_string("workroot", "workdirs/arnet_ablation", "Where cell workdirs go.")
+  flags.DEFINE_string("out", "experiments/results/arnet_ablation.md", "The table.")
+  flags.DEFINE_bool("render_only", False, "Write the table from the cells already run.")
+  flags.DEFINE_string("note", "", "A line written under the command (e.g. 'partial: ...').")
+
+
 FLAGS = flags.FLAGS
 
 
@@ -168,4 +174,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)
