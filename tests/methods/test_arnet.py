@@ -105,8 +105,6 @@ def test_each_readings_target_against_the_hand_worked_example(target, lam, want,
     np.testing.assert_array_equal(aux["running"][0], [0.0, 0.0])
 
 
-@pytest.mark.slow
-
 @pytest.mark.parametrize("scale", [0.1, 3.0, 30.0])  # small, ordinary and saturated logits
 def test_running_lam0_is_elr_plus_the_prototype_term(scale, step_context):
   """At `target=running, lam=0` (alpha = ELR's lambda, momentum = ELR's beta) the CE and ELR
@@ -139,6 +137,9 @@ def test_running_lam0_is_elr_plus_the_prototype_term(scale, step_context):
   np.testing.assert_allclose(total - m["loss_proto"], elr_total, rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(aux["running"], elr_aux["targets"], rtol=1e-6)
   assert np.all(np.asarray(m["loss_proto"]) > 0)  # the one term ELR does not have
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("read_t,cluster_t", [(1.0, 1.0), (0.1, 1.0), (1.0, 0.1), (0.5, 0.2)])
 def test_read_and_cluster_temperatures_act_on_their_own_terms(read_t, cluster_t, step_context):
   key = jax.random.key(0)
