@@ -7,15 +7,19 @@
 Every cell (suite:setting, row, seed) trains on 90% of the noisy training set; the other
 10% (seeded by the seed) keeps its *noisy* labels and is the validation split: the
 table's "val (noisy)" column is the agreement with those labels, and the reading chosen
-per cell is the ARNet row with the best mean validation score. The clean test labels
-are reported, never used to choose. Temperatures: `paper` (Eq. 1 and Eq. 3 at 1),
+per cell is the ARNet row with the best mean validation score among the rows run on every
+seed of the cell (a row on fewer seeds is a screen, shown but never chosen). The clean
+test labels are reported, never used to choose. The CIFAR-10N cells read the CPU
+protocol's features from --data_dir (default WORKROOT/cifar10n_cpu_features, built from
+../shared/data the first time). Temperatures: `paper` (Eq. 1 and Eq. 3 at 1),
 `read0.1` (read at 0.1, clustering at 1), `swav` (both at 0.1). Targets: `current` (the
 paper's text) or `running` (ELR's running average of predictions, momentum 0.7).
 
 Writes `--out` (default experiments/results/arnet_ablation.md): per cell, each row's
 clean-test accuracy and validation score (mean ± std over seeds) and the last epoch's
 diagnostics (nlx.methods.arnet's aux metrics and nlx.collapse's record, mean over
-seeds), and which rows collapsed. Cell workdirs go to `--workroot` and are reused.
+seeds), and which rows collapsed. Cell workdirs go to `--workroot` and are reused only
+when made under the same config (protocols.finished_results).
 """
 
 import itertools
@@ -37,7 +41,6 @@ TEMPERATURES = {"paper": (1.0, 1.0), "read0.1": (0.1, 1.0), "swav": (0.1, 0.1)}
 DIAGNOSTICS = ("read_entropy", "read_max", "q_entropy", "proto_label_max", "r_dot_t",
                "memory_accuracy", "target_accuracy", "corrected_share", "loss_ce",
                "loss_elr", "loss_proto", "data_loss", "reg_loss", "train_top_class_share")
-SUITE_DATA = {"cifar10n_cpu": "/work/cache/cifar10n_cpu_features"}
 
 
 def define_flags() -> None:
@@ -54,7 +57,9 @@ def define_flags() -> None:
                     "paper/current/0.8) instead of the product of the three lists above.")
   flags.DEFINE_list("baselines", ["ce", "elr"], "Baseline rows.")
   flags.DEFINE_float("val_fraction", 0.1, "Share of the noisy training set held out.")
-  flags.DEFINE_string("data_dir", "", "Data folder of the suites that need one (CIFAR-10N cache).")
+  flags.DEFINE_string("data_dir", "", "The CIFAR-10N suites' features cache (default: "
+                      "WORKROOT/cifar10n_cpu_features, built from ../shared when missing); "
+                      "the other suites keep their own data folders.")
   flags.DEFINE_string("workroot", "workdirs/arnet_ablation", "Where cell workdirs go.")
   flags.DEFINE_string("out", "experiments/results/arnet_ablation.md", "The table.")
   flags.DEFINE_bool("render_only", False, "Write the table from the cells already run.")
@@ -93,6 +98,15 @@ def last_diagnostics(workdir: str) -> dict:
   for record in io.read_jsonl(os.path.join(workdir, "metrics.jsonl")):
     out.update({k: v for k, v in record.items() if k in DIAGNOSTICS})
   return out
+
+
+def data_dir_for(suite: str, data_dir: str, workroot: str) -> str:
+  """The data folder a suite's cells get: `data_dir` (or the default cache) for the
+  CIFAR-10N feature suites only; "" (the suite's own default) for the others, so one
+  command can mix suites without giving digits the CIFAR-10N cache."""
+  if suite not in protocols.FEATURE_SUITES:
+    return ""
+  return protocols.cpu_features_dir(data_dir or os.path.join(workroot, "cifar10n_cpu_features"))
 
 
 def run_cell(suite, setting, row, spec, seed, data_dir) -> dict:
@@ -161,7 +175,7 @@ def main(argv):
   for cell in FLAGS.cells:
     suite, setting, *only = cell.split(":")
     cell_seeds = [int(s) for s in only[0].split("+")] if only else seeds
-    data_dir = FLAGS.data_dir or SUITE_DATA.get(suite, "")
+    data_dir = data_dir_for(suite, FLAGS.data_dir, FLAGS.workroot)
     results = {row: [run_cell(suite, setting, row, spec, s, data_dir) for s in cell_seeds]
                for row, spec in rows.items()}
     results = {row: [r for r in runs if r] for row, runs in results.items()}

@@ -219,7 +219,9 @@ def main():
   p.add_argument("--reuse_only", action="store_true",
                  help="table the finished cells only; train and fit nothing")
   a = p.parse_args()
-  if a.suite != "cifar10n_cpu" and a.data_dir == p.get_default("data_dir"):
+  if a.suite in protocols.FEATURE_SUITES and not a.reuse_only:  # built when missing
+    a.data_dir = protocols.cpu_features_dir(a.data_dir)
+  elif a.data_dir == p.get_default("data_dir"):
     a.data_dir = ""
   settings, seeds = a.settings.split(","), [int(s) for s in a.seeds.split(",")]
   cells = {}

@@ -20,7 +20,6 @@ file in `configs/` (`protocols.SUITES`) with the variant `METHOD,SETTING`, plus 
 
 import os
 import sys
-import tempfile
 import time
 
 import jax
@@ -61,14 +60,10 @@ FLAGS = flags.FLAGS
 
 
 def data_dir_for(suite: str) -> str:
-  if suite in ("cifar10n_cpu", "cifar10n_mosaic"):
-    cache = FLAGS.data_dir or os.path.join(FLAGS.workroot, "cifar10n_cpu_features")
-    if not os.path.exists(os.path.join(cache, "features.npz")):
-      d, f = FLAGS.cifar10_dir, FLAGS.label_file
-      if not d:
-        d, f = protocols.shared_cifar10(tempfile.mkdtemp())
-      protocols.build_cpu_features(d, f, cache)
-    return cache
+  if suite in protocols.FEATURE_SUITES:
+    return protocols.cpu_features_dir(
+        FLAGS.data_dir or os.path.join(FLAGS.workroot, "cifar10n_cpu_features"),
+        FLAGS.cifar10_dir, FLAGS.label_file)
   if suite in protocols.SENTIMENT and not FLAGS.data_dir:
     sys.exit(f"noisy_benchmark: --suite={suite} needs --data_dir (the official release)")
   if suite == "cifar10n_full":

@@ -107,6 +107,19 @@ def build_cpu_features(cifar10_dir: str, label_file: str, out_dir: str, *, seed:
   return path
 
 
+FEATURE_SUITES = ("cifar10n_cpu", "cifar10n_mosaic")  # cells read the CPU protocol's features
+
+
+def cpu_features_dir(cache: str, cifar10_dir: str = "", label_file: str = "") -> str:
+  """`cache`, holding the CPU protocol's `features.npz`: built there when missing, from the
+  official CIFAR-10 folder and CIFAR-10N label file given, else from ../shared/data."""
+  if not os.path.exists(os.path.join(cache, "features.npz")):
+    if not cifar10_dir:
+      cifar10_dir, label_file = shared_cifar10(tempfile.mkdtemp())
+    build_cpu_features(cifar10_dir, label_file, cache)
+  return cache
+
+
 SENTIMENT = {"fi": "80/5/15", "emotion6": "80/20", "artphoto": "80/20", "unbiasedemo": "80/20"}
 # suite -> (config file in configs/, variant words every cell adds)
 SUITES = {"digits": ("baselines", ""), "fashion_mnist": ("ce_fashion_mnist", "mlp"),

@@ -163,3 +163,21 @@ def test_arnet_ablation_chooses_only_among_rows_run_on_every_seed():
   assert len(chosen) == 1 and chosen[0].startswith("| **arnet b** (chosen on val) | 0,1,2 |")
   assert any(line.startswith("| arnet screened | 0 | 50.00 ± 0.00 | 99.00 ± 0.00 |")
              for line in lines)
+
+
+def test_arnet_ablation_gives_the_features_cache_to_the_cifar10n_suites_only(tmp_path):
+  """One command mixing suites: --data_dir reaches the CIFAR-10N cells alone (digits and
+  Fashion-MNIST keep their own folders, so their runs' fingerprints are theirs), and an
+  existing cache is used as it is, not rebuilt."""
+  sys.path.insert(0, os.path.join(REPO, "experiments"))
+  import arnet_ablation
+  cache = tmp_path / "features"
+  cache.mkdir()
+  (cache / "features.npz").write_bytes(b"")  # present: nothing is built
+  for suite in ("digits", "fashion_mnist", "face_sentiment"):
+    assert arnet_ablation.data_dir_for(suite, str(cache), str(tmp_path)) == ""
+  assert arnet_ablation.data_dir_for("cifar10n_cpu", str(cache), "unused") == str(cache)
+  (tmp_path / "cifar10n_cpu_features").mkdir()
+  (tmp_path / "cifar10n_cpu_features" / "features.npz").write_bytes(b"")
+  assert arnet_ablation.data_dir_for("cifar10n_cpu", "", str(tmp_path)) == str(
+      tmp_path / "cifar10n_cpu_features")  # the default cache, under the workroot
