@@ -35,6 +35,7 @@ from nlx import workdir as workdir_lib
 from nlx.config_base import base_config, load_file
 from nlx.data.datasets import cifar10, cifar10n
 from nlx.data.types import Dataset, Split
+from nlx.errors import ConfigError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data"))
@@ -173,7 +174,11 @@ def finished_results(workdir: str, config) -> dict | None:
   path = os.path.join(workdir, "results.json")
   if not os.path.exists(path):
     return None
-  workdir_lib.check_resume(workdir, config, has_checkpoint=True)
+  if workdir_lib.check_resume(workdir, config, has_checkpoint=True) is not None:
+    # train.allow_more_epochs accepts a longer schedule for *resuming*; a finished run of
+    # fewer epochs is still not this cell's result
+    raise ConfigError(f"workdir {workdir} holds a finished run of fewer epochs than this "
+                      "cell's; use another --workroot, or delete it to run the cell")
   return io.read_json(path)
 
 

@@ -144,6 +144,10 @@ def test_benchmarks_reuse_a_finished_cell_only_under_its_own_config(tmp_path):
   shorter = protocols.suite_config("digits", "ce", "sym40", 0, epochs=10)
   with pytest.raises(ConfigError, match=r"train.num_epochs: 30 -> 10"):
     protocols.finished_results(workdir, shorter)
+  longer = protocols.suite_config("digits", "ce", "sym40", 0, epochs=40)
+  longer.train.allow_more_epochs = True  # lets a *resume* extend; a finished run stays 30
+  with pytest.raises(ConfigError, match="finished run of fewer epochs"):
+    protocols.finished_results(workdir, longer)
 
 
 def test_arnet_ablation_chooses_only_among_rows_run_on_every_seed():
