@@ -44,7 +44,9 @@ import protocols
 
 from nlx import data as data_lib
 from nlx import dynamics, io, label_issues, train
+from nlx import workdir as workdir_lib
 from nlx.data.types import Dataset
+from nlx.errors import ConfigError
 
 # scorer -> (nlx score, how nlx estimates the count: `label_issues.COUNTS`, epochs of the
 # CE run: None = the suite's)
@@ -149,10 +151,16 @@ def run_cleanlab(probs_fn, dataset):
 def run_cell(suite, setting, seed, scorer, a):
   out_dir = os.path.join(a.workroot, "label_issues", suite, setting, f"seed{seed}")
   path = os.path.join(out_dir, f"{scorer}.json")
-  if os.path.exists(path) and scorer not in NLX_SCORES:  # nlx cells: rescored each time
-    return io.read_json(path)
   epochs = NLX_SCORES[scorer][2] if scorer in NLX_SCORES else None
   config = cell_config(suite, setting, seed, a.data_dir, epochs)
+  keys = workdir_lib.fingerprint_keys(config)  # the data and noise the cell was scored on
+  if os.path.exists(path) and scorer not in NLX_SCORES:  # nlx cells: rescored each time
+    done = io.read_json(path)
+    diff = workdir_lib.differences(done.get("config_keys", {}), keys)
+    if diff:
+      raise ConfigError(f"{path} was scored under another config ({'; '.join(diff[:3])}); "
+                        "use another --workroot, or delete it to score the cell again")
+    return done
   run_dir = os.path.join(out_dir, "nlx_ce" + (f"_e{epochs}" if epochs else ""))
   if a.reuse_only and (scorer not in NLX_SCORES
                        or not os.path.exists(os.path.join(run_dir, "results.json"))):
@@ -166,6 +174,7 @@ def run_cell(suite, setting, seed, scorer, a):
           (lambda: mlp_probs(config, dataset, os.path.join(out_dir, "mlp_folds"), seed)))
     out = run_cleanlab(fn, dataset)
   out["load"] = os.getloadavg()[0]
+  out["config_keys"] = keys
   os.makedirs(out_dir, exist_ok=True)
   with open(path, "w") as f:
     json.dump(out, f, indent=2)

@@ -185,3 +185,24 @@ def test_arnet_ablation_gives_the_features_cache_to_the_cifar10n_suites_only(tmp
   (tmp_path / "cifar10n_cpu_features" / "features.npz").write_bytes(b"")
   assert arnet_ablation.data_dir_for("cifar10n_cpu", "", str(tmp_path)) == str(
       tmp_path / "cifar10n_cpu_features")  # the default cache, under the workroot
+
+
+def test_label_issue_cells_are_reused_only_under_their_own_config(tmp_path):
+  """A cleanlab cell's stored scores are reused only when scored on the same data and noise;
+  one scored under another config is an error naming the key."""
+  import argparse
+  sys.path.insert(0, os.path.join(REPO, "experiments"))
+  import label_issues_benchmark as lib
+
+  from nlx import io
+  from nlx import workdir as workdir_lib
+  a = argparse.Namespace(workroot=str(tmp_path), data_dir="", reuse_only=True)
+  path = os.path.join(str(tmp_path), "label_issues", "digits", "sym40", "seed0",
+                      "cleanlab_logreg.json")
+  os.makedirs(os.path.dirname(path))
+  keys = workdir_lib.fingerprint_keys(lib.cell_config("digits", "sym40", 0, ""))
+  io.write_json(path, {"auroc": 0.9, "config_keys": keys})
+  assert lib.run_cell("digits", "sym40", 0, "cleanlab_logreg", a)["auroc"] == 0.9
+  io.write_json(path, {"auroc": 0.9, "config_keys": {**keys, "noise.rate": 0.2}})
+  with pytest.raises(ConfigError, match=r"noise.rate: 0.2 -> 0.4"):
+    lib.run_cell("digits", "sym40", 0, "cleanlab_logreg", a)
