@@ -40,6 +40,69 @@ def test_guard_records_the_first_collapse_once_and_stops_only_when_asked():
   assert off.check(1, 10, lambda: one_class) == {} and off.collapse is None
 
 
+def predictions(top: int, n: int, num_classes: int = 3) -> np.ndarray:
+  """`[n, C]` one-hot logits: the first `top` examples predict class 1, the rest cycle
+  through classes 0 and 2 (so class 1 is the top class whenever top > n / 3)."""
+  classes = np.where(np.arange(n) < top, 1, np.where(np.arange(n) % 2 == 0, 0, 2))
+  return np.eye(num_classes)[classes]
+
+
+@pytest.mark.parametrize("top,n,threshold,collapsed", [
+    (3, 4, 0.75, True),                  # the share reaches the threshold exactly: collapse
+    (48, 64, 0.75, True),                # 48/64 = 0.75 again, from 64 examples
+    (47, 64, 0.75, False),               # one example short: 0.734375 < 0.75
+    (49, 64, 0.75, True),                # one more: 0.765625
+    (3, 4, 0.75 + 2 ** -10, False),      # a threshold just above the share
+    (3, 4, 0.75 - 2 ** -10, True),       # and just below it
+    (2, 4, 0.5, True),                   # a non-default threshold, met exactly
+    (9, 16, 0.5625, True),               # 9/16 (exact in binary) against itself
+    (8, 16, 0.5625, False),
+])
+def test_guard_fires_when_the_share_reaches_the_threshold(top, n, threshold, collapsed):
+  # The module doc: "When the share *reaches* config.train.collapse_share": a share equal
+  # to the threshold is a collapse. Every share and threshold here is exact in binary.
+  guard = collapse.Guard(share=threshold)
+  record = guard.check(5, 50, lambda: predictions(top, n))
+  assert record == {"train_top_class": 1, "train_top_class_share": top / n}
+  if collapsed:
+    assert guard.collapse == {"epoch": 5, "step": 50, "class": 1, "share": top / n,
+                              "last_share": top / n}
+  else:
+    assert guard.collapse is None
+
+
+def test_any_positive_share_turns_the_guard_on_and_zero_or_less_turns_it_off():
+  # collapse_share = 0 turns the guard off (the module doc); the smallest positive share
+  # turns it on, and then any prediction (top share >= 1/C > 0) is a collapse
+  spread = np.eye(4)[np.arange(8) % 4]  # each class 2/8
+  for off in (0.0, -0.5):
+    guard = collapse.Guard(share=off)
+    assert guard.check(1, 1, lambda: spread) == {} and guard.collapse is None
+  on = collapse.Guard(share=2 ** -20)
+  assert on.check(1, 1, lambda: spread) == {"train_top_class": 0, "train_top_class_share": 0.25}
+  assert on.collapse == {"epoch": 1, "step": 1, "class": 0, "share": 0.25, "last_share": 0.25}
+  # corrected_share is recorded whether the guard is on or off
+  labels = (np.array([1, 1]), np.array([0, 1]), np.array([1, 1]))  # one wrong label, fixed
+  assert collapse.Guard(share=0.0).check(1, 1, lambda: spread, labels) == {
+      "corrected_share": 1.0}
+
+
+def test_guard_from_config_reads_share_and_stop_and_is_off_for_multi_label():
+  from ml_collections import ConfigDict
+  default = collapse.Guard.from_config(ConfigDict({}))
+  assert (default.share, default.stop) == (0.9, False)
+  chosen = collapse.Guard.from_config(ConfigDict({"collapse_share": 0.5,
+                                                  "stop_on_collapse": True}))
+  assert (chosen.share, chosen.stop) == (0.5, True)
+  multi = collapse.Guard.from_config(ConfigDict({"collapse_share": 0.5}), multi_label=True)
+  assert (multi.share, multi.stop) == (0.0, False)
+  # stop_on_collapse is what ends the run: a collapse without it does not stop
+  one_class = np.tile([[0.0, 1.0]], (4, 1))
+  for guard, stops in ((chosen, True), (default, False)):
+    guard.check(1, 1, lambda: one_class)
+    assert guard.collapse["share"] == 1.0 and guard.should_stop == stops
+
+
 @pytest.mark.parametrize("training_dynamics", [True, False])
 def test_a_run_forced_to_collapse_is_logged_recorded_and_stopped(tmp_path, caplog,
                                                                  training_dynamics):

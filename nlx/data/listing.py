@@ -40,7 +40,7 @@ def class_indices(raw, class_names=(), source: str = "") -> tuple[list, np.ndarr
                     "data.class_names to the intended classes")
   for name, n in sorted(counts.items(), key=lambda kv: kv[1]):
     common = [c for c in near_matches(name, [c for c in counts if c != name])
-              if counts[c] >= RARE * n]
+              if counts[c] > RARE * n]
     if common:
       raise DataError(f"{source}: label {name!r} ({n} rows) looks like a typo of "
                       f"{common[0]!r} ({counts[common[0]]} rows); fix it, or set "

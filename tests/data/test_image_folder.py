@@ -150,3 +150,63 @@ def test_class_indices_by_hand():
   # a rare label far from every other (not a typo) is a class of its own
   classes, _ = listing.class_indices(["cat"] * 40 + ["zebra"])
   assert classes == ["cat", "zebra"]
+
+
+def test_two_similar_labels_that_are_both_common_are_two_classes():
+  # the typo rule needs a rare label: `car` and `cat` look alike (difflib ratio 2/3 >= 0.6)
+  # but each has half the rows, so neither is the other's typo
+  from nlx.data import listing
+  raw = ["cat", "car"] * 30
+  classes, labels = listing.class_indices(raw)
+  assert classes == ["car", "cat"] and labels.tolist() == [1, 0] * 30
+  # nor at a ratio of 19.5 (39 rows against 2), still not "fewer than 1/20"
+  classes, labels = listing.class_indices(["cat"] * 39 + ["cats"] * 2)
+  assert classes == ["cat", "cats"] and labels.tolist() == [0] * 39 + [1] * 2
+
+
+@pytest.mark.parametrize("common,typo", [(39, False), (40, False), (41, True)])
+def test_a_similar_label_is_a_typo_only_below_one_twentieth_of_the_other(common, typo):
+  # listing.RARE = 20: a label seen in fewer than 1/20 of the rows of a similar label is
+  # its typo. `cats` has 2 rows: 2 < 41/20 is a typo; 2 = 40/20 and 2 > 39/20 are not.
+  from nlx.data import listing
+  assert listing.RARE == 20
+  raw = ["cats", "cat"] + ["cat"] * (common - 1) + ["cats"]
+  if typo:
+    with pytest.raises(DataError, match=rf"^labels.csv: label 'cats' \(2 rows\) looks like a "
+                                        rf"typo of 'cat' \({common} rows\); fix it, or set "
+                                        r"data.class_names"):
+      listing.class_indices(raw, source="labels.csv")
+  else:
+    classes, labels = listing.class_indices(raw, source="labels.csv")
+    assert classes == ["cat", "cats"]
+    assert labels.tolist() == [1] + [0] * common + [1]
+
+
+def test_listing_limits_negative_labels_and_pixel_copies_by_hand():
+  from nlx.data import listing
+  with pytest.raises(DataError, match=r"^s: negative label -1$"):
+    listing.class_indices(["0", "-1", "1"], source="s")
+  # empty integer classes: up to 10 are listed, more end in '...'
+  with pytest.raises(DataError, match=r"^s: integer labels \[0, 11\] leave classes "
+                                      r"\[1, 2, 3, 4, 5, 6, 7, 8, 9, 10\] without examples; "
+                                      r"number the classes 0..1,"):
+    listing.class_indices(["0", "11"], source="s")
+  with pytest.raises(DataError, match=r"leave classes \[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, "
+                                      r"'\.\.\.'\] without examples; number the classes 0..1,"):
+    listing.class_indices(["0", "12"], source="s")
+  # labels not in data.class_names: up to 5 are named, then "and N more"
+  names = ("a", "b")
+  with pytest.raises(DataError, match=r"5 labels not in data.class_names: 'c' .*'g' "
+                                      r"\(near: none\)$"):
+    listing.class_indices(list("abcdefg"), names, source="s")
+  with pytest.raises(DataError, match=r"6 labels not in data.class_names: 'c' .*'g' "
+                                      r"\(near: none\) and 1 more$"):
+    listing.class_indices(list("abcdefgh"), names, source="s")
+  # an integer label indexes data.class_names only inside 0..len - 1
+  assert listing.class_indices(["0", "1"], names)[1].tolist() == [0, 1]
+  with pytest.raises(DataError, match=r"1 labels not in data.class_names: '2'"):
+    listing.class_indices(["0", "2"], names)
+  with pytest.raises(DataError, match=r"data.class_names lists a name twice"):
+    listing.class_indices(["a"], ("a", "b", "a"))
+  # files with the same pixels: each later copy points at the first; unread files (None) skip
+  assert listing.copies(["x", None, "x", None, "y", "y", "x"]) == {2: 0, 5: 4, 6: 0}

@@ -56,6 +56,55 @@ def test_without_augmentation_the_batches_equal_the_grain_batches():
       np.testing.assert_array_equal(a[k], b[k])
 
 
+def test_host_arrays_resize_only_to_another_image_size():
+  s = split(n=3)
+  for size in (0, 6):  # unset, or the images' own size: the arrays as they are
+    got = on_device.host_arrays(s, size)
+    np.testing.assert_array_equal(got["image"], s.inputs)
+    np.testing.assert_array_equal(got["index"], [0, 1, 2])
+    np.testing.assert_array_equal(got["known_label"], [-5, -4, -3])
+  flat = Split(np.full((2, 6, 6, 1), 7, np.uint8), np.zeros(2, int), np.zeros(2, int))
+  for size in (4, 9):  # a constant image stays constant when resized, down or up
+    np.testing.assert_array_equal(on_device.host_arrays(flat, size)["image"],
+                                  np.full((2, size, size, 1), 7, np.uint8))
+  # another size: each image as grain's per-example transform gives it (the eval path's)
+  resized = on_device.host_arrays(s, 4)["image"]
+  assert resized.shape == (3, 4, 4, 1)
+  grain = next(iter(input_pipeline.eval_dataset(s, cfg(image_size=4), batch_size=3)))
+  np.testing.assert_array_equal(resized, grain["image"])
+  assert not np.array_equal(resized[0], resized[1])  # not a constant: the images differ
+
+
+def test_index_iterator_epochs_process_shards_and_resume():
+  # 10 examples, batches of 4: 2 steps an epoch (the last 2 examples of each epoch's
+  # order left out), 3 epochs: 6 steps, then StopIteration
+  single = [b["index"] for b in on_device.IndexIterator(10, 4, 3, seed=5)]
+  assert len(single) == 6 and all(b.dtype == np.int32 and b.shape == (4,) for b in single)
+  epochs = [np.concatenate(single[2 * e:2 * e + 2]) for e in range(3)]
+  assert all(len(set(e.tolist())) == 8 and set(e.tolist()) <= set(range(10)) for e in epochs)
+  assert not np.array_equal(epochs[0], epochs[1])  # a new order each epoch
+  source = input_pipeline.BatchSource(split(10), 4, 3, 5)  # the grain path's batches
+  for b, ours in enumerate(single):
+    np.testing.assert_array_equal(ours, source[b]["index"])
+  # two processes: process p feeds rows [2 p, 2 p + 2) of every global batch
+  for count in (2, 4):
+    parts = [[b["index"] for b in on_device.IndexIterator(10, 4, 3, 5, p, count)]
+             for p in range(count)]
+    for step, whole in enumerate(single):
+      np.testing.assert_array_equal(np.concatenate([part[step] for part in parts]), whole)
+      assert all(len(part[step]) == 4 // count for part in parts)
+  it = on_device.IndexIterator(10, 4, 3, seed=5)
+  for _ in range(4):
+    next(it)
+  assert it.get_state() == {"step": 4}
+  resumed = on_device.IndexIterator(10, 4, 3, seed=5)
+  resumed.set_state({"step": 4})
+  rest = [b["index"] for b in resumed]
+  assert len(rest) == 2
+  for a, b in zip(rest, single[4:]):
+    np.testing.assert_array_equal(a, b)
+
+
 def test_crop_flip_batches_follow_the_batch_order_and_crop_the_indexed_image():
   s = split()
   ours = device_batches(s, cfg(augment="crop_flip"), 2, 3)
@@ -68,6 +117,60 @@ def test_crop_flip_batches_follow_the_batch_order_and_crop_the_indexed_image():
     np.testing.assert_array_equal(b["known_label"], b["index"] - 5)
     for i, image in zip(b["index"], b["image"]):
       crop_offset(s.inputs[i], image)  # exactly one (offset, flip) explains it
+
+
+def coordinate_images(n, size):
+  """`[n, size, size, 2]` int32: every image's channels are (row + 1, column + 1), so a
+  pixel of a crop says where it came from (0: the padding)."""
+  rows, cols = np.meshgrid(np.arange(1, size + 1), np.arange(1, size + 1), indexing="ij")
+  return np.repeat(np.stack([rows, cols], -1).astype(np.int32)[None], n, 0)
+
+
+def decode_crops(outs, pad):
+  """`[(top, left, flipped)]` of crops `[N, H, W, 2]` of the zero-padded coordinate
+  image; each crop must equal the numpy crop of the padded image at what it tells."""
+  h, w = outs.shape[1:3]
+  padded = np.pad(coordinate_images(1, h)[0], ((pad, pad), (pad, pad), (0, 0)))
+  found = []
+  for out in outs:
+    i, j = np.argwhere(out[..., 0] > 0)[0]  # the top-left original pixel in the crop
+    flipped = int(out[i, j + 1, 1] < out[i, j, 1])  # columns run backwards
+    top = out[i, j, 0] - 1 + pad - i
+    left = out[i, j, 1] - 1 + pad - (w - 1 - j if flipped else j)
+    want = padded[top:top + h, left:left + w]
+    np.testing.assert_array_equal(out, want[:, ::-1] if flipped else want)
+    found.append((int(top), int(left), flipped))
+  return found
+
+
+crop_flip = jax.jit(on_device.random_crop_flip, static_argnums=2)
+
+
+@pytest.mark.parametrize("pad", [None, 0, 1, 6])
+def test_random_crop_draws_every_offset_from_0_to_2_pad_and_both_flips(pad):
+  # Each crop must be one of the (2 pad + 1)^2 windows of the zero-padded image, and 4000
+  # draws in one call must give every (top, left) pair, both flips (fairly), and no offset
+  # outside [0, 2 pad]. The 8 x 8 image is pad + 2 wide at least, so every window keeps
+  # two original columns: the crop tells its offset and flip. None: the default pad, 4.
+  n, size = 4000, 8
+  assert on_device.PAD == 4
+  p = on_device.PAD if pad is None else pad
+  args = () if pad is None else (pad,)
+  outs = np.asarray(crop_flip(coordinate_images(n, size), jax.random.PRNGKey(3), *args))
+  assert outs.shape == (n, size, size, 2)
+  found = decode_crops(outs, p)
+  assert {(t, l) for t, l, _ in found} == {(t, l) for t in range(2 * p + 1)
+                                           for l in range(2 * p + 1)}
+  flips = np.array([f for _, _, f in found])
+  assert set(flips.tolist()) == {0, 1}
+  assert abs(flips.mean() - 0.5) < 0.05  # sd 0.008 for 4000 fair draws
+
+
+def test_the_key_decides_the_crops():
+  images = coordinate_images(4000, 8)  # the shape above: no new compile
+  a, b, c = (decode_crops(np.asarray(crop_flip(images, jax.random.PRNGKey(k)))[:100], 4)
+             for k in (3, 3, 4))
+  assert a == b and a != c
 
 
 def chi_square_uniform(counts: np.ndarray) -> float:

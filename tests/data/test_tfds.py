@@ -188,3 +188,13 @@ def test_short_training_run(data_dir, tmp_path):
   assert results["dataset"] == "tfds:nlx_tiny_noisy" and results["steps"] == 2 * 2
   assert results["noise_rate"] == pytest.approx(20 / 60)
   assert 0.0 <= results["test"]["accuracy"] <= 1.0
+  assert (results["num_train"], results["num_test"], results["test_labels"]) == (60, 20, "clean")
+  # the exact accuracy: the final model's predictions against the clean labels the builder
+  # wrote for each test image (matched by pixels: TFDS keeps its own order)
+  ds = load_dataset(c)
+  predicted = np.argmax(train.Trainer(c, ds).predict(results["state"], ds.test), -1)
+  written = {image.tobytes(): label for image, label, _ in fixed_examples("test")}
+  clean = np.array([written[x.tobytes()] for x in ds.test.inputs])
+  correct = int(np.sum(predicted == clean))
+  assert results["test"]["accuracy"] == correct / 20
+  assert results["test"]["top5"] == 1.0  # 3 classes: every label is among the top 5
