@@ -41,8 +41,9 @@ class BatchSource:
   """
 
   def __init__(self, split: Split, global_batch_size: int, num_epochs: int, seed: int,
-               process_index: int = 0, process_count: int = 1):
+               process_index: int = 0, process_count: int = 1, image_size: int = 0):
     self._split = split
+    self._image_size = image_size
     self._b = global_batch_size
     self._spe = len(split) // global_batch_size
     self._len = self._spe * num_epochs
@@ -65,7 +66,11 @@ class BatchSource:
     epoch, j = divmod(int(b), self._spe)
     idx = self._perm(epoch)[j * self._b:(j + 1) * self._b][self._local]
     s = self._split
-    return {"image": s.model_inputs(idx), "label": s.labels[idx], "clean_label": s.clean_labels[idx],
+    image = s.model_inputs(idx)
+    size = self._image_size
+    if size > 0 and image.ndim == 4 and image.shape[1:3] != (size, size):
+      image = np.stack([augment.fixed_size(x, size) for x in image])  # as the eval path does
+    return {"image": image, "label": s.labels[idx], "clean_label": s.clean_labels[idx],
             "index": idx.astype(np.int32), **{k: v[idx] for k, v in s.extras.items()}}
 
 
@@ -83,8 +88,8 @@ def train_dataset(split: Split, config, *, num_epochs: int, seed: int,
   """Per-process batches of `config.batch_size // process_count` examples."""
   if config.augment == "none" and split.decode is None:
     return grain.MapDataset.source(BatchSource(
-        split, config.batch_size, num_epochs, seed, process_index, process_count)
-    ).to_iter_dataset(_read_options(config))
+        split, config.batch_size, num_epochs, seed, process_index, process_count,
+        config.image_size)).to_iter_dataset(_read_options(config))
   transform = augment.train_transform(config.augment, config.image_size)
 
   def aug(example, rng):

@@ -45,11 +45,17 @@ def crop_offset(original, out, pad=4):
   return found[0]
 
 
-def test_without_augmentation_the_batches_equal_the_grain_batches():
+@pytest.mark.parametrize("image_size", [0, 4])
+def test_without_augmentation_the_batches_equal_the_grain_batches(image_size):
+  # image_size 4 (the images are 6x6): both paths resize, as the eval path does; the
+  # grain path once ignored data.image_size here and trained on 6x6 images.
   s = split()
-  grain_batches = list(input_pipeline.train_dataset(s, cfg(), num_epochs=3, seed=7))
-  ours = device_batches(s, cfg(), 3, 7)
+  grain_batches = list(input_pipeline.train_dataset(s, cfg(image_size=image_size),
+                                                    num_epochs=3, seed=7))
+  ours = device_batches(s, cfg(image_size=image_size), 3, 7)
   assert len(ours) == len(grain_batches) == 15
+  side = image_size or 6
+  assert grain_batches[0]["image"].shape[1:3] == ours[0]["image"].shape[1:3] == (side, side)
   for a, b in zip(grain_batches, ours):
     assert set(a) == set(b)
     for k in a:
