@@ -308,3 +308,13 @@ def test_auto_count_switches_to_the_peak_once_the_run_memorised_its_labels():
   # the peak is epoch 1's estimate: example 2 (labelled 2) sits at class 0's threshold
   np.testing.assert_array_equal(label_issues.estimated_counts(labels, dyn, "auto"),
                                 dyn.epoch_counts[np.argmax(dyn.epoch_counts.sum(1))])
+  # by hand. Epoch 1: p = (e, 1, 1) / (e + 2) = (0.576, 0.212, 0.212) for examples 0 and 2,
+  # (1, e^2, 1) / (e^2 + 2) = (0.107, 0.787, 0.107) for example 1; thresholds t = (0.576,
+  # 0.787, 0.212): example 2 passes t_0 and t_2 and is counted at class 0 (0.576 > 0.212):
+  # one wrong label of class 2. Epoch 2: example 2 has p = (1, 1, e^3) / (e^3 + 2) =
+  # (0.045, 0.045, 0.909), t_2 = 0.909, and p_0 < t_0: no wrong label.
+  np.testing.assert_array_equal(dyn.epoch_counts, [[0, 0, 1], [0, 0, 0]])
+  np.testing.assert_array_equal(label_issues.estimated_counts(labels, dyn, "auto"), [0, 0, 1])
+  # the mean over both epochs, example 2: (0.311, 0.129, 0.561), below t_0 = 0.576: none
+  np.testing.assert_array_equal(label_issues.estimated_counts(labels, dyn, "confident_learning"),
+                                [0, 0, 0])

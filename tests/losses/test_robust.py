@@ -42,6 +42,34 @@ HAND = [
     (lambda z, y: nl.forward_corrected_cross_entropy(
         z, y, jnp.array([[0.8, 0.2, 0], [0.1, 0.9, 0], [0, 0, 1.0]])), 1,
      -math.log(0.5 * 0.2 + 0.3 * 0.9)),
+    # every parameter away from its default; where two play different roles, at values
+    # whose swap changes the answer
+    (lambda z, y: nl.generalized_cross_entropy(z, y, q=0.3), 1, lq(0.3, 0.3)),
+    # truncated L_q, q = 0.4 and k = 0.25: p_y = 0.3 > k keeps L_q(0.3); swapped
+    # (q = 0.25, k = 0.4) it would be truncated to L_q(0.4) with q = 0.25
+    (lambda z, y: nl.truncated_generalized_cross_entropy(z, y, q=0.4, k=0.25), 1, lq(0.3, 0.4)),
+    (lambda z, y: nl.truncated_generalized_cross_entropy(z, y, q=0.25, k=0.4), 1, lq(0.4, 0.25)),
+    (lambda z, y: nl.truncated_generalized_cross_entropy(z, y, q=0.4, k=0.25), 2, lq(0.25, 0.4)),
+    (lambda z, y: nl.truncated_generalized_cross_entropy(z, y, q=0.25, k=0.4), 2, lq(0.4, 0.25)),
+    # SCE, alpha = 0.7, beta = 0.2, A = -6: 0.7 CE + 0.2 * 6 (1 - p_y)
+    (lambda z, y: nl.symmetric_cross_entropy(z, y, alpha=0.7, beta=0.2, log_zero=-6.0), 1,
+     0.7 * -math.log(0.3) + 0.2 * 6 * (1 - 0.3)),
+    (lambda z, y: nl.symmetric_cross_entropy(z, y, alpha=0.2, beta=0.7, log_zero=-6.0), 1,
+     0.2 * -math.log(0.3) + 0.7 * 6 * (1 - 0.3)),
+    # NCE+RCE, alpha = 0.3, beta = 2, A = -7: 0.3 NCE + 2 * 7 (1 - p_y)
+    (lambda z, y: nl.active_passive_loss(z, y, alpha=0.3, beta=2.0, log_zero=-7.0), 0,
+     0.3 * math.log(0.5) / (math.log(0.5) + math.log(0.3) + math.log(0.2)) + 2 * 7 * 0.5),
+    (lambda z, y: nl.active_passive_loss(z, y, alpha=2.0, beta=0.3, log_zero=-7.0), 0,
+     2 * math.log(0.5) / (math.log(0.5) + math.log(0.3) + math.log(0.2)) + 0.3 * 7 * 0.5),
+    # soft bootstrap, beta = 0.6: target 0.6 y + 0.4 p = (0.2, 0.72, 0.08)
+    (lambda z, y: nl.bootstrap_soft(z, y, beta=0.6), 1,
+     -(0.2 * math.log(0.5) + 0.72 * math.log(0.3) + 0.08 * math.log(0.2))),
+    # hard bootstrap, beta = 0.6: argmax p = class 0, target 0.6 y + 0.4 e_0
+    (lambda z, y: nl.bootstrap_hard(z, y, beta=0.6), 2,
+     -(0.6 * math.log(0.2) + 0.4 * math.log(0.5))),
+    # reduced MAE (the APL code's): 1 - p_y, half the paper's L1 norm
+    (lambda z, y: nl.mean_absolute_error(z, y, reduced=True), 1, 1 - 0.3),
+    (lambda z, y: nl.reverse_cross_entropy(z, y, log_zero=-5.0), 0, 5 * (0.3 + 0.2)),
 ]
 
 
@@ -53,6 +81,42 @@ def test_hand_computed_values(fn, label, want):
 def test_elr_regularizer_by_hand():
   t = jnp.array([[0.2, 0.5, 0.3]])
   assert float(nl.elr_regularizer(LOGITS, t)[0]) == pytest.approx(math.log(1 - 0.31), rel=1e-5)
+
+
+def test_truncated_gce_weights_by_hand():
+  """w L_q(p_y) + (1 - w) L_q(k) per example, q = 0.4, k = 0.6: example 0 (p_y = 0.5, w =
+  0.25), example 1 (p_y = 0.2, w = 1), example 2 (p_y = 0.3, w = 0: the constant)."""
+  logits = jnp.concatenate([LOGITS] * 3)
+  got = nl.truncated_generalized_cross_entropy(logits, jnp.array([0, 2, 1]), q=0.4, k=0.6,
+                                               weights=jnp.array([0.25, 1.0, 0.0]))
+  np.testing.assert_allclose(got, [0.25 * lq(0.5, 0.4) + 0.75 * lq(0.6, 0.4), lq(0.2, 0.4),
+                                   lq(0.6, 0.4)], rtol=1e-5)
+
+
+def test_soft_labels_by_hand():
+  """Soft label (0.5, 0.5, 0) with p = (0.5, 0.3, 0.2): the label-weighted form."""
+  y = jnp.array([[0.5, 0.5, 0.0]])
+  # RCE: -(0.5 log 0.5 + 0.3 log 0.5 + 0.2 A), A = -4
+  assert float(nl.reverse_cross_entropy(LOGITS, y)[0]) == pytest.approx(
+      0.8 * math.log(2) + 0.2 * 4, rel=1e-5)
+  # MAE: |0.5 - 0.5| + |0.3 - 0.5| + |0.2 - 0| = 0.4; reduced: 1 - (0.25 + 0.15) = 0.6
+  assert float(nl.mean_absolute_error(LOGITS, y)[0]) == pytest.approx(0.4, rel=1e-5)
+  assert float(nl.mean_absolute_error(LOGITS, y, reduced=True)[0]) == pytest.approx(0.6, rel=1e-5)
+  # truncated L_q, q = 0.5, k = 0.4: 0.5 L_q(0.5) + 0.5 L_q(k) (class 1's 0.3 is below k)
+  assert float(nl.truncated_generalized_cross_entropy(LOGITS, y, q=0.5, k=0.4)[0]) == pytest.approx(
+      0.5 * lq(0.5, 0.5) + 0.5 * lq(0.4, 0.5), rel=1e-5)
+
+
+def test_sigmoid_bootstraps_at_another_beta_by_hand():
+  """beta = 0.6 (defaults 0.95 and 0.8); z = (0, 2), y = (1, 0), s = sigmoid(2)."""
+  z, y = jnp.array([[0.0, 2.0]]), jnp.array([[1.0, 0.0]])
+  s = 1 / (1 + math.exp(-2))
+  # soft: target 0.6 y + 0.4 sigmoid(z) = (0.8, 0.4 s)
+  want = math.log(2) - (0.4 * s * math.log(s) + (1 - 0.4 * s) * math.log(1 - s))
+  assert float(nl.sigmoid_bootstrap_soft(z, y, beta=0.6)[0]) == pytest.approx(want, rel=1e-5)
+  # hard: target 0.6 y + 0.4 [z > 0] = (0.6, 0.4)
+  want_h = math.log(2) - (0.4 * math.log(s) + 0.6 * math.log(1 - s))
+  assert float(nl.sigmoid_bootstrap_hard(z, y, beta=0.6)[0]) == pytest.approx(want_h, rel=1e-5)
 
 
 def test_sigmoid_losses_by_hand():

@@ -40,7 +40,9 @@ def test_each_reading_one_jitted_step_is_finite_and_logs_its_diagnostics(reading
   s0 = trainer.initial_state
   shapes = jax.tree.map(lambda x: (x.shape, x.dtype), s0)
   batch = trainer.shard(next(trainer.train_iterator(1)))
-  s1, m = trainer.train_step(s0, batch)
+  # every logged value, worked out again in numpy from this step's network outputs
+  want = first_step_metrics_in_numpy(trainer, s0, batch, READINGS[reading])
+  s1, m = trainer.train_step(s0, batch)  # donates s0
   assert jax.tree.map(lambda x: (x.shape, x.dtype), s1) == shapes
   assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(s1)
              if jnp.issubdtype(x.dtype, jnp.floating))
@@ -51,6 +53,9 @@ def test_each_reading_one_jitted_step_is_finite_and_logs_its_diagnostics(reading
   # uniform initial G: v = 1/K everywhere, so argmax v is class 0 and G's rows have max 1/K
   assert m["proto_label_max"] == pytest.approx(0.1, rel=1e-5)
   assert 0 < m["read_entropy"] <= 1 and 1 / 8 <= m["read_max"] <= 1
+  assert set(want) <= set(m)
+  for key, value in want.items():
+    assert m[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
   if reading == "read_temperature":  # a sharper read than the paper's
     paper = make_trainer()
     _, m_paper = paper.train_step(paper.initial_state, batch)
@@ -62,11 +67,72 @@ def test_each_reading_one_jitted_step_is_finite_and_logs_its_diagnostics(reading
     assert np.all(np.delete(running, idx, axis=0) == 0)
 
 
-def hand_example(ctx, target, lam, alpha=3.0):
+def np_softmax(x):
+  x = np.asarray(x, np.float64)
+  e = np.exp(x - x.max(-1, keepdims=True))
+  return e / e.sum(-1, keepdims=True)
+
+
+def np_cosines(h, c):
+  h, c = np.asarray(h, np.float64), np.asarray(c, np.float64)
+  return (h / np.linalg.norm(h, axis=1, keepdims=True)) @ (
+      c / np.linalg.norm(c, axis=1, keepdims=True)).T
+
+
+def np_sinkhorn(scores, epsilon, num_iters):
+  """SwAV's `distributed_sinkhorn` on one device, in float64: Q = exp(S / eps) / sum,
+  then per round every prototype's mass -> 1/L and every sample's -> 1/B; rows times B."""
+  q = np.exp(np.asarray(scores, np.float64) / epsilon)
+  q /= q.sum()
+  b, num_protos = q.shape
+  for _ in range(num_iters):
+    q = q / q.sum(0, keepdims=True) / num_protos
+    q = q / q.sum(1, keepdims=True) / b
+  return q * b
+
+
+def first_step_metrics_in_numpy(trainer, s0, batch, reading):
+  """The first step's logged means (uniform G, empty cache, zero running targets) from
+  the network's outputs on `batch`, in float64 numpy from ARNet's equations."""
+  config = {**arnet.default_config().to_dict(), "num_prototypes": 8, "cache_size": 48,
+            **reading}
+  x = train.normalize(batch["image"], trainer.dataset.mean, trainer.dataset.std)
+  out, _ = models.apply(trainer.graphdef, s0.params["model"], s0.model_state, x, train=True)
+  r = np_softmax(out.logits)
+  label, clean = np.asarray(batch["label"]), np.asarray(batch["clean_label"])
+  num_protos, k = 8, r.shape[1]
+  cos = np_cosines(out.features, s0.params["method"]["prototypes"])
+  p_read = np_softmax(cos / config["read_temperature"])
+  v = p_read @ np.full((num_protos, k), 1.0 / k)  # = 1/K in every entry
+  clipped = np.clip(r, 1e-4, 1 - 1e-4)
+  if config["target"] == "running":  # 0.7 * 0 + 0.3 * (clipped p, renormalised)
+    base = (1 - config["target_momentum"]) * clipped / clipped.sum(1, keepdims=True)
+  else:
+    base = r
+  t = (1 - config["lam"]) * base + config["lam"] * v
+  q = np_sinkhorn(cos, 0.05, 3)  # the cache is empty at the first step
+  log_p_cluster = np.log(np_softmax(cos / config["cluster_temperature"]))
+  want = {"loss_ce": -np.log(r[np.arange(len(label)), label]),
+          "loss_elr": config["alpha"] * np.log(1 - (clipped * t).sum(1)),
+          "loss_proto": -(q * log_p_cluster).sum(1),
+          "read_entropy": -(p_read * np.log(p_read)).sum(1) / np.log(num_protos),
+          "read_max": p_read.max(1),
+          "q_entropy": -(q * np.log(q)).sum(1) / np.log(num_protos),
+          "r_dot_t": (r * t).sum(1),
+          "memory_accuracy": clean == 0,  # v is flat: argmax v = class 0
+          "target_accuracy": np.argmax(base, 1) == clean,
+          "noisy_accuracy": np.argmax(r, 1) == label}
+  want = {key: float(np.mean(value)) for key, value in want.items()}
+  want["loss"] = want["loss_ce"] + want["loss_elr"] + want["loss_proto"]
+  return want
+
+
+def hand_example(ctx, target, lam, alpha=3.0, momentum=0.7):
   """Two classes, one example: logits (0, log 3) -> r = (1/4, 3/4); every prototype's soft
   label is (0.9, 0.1), so v = (0.9, 0.1) whatever the attention."""
   config = arnet.default_config()
-  config.update(num_prototypes=4, cache_size=2, target=target, lam=lam, alpha=alpha)
+  config.update(num_prototypes=4, cache_size=2, target=target, lam=lam, alpha=alpha,
+                target_momentum=momentum)
   prototypes = jnp.eye(4, 3)
   state = {"proto_labels": jnp.tile(jnp.array([[0.9, 0.1]]), (4, 1)),
            "cache": jnp.zeros((2, 3)), "cache_count": jnp.zeros((), jnp.int32),
@@ -105,8 +171,29 @@ def test_each_readings_target_against_the_hand_worked_example(target, lam, want,
     np.testing.assert_array_equal(aux["running"][0], [0.0, 0.0])
 
 
-@pytest.mark.parametrize("scale", [0.1, 3.0, 30.0])  # small, ordinary and saturated logits
-def test_running_lam0_is_elr_plus_the_prototype_term(scale, step_context):
+@pytest.mark.parametrize("lam,want", [
+    # momentum 0.4: running = 0.4 * (0.5, 0.5) + 0.6 * (0.25, 0.75) = (0.35, 0.65)
+    (0.0, [0.35, 0.65]),
+    (0.2, [0.8 * 0.35 + 0.2 * 0.9, 0.8 * 0.65 + 0.2 * 0.1]),  # (0.46, 0.54)
+])
+def test_running_target_at_another_momentum_and_alpha_by_hand(lam, want, step_context):
+  """`target_momentum` 0.4 and `alpha` 1.5 (defaults 0.7 and 3): at 0.7 the running row
+  would be (0.425, 0.575), and the ELR term twice as large."""
+  per_example, aux = hand_example(step_context(), "running", lam, alpha=1.5, momentum=0.4)
+  np.testing.assert_allclose(aux["running"][1], [0.35, 0.65], rtol=1e-5)
+  np.testing.assert_array_equal(aux["running"][0], [0.0, 0.0])
+  np.testing.assert_allclose(aux["target"], [want], rtol=1e-5)
+  r_dot_t = 0.25 * want[0] + 0.75 * want[1]  # 0.575 at lam = 0, 0.52 at lam = 0.2
+  np.testing.assert_allclose(aux["metrics"]["r_dot_t"], [r_dot_t], rtol=1e-5)
+  np.testing.assert_allclose(aux["metrics"]["loss_elr"], [1.5 * np.log(1 - r_dot_t)], rtol=1e-5)
+  np.testing.assert_allclose(per_example, aux["metrics"]["loss_ce"] + aux["metrics"]["loss_elr"]
+                             + aux["metrics"]["loss_proto"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("scale,alpha,momentum", [
+    (0.1, None, None), (3.0, None, None), (30.0, None, None),  # small, ordinary, saturated
+    (3.0, 1.5, 0.4)])  # ELR's lambda and beta away from their defaults
+def test_running_lam0_is_elr_plus_the_prototype_term(scale, alpha, momentum, step_context):
   """At `target=running, lam=0` (alpha = ELR's lambda, momentum = ELR's beta) the CE and ELR
   terms equal nlx.methods.elr's loss on the same batch and running state, and the running
   targets move the same way: what separates the two rows of the ablation table is the
@@ -120,6 +207,11 @@ def test_running_lam0_is_elr_plus_the_prototype_term(scale, step_context):
   running = running.at[0].set(0.0)  # a row not yet visited: zeros, as ELR starts
   batch = {"label": jnp.array([2, 0, 1, 2]), "index": jnp.array([0, 3, 5, 6])}
   config = arnet.default_config()
+  elr_config = elr.default_config()
+  assert (elr_config.lam, elr_config.beta) == (config.alpha, config.target_momentum)
+  if alpha is not None:
+    config.update(alpha=alpha, target_momentum=momentum)
+    elr_config.update(lam=alpha, beta=momentum)
   config.update(num_prototypes=4, cache_size=2, target="running", lam=0.0)
   state = {"proto_labels": jax.nn.softmax(jax.random.normal(jax.random.fold_in(key, 3), (4, k))),
            "cache": jnp.zeros((2, d)), "cache_count": jnp.zeros((), jnp.int32),
@@ -128,8 +220,6 @@ def test_running_lam0_is_elr_plus_the_prototype_term(scale, step_context):
   outputs = models.Outputs(logits, h)
   total, aux = arnet.loss_fn(params, state, outputs, batch, None, config=config,
                              ctx=step_context(num_classes=k))
-  elr_config = elr.default_config()
-  assert (elr_config.lam, elr_config.beta) == (config.alpha, config.target_momentum)
   elr_total, elr_aux = elr.loss_fn({}, {"targets": running}, outputs, batch, None,
                                    config=elr_config, ctx=step_context(num_classes=k))
   m = aux["metrics"]
@@ -170,6 +260,89 @@ def test_read_and_cluster_temperatures_act_on_their_own_terms(read_t, cluster_t,
                              atol=1e-7)  # the assignment ignores both temperatures
   np.testing.assert_allclose(aux["metrics"]["loss_proto"], -(q * np.log(p_cluster)).sum(1),
                              rtol=1e-5)
+
+
+def test_read_and_cluster_temperatures_by_hand(step_context):
+  """read_temperature 0.5 and cluster_temperature 0.25 (both 1 by default): the read
+  (Eq. 1) divides the cosines by the first, the prototype term (Eq. 3) by the second.
+  One example: h = (3, 4) has cosines (0.6, 0.8, -0.6) with the prototypes
+  (1, 0), (0, 1), (-1, 0); with one sample Sinkhorn's equipartition gives q = 1/3 each."""
+  config = arnet.default_config()
+  config.update(num_prototypes=3, cache_size=2, read_temperature=0.5, cluster_temperature=0.25,
+                lam=0.6)
+  g = np.array([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8]])
+  state = {"proto_labels": jnp.asarray(g, jnp.float32), "cache": jnp.zeros((2, 2)),
+           "cache_count": jnp.zeros((), jnp.int32)}
+  outputs = models.Outputs(jnp.array([[0.0, np.log(3.0)]]), jnp.array([[3.0, 4.0]]))
+  batch = {"label": jnp.array([1]), "clean_label": jnp.array([0]), "index": jnp.array([0])}
+  per_example, aux = arnet.loss_fn(
+      {"prototypes": jnp.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])}, state, outputs, batch,
+      None, config=config, ctx=step_context())
+  e = np.exp([1.2, 1.6, -1.2])  # cosines / 0.5
+  p_read = e / e.sum()  # (0.3969, 0.5921, 0.0109)
+  v = p_read @ g  # (0.6551, 0.3449)
+  r = np.array([0.25, 0.75])
+  t = 0.4 * r + 0.6 * v  # (0.4931, 0.5069)
+  np.testing.assert_allclose(aux["target"], [t], rtol=1e-5)
+  np.testing.assert_allclose(aux["trust"], [v[1]], rtol=1e-5)  # v at the given label 1
+  np.testing.assert_allclose(aux["metrics"]["read_max"], [p_read[1]], rtol=1e-5)
+  np.testing.assert_allclose(aux["metrics"]["read_entropy"],
+                             [-(p_read * np.log(p_read)).sum() / np.log(3)], rtol=1e-5)
+  np.testing.assert_allclose(aux["metrics"]["memory_accuracy"], [1.0])  # argmax v = 0
+  np.testing.assert_allclose(aux["metrics"]["loss_elr"], [3.0 * np.log(1 - r @ t)], rtol=1e-5)
+  np.testing.assert_allclose(aux["q"], [[1 / 3, 1 / 3, 1 / 3]], rtol=1e-5)
+  s = np.array([2.4, 3.2, -2.4])  # cosines / 0.25
+  log_p_cluster = s - np.log(np.exp(s).sum())
+  np.testing.assert_allclose(aux["metrics"]["loss_proto"], [-log_p_cluster.mean()], rtol=1e-5)
+  np.testing.assert_allclose(per_example, [-np.log(0.75) + 3.0 * np.log(1 - r @ t)
+                                           - log_p_cluster.mean()], rtol=1e-5)
+
+
+@pytest.mark.parametrize("full_only", [False, True])
+def test_loss_assignment_uses_the_configs_epsilon_iterations_and_cache_rule(full_only,
+                                                                           step_context):
+  """epsilon 0.5 and one Sinkhorn round (defaults 0.05 and 3), a cache of 4 slots holding
+  2 rows: Q is SwAV's Sinkhorn over [those 2 rows; the batch] or, with `cache_full_only`,
+  over the batch alone (numpy reference above)."""
+  key = jax.random.key(5)
+  h = jax.random.normal(key, (3, 4))
+  protos = jax.random.normal(jax.random.fold_in(key, 1), (3, 4))
+  cache = jax.random.normal(jax.random.fold_in(key, 2), (4, 4))
+  config = arnet.default_config()
+  config.update(num_prototypes=3, cache_size=4, epsilon=0.5, sinkhorn_iters=1,
+                cache_full_only=full_only)
+  state = {"proto_labels": jnp.full((3, 2), 0.5), "cache": cache,
+           "cache_count": jnp.asarray(2, jnp.int32)}
+  batch = {"label": jnp.array([0, 1, 1]), "index": jnp.arange(3)}
+  _, aux = arnet.loss_fn({"prototypes": protos}, state, models.Outputs(jnp.zeros((3, 2)), h),
+                         batch, None, config=config, ctx=step_context())
+  rows = h if full_only else np.concatenate([np.asarray(cache)[2:], np.asarray(h)])
+  want = np_sinkhorn(np_cosines(rows, protos), 0.5, 1)[-3:]
+  np.testing.assert_allclose(aux["q"], want, rtol=1e-5, atol=1e-7)
+
+
+def test_update_state_writes_prototype_labels_at_its_beta():
+  """beta = 0.5 (default 0.8), two prototypes, two examples (Eq. 5 by hand):
+  prototype 0: (0.5 (0.6, 0.4) + 0.25 (0.2, 0.8)) / 0.75 = (7/15, 8/15);
+  prototype 1: (0.5 (0.6, 0.4) + 0.75 (0.2, 0.8)) / 1.25 = (0.36, 0.64)."""
+  config = arnet.default_config()
+  config.update(beta=0.5, num_prototypes=2, cache_size=3)
+  state = {"proto_labels": jnp.array([[0.9, 0.1], [0.2, 0.8]]), "cache": jnp.zeros((3, 2)),
+           "cache_count": jnp.zeros((), jnp.int32), "refined": jnp.array([0, 1, 1, 0]),
+           "trust": jnp.zeros(4), "labels": jnp.array([0, 1, 1, 0])}
+  aux = {"q": jnp.array([[0.5, 0.5], [0.25, 0.75]]), "r": jnp.array([[0.6, 0.4], [0.2, 0.8]]),
+         "features": jnp.array([[1.0, 2.0], [3.0, 4.0]]), "refined": jnp.array([1, 0]),
+         "trust": jnp.array([0.3, 0.7])}
+  new = arnet.update_state(state, {"index": jnp.array([3, 1])}, aux, config=config)
+  np.testing.assert_allclose(new["proto_labels"],
+                             [[0.5 * 0.9 + 0.5 * 7 / 15, 0.5 * 0.1 + 0.5 * 8 / 15],
+                              [0.5 * 0.2 + 0.5 * 0.36, 0.5 * 0.8 + 0.5 * 0.64]], rtol=1e-5)
+  np.testing.assert_array_equal(new["cache"], [[0, 0], [1, 2], [3, 4]])  # newest rows last
+  assert int(new["cache_count"]) == 2
+  np.testing.assert_array_equal(new["refined"], [0, 0, 1, 1])
+  np.testing.assert_allclose(new["trust"], [0, 0.7, 0, 0.3])
+  np.testing.assert_array_equal(new["labels"], [0, 1, 1, 0])
+  assert "running" not in new
 
 
 def test_cache_joins_the_sinkhorn_only_when_full_on_request():

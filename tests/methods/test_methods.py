@@ -52,6 +52,45 @@ def test_elr_step_stores_ema_of_the_pre_step_prediction():
   assert np.all(np.asarray(s1.method_state["targets"])[untouched] == 0)
 
 
+def test_elr_two_steps_at_another_beta_and_lambda_by_hand(step_context):
+  """ELR with beta = 0.3 and lambda = 2 (defaults 0.7 and 3), three examples, two steps
+  (example 0 in both): t <- 0.3 t + 0.7 p before the term; loss CE + 2 log(1 - <p, t>)."""
+  from nlx.methods import elr
+  config = elr.default_config()
+  config.update(beta=0.3, lam=2.0)
+  state = {"targets": jnp.zeros((3, 3)), "labels": jnp.array([1, 0, 0])}
+  ctx = step_context(num_classes=3)
+  # step 1: examples 2 and 0 predict (0.5, 0.3, 0.2) and (0.1, 0.6, 0.3), labels 0 and 1
+  out = models.Outputs(jnp.log(jnp.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]])), None)
+  batch = {"label": jnp.array([0, 1]), "index": jnp.array([2, 0])}
+  loss, aux = elr.loss_fn({}, state, out, batch, None, config=config, ctx=ctx)
+  # t2 = 0.7 (0.5, 0.3, 0.2); t0 = 0.7 (0.1, 0.6, 0.3); <p, t> = 0.266 and 0.322
+  np.testing.assert_allclose(aux["targets"], [[0.07, 0.42, 0.21], [0, 0, 0], [0.35, 0.21, 0.14]],
+                             rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(aux["metrics"]["data_loss"], [-np.log(0.5), -np.log(0.6)], rtol=1e-5)
+  np.testing.assert_allclose(aux["metrics"]["reg_loss"], [2 * np.log(0.734), 2 * np.log(0.678)],
+                             rtol=1e-5)
+  np.testing.assert_allclose(loss, [-np.log(0.5) + 2 * np.log(0.734),
+                                    -np.log(0.6) + 2 * np.log(0.678)], rtol=1e-5)
+  state = elr.update_state(state, batch, aux, config=config)
+  # step 2: examples 0 and 1 predict (0.2, 0.2, 0.6) and (0.7, 0.2, 0.1), labels 2 and 0
+  out = models.Outputs(jnp.log(jnp.array([[0.2, 0.2, 0.6], [0.7, 0.2, 0.1]])), None)
+  batch = {"label": jnp.array([2, 0]), "index": jnp.array([0, 1])}
+  loss, aux = elr.loss_fn({}, state, out, batch, None, config=config, ctx=ctx)
+  # t0 = 0.3 (0.07, 0.42, 0.21) + 0.7 (0.2, 0.2, 0.6) = (0.161, 0.266, 0.483), <p, t> = 0.3752
+  # t1 = 0.7 (0.7, 0.2, 0.1) = (0.49, 0.14, 0.07), <p, t> = 0.378; t2 unchanged
+  want = [[0.161, 0.266, 0.483], [0.49, 0.14, 0.07], [0.35, 0.21, 0.14]]
+  np.testing.assert_allclose(aux["targets"], want, rtol=1e-5)
+  np.testing.assert_allclose(aux["metrics"]["reg_loss"], [2 * np.log(0.6248), 2 * np.log(0.622)],
+                             rtol=1e-5)
+  np.testing.assert_allclose(loss, [-np.log(0.6) + 2 * np.log(0.6248),
+                                    -np.log(0.7) + 2 * np.log(0.622)], rtol=1e-5)
+  state = elr.update_state(state, batch, aux, config=config)
+  np.testing.assert_allclose(state["targets"], want, rtol=1e-5)
+  np.testing.assert_array_equal(elr.refined_labels(state), [2, 0, 0])
+  np.testing.assert_allclose(elr.trust_scores(state), [0.266, 0.49, 0.35], rtol=1e-5)
+
+
 def test_coteaching_selection_by_hand():
   l1 = jnp.array([0.1, 0.5, 0.3, 0.9])
   l2 = jnp.array([0.4, 0.2, 0.8, 0.1])
