@@ -110,14 +110,145 @@ def test_resume_counts_each_epoch_once(tmp_path):
   first = train.train_and_evaluate(tiny_config(stop_after_steps=spe + 3), parts)
   assert first["status"] == "stopped"
   stale = dynamics.load(parts, 1)
-  stale.epoch = 2
-  dynamics.save(parts, stale)  # as if epoch 2 had ended after the checkpoint
+  # as if epoch 2 had ended after the checkpoint: a record of other values (a copy of
+  # epoch 1's would let a resume that reads the newest file pass unnoticed)
+  stale.epoch, stale.count = 2, 2
+  stale.sum_margin = stale.sum_margin + 100.0
+  stale.sum_loss = stale.sum_loss + 100.0
+  stale.sum_probs = stale.sum_probs + 1.0
+  dynamics.save(parts, stale)
+  assert sorted(os.listdir(os.path.join(parts, dynamics.SUBDIR))) == [
+      "epoch_0001.npz", "epoch_0002.npz"]
   train.train_and_evaluate(tiny_config(), parts)
   a, b = dynamics.load(whole), dynamics.load(parts)
   assert (b.count, b.epoch) == (a.count, a.epoch) == (3, 3)
   np.testing.assert_allclose(b.sum_margin, a.sum_margin, rtol=1e-4, atol=1e-4)
   np.testing.assert_allclose(b.sum_probs, a.sum_probs, rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(b.sum_loss, a.sum_loss, rtol=1e-4, atol=1e-4)
+  np.testing.assert_array_equal(b.epoch_counts, a.epoch_counts)
   assert b.epoch_counts.shape == a.epoch_counts.shape == (3, 10)  # one row per epoch
   # files before the latest checkpoint's epoch are pruned
   assert max(os.listdir(os.path.join(parts, dynamics.SUBDIR))) == "epoch_0003.npz"
   assert len(os.listdir(os.path.join(parts, dynamics.SUBDIR))) <= 2
+
+
+def reference(logits, labels):
+  """Margin `[N]`, loss `[N]` and softmax `[N, C]` by the definitions, one row at a time."""
+  margins, losses, probs = [], [], []
+  for z, y in zip(np.asarray(logits, np.float64), labels):
+    margins.append(z[y] - max(z[k] for k in range(len(z)) if k != y))
+    e = np.exp(z - z.max())
+    probs.append(e / e.sum())
+    losses.append(-np.log(probs[-1][y]))
+  return np.array(margins), np.array(losses), np.array(probs)
+
+
+LABELS = np.array([0, 1, 0])
+# one array of logits [3, 2] per epoch of a first attempt; margins z[y] - z[other]:
+FIRST = {1: [[2.0, 0.0], [0.0, 1.0], [0.0, 3.0]],    # 2, 1, -3
+         2: [[1.0, 1.0], [4.0, 0.0], [0.5, 0.0]],    # 0, -4, 0.5
+         3: [[0.0, 2.0], [0.0, 2.0], [3.0, 0.0]]}    # -2, 2, 3
+# the epochs trained again after resuming from epoch 1's checkpoint (other values)
+AGAIN = {2: [[3.0, 0.0], [0.0, 0.5], [1.0, 2.0]],    # 3, 0.5, -1
+         3: [[0.0, 0.0], [1.0, 0.0], [2.0, 1.0]]}    # 0, -1, 1
+
+
+def write_attempt(workdir, epochs):
+  """The dynamics files a first attempt left: one per epoch in `epochs` (of FIRST)."""
+  d = dynamics.Dynamics.zeros(3, 2)
+  for e in sorted(FIRST):
+    d.add(np.array(FIRST[e]), LABELS, epoch=e)
+    if e in epochs:
+      dynamics.save(workdir, d)
+
+
+def files(workdir):
+  return sorted(os.listdir(os.path.join(workdir, dynamics.SUBDIR)))
+
+
+def assert_sums(d, epoch_logits, epoch):
+  parts = [reference(z, LABELS) for z in epoch_logits]
+  assert (d.count, d.epoch) == (len(parts), epoch)
+  np.testing.assert_allclose(d.sum_margin, sum(p[0] for p in parts), rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(d.sum_loss, sum(p[1] for p in parts), rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(d.sum_probs, sum(p[2] for p in parts), rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(d.epoch_agreement, [np.mean(p[0] > 0) for p in parts])
+
+
+def test_tracker_resumes_from_the_record_of_its_epoch_not_the_newest(tmp_path):
+  """Resumed at epoch 1 with files of epochs 2 and 3 (of other values) left by the
+  interrupted attempt: the tracker continues epoch 1's sums, the later files go, and the
+  retrained epochs are added once."""
+  wd = str(tmp_path)
+  write_attempt(wd, epochs=(1, 2, 3))
+  assert files(wd) == ["epoch_0001.npz", "epoch_0002.npz", "epoch_0003.npz"]
+  t = dynamics.Tracker(wd, LABELS, 2, start_epoch=1)
+  np.testing.assert_allclose(t.dynamics.sum_margin, [2.0, 1.0, -3.0])  # by hand, epoch 1
+  assert_sums(t.dynamics, [FIRST[1]], epoch=1)
+  np.testing.assert_allclose(t.dynamics.epoch_agreement, [2 / 3])
+  assert files(wd) == ["epoch_0001.npz"]  # its own epoch kept, the later ones deleted
+  # epoch 2 again; the latest checkpoint is still epoch 1's: its file is kept
+  t.add_epoch(np.array(AGAIN[2]), epoch=2, keep_from_epoch=1)
+  np.testing.assert_allclose(t.dynamics.sum_margin, [2 + 3, 1 + 0.5, -3 - 1])
+  assert_sums(t.dynamics, [FIRST[1], AGAIN[2]], epoch=2)
+  assert files(wd) == ["epoch_0001.npz", "epoch_0002.npz"]
+  assert_sums(dynamics.load(wd), [FIRST[1], AGAIN[2]], epoch=2)  # what was written
+  # epoch 3, with epoch 2's checkpoint the latest: files before epoch 2 are pruned
+  t.add_epoch(np.array(AGAIN[3]), epoch=3, keep_from_epoch=2)
+  np.testing.assert_allclose(t.dynamics.sum_margin, [5.0, 0.5, -3.0])
+  np.testing.assert_allclose(t.dynamics.epoch_agreement, [2 / 3, 2 / 3, 1 / 3])
+  assert files(wd) == ["epoch_0002.npz", "epoch_0003.npz"]
+  assert_sums(dynamics.load(wd, 3), [FIRST[1], AGAIN[2], AGAIN[3]], epoch=3)
+  # a checkpoint past this epoch still keeps this epoch's own file
+  t.add_epoch(np.array(FIRST[1]), epoch=4, keep_from_epoch=9)
+  assert files(wd) == ["epoch_0004.npz"]
+
+
+def test_tracker_from_scratch_a_missing_record_and_a_process_that_does_not_write(tmp_path):
+  wd = str(tmp_path)
+  write_attempt(wd, epochs=(1, 3))
+  # another process of a multi-host run: reads its resume epoch, deletes and writes nothing
+  reader = dynamics.Tracker(wd, LABELS, 2, start_epoch=1, write=False)
+  assert_sums(reader.dynamics, [FIRST[1]], epoch=1)
+  reader.add_epoch(np.array(AGAIN[2]), epoch=2, keep_from_epoch=2)
+  assert_sums(reader.dynamics, [FIRST[1], AGAIN[2]], epoch=2)
+  assert files(wd) == ["epoch_0001.npz", "epoch_0003.npz"]
+  # resumed at epoch 2, whose file is missing (a workdir from before dynamics): from zero
+  t = dynamics.Tracker(wd, LABELS, 2, start_epoch=2)
+  assert (t.dynamics.count, t.dynamics.epoch) == (0, 0)
+  np.testing.assert_array_equal(t.dynamics.sum_margin, [0.0, 0.0, 0.0])
+  assert files(wd) == ["epoch_0001.npz"]  # epoch 3 was after the checkpoint: deleted
+  # a fresh start (epoch 0): zeros whatever is on disk, and every file goes
+  write_attempt(wd, epochs=(1, 2, 3))
+  t = dynamics.Tracker(wd, LABELS, 2, start_epoch=0)
+  assert (t.dynamics.count, t.dynamics.epoch) == (0, 0)
+  np.testing.assert_array_equal(t.dynamics.sum_probs, np.zeros((3, 2)))
+  assert files(wd) == []
+  t.add_epoch(np.array(AGAIN[2]), epoch=1, keep_from_epoch=0)
+  assert_sums(t.dynamics, [AGAIN[2]], epoch=1)
+  assert files(wd) == ["epoch_0001.npz"]
+
+
+def test_chunked_sums_equal_the_reference_across_chunk_boundaries(monkeypatch):
+  """Rows are summed in chunks of `_CHUNK`; with chunks of 2, five rows cross two chunk
+  boundaries and end in a short chunk. A tie (margin 0) is not agreement."""
+  labels = np.array([0, 2, 1, 1, 0])
+  epochs = [np.array([[3.0, 1.0, 0.0], [0.0, 2.0, 2.5], [1.0, 1.0, 0.0], [0.0, 4.0, 1.0],
+                      [0.0, 0.0, 5.0]]),  # margins 2, 0.5, 0 (tie), 3, -5
+            np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [2.0, 1.0, 3.0],
+                      [1.0, 0.5, 0.0]])]  # margins -1, -1, 2, -2, 0.5
+  whole = dynamics.Dynamics.zeros(5, 3)
+  for e, z in enumerate(epochs, 1):
+    whole.add(z, labels, epoch=e)
+  monkeypatch.setattr(dynamics, "_CHUNK", 2)
+  chunked = dynamics.Dynamics.zeros(5, 3)
+  for e, z in enumerate(epochs, 1):
+    chunked.add(z, labels, epoch=e)
+  parts = [reference(z, labels) for z in epochs]
+  for d in (whole, chunked):
+    np.testing.assert_allclose(d.sum_margin, [2 - 1, 0.5 - 1, 0 + 2, 3 - 2, -5 + 0.5])
+    np.testing.assert_allclose(d.sum_loss, parts[0][1] + parts[1][1], rtol=1e-6)
+    np.testing.assert_allclose(d.sum_probs, parts[0][2] + parts[1][2], rtol=1e-6)
+    np.testing.assert_allclose(d.epoch_agreement, [3 / 5, 2 / 5])
+    assert (d.count, d.epoch) == (2, 2)
+  np.testing.assert_array_equal(chunked.epoch_counts, whole.epoch_counts)

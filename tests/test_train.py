@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -8,7 +9,7 @@ import pytest
 from conftest import load_config, shared_path, write_idx, write_image_folder
 
 from nlx import data as data_lib
-from nlx import io, methods, models, train
+from nlx import dynamics, io, methods, models, train
 from nlx.errors import NonFiniteLossError
 from nlx.periodic import itstime
 
@@ -117,30 +118,99 @@ def test_train_step_compiles_once():
   assert trainer.eval_step._cache_size() == 1
 
 
-def test_resume_after_stop_gives_the_same_final_params(tmp_path):
-  full = train.train_and_evaluate(tiny(), str(tmp_path / "full"))
-  spe = 256 // 32
-  stopped = train.train_and_evaluate(tiny(**{"train.stop_after_steps": spe + 3}),
-                                     str(tmp_path / "resumed"))
-  assert stopped["status"] == "stopped" and stopped["step"] == spe + 3
-  resumed = train.train_and_evaluate(tiny(), str(tmp_path / "resumed"))
-  assert resumed["steps"] == full["steps"]
+def checkpoint_steps(workdir) -> list[int]:
+  """The steps of the checkpoints on disk, by their directory names."""
+  return sorted(int(n) for n in os.listdir(os.path.join(workdir, "checkpoints")) if n.isdigit())
+
+
+def count_train_steps(monkeypatch) -> list:
+  """Counts the training batches sharded (one per step the loop runs)."""
+  calls, shard = [], train.Trainer.shard
+  monkeypatch.setattr(train.Trainer, "shard", lambda self, b: calls.append(1) or shard(self, b))
+  return calls
+
+
+def resumable(**overrides):
+  """tiny() with a small MLP: the resume tests train it four times."""
+  return tiny(**{"model.name": "mlp", "model.hidden": (32,), **overrides})
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory):
+  """An uninterrupted run of resumable() (2 epochs of 8 steps) and one stopped at step 11
+  that kept checkpoints 4 (mid-epoch), 8 (epoch 1) and 11 (the stop): checkpoint_every_steps,
+  max_checkpoints and stop_after_steps are not in the fingerprint, so resumable() resumes it."""
+  root = tmp_path_factory.mktemp("resume")
+  full = train.train_and_evaluate(resumable(), str(root / "full"))
+  stopped = train.train_and_evaluate(resumable(**{
+      "train.stop_after_steps": 11, "train.checkpoint_every_steps": 4,
+      "train.max_checkpoints": 3}), str(root / "stopped"))
+  return full, stopped, root
+
+
+def assert_same_run(resumed, full, workdir, full_dir, logged):
+  assert resumed["steps"] == full["steps"] == 16
   for a, b in zip(jax.tree.leaves(full["state"].params), jax.tree.leaves(resumed["state"].params)):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
   assert resumed["test"] == full["test"]
-  with open(tmp_path / "resumed" / "metrics.jsonl") as f:
+  assert resumed["label_issues"] == full["label_issues"]
+  with open(workdir / "metrics.jsonl") as f:
     steps = [json.loads(line)["step"] for line in f if '"train"' in line]
   assert steps == sorted(set(steps))  # no duplicated log lines after the resume
+  assert steps == logged
+  with open(full_dir / "metrics.jsonl") as f:
+    assert [json.loads(line)["step"] for line in f if '"train"' in line] == [4, 8, 12, 16]
+
+
+def test_resume_after_stop_gives_the_same_final_params(stopped_run, tmp_path, monkeypatch):
+  full, stopped, root = stopped_run
+  assert stopped["status"] == "stopped" and stopped["step"] == 11
+  assert checkpoint_steps(root / "stopped") == [4, 8, 11]  # every 4 steps, epoch 1, the stop
+  wd = tmp_path / "resumed"
+  shutil.copytree(root / "stopped", wd)
+  steps_run = count_train_steps(monkeypatch)
+  resumed = train.train_and_evaluate(resumable(), str(wd))
+  assert len(steps_run) == 16 - 11  # resumed from the newest checkpoint, step 11
+  # train lines every 4 steps and at the stop (11); a resume from an older checkpoint
+  # would have dropped the line of step 11
+  assert_same_run(resumed, full, wd, root / "full", logged=[4, 8, 11, 12, 16])
+  assert checkpoint_steps(wd) == [11, 16]  # this run keeps the default 2
+
+
+def test_resume_from_a_checkpoint_older_than_the_newest_files_gives_the_same_run(
+    stopped_run, tmp_path, monkeypatch):
+  """Checkpoints 8 and 11 lost: the run resumes mid-epoch 1 at step 4, older than the
+  dynamics file of epoch 1 and the log lines of steps 8 and 11 the stopped attempt left,
+  and ends as the uninterrupted run did."""
+  full, _, root = stopped_run
+  wd = tmp_path / "resumed"
+  shutil.copytree(root / "stopped", wd)
+  for step in ("8", "11"):
+    shutil.rmtree(wd / "checkpoints" / step)
+  assert os.listdir(wd / "dynamics") == ["epoch_0001.npz"]
+  steps_run = count_train_steps(monkeypatch)
+  resumed = train.train_and_evaluate(resumable(), str(wd))
+  assert len(steps_run) == 16 - 4
+  assert_same_run(resumed, full, wd, root / "full", logged=[4, 8, 12, 16])  # 11's dropped
+  whole, got = dynamics.load(str(root / "full")), dynamics.load(str(wd))
+  assert (got.count, got.epoch) == (whole.count, whole.epoch) == (2, 2)
+  np.testing.assert_allclose(got.sum_margin, whole.sum_margin, rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(got.sum_probs, whole.sum_probs, rtol=1e-6, atol=1e-6)
+  np.testing.assert_array_equal(got.epoch_counts, whole.epoch_counts)
 
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   # Epoch 1 trains normally; from epoch 2 the step schedule multiplies lr by 1e30.
+  # Checkpoints every 4 steps, up to 3 kept: 4 and 8 are written before the loss of
+  # epoch 2 (checked when step 12 logs) is non-finite, so none from then on.
   config = tiny(**{"optimizer.schedule": "step", "optimizer.step_epochs": (1,),
-                   "optimizer.step_factor": 1e30, "train.num_epochs": 3})
+                   "optimizer.step_factor": 1e30, "train.num_epochs": 3,
+                   "train.checkpoint_every_steps": 4, "train.max_checkpoints": 3})
   with pytest.raises(NonFiniteLossError, match=r"at step \d+: training stopped; the last good "
                                                r"checkpoint is step 8"):
     train.train_and_evaluate(config, str(tmp_path))
   from nlx.checkpointing import Checkpointer
+  assert checkpoint_steps(tmp_path) == [4, 8]
   assert Checkpointer(str(tmp_path / "checkpoints")).latest_step() == 8
 
 
@@ -269,3 +339,55 @@ def test_every_inference_runs_in_the_trainers_steps():
                    if "models.apply(" in p.read_text() or "apply_fns[" in p.read_text()
                    and p.parts[-2] != "methods")
   assert callers == ["train.py"]
+
+
+def test_checkpointer_keeps_the_newest_and_restores_any_kept_step(tmp_path):
+  from nlx.checkpointing import Checkpointer
+  for keep, kept in ((2, [3, 4]), (3, [2, 3, 4])):
+    ckpt = Checkpointer(str(tmp_path / str(keep) / "checkpoints"), max_to_keep=keep)
+    assert ckpt.latest_step() is None
+    for step in (1, 2, 3, 4):
+      ckpt.save(step, {"w": jnp.full(3, float(step))}, {"position": 10 * step})
+    assert checkpoint_steps(tmp_path / str(keep)) == kept
+    assert ckpt.latest_step() == 4
+    for step in kept:  # the newest and an older one: each its own arrays and data state
+      state, data = ckpt.restore(step, {"w": jnp.zeros(3)})
+      np.testing.assert_array_equal(np.asarray(state["w"]), [step] * 3)
+      assert data == {"position": 10 * step}
+    ckpt.close()
+
+
+def test_init_from_loads_the_newest_checkpoint_less_the_excluded_modules(tmp_path):
+  """`train.init_from` reads another run's latest checkpoint (not an older one it kept);
+  a module in `train.init_from_exclude` keeps this model's own initial values."""
+  from flax import nnx
+
+  from nlx.checkpointing import Checkpointer, load_model_weights
+
+  class Net(nnx.Module):
+    def __init__(self, rngs):
+      self.body = nnx.Linear(3, 4, rngs=rngs)
+      self.norm = nnx.BatchNorm(4, rngs=rngs)
+      self.head = nnx.Linear(4, 2, rngs=rngs)
+
+  def split(net):
+    return nnx.state(net, nnx.Param), nnx.state(net, nnx.BatchStat)
+
+  ckpt = Checkpointer(str(tmp_path / "checkpoints"), max_to_keep=3)
+  for step in (1, 2):  # the other run: every weight and statistic = its step
+    params, stats = split(Net(nnx.Rngs(step)))
+    params, stats = (jax.tree.map(lambda x, s=step: jnp.full_like(x, s), t)
+                     for t in (params, stats))
+    ckpt.save(step, {"params": {"model": params}, "model_state": stats}, {})
+  ckpt.close()
+  params, stats = split(Net(nnx.Rngs(7)))  # this model's init
+  init = nnx.to_pure_dict(params)
+  got_params, got_stats = load_model_weights(str(tmp_path), params, stats, exclude=["head"])
+  got = nnx.to_pure_dict(got_params)
+  for leaf in jax.tree.leaves(got["body"]) + jax.tree.leaves(nnx.to_pure_dict(got_stats)):
+    np.testing.assert_array_equal(np.asarray(leaf), np.full(np.shape(leaf), 2.0))  # step 2
+  jax.tree.map(np.testing.assert_array_equal, got["head"], init["head"])
+  assert float(np.abs(np.asarray(init["head"]["kernel"]) - 2.0).min()) > 0  # not loaded
+  everything, _ = load_model_weights(str(tmp_path), params, stats)  # nothing excluded
+  for leaf in jax.tree.leaves(nnx.to_pure_dict(everything)):
+    np.testing.assert_array_equal(np.asarray(leaf), np.full(np.shape(leaf), 2.0))

@@ -4,12 +4,13 @@ checkpoint and says so; config values checked before anything runs."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 
 import pytest
-from conftest import REPO, load_config
+from conftest import REPO, load_config, override
 
 from nlx import train
 from nlx.errors import ConfigError
@@ -196,3 +197,152 @@ def test_keys_added_by_a_newer_nlx_resume_only_at_their_default(tmp_path):
   with pytest.raises(ConfigError, match=r"noise\.rate: 0\.4 -> 0\.2"):
     workdir_lib.check_resume(str(tmp_path), config, has_checkpoint=True)
   assert workdir_lib.check_resume(str(tmp_path), config, has_checkpoint=False) is None
+
+
+# Every seed-like key of the schema (nlx/config_base.py): the init/step seed, the label
+# corruption's seed and the train/test split's seed. Each makes another run.
+SEEDS = ("seed", "noise.seed", "data.split_seed")
+# What the README says the fingerprint leaves out ("logging, evaluation and checkpoint
+# intervals"), plus what the module docstring adds: how far this invocation goes, how the
+# input is read, the progress bar. Written out here, not read from nlx.workdir.
+NOT_FINGERPRINTED = {
+    "train.log_every_steps": 7, "train.eval_every_epochs": 3,
+    "train.checkpoint_every_epochs": 2, "train.checkpoint_every_steps": 5,
+    "train.max_checkpoints": 9, "train.stop_after_steps": 11, "train.progress_bar": True,
+    "train.allow_more_epochs": True, "data.num_threads": 3, "data.prefetch_buffer_size": 1,
+    "data.eval_batch_size": 16,
+}
+# Keys just outside that set (their neighbours in the schema): each can change the run.
+FINGERPRINTED = {
+    "data.batch_size": 16, "train.num_epochs": 1, "train.collapse_share": 0.5,
+    "train.stop_on_collapse": True, "train.training_dynamics": False,
+    "train.init_from": "elsewhere", "data.max_train_examples": 128,
+    "optimizer.learning_rate": 0.01, "model.width": 16,
+}
+
+
+def recorded_workdir(tmp_path, config):
+  """A workdir whose run was made by `config` (its record, as a run with a checkpoint)."""
+  from nlx import workdir as workdir_lib
+  workdir_lib.write_record(str(tmp_path), config, None, 0)
+  return str(tmp_path)
+
+
+@pytest.mark.parametrize("key", SEEDS)
+def test_a_seed_changes_the_fingerprint_and_another_seed_cannot_resume_the_run(tmp_path, key):
+  # Without the seed in the fingerprint, seed 1 would resume seed 0's checkpoint (and
+  # report it as seed 1's result).
+  from nlx import workdir as workdir_lib
+  zero = load_config("quickstart", "tiny", **{key: 0})
+  one = load_config("quickstart", "tiny", **{key: 1})
+  keys0, keys1 = workdir_lib.fingerprint_keys(zero), workdir_lib.fingerprint_keys(one)
+  assert (keys0[key], keys1[key]) == (0, 1)
+  assert workdir_lib.fingerprint(keys0) != workdir_lib.fingerprint(keys1)
+  wd = recorded_workdir(tmp_path, zero)
+  assert workdir_lib.check_resume(wd, zero, has_checkpoint=True) is None  # its own run
+  with pytest.raises(ConfigError, match=rf"another config \({re.escape(key)}: 0 -> 1\)"):
+    workdir_lib.check_resume(wd, one, has_checkpoint=True)
+  with pytest.raises(ConfigError, match=rf"{re.escape(key)}: 0 -> 1"):
+    workdir_lib.Run(wd).resume(one, latest_step=8)
+  # the record written in workdir.json holds the seed and the fingerprint of its keys
+  record = json.loads(read(os.path.join(wd, "workdir.json")))
+  assert record["keys"][key] == 0
+  assert record["fingerprint"] == workdir_lib.fingerprint(keys0)
+  # and the same seed written again (a rerun of the same command) gives the same fingerprint
+  assert workdir_lib.fingerprint(workdir_lib.fingerprint_keys(
+      override(load_config("quickstart", "tiny"), **{key: 0}))) == record["fingerprint"]
+
+
+def test_the_fingerprint_leaves_out_exactly_the_intervals_and_keeps_their_neighbours(tmp_path):
+  from nlx import workdir as workdir_lib
+  base = load_config("quickstart", "tiny")
+  every = set(workdir_lib.flatten(base))
+  assert set(NOT_FINGERPRINTED) <= every and set(FINGERPRINTED) <= every
+  assert every - set(workdir_lib.fingerprint_keys(base)) == set(NOT_FINGERPRINTED)
+  wd = recorded_workdir(tmp_path, base)
+  fp = workdir_lib.fingerprint(workdir_lib.fingerprint_keys(base))
+  for key, value in NOT_FINGERPRINTED.items():
+    changed = override(load_config("quickstart", "tiny"), **{key: value})
+    assert workdir_lib.flatten(changed)[key] != workdir_lib.flatten(base)[key], key
+    assert workdir_lib.fingerprint(workdir_lib.fingerprint_keys(changed)) == fp, key
+    assert workdir_lib.check_resume(wd, changed, has_checkpoint=True) is None, key
+  # all of them changed at once still resume
+  assert workdir_lib.check_resume(wd, override(load_config("quickstart", "tiny"),
+                                               **NOT_FINGERPRINTED), has_checkpoint=True) is None
+  for key, value in FINGERPRINTED.items():
+    changed = override(load_config("quickstart", "tiny"), **{key: value})
+    old = workdir_lib.flatten(base)[key]
+    assert workdir_lib.fingerprint(workdir_lib.fingerprint_keys(changed)) != fp, key
+    with pytest.raises(ConfigError, match=rf"\({re.escape(key)}: {re.escape(repr(old))} -> "
+                                          rf"{re.escape(repr(value))}\)"):
+      workdir_lib.check_resume(wd, changed, has_checkpoint=True)
+
+
+def test_more_epochs_resume_only_when_allowed_and_only_upwards(tmp_path):
+  from nlx import workdir as workdir_lib
+  wd = recorded_workdir(tmp_path, load_config("quickstart", "tiny"))  # 2 epochs
+  same = load_config("quickstart", "tiny", **{"train.allow_more_epochs": True})
+  assert workdir_lib.check_resume(wd, same, has_checkpoint=True) is None  # 2 -> 2: no extension
+  longer = load_config("quickstart", "tiny", **{"train.num_epochs": 3})
+  with pytest.raises(ConfigError, match=r"holds a run of 2 epochs; to train it on to 3 .*"
+                                        r"--config\.train\.allow_more_epochs=True"):
+    workdir_lib.check_resume(wd, longer, has_checkpoint=True)
+  longer.train.allow_more_epochs = True
+  assert workdir_lib.check_resume(wd, longer, has_checkpoint=True) == {"num_epochs": [2, 3]}
+  # fewer epochs is another run, even when more are allowed
+  shorter = load_config("quickstart", "tiny", **{"train.num_epochs": 1,
+                                                 "train.allow_more_epochs": True})
+  with pytest.raises(ConfigError, match=r"another config \(train\.num_epochs: 2 -> 1\)"):
+    workdir_lib.check_resume(wd, shorter, has_checkpoint=True)
+  # more epochs together with another key: another run, naming both
+  wider = load_config("quickstart", "tiny", **{"train.num_epochs": 3, "model.width": 16,
+                                               "train.allow_more_epochs": True})
+  with pytest.raises(ConfigError, match=r"another config \(model\.width: 32 -> 16; "
+                                        r"train\.num_epochs: 2 -> 3\)"):
+    workdir_lib.check_resume(wd, wider, has_checkpoint=True)
+
+
+def test_the_extension_is_recorded_at_its_step_and_a_fresh_start_forgets_it(tmp_path):
+  from nlx import workdir as workdir_lib
+  wd = str(tmp_path)
+  workdir_lib.write_record(wd, load_config("quickstart", "tiny"), None, 0)
+  longer = load_config("quickstart", "tiny", **{"train.num_epochs": 3,
+                                                "train.allow_more_epochs": True})
+  workdir_lib.write_record(wd, longer, {"num_epochs": [2, 3]}, 16)
+  workdir_lib.write_record(wd, longer, None, 20)  # a later resume adds nothing
+  record = json.loads(read(tmp_path / "workdir.json"))
+  assert [{k: e[k] for k in ("num_epochs", "at_step")} for e in record["extensions"]] == [
+      {"num_epochs": [2, 3], "at_step": 16}]
+  assert record["keys"]["train.num_epochs"] == 3
+  assert json.loads(read(tmp_path / "config.json"))["train"]["num_epochs"] == 3
+  workdir_lib.write_record(wd, longer, None, 0)  # step 0: a fresh start, a new run
+  assert json.loads(read(tmp_path / "workdir.json"))["extensions"] == []
+
+
+def test_at_most_four_differences_are_named_then_a_count(tmp_path):
+  from nlx import workdir as workdir_lib
+  wd = recorded_workdir(tmp_path, load_config("quickstart", "tiny"))
+  changes = {"data.batch_size": 16, "model.width": 16, "noise.rate": 0.2, "seed": 3,
+             "train.collapse_share": 0.5}  # sorted: the order of the message
+  four = load_config("quickstart", "tiny", **dict(list(changes.items())[:4]))
+  with pytest.raises(ConfigError) as e:
+    workdir_lib.check_resume(wd, four, has_checkpoint=True)
+  assert ("(data.batch_size: 32 -> 16; model.width: 32 -> 16; noise.rate: 0.4 -> 0.2; "
+          "seed: 0 -> 3); use another") in str(e.value)
+  five = load_config("quickstart", "tiny", **changes)
+  with pytest.raises(ConfigError) as e:
+    workdir_lib.check_resume(wd, five, has_checkpoint=True)
+  assert ("(data.batch_size: 32 -> 16; model.width: 32 -> 16; noise.rate: 0.4 -> 0.2; "
+          "seed: 0 -> 3; and 1 more); use another") in str(e.value)
+
+
+def test_checkpoints_without_a_record_are_refused_and_no_checkpoint_starts_fresh(tmp_path):
+  from nlx import workdir as workdir_lib
+  config = load_config("quickstart", "tiny")
+  assert workdir_lib.check_resume(str(tmp_path), config, has_checkpoint=False) is None
+  with pytest.raises(ConfigError, match=r"has checkpoints but no workdir\.json or "
+                                        r"config\.json.*delete its checkpoints/"):
+    workdir_lib.check_resume(str(tmp_path), config, has_checkpoint=True)
+  # another seed's record does not matter where there is nothing to resume
+  recorded_workdir(tmp_path, load_config("quickstart", "tiny", seed=1))
+  assert workdir_lib.Run(str(tmp_path)).resume(config, latest_step=None) is None
