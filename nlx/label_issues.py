@@ -377,6 +377,14 @@ def finish_run(workdir: str, trainer, state, dynamics, *, is_main: bool = True) 
   return summary
 
 
+def remove_files(workdir: str) -> None:
+  """Removes the files `finish_run` writes (a run training again has none yet)."""
+  from nlx.report import label_issues_page
+  for name in (CSV_NAME, JSON_NAME, label_issues_page.FIGURE_NAME):
+    if os.path.exists(os.path.join(workdir, name)):
+      os.remove(os.path.join(workdir, name))
+
+
 # ---- reading a run back ------------------------------------------------------------------
 
 def find(workdir: str) -> list[dict]:

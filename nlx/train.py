@@ -420,6 +420,12 @@ def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dat
   run.record(config, extension, start_step or 0)  # config.json only after a good restore
   start_step = start_step or 0
   loop = _Loop(config, trainer, ckpt, it, workdir, start_step, is_main)
+  if is_main and start_step < loop.total:
+    # A run that trains again is not finished: an earlier finish's results (before
+    # train.allow_more_epochs extended it) would be read as this run's by `nlx report`,
+    # label_issues.find and the benchmarks.
+    run_files.remove_results(workdir)
+    label_issues.remove_files(workdir)
   run.interrupt.watch()
   state, step = loop.run(state, start_step, run.interrupt)
   run.interrupt.restore()  # Ctrl-C from here on interrupts at once

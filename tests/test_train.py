@@ -9,7 +9,7 @@ import pytest
 from conftest import load_config, shared_path, write_idx, write_image_folder
 
 from nlx import data as data_lib
-from nlx import dynamics, io, methods, models, train
+from nlx import dynamics, io, label_issues, methods, models, train
 from nlx.errors import NonFiniteLossError
 from nlx.periodic import itstime
 
@@ -197,6 +197,26 @@ def test_resume_from_a_checkpoint_older_than_the_newest_files_gives_the_same_run
   np.testing.assert_allclose(got.sum_margin, whole.sum_margin, rtol=1e-6, atol=1e-6)
   np.testing.assert_allclose(got.sum_probs, whole.sum_probs, rtol=1e-6, atol=1e-6)
   np.testing.assert_array_equal(got.epoch_counts, whole.epoch_counts)
+
+
+def test_a_finished_run_extended_and_stopped_keeps_no_results_of_its_earlier_finish(
+    stopped_run, tmp_path):
+  # The 2-epoch run finished; extended to 3 epochs (train.allow_more_epochs) and stopped at
+  # step 20 of 24, its workdir holds no results.json nor label issues, so nothing (nlx
+  # report, label_issues.find, a benchmark's finished cell) reads the 2-epoch finish as the
+  # 3-epoch run's result.
+  _, _, root = stopped_run
+  workdir = tmp_path / "extended"
+  shutil.copytree(root / "full", workdir)
+  finished = ("results.json", "curves.png", "label_issues.csv", "label_issues.json")
+  assert all(os.path.exists(workdir / name) for name in finished)
+  stopped = train.train_and_evaluate(resumable(**{
+      "train.num_epochs": 3, "train.allow_more_epochs": True,
+      "train.stop_after_steps": 20}), str(workdir))
+  assert stopped["status"] == "stopped" and stopped["step"] == 20
+  assert [name for name in finished if os.path.exists(workdir / name)] == []
+  with pytest.raises(FileNotFoundError, match="label_issues.csv"):
+    label_issues.find(str(workdir))
 
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):

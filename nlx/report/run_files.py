@@ -37,6 +37,13 @@ def read_metrics(workdir: str) -> list[dict]:
   return io.read_jsonl(os.path.join(workdir, METRICS))
 
 
+def remove_results(workdir: str) -> None:
+  """Removes an earlier finish's `results.json` and `curves.png` (a run training again)."""
+  for name in (RESULTS, CURVES):
+    if os.path.exists(os.path.join(workdir, name)):
+      os.remove(os.path.join(workdir, name))
+
+
 def write_results(workdir: str, results: dict, records: list[dict]) -> None:
   """`results.json` and the training curves `curves.png` of a finished run."""
   io.write_json(os.path.join(workdir, RESULTS), results)
