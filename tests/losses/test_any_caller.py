@@ -146,3 +146,21 @@ def test_integer_labels_for_softmax_cross_entropy_with_integer_labels_only():
   np.testing.assert_allclose(per, jax.nn.softmax(logits) - jax.nn.one_hot(y, 5), rtol=1e-5, atol=1e-7)
   with pytest.raises(nl.LabelShapeError):
     nl.softmax_cross_entropy_with_integer_labels(logits, jax.nn.one_hot(y, 5))
+
+
+def test_extreme_logits_finite_values_and_gradients_fast():
+  """Fast twin of the slow scale-50 test: every loss at once in one compiled program, on
+  random logits of scale 50 plus rows where the label's logit is 200 below or above
+  the rest (log-probabilities of -200: exp underflows to 0 in float32)."""
+  logits, y = batch(b=6, c=10, scale=50.0, seed=3)
+  crafted = jnp.array([[-100.0] + [100.0] * 9, [100.0] + [-100.0] * 9])
+  logits, y = jnp.concatenate([logits, crafted]), jnp.concatenate([y, jnp.array([0, 0])])
+  t10 = 0.7 * jnp.eye(10) + 0.03
+  fns = {**FNS, "forward": lambda z, t: nl.forward_corrected_cross_entropy(z, t, t10)}
+
+  @jax.jit
+  def values_and_grads(z):
+    return {n: jax.value_and_grad(lambda z_, f=f: f(z_, y).sum())(z) for n, f in fns.items()}
+
+  for name, (value, grad) in values_and_grads(logits).items():
+    assert np.isfinite(float(value)) and np.all(np.isfinite(np.asarray(grad))), name

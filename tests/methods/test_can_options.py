@@ -74,3 +74,34 @@ def test_jang_schedule_needs_a_positive_rate():
   cfg.tau_schedule, cfg.tau_rate = "jang", 0.0
   with pytest.raises(ConfigError, match="tau_rate must be > 0"):
     can.init_state(cfg, dataset=_dataset(3), model=None, rng=jax.random.key(0))
+
+
+def test_temperature_schedules_from_a_start_other_than_one():
+  # tau_start = 2 (the default 1 hides a lost factor tau_start); 10 steps an epoch
+  cfg = can.default_config()
+  cfg.tau_start, cfg.tau_end, cfg.anneal_epochs = 2.0, 0.5, 10
+  tau = lambda step: float(can.anneal(jnp.asarray(step), 10, cfg)[1])
+  # geometric: 2 * (0.5 / 2) ** t, t = step / 100, held at t = 1
+  assert tau(25) == pytest.approx(2 * 0.25 ** 0.25, rel=1e-6)  # sqrt 2
+  assert tau(100) == pytest.approx(0.5, rel=1e-6) and tau(300) == pytest.approx(0.5, rel=1e-6)
+  cfg.anneal_epochs = 5  # t = step / 50
+  assert float(can.anneal(jnp.asarray(25), 10, cfg)[0]) == pytest.approx(0.5)
+  assert tau(25) == pytest.approx(2 * 0.25 ** 0.5, rel=1e-6)
+  # jang: max(0.5, 2 exp(-0.01 step)); the floor is reached at ln(4) / 0.01 = 138.6 steps
+  cfg.tau_schedule, cfg.tau_rate = "jang", 0.01
+  assert tau(50) == pytest.approx(2 * np.exp(-0.5), rel=1e-6)
+  assert tau(138) == pytest.approx(2 * np.exp(-1.38), rel=1e-6) and tau(138) > 0.5
+  assert tau(139) == pytest.approx(0.5, rel=1e-6)
+
+
+def test_identity_start_follows_the_init_gain():
+  cfg = can.default_config()
+  cfg.init_gain = 5.0  # not the default 3
+  params, _ = can.init_state(cfg, dataset=_dataset(3), model=None, rng=jax.random.key(0))
+  prior_logits = jnp.array([[6.0, -6.0, -6.0]])
+  noisy = jnp.array([[0.0, 1.0, 0.0]])
+  # q logit 2g y~ - g, up to the small random weights
+  np.testing.assert_allclose(can.encode(params, prior_logits, noisy)[2][0], [-5, 5, -5], atol=0.3)
+  # and the decoder at s = 0 gives back the latent label: logit 2g y - g
+  np.testing.assert_allclose(can.decode(params, noisy, jnp.zeros((1, cfg.quality_dim)))[0],
+                             [-5, 5, -5], atol=0.5)

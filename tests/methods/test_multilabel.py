@@ -222,3 +222,113 @@ def test_conditional_transitions_by_hand():
   # group 0: latent class 0 in rows 0, 1 -> noisy (1, 0), (0, 1); class 1 in row 2 -> (0, 1)
   np.testing.assert_allclose(t[0], [[0.5, 0.5], [0.0, 1.0]])
   np.testing.assert_allclose(t[1], [[1.0, 0.0], [1.0, 0.0]])
+
+
+# ---------------------------------------------------------------- method values, by hand
+
+def np_sigmoid(x):
+  return 1 / (1 + np.exp(-np.asarray(x, np.float64)))
+
+
+def np_bce(p, y):
+  return -np.sum(y * np.log(p) + (1 - y) * np.log(1 - p), -1)
+
+
+ML_LOGITS = np.array([[1.5, -0.5, 0.2], [-2.0, 0.7, 3.0]])
+ML_LABELS = np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+
+
+def test_bootstrap_sigmoid_loss_at_a_non_default_beta():
+  cfg = multilabel.default_config("bootstrap_sigmoid")
+  assert cfg.beta == 0.95
+  cfg.beta = 0.6
+  out = type("O", (), {"logits": jnp.asarray(ML_LOGITS, jnp.float32)})
+  got, _ = multilabel.loss_fn({}, {}, out, {"label": jnp.asarray(ML_LABELS)}, None, config=cfg,
+                              ctx=None)
+  s = np_sigmoid(ML_LOGITS)
+  np.testing.assert_allclose(got, np_bce(s, 0.6 * ML_LABELS + 0.4 * s), rtol=1e-5)
+
+
+def test_learnq_sigmoid_init_flip_rates_and_loss_by_hand():
+  cfg = multilabel.default_config("learnq_sigmoid")
+  cfg.init_eps, cfg.trace_weight = 0.05, 0.5
+  ds = type("D", (), {"num_classes": 3})
+  params, _ = multilabel.init_state(cfg, dataset=ds, model=None, rng=None)
+  for rate in multilabel.flip_rates(params):
+    np.testing.assert_allclose(rate, [0.05] * 3, rtol=1e-5)
+  # distinct flip rates: rho+ = P(noisy 1 | true 0), rho- = P(noisy 0 | true 1)
+  rho_plus, rho_minus = np.array([0.1, 0.3, 0.02]), np.array([0.2, 0.05, 0.4])
+  logit = lambda v: np.log(v / (1 - v))
+  params = {"flip_logits": jnp.asarray(np.stack([logit(rho_plus), logit(rho_minus)]), jnp.float32)}
+  out = type("O", (), {"logits": jnp.asarray(ML_LOGITS, jnp.float32)})
+  got, aux = multilabel.loss_fn(params, {}, out, {"label": jnp.asarray(ML_LABELS)}, None,
+                                config=cfg, ctx=None)
+  p = np_sigmoid(ML_LOGITS)
+  noisy_p = p * (1 - rho_minus) + (1 - p) * rho_plus
+  data = np_bce(noisy_p, ML_LABELS)
+  reg = 0.5 * np.sum((1 - rho_plus) + (1 - rho_minus))  # trace of the three 2x2 Q_c
+  np.testing.assert_allclose(aux["metrics"]["data_loss"], data, rtol=1e-5)
+  np.testing.assert_allclose(aux["metrics"]["reg_loss"], reg, rtol=1e-5)
+  np.testing.assert_allclose(got, data + reg, rtol=1e-5)
+
+
+def test_icnm_relevance_start_and_loss_by_hand():
+  cfg = icnm.default_config()
+  cfg.init_logit = 2.0
+  ds = type("D", (), {"num_classes": 3})
+  model = type("M", (), {"feature_dim": 2})
+  params, _ = icnm.init_state(cfg, dataset=ds, model=model, rng=jax.random.key(0))
+  np.testing.assert_array_equal(params["relevance"]["b"], [-2, -2, -2, 2, 2, 2])
+  np.testing.assert_array_equal(params["relevance"]["w"], np.zeros((2, 6)))
+  h = np.array([[1.0, -1.0], [0.5, 2.0]])
+  out = type("O", (), {"logits": jnp.asarray(ML_LOGITS, jnp.float32),
+                       "features": jnp.asarray(h, jnp.float32)})
+  v = np_sigmoid(ML_LOGITS)
+  # at the start: r0 = sigmoid(-2) (an absent object is reported), r1 = sigmoid(2)
+  got, _ = icnm.loss_fn(params, {}, out, {"label": jnp.asarray(ML_LABELS)}, None, config=cfg,
+                        ctx=None)
+  want = np_bce(np_sigmoid(2) * v + np_sigmoid(-2) * (1 - v), ML_LABELS)
+  np.testing.assert_allclose(got, want, rtol=1e-5)
+  # image-conditional relevance: columns 0..2 are r0's logits, 3..5 r1's
+  w = np.random.default_rng(0).normal(size=(2, 6))
+  params = {"relevance": {"w": jnp.asarray(w, jnp.float32), "b": params["relevance"]["b"]}}
+  r = np_sigmoid(h @ w + np.array([-2, -2, -2, 2, 2, 2]))
+  got, _ = icnm.loss_fn(params, {}, out, {"label": jnp.asarray(ML_LABELS)}, None, config=cfg,
+                        ctx=None)
+  np.testing.assert_allclose(got, np_bce(r[:, 3:] * v + r[:, :3] * (1 - v), ML_LABELS), rtol=1e-5)
+
+
+def test_can_objective_at_a_non_default_mi_weight_and_temperature():
+  cfg, params, _, a, y = can_setup(batch=4)
+  rng, tau, lam = jax.random.key(9), 2.5, 1.7  # mi_weight 0.3 by default, tau <= 1 in use
+  terms = can.elbo_terms(params, a, y, rng, tau, lam)
+  rng_y, rng_s = jax.random.split(rng)
+  u = np.asarray(jax.random.uniform(rng_y, a.shape, minval=1e-6, maxval=1 - 1e-6), np.float64)
+  eps = np.asarray(jax.random.normal(rng_s, (a.shape[0], cfg.quality_dim)), np.float64)
+  want = numpy_can_objective(params, np.asarray(a, np.float64), np.asarray(y, np.float64), u,
+                             eps, tau, lam)
+  np.testing.assert_allclose(sum(terms), want, rtol=2e-4)
+
+
+def test_can_quality_embedding_by_hand():
+  cfg, params, _, a, y = can_setup(batch=5)
+  a = np.asarray(a).copy()
+  a[0] = np.where(np.asarray(y[0]) > 0.5, 2.0, -2.0)  # prior agrees with y~ on example 0
+  trainer = type("T", (), {"predict": staticmethod(lambda state, split: a)})
+  state = type("S", (), {"params": {"method": params}})
+  split = type("Sp", (), {"labels": np.asarray(y)})
+  got = can.quality_embedding(trainer, state, split)
+  p = {k: {kk: np.asarray(vv, np.float64) for kk, vv in v.items()} for k, v in params.items()}
+  relu = lambda x: np.maximum(x, 0)
+  lin = lambda layer, x: x @ layer["w"] + layer["b"]
+  prior, yy = np_sigmoid(a), np.asarray(y, np.float64)
+  mu = np.split(lin(p["quality"], relu(lin(p["contrast"], yy)) - relu(lin(p["contrast"], prior))),
+                2, axis=-1)[0]
+  q = np_sigmoid(lin(p["posterior"], relu(lin(p["add_prior"], prior)) +
+                     relu(lin(p["add_noisy"], yy))))
+  np.testing.assert_allclose(got["prior"], prior, rtol=1e-6)
+  np.testing.assert_allclose(got["mu"], mu, rtol=1e-4, atol=1e-6)
+  np.testing.assert_allclose(got["posterior"], q, rtol=1e-4, atol=1e-6)
+  want_trust = [bool(np.all((prior[i] > 0.5) == (yy[i] > 0.5))) for i in range(5)]
+  assert want_trust[0] and not all(want_trust)
+  np.testing.assert_array_equal(got["trustworthy"], want_trust)

@@ -1,3 +1,6 @@
+import dataclasses
+import types
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -62,3 +65,49 @@ def test_weights_flag_mislabelled_digits(tmp_path):
   assert w.std() > 0.05
   protos = np.asarray(state["prototypes"])
   np.testing.assert_allclose(np.linalg.norm(protos, axis=1) <= 1 + 1e-5, True)
+
+
+@dataclasses.dataclass(frozen=True)
+class FakeState:
+  method_state: dict
+
+  def replace(self, **kw):
+    return dataclasses.replace(self, **kw)
+
+
+def test_end_of_epoch_weights_from_the_given_label_confidence_fast():
+  """Fast twin of the slow digits run: after warm-up, end_of_epoch embeds the training set
+  and sets w, the prototypes and (smoothing_topk > 0) the targets. Worked by hand with
+  `prototypes="constant"` (v_c = the top-k mean by the confidence in the GIVEN label),
+  k = 1, alpha = 1.2, beta = 2."""
+  f = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+  labels = jnp.array([0, 0, 0, 1, 1])
+  # p(given label): 0.88, 0.0067 (but 0.993 for class 1), 0.73 | 0.73, 0.95
+  logits = np.array([[2.0, 0.0], [0.0, 5.0], [1.0, 0.0], [0.0, 1.0], [0.0, 3.0]])
+  train_split = object()
+  calls = []
+
+  def predict_outputs(state, split):
+    calls.append(split)
+    return logits, f
+
+  ctx = types.SimpleNamespace(dataset=types.SimpleNamespace(train=train_split),
+                              predict_outputs=predict_outputs, replicate=lambda x: x)
+  cfg = sinet.default_config()
+  cfg.update(prototypes="constant", topk=1, alpha=1.2, beta=2.0, warmup_epochs=2,
+             smoothing_topk=1)
+  ms = {"relation": jnp.eye(2), "weights": jnp.ones(5), "prototypes": jnp.zeros((2, 2)),
+        "targets": jax.nn.one_hot(labels, 2), "labels": labels}
+  state = FakeState(ms)
+  assert sinet.end_of_epoch(ctx, state, 1, config=cfg) is state and not calls  # warm-up
+  new = sinet.end_of_epoch(ctx, state, 2, config=cfg).method_state
+  assert calls == [train_split]
+  # top-1 by given-label confidence: example 0 for class 0, example 4 for class 1
+  np.testing.assert_allclose(new["prototypes"], [[1, 0], [0, -1]], atol=1e-6)
+  # distances to the prototype: 0, sqrt2, |(1, 0) - (1, 1)/sqrt2|, sqrt2, 0
+  d = np.array([0, np.sqrt(2), np.sqrt((1 - 2 ** -0.5) ** 2 + 0.5), np.sqrt(2), 0])
+  np.testing.assert_allclose(new["weights"], np.maximum(1.2 - d, 0) ** 2, rtol=1e-5, atol=1e-7)
+  # w = 0 for examples 1 and 3: uniform over {given} + top-1 predicted ({0, 1} and {1})
+  np.testing.assert_allclose(new["targets"], [[1, 0], [0.5, 0.5], [1, 0], [0, 1], [0, 1]],
+                             atol=1e-7)
+  np.testing.assert_array_equal(new["relation"], ms["relation"])

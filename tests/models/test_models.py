@@ -101,3 +101,68 @@ def test_cifar10_quick_matches_caffes_layer_sizes():
   assert models.count_params(m.params) == 2432 + 25632 + 51264 + 65600 + 650
   out, _ = models.apply(m.graphdef, m.params, m.state, jnp.ones((2, 32, 32, 3)), train=True)
   assert out.logits.shape == (2, 10) and out.features.shape == (2, 64) and m.feature_dim == 64
+
+
+def abstract_module(config, num_classes, input_shape):
+  """The module with `ShapeDtypeStruct` leaves: shapes, dtypes and structure, no compute."""
+  return nnx.eval_shape(lambda: models.build_module(config, num_classes, input_shape,
+                                                    jax.random.key(0)))
+
+
+def test_resnet18_cifar_stem_parameter_count_fast():
+  # Fast twin of the two slow counting tests, on abstract parameters: torchvision's
+  # resnet18(num_classes=1000) has 11_689_512; the CIFAR stem's 3x3 first conv has
+  # (49 - 9) * 3 * 64 fewer weights than the 7x7 one, and nothing else differs.
+  for name, want in (("resnet18_imagenet", 11_689_512), ("resnet18", 11_689_512 - 40 * 3 * 64)):
+    params = nnx.state(abstract_module(model_config(name), 1000, (32, 32, 3)), nnx.Param)
+    assert sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params)) == want, name
+  m = abstract_module(model_config("resnet18"), 1000, (32, 32, 3))
+  assert m.conv1.kernel.value.shape == (3, 3, 3, 64) and m.conv1.strides == 1
+
+
+def numpy_conv3x3(x, w):
+  """'Same' 3x3 convolution, zero padding 1, `[N, H, W, C] x [3, 3, C, D]`, by loops."""
+  n, h, wd, _ = x.shape
+  xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  out = np.zeros((n, h, wd, w.shape[-1]))
+  for i in range(3):
+    for j in range(3):
+      out += np.einsum("nhwc,cd->nhwd", xp[:, i:i + h, j:j + wd], w[i, j])
+  return out
+
+
+def test_batchnorm_statistics_update_in_train_mode_only_fast():
+  m = models.create(model_config("small_cnn", width=2, conv="xla"), 3, (4, 4, 1),
+                    jax.random.key(0))
+  x = np.asarray(jax.random.normal(jax.random.key(1), (4, 4, 4, 1)) * 3 + 2, np.float64)
+  apply = jax.jit(models.apply, static_argnums=0, static_argnames="train")
+  _, eval_state = apply(m.graphdef, m.params, m.state, jnp.asarray(x, jnp.float32), train=False)
+  _, train_state = apply(m.graphdef, m.params, m.state, jnp.asarray(x, jnp.float32), train=True)
+  before = m.state.to_pure_dict()["norms"][0]
+  np.testing.assert_array_equal(before["mean"], 0)
+  np.testing.assert_array_equal(before["var"], 1)
+  for key in ("mean", "var"):  # eval mode leaves the running statistics alone
+    np.testing.assert_array_equal(eval_state.to_pure_dict()["norms"][0][key], before[key])
+  # momentum 0.9: running = 0.9 * (0 or 1) + 0.1 * batch statistic of the first conv's output
+  conv = numpy_conv3x3(x, np.asarray(m.params.to_pure_dict()["convs"][0]["kernel"], np.float64))
+  after = train_state.to_pure_dict()["norms"][0]
+  np.testing.assert_allclose(after["mean"], 0.1 * conv.mean((0, 1, 2)), rtol=1e-4, atol=1e-6)
+  np.testing.assert_allclose(after["var"], 0.9 + 0.1 * conv.var((0, 1, 2)), rtol=1e-4)
+
+
+def test_bfloat16_compute_keeps_float32_params_and_outputs_fast():
+  kw = {"width": 2, "conv": "xla"}
+  m = models.create(model_config("small_cnn", dtype="bfloat16", **kw), 3, (4, 4, 1),
+                    jax.random.key(0))
+  m32 = models.create(model_config("small_cnn", **kw), 3, (4, 4, 1), jax.random.key(0))
+  assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(m.params))
+  jax.tree.map(np.testing.assert_array_equal, m.params, m32.params)
+  x = jax.random.normal(jax.random.key(1), (2, 4, 4, 1))
+  apply = jax.jit(models.apply, static_argnums=0, static_argnames="train")
+  out, new_state = apply(m.graphdef, m.params, m.state, x, train=True)
+  want, _ = apply(m32.graphdef, m32.params, m32.state, x, train=True)
+  assert out.logits.dtype == jnp.float32 and out.features.dtype == jnp.float32
+  assert all(v.dtype == jnp.float32 for v in jax.tree.leaves(new_state))  # BN statistics
+  np.testing.assert_allclose(out.logits, want.logits, rtol=5e-2, atol=5e-2)
+  # and the compute really is bfloat16: the logits differ from float32's
+  assert not np.array_equal(out.logits, want.logits)

@@ -159,3 +159,24 @@ def test_model_conv_must_be_auto_or_xla():
   c.name, c.conv = "small_cnn", "onednn"
   with pytest.raises(ConfigError, match="model.conv must be auto or xla, got 'onednn'"):
     models.create(c, 10, (8, 8, 3), jax.random.key(0))
+
+
+def test_resnet18_conv_auto_reaches_every_3x3_stride_1_conv(monkeypatch):
+  """Fast twin of the slow resnet18 case above, on abstract parameters (nothing runs):
+  with model.conv=auto, every 3x3 stride-1 convolution of ResNet-18 (CIFAR stem) is the
+  chunked custom-VJP one, the others XLA's; with model.conv=xla, none is. Counted by hand:
+  the stem (1), layer1's four, and the second conv of each first block plus both of each
+  second block in layers 2-4 (3 x 3) make 14; the three stride-2 first convs and the three
+  1x1 downsample convs make 6."""
+  from nlx.config_base import base_config
+  monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda: True)
+  for conv, want in (("auto", (14, 6)), ("xla", (0, 20))):
+    c = base_config().model
+    c.name, c.conv = "resnet18", conv
+    module = nnx.eval_shape(lambda c=c: models.build_module(c, 10, (8, 8, 3), jax.random.key(0)))
+    graphdef, params, state = nnx.split(module, nnx.Param, ...)
+    jaxpr = jax.make_jaxpr(
+        lambda p, s: models.apply(graphdef, p, s, jnp.zeros((2, 8, 8, 3)), train=True)[0].logits
+    )(params, state)
+    names = [e.primitive.name for e in jaxpr.jaxpr.eqns]
+    assert (names.count("custom_vjp_call"), names.count("conv_general_dilated")) == want, conv

@@ -105,3 +105,12 @@ def test_optimal_noise_type_and_orientation():
   np.testing.assert_array_equal(z, [0, 2, 1, 1])
   t = nm.transition_from_confusion(c)
   np.testing.assert_allclose(t.sum(1), 1.0)
+
+
+def test_optimal_noise_type_threshold_on_its_boundary():
+  # L = 3: alpha = 1/2 exactly. "random if C[y~, y] <= 1/(L-1)": 0.5 is random, just above
+  # it confusing.
+  c = np.array([[0.0, 0.5, 0.49], [0.5, 0.0, 0.51], [0.5, 0.5, 0.0]])
+  z = nm.optimal_noise_type(np.array([0, 1, 2, 2]), np.array([1, 0, 1, 0]), c)
+  # C[1, 0] = 0.5 random; C[0, 1] = 0.5 random; C[1, 2] = 0.51 confusing; C[0, 2] = 0.49 random
+  np.testing.assert_array_equal(z, [nm.RANDOM, nm.RANDOM, nm.CONFUSING, nm.RANDOM])

@@ -84,3 +84,20 @@ def test_gaussian_kl_and_entropy_against_scipy_and_monte_carlo():
   log_q = stats.norm(mean, np.sqrt(np.exp(log_var))).logpdf(x).sum(1)
   log_p = stats.norm(0, 1).logpdf(x).sum(1)
   np.testing.assert_allclose(kl, np.mean(log_q - log_p), rtol=0.02)
+
+
+def test_gumbel_softmax_and_binary_concrete_values_at_a_temperature():
+  # Argmax frequencies and P(sample > 1/2) do not depend on the temperature; the values do.
+  # The noise is re-drawn with the same key and the same jax.random calls.
+  logits = jnp.array([[0.5, -1.0, 2.0], [0.0, 0.3, -0.2]])
+  key = jax.random.key(11)
+  g = np.asarray(jax.random.gumbel(key, logits.shape), np.float64)
+  u = np.asarray(jax.random.uniform(key, logits.shape, minval=1e-6, maxval=1 - 1e-6), np.float64)
+  for tau in (0.3, 2.0):
+    z = (np.asarray(logits, np.float64) + g) / tau
+    want = np.exp(z - z.max(-1, keepdims=True))
+    want /= want.sum(-1, keepdims=True)
+    np.testing.assert_allclose(reparam.gumbel_softmax(key, logits, tau), want, rtol=1e-5, atol=1e-7)
+    want_b = 1 / (1 + np.exp(-(np.asarray(logits, np.float64) + np.log(u) - np.log(1 - u)) / tau))
+    np.testing.assert_allclose(reparam.binary_concrete(key, logits, tau), want_b, rtol=1e-5,
+                               atol=1e-7)

@@ -74,20 +74,29 @@ def slow_weights(g, labels, conf, relation, k, gamma, eps, alpha, beta):
   return w, protos
 
 
-def test_sinet_weights_match_a_loop_implementation():
-  rng = np.random.default_rng(0)
-  n, c, d = 120, 4, 6
+# The defaults (k 5, gamma 1, eps 1e-3; gamma = 1 makes p_i a plain inverse), and gamma 2.5
+# with eps 0.2 and k 3, which weight the prototypes otherwise (Eq. 4).
+@pytest.mark.parametrize("seed,n,c,d,shift,diag,kw", [
+    (0, 120, 4, 6, 2.0, 1, {"k": 5, "gamma": 1.0, "eps": 1e-3, "alpha": 1.2, "beta": 1.5}),
+    (1, 40, 3, 4, 1.5, 2, {"k": 3, "gamma": 2.5, "eps": 0.2, "alpha": 1.4, "beta": 0.5}),
+])
+def test_sinet_weights_match_a_loop_implementation(seed, n, c, d, shift, diag, kw):
+  rng = np.random.default_rng(seed)
   labels = rng.integers(0, c, n)
-  g = rng.standard_normal((n, d)) + 2.0 * np.eye(c, d)[labels]
+  g = rng.standard_normal((n, d)) + shift * np.eye(c, d)[labels]
   conf = rng.random(n)
-  relation = rng.random((c, c)) + np.eye(c)
-  want_w, want_p = slow_weights(g, labels, conf, relation, 5, 1.0, 1e-3, 1.2, 1.5)
+  relation = rng.random((c, c)) + diag * np.eye(c)
+  want_w, want_p = slow_weights(g, labels, conf, relation, *kw.values())
   w, protos = si.sinet_weights(jnp.asarray(g, jnp.float32), jnp.asarray(labels),
                                jnp.asarray(conf, jnp.float32), jnp.asarray(relation, jnp.float32),
-                               k=5, gamma=1.0, eps=1e-3, alpha=1.2, beta=1.5)
+                               **kw)
   np.testing.assert_allclose(protos, want_p, rtol=2e-4, atol=1e-5)
   np.testing.assert_allclose(w, want_w, rtol=2e-4, atol=1e-5)
   assert (want_w == 0).any() and (want_w > 0).any()  # both sides of alpha are exercised
+  if kw["gamma"] != 1.0:  # the default gamma/eps give other prototypes: the options are seen
+    default_p = slow_weights(g, labels, conf, relation, kw["k"], 1.0, 1e-3, kw["alpha"],
+                             kw["beta"])[1]
+    assert np.abs(default_p - want_p).max() > 1e-3
 
 
 def test_noise_weight_by_hand_and_never_nan_for_fractional_beta():

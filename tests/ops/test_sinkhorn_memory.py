@@ -106,3 +106,53 @@ def test_cache_is_fifo():
   cache, count = memory.push_to_cache(cache, count, jnp.array([[3.0], [4.0], [5.0], [6.0]]))
   np.testing.assert_array_equal(cache[:, 0], [2, 3, 4, 5, 6])
   assert int(count) == 5
+
+
+def test_two_devices_with_psum_equal_one_device_valid_rows_too():
+  """The fast twin of the 8-device test: the batch split over 2 devices, with invalid rows
+  on both shards, gives the rows one device computes on the whole batch; the prototype
+  write psums its sums. Reference: SwAV's sinkhorn on the valid rows, in numpy."""
+  mesh = Mesh(np.asarray(jax.devices()[:2]), ("data",))
+  s = random_scores(b=8, l=4, seed=5)
+  valid = np.array([True, False, True, True, True, True, False, True])
+  q = jax.shard_map(lambda x, m: sinkhorn_assignment(x, valid=m, axis_name="data"), mesh=mesh,
+                    in_specs=(P("data"), P("data")), out_specs=P("data"))(
+                        jnp.asarray(s), jnp.asarray(valid))
+  q = np.asarray(q)
+  assert np.all(q[~valid] == 0)
+  np.testing.assert_allclose(q[valid], swav_reference(s[valid]), rtol=1e-4, atol=1e-6)
+  # g_j <- beta g_j + (1 - beta) sum_i q_ij r_i / sum_i q_ij over the whole batch
+  r = np.asarray(jax.nn.softmax(jax.random.normal(jax.random.key(6), (8, 3))))
+  g = np.full((4, 3), 1 / 3)
+  upd = jax.shard_map(functools.partial(memory.update_prototype_labels, beta=0.6, axis_name="data"),
+                      mesh=mesh, in_specs=(P(), P("data"), P("data")), out_specs=P())(
+                          jnp.asarray(g), jnp.asarray(q), jnp.asarray(r))
+  want = 0.6 * g + 0.4 * (q.T @ r) / q.sum(0)[:, None]
+  np.testing.assert_allclose(upd, want, rtol=1e-5, atol=1e-7)
+
+
+def test_epsilon_and_iterations_follow_the_swav_reference():
+  # The marginals test cannot see epsilon (equipartition holds for any); the values can.
+  s = random_scores(b=12, l=3, seed=7)
+  for eps, iters in ((0.3, 1), (0.02, 6)):
+    np.testing.assert_allclose(sinkhorn_assignment(jnp.asarray(s), epsilon=eps, num_iters=iters),
+                               swav_reference(s, epsilon=eps, iters=iters), rtol=1e-4, atol=1e-6)
+
+
+def test_memory_read_temperature_by_hand():
+  h = jnp.array([[1.0, 0.0], [1.0, 1.0]])
+  c = jnp.array([[3.0, 0.0], [0.0, 0.5]])
+  g = jnp.array([[0.9, 0.1], [0.2, 0.8]])
+  log_p, v = memory.memory_read(h, c, g, temperature=0.25)
+  # cosines: row 0 (1, 0); row 1 (1/sqrt2, 1/sqrt2); divided by tau = 0.25
+  cos = np.array([[1.0, 0.0], [2 ** -0.5, 2 ** -0.5]]) / 0.25
+  p = np.exp(cos) / np.exp(cos).sum(1, keepdims=True)
+  np.testing.assert_allclose(np.exp(log_p), p, rtol=1e-6)
+  np.testing.assert_allclose(p[0, 0], np.exp(4) / (np.exp(4) + 1), rtol=1e-12)  # sharper than tau 1
+  np.testing.assert_allclose(v, p @ np.asarray(g), rtol=1e-6)
+
+
+def test_normalized_entropy_by_hand():
+  p = jnp.array([[0.25, 0.25, 0.25, 0.25], [1.0, 0.0, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0]])
+  # H / log 4: 1, 0 and log 2 / log 4 = 1/2
+  np.testing.assert_allclose(memory.normalized_entropy(p), [1.0, 0.0, 0.5], atol=1e-7)

@@ -40,3 +40,22 @@ def test_anchor_estimator_percentile_picks_the_quantile_example():
   # Median of column 0 is 0.5 (example 4), of column 1 is 0.5 (example 4 again).
   np.testing.assert_allclose(est, [[0.5, 0.5], [0.5, 0.5]])
   assert pytest.approx(est.sum()) == 2
+
+
+def test_ema_update_at_a_non_default_momentum():
+  t = jnp.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]])
+  logits = jnp.log(jnp.array([[0.8, 0.2]]))
+  new = targets.ema_update(t, jnp.array([2]), logits, beta=0.9)
+  np.testing.assert_allclose(new[2], 0.9 * np.array([0.0, 1.0]) + 0.1 * np.array([0.8, 0.2]),
+                             rtol=1e-5)
+  np.testing.assert_array_equal(np.asarray(new)[:2], np.asarray(t)[:2])
+
+
+def test_anchor_estimator_below_percentile_takes_the_largest_value_under_it():
+  probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.2, 0.8], [0.5, 0.5]])
+  # class 0: the 'higher' median of (.9, .6, .3, .2, .5) is .5; entries >= .5 of column 0
+  # are zeroed (examples 0, 1, 4), the largest left is .3 (example 2): T[0] = (.3, .7).
+  # class 1: median of (.1, .4, .7, .8, .5) is .5; the largest below it is .4 (example 1),
+  # whose row now reads (0, .4), class 0's filter having zeroed its .6: T[1] = (0, 1).
+  est = transition.estimate_from_anchors(probs, percentile=50, anchor="below_percentile")
+  np.testing.assert_allclose(est, [[0.3, 0.7], [0.0, 1.0]])
