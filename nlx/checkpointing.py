@@ -4,46 +4,277 @@ Orbax writes each step to a temporary directory and renames it when complete, so
 crash never leaves a half-written checkpoint that `latest_step` would pick up.
 `read_arrays` reads a saved state on any device layout; `load_model_weights` takes
 another run's final model for fine-tuning (`train.init_from`).
+
+Integrity: orbax checksums only its index, so a flipped byte in an array file restores
+as wrong weights without a word. Once orbax has finished a step, `save` writes
+`<step>/nlx_sha256.json` (`RECORD`: the size and sha256 of every file of the step), and
+`restore` checks the files against it first. `restore_latest` moves a checkpoint that
+fails (or that orbax reports corrupt, DATA_LOSS) to `<checkpoints>_damaged/` (never
+deleted; orbax does not look there), says so in one logged line, and resumes from the
+newest one that passes. A checkpoint without a record (saved by nlx 0.1.0 or earlier,
+before records existed) is trusted with a one-line warning: refusing it would strand
+every older run. A save that fails for lack of space or permission is a one-line
+`DiskError` naming the step and the last complete checkpoint; orbax never lists the partial
+step, and the next run removes it (`cleanup`).
 """
 
+import contextlib
+import glob
+import hashlib
+import json
+import logging as py_logging
 import os
+import shutil
+import sys
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from absl import logging
 from flax import nnx
 
-from nlx.errors import ConfigError
+from nlx.errors import ConfigError, DamagedCheckpointError, DiskError, disk_cause
+
+RECORD = "nlx_sha256.json"
+DAMAGED_SUFFIX = "_damaged"
+
+
+def _files(step_dir: str) -> list[str]:
+  """Every file under `step_dir` but the record, as sorted paths relative to it."""
+  out = []
+  for root, _, names in os.walk(step_dir):
+    out += [os.path.relpath(os.path.join(root, n), step_dir) for n in names]
+  return sorted(f for f in out if f != RECORD)
+
+
+def _sha256(path: str) -> str:
+  h = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      h.update(block)
+  return h.hexdigest()
+
+
+def write_record(step_dir: str) -> None:
+  """`step_dir/RECORD`: `{"files": {relative path: {"size", "sha256"}}}` of a finished step,
+  written to a temporary name and renamed, so a cut-short write leaves no record."""
+  files = {f: {"size": os.path.getsize(os.path.join(step_dir, f)),
+               "sha256": _sha256(os.path.join(step_dir, f))} for f in _files(step_dir)}
+  tmp = os.path.join(step_dir, RECORD + ".tmp")
+  try:
+    with open(tmp, "w") as f:
+      json.dump({"format": 1, "files": files}, f, indent=1)
+    os.replace(tmp, os.path.join(step_dir, RECORD))
+  except OSError as e:
+    raise OSError(e.errno, e.strerror, tmp) from None
+
+
+def verify(step_dir: str) -> str | None:
+  """What is wrong with the files of a saved step against its record (a missing file, a
+  size or sha256 that differs, an unreadable record), or None when they all match. A step
+  without a record (an older nlx's) passes with a logged warning."""
+  path = os.path.join(step_dir, RECORD)
+  if not os.path.exists(path):
+    logging.warning("checkpoint %s has no integrity record (%s; saved by nlx 0.1.0 or "
+                    "earlier): restoring it unverified", step_dir, RECORD)
+    return None
+  try:
+    with open(path) as f:
+      files = json.load(f)["files"]
+  except (OSError, ValueError, KeyError, TypeError) as e:
+    return f"its record {RECORD} cannot be read: {type(e).__name__}"
+  for name, want in sorted(files.items()):
+    full = os.path.join(step_dir, name)
+    if not os.path.isfile(full):
+      return f"{name} is missing"
+    if os.path.getsize(full) != want["size"] or _sha256(full) != want["sha256"]:
+      return f"{name} differs from its sha256 in {RECORD}"
+  return None
+
+
+def _is_damage(e: Exception) -> bool:
+  """An orbax/tensorstore restore error that means corrupt files, not another run's state."""
+  return "DATA_LOSS" in str(e) or isinstance(e, UnicodeDecodeError | json.JSONDecodeError)
+
+
+class _DropOrbaxErrors(py_logging.Filter):
+  """Drops orbax's own ERROR logs (each a traceback of tensorstore's) while a save runs:
+  a failure it raises reaches the user once, as `DiskError` or with its traceback."""
+
+  def filter(self, record):
+    return not (record.levelno >= py_logging.ERROR and f"{os.sep}orbax{os.sep}" in record.pathname)
+
+
+@contextlib.contextmanager
+def _quiet_orbax_errors():
+  logger, drop = logging.get_absl_logger(), _DropOrbaxErrors()
+  logger.addFilter(drop)
+  try:
+    yield
+  finally:
+    logger.removeFilter(drop)
+
+
+class _DropAbandoned(py_logging.Filter):
+  """Drops asyncio's "exception was never retrieved" for an orbax read or write that failed
+  with the error nlx already reported (no space or permission; corrupt files)."""
+
+  def filter(self, record):
+    exc = record.exc_info[1] if record.exc_info else None
+    return exc is None or not (disk_cause(exc) or _is_damage(exc))
+
+
+def _quiet_abandoned_io() -> None:
+  """After orbax gave up on a save or a restore, its reads and writes still in flight end
+  later with the same error: asyncio logs each ("Future exception was never retrieved")
+  and tensorstore's callbacks into the closed event loop print "Event loop is closed"
+  tracebacks, up to hundreds of lines after nlx's one. Both are dropped from then on."""
+  logger = py_logging.getLogger("asyncio")
+  if not any(isinstance(f, _DropAbandoned) for f in logger.filters):
+    logger.addFilter(_DropAbandoned())
+  previous = sys.unraisablehook
+  if getattr(previous, "nlx_quiet", False):
+    return
+
+  def hook(unraisable):
+    exc = unraisable.exc_value
+    if not (isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed"):
+      previous(unraisable)
+
+  hook.nlx_quiet = True
+  sys.unraisablehook = hook
+
+
+def latest_step(directory: str) -> int | None:
+  """The newest complete step in `directory`, read only (None: none, or no such folder)."""
+  if not os.path.isdir(directory):
+    return None
+  mngr = ocp.CheckpointManager(os.path.abspath(directory))
+  step = mngr.latest_step()
+  mngr.close()
+  return step
+
+
+def resume_hint(directory: str) -> str:
+  """The end of a DiskError's line: the checkpoint a rerun resumes from, and what to do."""
+  last = latest_step(directory)
+  kept = (f"the last complete checkpoint is step {last}" if last is not None
+          else "no checkpoint is complete yet")
+  return f"{kept}; free space (or fix the permissions) and rerun the same command to resume"
 
 
 class Checkpointer:
-  def __init__(self, directory: str, max_to_keep: int = 2):
+  """The checkpoints of one run in `directory` (`WORKDIR/checkpoints`), newest `max_to_keep`
+  kept; each step holds the train state, the data iterator's state and `RECORD`.
+  `cleanup`: remove the temporary directories of saves cut short (a full disk, a crash);
+  only for the run that owns the workdir (its lock held), never a reader's."""
+
+  def __init__(self, directory: str, max_to_keep: int = 2, cleanup: bool = False):
+    self.directory = os.path.abspath(directory)
     self._mngr = ocp.CheckpointManager(
-        os.path.abspath(directory),
+        self.directory,
         options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
-                                             enable_async_checkpointing=False))
+                                             enable_async_checkpointing=False,
+                                             cleanup_tmp_directories=cleanup))
 
   def latest_step(self) -> int | None:
     return self._mngr.latest_step()
 
+  def step_dir(self, step: int) -> str:
+    return os.path.join(self.directory, str(step))
+
   def save(self, step: int, state, data_state: dict) -> None:
-    self._mngr.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)), force=True)
-    self._mngr.wait_until_finished()
+    """Saves `step` and its integrity record; a DiskError when there is no space or no
+    permission to write (the partial step removed, the newest complete one named)."""
+    try:
+      with _quiet_orbax_errors():
+        self._mngr.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)),
+            force=True)
+        self._mngr.wait_until_finished()
+      if jax.process_index() == 0:
+        write_record(self.step_dir(step))
+    except Exception as e:  # noqa: BLE001 (orbax raises ValueError, OSError, ...)
+      cause = disk_cause(e)
+      if cause is None:
+        raise
+      _quiet_abandoned_io()
+      self._discard(step)
+      raise DiskError(f"cannot write checkpoint {self.step_dir(step)}: {cause}; "
+                      f"{resume_hint(self.directory)}") from None
+
+  def _discard(self, step: int) -> None:
+    """Removes what a failed save of `step` left: orbax's temporary directory (writes still
+    in flight may leave some of it: the next run's `cleanup` removes that), or the finished
+    step whose record could not be written (it would pass as an old nlx's)."""
+    if jax.process_index() == 0:
+      for partial in glob.glob(self.step_dir(step) + ".orbax-checkpoint-tmp*"):
+        shutil.rmtree(partial, ignore_errors=True)
+      if not os.path.exists(os.path.join(self.step_dir(step), RECORD)):
+        shutil.rmtree(self.step_dir(step), ignore_errors=True)
+    self._mngr.reload()
 
   def restore(self, step: int, like_state):
-    """Restores `(state, data_state)`; `like_state` gives structure, dtypes and shardings."""
+    """Restores `(state, data_state)`; `like_state` gives structure, dtypes and shardings.
+
+    DamagedCheckpointError when the files fail their record or orbax finds them corrupt;
+    ConfigError when they hold another structure (e.g. an older nlx's run)."""
+    problem = verify(self.step_dir(step))
+    if problem:
+      raise DamagedCheckpointError(f"checkpoint {self.step_dir(step)} is damaged ({problem})")
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like_state)
     try:
       r = self._mngr.restore(step, args=ocp.args.Composite(
           state=ocp.args.StandardRestore(abstract), data=ocp.args.JsonRestore()))
     except (ValueError, KeyError, TypeError, FileNotFoundError) as e:
-      # e.g. a workdir of an older nlx whose state has another structure
       first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-      raise ConfigError(f"checkpoint {self._mngr.directory}/{step} does not fit this run's "
+      if _is_damage(e):
+        _quiet_abandoned_io()
+        raise DamagedCheckpointError(f"checkpoint {self.step_dir(step)} is damaged "
+                                     f"({first})") from None
+      # e.g. a workdir of an older nlx whose state has another structure
+      raise ConfigError(f"checkpoint {self.step_dir(step)} does not fit this run's "
                         f"state ({first}); use another --workdir, or delete its checkpoints/ "
                         "to start fresh") from None
     return r["state"], r["data"]
+
+  def restore_latest(self, like_state):
+    """`(step, state, data_state)` of the newest checkpoint that passes its check (see the
+    module docstring), or None when there is no checkpoint. Each damaged newer one is set
+    aside in `<directory>_damaged/` with a logged warning; when every one is damaged, a
+    DamagedCheckpointError names both folders."""
+    damaged = []
+    for step in sorted(self._mngr.all_steps(), reverse=True):
+      try:
+        return (step, *self.restore(step, like_state))
+      except DamagedCheckpointError as e:
+        logging.warning("%s; moved to %s", e, self._set_aside(step, e))
+        damaged.append(step)
+    if damaged:
+      which = (f"step {damaged[0]} is" if len(damaged) == 1
+               else f"steps {', '.join(map(str, damaged))} are")
+      raise DamagedCheckpointError(
+          f"no intact checkpoint in {self.directory}: {which} damaged and moved to "
+          f"{self.directory}{DAMAGED_SUFFIX}; rerun the same command to start fresh, or "
+          "restore the checkpoints from a backup")
+    return None
+
+  def _set_aside(self, step: int, why: Exception) -> str:
+    """Moves a damaged step to `<directory>_damaged/<step>` (`<step>.2`, ... when taken)."""
+    folder = self.directory + DAMAGED_SUFFIX
+    target, n = os.path.join(folder, str(step)), 1
+    while os.path.exists(target):
+      n += 1
+      target = os.path.join(folder, f"{step}.{n}")
+    if jax.process_index() == 0:
+      try:
+        os.makedirs(folder, exist_ok=True)
+        os.rename(self.step_dir(step), target)
+      except OSError as e:
+        raise DiskError(f"{why}, and it cannot be moved to {target}: {e.strerror}; move or "
+                        "delete it, then rerun the same command") from None
+    self._mngr.reload()
+    return target
 
   def close(self):
     self._mngr.close()
@@ -88,20 +319,23 @@ def load_model_weights(workdir: str, params, model_state, exclude=()):
   `params` / `model_state` (nnx.State); a ConfigError names a missing or mis-shaped one.
   Top-level modules named in `exclude` (e.g. `head`) keep this model's initial values:
   a label-embedding model started from a class-output model of the same body; a name that
-  is not one of them is an error (a typo would otherwise load that module silently)."""
+  is not one of them is an error (a typo would otherwise load that module silently).
+  The checkpoint is checked against its integrity record first (`verify`): a damaged one
+  is an error (it is another run's, so it is not moved), one without a record a warning."""
   modules = set(nnx.to_pure_dict(params)) | set(nnx.to_pure_dict(model_state))
   unknown = sorted(set(exclude) - modules)
   if unknown:
     raise ConfigError(f"train.init_from_exclude: {unknown} name no module of this model; "
                       f"its modules: {sorted(map(str, modules))}")
   directory = os.path.join(os.path.abspath(workdir), "checkpoints")
-  step = None
-  if os.path.isdir(directory):
-    mngr = ocp.CheckpointManager(directory)
-    step = mngr.latest_step()
-    mngr.close()
+  step = latest_step(directory)
   if step is None:
     raise ConfigError(f"train.init_from: no checkpoint in {directory}")
+  problem = verify(os.path.join(directory, str(step)))
+  if problem:
+    raise DamagedCheckpointError(f"train.init_from: checkpoint {directory}/{step} is "
+                                 f"damaged ({problem}); train that run again, or point "
+                                 "train.init_from at another run")
   raw = read_arrays(os.path.join(directory, str(step), "state"))
   new = []
   for name, like in (("params/model", params), ("model_state", model_state)):

@@ -118,16 +118,25 @@ def path(workdir: str, epoch: int) -> str:
 
 
 def _epochs_on_disk(workdir: str) -> list[int]:
-  files = glob.glob(os.path.join(workdir, SUBDIR, "epoch_*.npz"))
-  return sorted(int(re.search(r"epoch_(\d+)\.npz$", f).group(1)) for f in files)
+  """The epochs of the files on disk (a partial `.tmp.npz` a failed write left is none)."""
+  found = (re.fullmatch(r"epoch_(\d+)\.npz", os.path.basename(f))
+           for f in glob.glob(os.path.join(workdir, SUBDIR, "epoch_*.npz")))
+  return sorted(int(m.group(1)) for m in found if m)
 
 
 def save(workdir: str, dyn: Dynamics) -> None:
+  """Writes the sums through `dyn.epoch`; an OSError (a full disk) names the file and
+  leaves no partial one."""
   os.makedirs(os.path.join(workdir, SUBDIR), exist_ok=True)
   tmp = path(workdir, dyn.epoch) + ".tmp.npz"
-  np.savez(tmp, sum_margin=dyn.sum_margin, sum_loss=dyn.sum_loss, sum_probs=dyn.sum_probs,
-           count=dyn.count, epoch=dyn.epoch, epoch_counts=dyn.epoch_counts,
-           epoch_agreement=dyn.epoch_agreement)
+  try:
+    np.savez(tmp, sum_margin=dyn.sum_margin, sum_loss=dyn.sum_loss, sum_probs=dyn.sum_probs,
+             count=dyn.count, epoch=dyn.epoch, epoch_counts=dyn.epoch_counts,
+             epoch_agreement=dyn.epoch_agreement)
+  except OSError as e:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise OSError(e.errno, e.strerror, path(workdir, dyn.epoch)) from e
   os.replace(tmp, path(workdir, dyn.epoch))  # never a half-written file under the real name
 
 

@@ -1,6 +1,7 @@
 """Errors that nlx raises for bad input: each says in one line what is wrong."""
 
 import difflib
+import errno
 import os
 import re
 import sysconfig
@@ -24,6 +25,35 @@ class ConfigError(NlxError):
 
 class NonFiniteLossError(NlxError):
   """Training produced a NaN or Inf loss; the last good checkpoint is kept."""
+
+
+class DiskError(NlxError):
+  """A file of the run cannot be written: no space left, no permission, a read-only disk."""
+
+
+class DamagedCheckpointError(NlxError):
+  """A checkpoint's files differ from its integrity record, or orbax reports them corrupt."""
+
+
+# Write failures a user fixes on their side (space, quota, permissions), not bugs of nlx.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM,
+                         errno.EROFS})
+
+
+def disk_cause(exc: BaseException) -> str | None:
+  """The OS's words (e.g. "No space left on device") when `exc`, or an exception it was
+  raised from, is a write failure of `DISK_ERRNOS`; tensorstore (orbax) reports one as a
+  ValueError whose text ends with `[os_error_code='28']`. None for anything else."""
+  seen = set()
+  while exc is not None and id(exc) not in seen:
+    seen.add(id(exc))
+    code = exc.errno if isinstance(exc, OSError) else None
+    found = re.search(r"os_error_code='(\d+)'", str(exc))
+    code = code if code is not None else (int(found.group(1)) if found else None)
+    if code in DISK_ERRNOS:
+      return os.strerror(code)
+    exc = exc.__cause__ or exc.__context__
+  return None
 
 
 def near_matches(word: str, candidates, n: int = 3) -> list[str]:

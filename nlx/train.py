@@ -15,6 +15,7 @@ process, which step in lockstep) is saved once with the train state.
 """
 
 import dataclasses
+import errno
 import functools
 import os
 import time
@@ -29,14 +30,14 @@ from absl import logging
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from nlx import collapse, dynamics, label_issues, methods, models, optim
+from nlx import checkpointing, collapse, dynamics, label_issues, methods, models, optim
 from nlx import data as data_lib
 from nlx import metrics as metrics_lib
 from nlx import workdir as workdir_lib
 from nlx.checkpointing import Checkpointer
 from nlx.config_check import check_values
 from nlx.data import augment, input_pipeline, on_device
-from nlx.errors import ConfigError, NonFiniteLossError
+from nlx.errors import ConfigError, DiskError, NonFiniteLossError, disk_cause
 from nlx.methods import EpochContext, StepContext
 from nlx.periodic import itstime
 from nlx.report import run_files
@@ -397,24 +398,39 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
   Returns the results dict (also written to results.json) with the final `state`.
   A workdir holds one run (`nlx.workdir`): another config there is a ConfigError, a second
   process an error naming the first; Ctrl-C stops with a checkpoint (`workdir.Interrupted`).
+  It resumes from the newest checkpoint that passes its integrity check (a damaged one is
+  set aside, `nlx.checkpointing`); a file that cannot be written for lack of space or
+  permission is a one-line `DiskError` naming it and the checkpoint a rerun resumes from.
   """
   check_values(config)  # value ranges, before anything runs
   with workdir_lib.Run(workdir, is_main=jax.process_index() == 0) as run:
-    return _train_and_evaluate(config, workdir, run, mesh=mesh, dataset=dataset)
+    try:
+      return _train_and_evaluate(config, workdir, run, mesh=mesh, dataset=dataset)
+    except OSError as e:  # a full disk or a permission under a run file: one line
+      cause = disk_cause(e)
+      if cause is None:
+        raise
+      what = (f"cannot write {e.filename or f'a file in {workdir}'}"
+              if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+              else e.filename or f"a file in {workdir}")
+      raise DiskError(f"{what}: {cause}; "
+                      f"{checkpointing.resume_hint(os.path.join(workdir, 'checkpoints'))}"
+                      ) from None
 
 
 def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dataset) -> dict:
   start_time = time.time()
   is_main = jax.process_index() == 0
-  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.train.max_checkpoints)
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.train.max_checkpoints,
+                      cleanup=True)  # the workdir is locked: no one else writes there
   start_step = ckpt.latest_step()
   extension = run.resume(config, start_step)  # ConfigError unless this run continues
   dataset = dataset or data_lib.load_dataset(config)
   trainer = Trainer(config, dataset, mesh)
   state = trainer.initial_state
   it = trainer.train_iterator(config.train.num_epochs)
-  if start_step is not None:
-    state, data_state = ckpt.restore(start_step, state)
+  if start_step is not None:  # the newest checkpoint that passes its integrity check
+    start_step, state, data_state = ckpt.restore_latest(state)
     it.set_state(data_state)
     logging.info("resumed from step %d", start_step)
   run.record(config, extension, start_step or 0)  # config.json only after a good restore

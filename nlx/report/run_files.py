@@ -47,7 +47,8 @@ def remove_results(workdir: str) -> None:
 def write_results(workdir: str, results: dict, records: list[dict]) -> None:
   """`results.json` and the training curves `curves.png` of a finished run."""
   io.write_json(os.path.join(workdir, RESULTS), results)
-  plots.training_curves(records, os.path.join(workdir, CURVES))
+  with io.naming(os.path.join(workdir, CURVES)):
+    plots.training_curves(records, os.path.join(workdir, CURVES))
 
 
 def results_table(results: dict) -> str:

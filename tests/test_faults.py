@@ -1,0 +1,317 @@
+"""Faults of the disk under a run: a damaged checkpoint is never trusted (it is set aside and
+the run resumes from the newest intact one), and a write that fails for lack of space or
+permission is one line naming the checkpoint and the last complete one."""
+
+import contextlib
+import errno
+import glob
+import logging
+import os
+import shutil
+import subprocess
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import load_config
+
+from nlx import train
+from nlx.checkpointing import RECORD, Checkpointer, load_model_weights
+from nlx.errors import DamagedCheckpointError, DiskError, disk_cause
+
+
+def resumable(**overrides):
+  """The tiny quickstart with a small MLP (a run of 2 epochs of 8 steps, seconds)."""
+  return load_config("quickstart", "tiny", **{"model.name": "mlp", "model.hidden": (32,),
+                                               **overrides})
+
+
+def flip_middle(path, n=256):
+  """Inverts `n` bytes in the middle of the file (all of it when it is shorter)."""
+  data = bytearray(open(path, "rb").read())
+  start = max(0, len(data) // 2 - n // 2)
+  for i in range(start, min(len(data), start + n)):
+    data[i] ^= 0xFF
+  with open(path, "wb") as f:
+    f.write(bytes(data))
+
+
+def damage(step_dir):
+  """The issue's damage: 256 bytes flipped in each array data file of the step."""
+  files = glob.glob(os.path.join(step_dir, "state", "ocdbt.process_0", "d", "*"))
+  assert files
+  for f in files:
+    flip_middle(f)
+
+
+def steps_in(folder) -> list[str]:
+  return sorted(os.listdir(folder), key=lambda n: (len(n), n)) if os.path.isdir(folder) else []
+
+
+def count_train_steps(monkeypatch) -> list:
+  calls, shard = [], train.Trainer.shard
+  monkeypatch.setattr(train.Trainer, "shard", lambda self, b: calls.append(1) or shard(self, b))
+  return calls
+
+
+def assert_same_params(a, b):
+  for x, y in zip(jax.tree.leaves(a["state"].params), jax.tree.leaves(b["state"].params),
+                  strict=True):
+    np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+  """The uninterrupted run of resumable() and one stopped at step 11 that kept checkpoints
+  4, 8 and 11."""
+  root = tmp_path_factory.mktemp("faults")
+  full = train.train_and_evaluate(resumable(), str(root / "full"))
+  train.train_and_evaluate(resumable(**{"train.stop_after_steps": 11,
+                                        "train.checkpoint_every_steps": 4,
+                                        "train.max_checkpoints": 3}), str(root / "stopped"))
+  return full, root
+
+
+def small_checkpoints(directory, steps=(1, 2)):
+  """A Checkpointer in `directory` holding `w` = step * [0, 1, 2] at each of `steps`."""
+  ckpt = Checkpointer(str(directory), max_to_keep=5)
+  for step in steps:
+    ckpt.save(step, {"w": jnp.arange(3.0) * step}, {"position": step})
+  return ckpt
+
+
+def test_a_damaged_checkpoint_is_set_aside_and_the_run_resumes_as_if_uninterrupted(
+    runs, tmp_path, monkeypatch, caplog):
+  full, root = runs
+  wd = tmp_path / "wd"
+  shutil.copytree(root / "stopped", wd)
+  assert steps_in(wd / "checkpoints") == ["4", "8", "11"]
+  damage(str(wd / "checkpoints" / "11"))
+  steps_run = count_train_steps(monkeypatch)
+  with caplog.at_level(logging.WARNING):
+    resumed = train.train_and_evaluate(resumable(), str(wd))
+  assert len(steps_run) == 16 - 8  # from step 8, the newest intact checkpoint
+  assert_same_params(resumed, full)
+  assert resumed["test"] == full["test"]
+  assert steps_in(wd / "checkpoints_damaged") == ["11"]  # kept, never deleted
+  moved = [r.getMessage() for r in caplog.records if "is damaged" in r.getMessage()]
+  assert len(moved) == 1 and "\n" not in moved[0]
+  assert moved[0].startswith(f"checkpoint {wd}/checkpoints/11 is damaged (state/ocdbt.process_0/d/")
+  assert moved[0].endswith(f"differs from its sha256 in {RECORD}); moved to "
+                           f"{wd}/checkpoints_damaged/11")
+
+
+def test_damage_in_every_checkpoint_is_one_line_naming_the_folder(tmp_path):
+  ckpt = small_checkpoints(tmp_path / "checkpoints")
+  for step in ("1", "2"):
+    damage(str(tmp_path / "checkpoints" / step))
+  with pytest.raises(DamagedCheckpointError) as e:
+    ckpt.restore_latest({"w": jnp.zeros(3)})
+  assert str(e.value) == (
+      f"no intact checkpoint in {tmp_path}/checkpoints: steps 2, 1 are damaged and moved to "
+      f"{tmp_path}/checkpoints_damaged; rerun the same command to start fresh, or "
+      "restore the checkpoints from a backup")
+  assert steps_in(tmp_path / "checkpoints_damaged") == ["1", "2"]
+  assert ckpt.latest_step() is None  # a rerun starts fresh
+  ckpt.close()
+
+
+def test_a_checkpoint_damaged_twice_at_one_step_keeps_both_copies(tmp_path):
+  ckpt = small_checkpoints(tmp_path / "checkpoints", steps=(1, 2))
+  damage(str(tmp_path / "checkpoints" / "2"))
+  assert ckpt.restore_latest({"w": jnp.zeros(3)})[0] == 1
+  ckpt.save(2, {"w": jnp.arange(3.0) * 2}, {"position": 2})  # the run trained on to 2
+  damage(str(tmp_path / "checkpoints" / "2"))
+  step, state, data = ckpt.restore_latest({"w": jnp.zeros(3)})
+  assert (step, data) == (1, {"position": 1})
+  np.testing.assert_array_equal(np.asarray(state["w"]), [0.0, 1.0, 2.0])
+  assert steps_in(tmp_path / "checkpoints_damaged") == ["2", "2.2"]
+  ckpt.close()
+
+
+def test_a_checkpoint_without_a_record_is_trusted_with_a_one_line_warning(tmp_path, caplog):
+  """nlx 0.1.0 wrote no record: its checkpoints restore, unverified, with a warning."""
+  ckpt = small_checkpoints(tmp_path / "checkpoints")
+  os.remove(tmp_path / "checkpoints" / "2" / RECORD)
+  with caplog.at_level(logging.WARNING):
+    step, state, data = ckpt.restore_latest({"w": jnp.zeros(3)})
+  assert (step, data) == (2, {"position": 2})
+  np.testing.assert_array_equal(np.asarray(state["w"]), [0.0, 2.0, 4.0])
+  assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+      f"checkpoint {tmp_path}/checkpoints/2 has no integrity record ({RECORD}; saved by nlx "
+      "0.1.0 or earlier): restoring it unverified"]
+  ckpt.close()
+
+
+def test_an_unrecorded_checkpoint_that_orbax_finds_corrupt_is_set_aside(tmp_path):
+  """No record to check, but orbax's own index checksum fails (DATA_LOSS): damaged, not
+  'another run's state', and the run falls back to the previous checkpoint."""
+  ckpt = small_checkpoints(tmp_path / "checkpoints")
+  os.remove(tmp_path / "checkpoints" / "2" / RECORD)
+  flip_middle(str(tmp_path / "checkpoints" / "2" / "state" / "manifest.ocdbt"))
+  step, state, _ = ckpt.restore_latest({"w": jnp.zeros(3)})
+  assert step == 1
+  np.testing.assert_array_equal(np.asarray(state["w"]), [0.0, 1.0, 2.0])
+  assert steps_in(tmp_path / "checkpoints_damaged") == ["2"]
+  ckpt.close()
+
+
+def test_a_record_that_cannot_be_read_or_a_missing_file_fails_the_check(tmp_path):
+  ckpt = small_checkpoints(tmp_path / "checkpoints", steps=(1, 2, 3))
+  (tmp_path / "checkpoints" / "3" / RECORD).write_text("{not json")
+  os.remove(tmp_path / "checkpoints" / "2" / "state" / "_METADATA")
+  for step, why in ((3, f"its record {RECORD} cannot be read: JSONDecodeError"),
+                    (2, "state/_METADATA is missing")):
+    with pytest.raises(DamagedCheckpointError) as e:
+      ckpt.restore(step, {"w": jnp.zeros(3)})
+    assert str(e.value) == f"checkpoint {tmp_path}/checkpoints/{step} is damaged ({why})"
+  ckpt.close()
+
+
+def test_init_from_refuses_a_damaged_checkpoint_of_the_other_run(tmp_path):
+  from flax import nnx
+  net = nnx.Linear(3, 2, rngs=nnx.Rngs(0))
+  params, stats = nnx.state(net, nnx.Param), nnx.state(net, nnx.BatchStat)
+  ckpt = Checkpointer(str(tmp_path / "other" / "checkpoints"))
+  ckpt.save(5, {"params": {"model": params}, "model_state": stats}, {})
+  ckpt.close()
+  damage(str(tmp_path / "other" / "checkpoints" / "5"))
+  with pytest.raises(DamagedCheckpointError, match=rf"^train.init_from: checkpoint "
+                     rf"{tmp_path}/other/checkpoints/5 is damaged \(state/ocdbt.process_0/d/"
+                     r"\w+ differs from its sha256 in nlx_sha256.json\); train that run "
+                     r"again, or point train.init_from at another run$"):
+    load_model_weights(str(tmp_path / "other"), params, stats)
+  assert steps_in(tmp_path / "other" / "checkpoints") == ["5"]  # another run's: not moved
+
+
+def test_disk_cause_reads_the_os_error_of_python_and_of_tensorstore():
+  tensorstore = ValueError('RESOURCE_EXHAUSTED: Error writing "w/0": Failed to write 350995 '
+                           "bytes to file 8: No space left on device [os_error_code='28']")
+  assert disk_cause(tensorstore) == "No space left on device"
+  assert disk_cause(PermissionError(errno.EACCES, "x")) == "Permission denied"
+  assert disk_cause(OSError(errno.EROFS, "x")) == "Read-only file system"
+  try:  # one raised while handling another: found through the chain
+    try:
+      raise OSError(errno.EDQUOT, "x")
+    except OSError as inner:
+      raise RuntimeError("wrapped") from inner
+  except RuntimeError as outer:
+    assert disk_cause(outer) == "Disk quota exceeded"
+  assert disk_cause(ValueError("DATA_LOSS: checksum mismatch")) is None
+  assert disk_cause(OSError(errno.EIO, "x")) is None  # a failing disk is not the user's fix
+
+
+@contextlib.contextmanager
+def small_disk(path, size="1536k"):
+  """A tmpfs of `size` mounted at `path` (root only; skips the test elsewhere)."""
+  os.makedirs(path, exist_ok=True)
+  if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}",
+                                          "tmpfs", str(path)], capture_output=True).returncode:
+    pytest.skip("needs root and mount to make a small filesystem")
+  try:
+    yield
+  finally:
+    subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(folder, leave: int):
+  """A ballast file that leaves `leave` bytes free on `folder`'s filesystem."""
+  st = os.statvfs(folder)
+  with open(os.path.join(folder, "ballast"), "wb") as f:
+    f.write(b"\0" * (st.f_bavail * st.f_frsize - leave))
+
+
+def test_a_full_disk_during_a_save_is_one_line_and_the_run_resumes_once_space_is_freed(
+    runs, tmp_path, monkeypatch):
+  full, _ = runs
+  disk = tmp_path / "disk"
+  every_2 = {"train.checkpoint_every_steps": 2}
+  with small_disk(disk):
+    wd = disk / "wd"
+    train.train_and_evaluate(resumable(**every_2, **{"train.stop_after_steps": 4}), str(wd))
+    fill(str(disk), leave=16 * 1024)  # room for the log lines, not for a checkpoint
+    with pytest.raises(DiskError) as e:
+      train.train_and_evaluate(resumable(**every_2), str(wd))
+    assert str(e.value) == (
+        f"cannot write checkpoint {wd}/checkpoints/6: No space left on device; the last "
+        "complete checkpoint is step 4; free space (or fix the permissions) and rerun the "
+        "same command to resume")
+    assert Checkpointer(str(wd / "checkpoints")).latest_step() == 4  # not the partial 6
+    os.remove(disk / "ballast")
+    steps_run = count_train_steps(monkeypatch)
+    resumed = train.train_and_evaluate(resumable(**every_2), str(wd))
+    assert steps_in(wd / "checkpoints") == ["14", "16"]  # the partial 6 removed
+  assert len(steps_run) == 16 - 4
+  assert_same_params(resumed, full)
+  assert resumed["test"] == full["test"]
+
+
+@contextlib.contextmanager
+def read_only(folder, tmp_path, size="1536k"):
+  """`folder` made read-only with its files kept; yields the OS's words for a write there.
+  Root writes through permissions, so as root the folder becomes a tmpfs remounted
+  read-only; elsewhere it is chmod 555."""
+  if os.geteuid() == 0:
+    kept = tmp_path / f"kept-{os.path.basename(folder)}"
+    shutil.move(folder, kept)
+    with small_disk(folder, size=size):
+      shutil.copytree(kept, folder, dirs_exist_ok=True)
+      subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+      yield "Read-only file system"
+  else:
+    folder.chmod(0o555)
+    try:
+      yield "Permission denied"
+    finally:
+      folder.chmod(0o755)
+
+
+def test_a_read_only_checkpoint_folder_is_one_line(runs, tmp_path):
+  _, root = runs
+  wd = tmp_path / "wd"
+  shutil.copytree(root / "stopped", wd)
+  checkpoints = wd / "checkpoints"
+  with read_only(checkpoints, tmp_path, size="4m") as cause:
+    with pytest.raises(DiskError) as e:
+      train.train_and_evaluate(resumable(), str(wd))
+  assert str(e.value) == (
+      f"cannot write checkpoint {checkpoints}/16: {cause}; the last complete checkpoint is "
+      "step 11; free space (or fix the permissions) and rerun the same command to resume")
+
+
+def test_a_run_file_that_cannot_be_written_is_one_line(runs, tmp_path):
+  """The training dynamics of epoch 2 (written before its checkpoint) on a read-only
+  folder: the line names the file and the checkpoint a rerun resumes from (11)."""
+  _, root = runs
+  wd = tmp_path / "wd"
+  shutil.copytree(root / "stopped", wd)
+  folder = wd / "dynamics"
+  with read_only(folder, tmp_path) as cause:
+    with pytest.raises(DiskError) as e:
+      train.train_and_evaluate(resumable(), str(wd))
+    assert os.listdir(folder) == ["epoch_0001.npz"]
+  # a read-only filesystem is a failed write; a permission may come from a read as well
+  what = (f"cannot write {folder}/epoch_0002.npz: {cause}" if cause == "Read-only file system"
+          else f"{folder}/epoch_0002.npz: {cause}")
+  assert str(e.value) == (f"{what}; the last complete checkpoint is step 11; free space (or "
+                          "fix the permissions) and rerun the same command to resume")
+
+
+def test_a_write_cut_short_by_a_full_disk_names_its_file_and_is_ignored_when_read(tmp_path):
+  from nlx import dynamics, io
+  disk = tmp_path / "disk"
+  with small_disk(disk):
+    log = str(disk / "metrics.jsonl")
+    io.write_jsonl(log, [{"step": 1}, {"step": 2}])
+    fill(str(disk), leave=0)
+    with pytest.raises(OSError) as e:  # more than the page the file has left
+      io.append_jsonl(log, {"step": 3, "note": "x" * 8192})
+    assert (e.value.errno, e.value.filename) == (errno.ENOSPC, log)
+    assert open(log).read().startswith('{"step": 1}\n{"step": 2}\n{"step": 3, "note": "xx')
+    assert io.read_jsonl(log) == [{"step": 1}, {"step": 2}]  # the cut line dropped
+  sums = dynamics.Dynamics.zeros(4, 3)
+  sums.add(np.zeros((4, 3)), np.zeros(4, int), 1)
+  dynamics.save(str(tmp_path / "wd"), sums)
+  (tmp_path / "wd" / "dynamics" / "epoch_0002.npz.tmp.npz").write_bytes(b"PK\x03")
+  assert dynamics.load(str(tmp_path / "wd")).epoch == 1  # the partial file is no epoch 2
