@@ -11,6 +11,18 @@ import sys
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                            " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# JAX's persistent compilation cache, outside the repo and keyed by JAX on the compiled
+# program (and jax's version and flags): a second run of the suite loads what the first
+# compiled instead of compiling it again. Set in the environment, so the `nlx.main`
+# subprocesses the tests start share it. NLX_TEST_JAX_CACHE="" turns it off.
+_CACHE = os.environ.get("NLX_TEST_JAX_CACHE",
+                        os.path.join(os.path.expanduser("~"), ".cache", "nlx-tests", "jax"))
+if _CACHE:
+  os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE)
+  # Cache every program, not only those that took a second or more to compile: the suite
+  # is thousands of small programs.
+  os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+  os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import numpy as np
 import pytest
