@@ -141,3 +141,31 @@ def test_collapse_share_and_training_dynamics_stay_in_the_fingerprint():
     other = load_config("baselines", "ce,tiny")
     other.train[key] = value
     assert workdir.fingerprint(workdir.fingerprint_keys(other)) != workdir.fingerprint(keys)
+
+
+def test_guard_defaults_and_the_one_warning_it_logs(caplog):
+  guard = collapse.Guard()
+  assert (guard.share, guard.stop, guard.collapse) == (0.9, False, None)
+  assert collapse.DEFAULT_SHARE == 0.9
+  for stop, suffix in ((False, ""), (True, "; stopping (train.stop_on_collapse)")):
+    guard = collapse.Guard(share=0.5, stop=stop)
+    with caplog.at_level(logging.WARNING):
+      caplog.clear()
+      guard.check(2, 20, lambda: predictions(3, 4))  # class 1 for 3 of 4 examples
+      guard.check(3, 30, lambda: predictions(4, 4))  # still collapsed: not logged again
+    messages = [r.getMessage() for r in caplog.records if "collapse" in r.getMessage()]
+    assert messages == ["collapse: at epoch 2 the model predicts class 1 for 75.0% of the "
+                        "training set (train.collapse_share=0.50)" + suffix]
+    assert guard.collapse == {"epoch": 2, "step": 20, "class": 1, "share": 0.75,
+                              "last_share": 1.0}
+    assert guard.should_stop == stop
+
+
+def test_guard_from_config_takes_multi_label_only_by_name():
+  # a bare `True` would not say what it turns off: multi_label is keyword-only, and the
+  # config may be passed by name like any other argument
+  from ml_collections import ConfigDict
+  with pytest.raises(TypeError):
+    collapse.Guard.from_config(ConfigDict({}), True)
+  guard = collapse.Guard.from_config(train_config=ConfigDict({}), multi_label=True)
+  assert (guard.share, guard.stop) == (0.0, False)

@@ -210,3 +210,55 @@ def test_listing_limits_negative_labels_and_pixel_copies_by_hand():
     listing.class_indices(["a"], ("a", "b", "a"))
   # files with the same pixels: each later copy points at the first; unread files (None) skip
   assert listing.copies(["x", None, "x", None, "y", "y", "x"]) == {2: 0, 5: 4, 6: 0}
+
+
+def test_the_rarest_suspect_label_is_named_with_its_closest_common_label():
+  from nlx.data import listing
+  # two typos: 'dgo' (1 row) of 'dog' and 'cta' (2 rows) of 'cat'; the rarest is named,
+  # not the first in alphabetical order
+  raw = ["dog"] * 50 + ["cat"] * 50 + ["cta"] * 2 + ["dgo"]
+  with pytest.raises(DataError, match=r"^s: label 'dgo' \(1 rows\) looks like a typo of 'dog' "
+                                      r"\(50 rows\); fix it"):
+    listing.class_indices(raw, source="s")
+  # 'cat' (1 row) is close to 'cats' (difflib ratio 6/7) and to 'bat' (4/6): the message
+  # names the closer one, with its own row count (50, not bat's 60)
+  raw = ["cats"] * 50 + ["bat"] * 60 + ["cat"]
+  with pytest.raises(DataError, match=r"^s: label 'cat' \(1 rows\) looks like a typo of 'cats' "
+                                      r"\(50 rows\); fix it"):
+    listing.class_indices(raw, source="s")
+
+
+def test_integer_labels_limits_by_hand():
+  from nlx.data import listing
+  # a negative integer is not an index into data.class_names
+  with pytest.raises(DataError, match=r"^s: 1 labels not in data.class_names: '-1' "
+                                      r"\(near: none\)$"):
+    listing.class_indices(["0", "-1"], ("a", "b"), source="s")
+  # 12 labels present (0..10 and 12), class 11 empty: the first 10 present ones are shown
+  with pytest.raises(DataError, match=r"^s: integer labels \[0, 1, 2, 3, 4, 5, 6, 7, 8, 9\] "
+                                      r"leave classes \[11\] without examples; number the "
+                                      r"classes 0..11,"):
+    listing.class_indices([str(k) for k in range(11)] + ["12"], source="s")
+
+
+def test_drop_repeated_paths_by_hand():
+  from nlx.data import listing
+  # no repeats: everything kept, nothing counted, in either mode
+  for mode in ("error", "drop"):
+    paths, labels, info = listing.drop_repeated_paths(["a.png", "b.png"], [0, 1], ["x", "y"],
+                                                      mode, "s")
+    assert paths == ["a.png", "b.png"] and labels.tolist() == [0, 1]
+    assert info == {"repeated_paths": 0, "conflicting_label_paths": 0, "warning": ""}
+  # a repeat with the same label: the first row (and its spelling of the path) is kept
+  paths, labels, info = listing.drop_repeated_paths(["a.png", "b.png", "./a.png"], [0, 1, 0],
+                                                    ["x", "y"], "drop", "s")
+  assert paths == ["a.png", "b.png"] and labels.tolist() == [0, 1]
+  assert info == {"repeated_paths": 1, "conflicting_label_paths": 0, "warning": ""}
+  # two paths with different labels: both dropped; the warning names the first and its labels
+  classes = ["bird", "cat", "dog"]
+  paths, labels, info = listing.drop_repeated_paths(
+      ["a.png", "./b.png", "a.png", "b.png", "c.png"], [1, 1, 2, 0, 2], classes, "drop", "s")
+  assert paths == ["c.png"] and labels.tolist() == [2]
+  assert info == {"repeated_paths": 2, "conflicting_label_paths": 2,
+                  "warning": "s: dropped 2 paths listed with different labels "
+                             "(first a.png: ['cat', 'dog'])"}

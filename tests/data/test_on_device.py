@@ -1,6 +1,8 @@
 """data.on_device against the grain path: same batches, same augmentation distribution,
 sharding-invariant, resumable (nlx.data.on_device)."""
 
+import collections
+
 import jax
 import numpy as np
 import pytest
@@ -276,7 +278,76 @@ def test_on_device_trains_like_grain_without_augmentation():
      "image files"),
     ({"augment": "crop_flip"}, Split(np.zeros((8, 5), np.float32), np.zeros(8, int),
                                      np.zeros(8, int)), "uint8"),
+    # either half of the requirement alone fails: float images of the right rank, or uint8
+    # arrays without a channel axis
+    ({"augment": "crop_flip"}, Split(np.zeros((8, 6, 6, 1), np.float32), np.zeros(8, int),
+                                     np.zeros(8, int)), r"got float32 \(8, 6, 6, 1\)$"),
+    ({"augment": "crop_flip"}, Split(np.zeros((8, 6, 6), np.uint8), np.zeros(8, int),
+                                     np.zeros(8, int)), r"got uint8 \(8, 6, 6\)$"),
 ])
 def test_unsupported_inputs_are_one_line_config_errors(kw, s, message):
   with pytest.raises(ConfigError, match=message):
     on_device.DeviceTrainSet(s, cfg(**kw), train.make_mesh(jax.devices()[:1]), 0)
+
+
+def test_host_arrays_pass_over_the_images_only_to_resize_them(monkeypatch):
+  # resizing is a Python loop over every image (50,000 for CIFAR): none when data.image_size
+  # is unset (0) or the images' own size (6 x 6), or the inputs are not [N, H, W, C]
+  # (features [N, D] with image_size set)
+  calls = []
+  fixed_size = on_device.augment.fixed_size
+  monkeypatch.setattr(on_device.augment, "fixed_size",
+                      lambda x, size: calls.append(size) or fixed_size(x, size))
+  s = split(n=3)
+  np.testing.assert_array_equal(on_device.host_arrays(s)["image"], s.inputs)  # default: unset
+  for size in (0, 6):
+    np.testing.assert_array_equal(on_device.host_arrays(s, size)["image"], s.inputs)
+  features = Split(np.arange(6, dtype=np.float32).reshape(3, 2), np.zeros(3, int),
+                   np.zeros(3, int))
+  np.testing.assert_array_equal(on_device.host_arrays(features, 4)["image"],
+                                [[0, 1], [2, 3], [4, 5]])
+  assert calls == []
+  assert on_device.host_arrays(s, 4)["image"].shape == (3, 4, 4, 1) and calls == [4, 4, 4]
+  assert on_device.host_arrays(s, 1)["image"].shape == (3, 1, 1, 1)  # the smallest size too
+
+
+def test_random_crop_offsets_are_uniform_on_each_axis():
+  # pad 4: top and left each uniform on 0..8, 1/9 each (sd 0.005 over 4000 draws). An
+  # offset drawn beyond 8 would be clamped to 8 by the slice and show as a heavier 8.
+  found = decode_crops(np.asarray(crop_flip(coordinate_images(4000, 8), jax.random.PRNGKey(5))),
+                       4)
+  for axis in (0, 1):
+    shares = np.bincount([f[axis] for f in found], minlength=9) / 4000
+    assert shares.shape == (9,)
+    np.testing.assert_allclose(shares, np.full(9, 1 / 9), atol=0.025)
+
+
+def test_the_jitted_step_feeds_the_batches_of_the_augmentation_key_seed_plus_1():
+  # DeviceTrainSet.jit_step: step s of a run with seed k gathers the iterator's rows and
+  # crops with fold_in(PRNGKey(k + 1), s) (k itself keys the model's init), the batches
+  # `device_batches` rebuilds by hand
+  state_type = collections.namedtuple("State", "step")
+  s, c, seed = split(), cfg(augment="crop_flip"), 3
+  dev = on_device.DeviceTrainSet(s, c, train.make_mesh(jax.devices()[:1]), seed)
+  step = dev.jit_step(lambda state, batch: batch)
+  want = device_batches(s, c, 1, seed)
+  for k, idx in enumerate(dev.iterator(1)):
+    got = jax.device_get(step(state_type(np.int32(k)), idx))
+    for key in want[k]:
+      np.testing.assert_array_equal(got[key], want[k][key])
+
+
+def test_random_crop_flip_equals_a_numpy_crop_at_the_documented_draws():
+  # the recipe (`random_crop_flip`'s docstring): split the key into (offsets, flips), offsets
+  # `randint [B, 2]` on [0, 2 pad], flips `bernoulli(1/2) [B]`; then a numpy crop of the
+  # zero-padded image at (top, left), mirrored left-right where the flip is set
+  images = split(n=16).inputs  # 16 x 6 x 6 x 1
+  key = jax.random.PRNGKey(11)
+  offset_key, flip_key = jax.random.split(key)
+  offsets = np.asarray(jax.random.randint(offset_key, (16, 2), 0, 9))
+  flips = np.asarray(jax.random.bernoulli(flip_key, 0.5, (16,)))
+  assert 0 < flips.sum() < 16 and len(set(map(tuple, offsets.tolist()))) > 8
+  padded = np.pad(images, ((0, 0), (4, 4), (4, 4), (0, 0)))
+  want = np.stack([padded[i, t:t + 6, l:l + 6] for i, (t, l) in enumerate(offsets)])
+  want[flips] = want[flips][:, :, ::-1]
+  np.testing.assert_array_equal(np.asarray(on_device.random_crop_flip(images, key)), want)
