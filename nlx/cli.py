@@ -1,7 +1,6 @@
 """The `nlx` command: `nlx train ...` (= python -m nlx.main), `nlx report WORKDIR...` and
 `nlx find-label-issues --config=... [--top=20]` (trains, then prints the likely wrong labels)."""
 
-import json
 import os
 import sys
 
@@ -33,9 +32,10 @@ def find_label_issues(args: list[str]) -> None:
 
   from absl import app, flags
 
-  from nlx import label_issues
+  from nlx import io, label_issues
   from nlx import main as train_main
   from nlx import workdir as workdir_lib
+  from nlx.errors import NlxError
   p = argparse.ArgumentParser(add_help=False)
   p.add_argument("--top", type=int, default=20)
   a, rest = p.parse_known_args(args)
@@ -44,11 +44,14 @@ def find_label_issues(args: list[str]) -> None:
     train_main.main(argv)  # the same workdir as `nlx train` (variant included), never another run's
     workdir = flags.FLAGS.workdir or workdir_lib.default_workdir(
         flags.FLAGS["config"].config_filename)
-    with open(os.path.join(workdir, label_issues.JSON_NAME)) as f:
-      summary = json.load(f)
+    try:
+      summary = io.read_json(os.path.join(workdir, label_issues.JSON_NAME))
+      rows = label_issues.find(workdir)
+    except NlxError as e:
+      sys.exit(f"nlx: error: {e}")
     print(f"\nscore: {summary['score']}; estimated wrong labels: {summary['estimated_errors']}"
           + (f" (true: {summary['true_errors']})" if "true_errors" in summary else ""))
-    print(label_issues.format_suspects(label_issues.find(workdir), a.top))
+    print(label_issues.format_suspects(rows, a.top))
     print(f"all rows: {os.path.join(workdir, label_issues.CSV_NAME)}")
 
   app.run(run, argv=["nlx find-label-issues", *rest], flags_parser=train_main.parse_flags)

@@ -10,7 +10,7 @@ import os
 import ml_collections
 
 from nlx import methods
-from nlx.errors import ConfigError
+from nlx.errors import ConfigError, syntax_error_message
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -186,14 +186,22 @@ def config_path(name: str) -> str:
 def load_file(name: str, variant: str = "") -> ml_collections.ConfigDict:
   """`configs/<name>.py:get_config(variant)` (or a path to a config file), as
   `--config=...:variant` loads it, locked (a misspelt key anywhere, `c.method` included, is
-  an error); for notebooks and scripts, whatever the working folder."""
+  an error); for notebooks and scripts, whatever the working folder. A file that is not
+  Python (a syntax error, cut short, garbage) or has no `get_config` is a one-line
+  ConfigError naming it."""
   import importlib.util
   path = config_path(name)
   if not os.path.isfile(path):
     raise FileNotFoundError(f"no config file {path}")
   spec = importlib.util.spec_from_file_location(f"nlx_config_{os.path.basename(path)[:-3]}", path)
   module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  try:
+    spec.loader.exec_module(module)
+  except SyntaxError as e:  # also a file with null bytes, or not UTF-8
+    raise ConfigError(syntax_error_message(e, path)) from None
+  if not callable(getattr(module, "get_config", None)):
+    raise ConfigError(f"{path}: defines no get_config(variant); a config file is Python with "
+                      "`def get_config(arg=None)` returning the config")
   return lock_all(module.get_config(variant))
 
 

@@ -22,8 +22,9 @@ Checkpoint safety: the sums through epoch e are written to
 at step s reloads the file of epoch `s // steps_per_epoch` (files of later epochs, from
 the interrupted attempt, are deleted), so no epoch is counted twice; files older than
 the latest checkpoint's epoch are deleted as training goes. If that file is missing
-(a workdir from before this module), the sums restart at zero: the means stay means,
-over the epochs that were counted (`count`).
+(a workdir from before this module) or cannot be read (cut short or damaged: a warning
+names it), the sums restart at zero: the means stay means, over the epochs that were
+counted (`count`).
 """
 
 import dataclasses
@@ -34,8 +35,11 @@ import re
 import jax
 import jax.numpy as jnp
 import numpy as np
+from absl import logging
 
 from nlx import label_issues
+from nlx.errors import DataError
+from nlx.io import reading
 
 SUBDIR = "dynamics"
 _CHUNK = 65536  # rows per jitted call: bounds device memory on large splits
@@ -141,7 +145,8 @@ def save(workdir: str, dyn: Dynamics) -> None:
 
 
 def load(workdir: str, epoch: int | None = None) -> Dynamics | None:
-  """The sums through `epoch` (default: the latest on disk), or None if absent."""
+  """The sums through `epoch` (default: the latest on disk), or None if absent; a file cut
+  short or damaged is a one-line DataError naming it."""
   if epoch is None:
     epochs = _epochs_on_disk(workdir)
     if not epochs:
@@ -149,10 +154,22 @@ def load(workdir: str, epoch: int | None = None) -> Dynamics | None:
     epoch = epochs[-1]
   if not os.path.exists(path(workdir, epoch)):
     return None
-  with np.load(path(workdir, epoch)) as f:
-    # files from before the per-epoch counts / agreement: none
-    return Dynamics(f["sum_margin"], f["sum_loss"], f["sum_probs"], int(f["count"]),
-                    int(f["epoch"]), f.get("epoch_counts"), f.get("epoch_agreement"))
+  file = path(workdir, epoch)
+  with reading(file, "training dynamics record (.npz)"):
+    with np.load(file, allow_pickle=False) as f:
+      # files from before the per-epoch counts / agreement: none
+      return Dynamics(f["sum_margin"], f["sum_loss"], f["sum_probs"], int(f["count"]),
+                      int(f["epoch"]), f.get("epoch_counts"), f.get("epoch_agreement"))
+
+
+def _resume(workdir: str, epoch: int) -> Dynamics | None:
+  """The record of `epoch` to continue from; one that cannot be read is, like a missing
+  one, None (the sums restart at zero), with a one-line warning naming it."""
+  try:
+    return load(workdir, epoch)
+  except DataError as e:
+    logging.warning("%s; the training dynamics restart at zero, as for a missing record", e)
+    return None
 
 
 class Tracker:
@@ -161,7 +178,7 @@ class Tracker:
   def __init__(self, workdir: str, labels: np.ndarray, num_classes: int, start_epoch: int,
                write: bool = True):
     self.workdir, self.labels, self.write = workdir, np.asarray(labels), write
-    self.dynamics = (load(workdir, start_epoch) if start_epoch else None) or Dynamics.zeros(
+    self.dynamics = (_resume(workdir, start_epoch) if start_epoch else None) or Dynamics.zeros(
         len(labels), num_classes)
     if write:  # epochs after the restored checkpoint will be trained (and counted) again
       for e in _epochs_on_disk(workdir):

@@ -71,7 +71,7 @@ def config_load_message(exc: BaseException, argv=()) -> str:
   if "Traceback (most recent call last)" in str(exc):  # absl re-raised it as text
     return _from_traceback_text(str(exc))
   if isinstance(exc, SyntaxError):
-    return f"{exc.filename}:{exc.lineno}: syntax error: {exc.msg}"
+    return syntax_error_message(exc, _config_arg(argv))
   where = _config_file_frame(exc)
   if isinstance(exc, (AttributeError, KeyError)):
     inner = exc
@@ -92,6 +92,24 @@ def config_load_message(exc: BaseException, argv=()) -> str:
     return message
   text = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
   return f"{where}: {type(exc).__name__}: {text}" if where else text
+
+
+def syntax_error_message(exc: SyntaxError, path: str = "") -> str:
+  """`file:line: syntax error: ...`; a file that is not Python at all (garbage, null bytes)
+  has no line, and Python names no file for it: `path` is the file that was read."""
+  where = ":".join(str(p) for p in (exc.filename or path or "<config>", exc.lineno) if p)
+  return f"{where}: syntax error: {exc.msg}"
+
+
+def _config_arg(argv) -> str:
+  """The config file named by `--config=FILE[:VARIANT]` (or `--config FILE`) in `argv`."""
+  argv = list(argv)
+  for i, arg in enumerate(argv):
+    value = (arg[len("--config="):] if arg.startswith("--config=")
+             else argv[i + 1] if arg == "--config" and i + 1 < len(argv) else None)
+    if value:
+      return value.split(":")[0]
+  return ""
 
 
 def _config_file_frame(exc: BaseException) -> str:

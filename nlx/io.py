@@ -1,12 +1,55 @@
-"""Reading and writing a run's small text files: JSON and JSON lines (metrics.jsonl).
+"""Reading and writing a run's small text files: JSON and JSON lines (metrics.jsonl), and
+`reading`, which turns a damaged file that any reader of nlx meets into one line.
 
-The bottom layer (see `nlx`'s docstring): used by the trainer, the report and the CLI
-alike, it imports nothing from nlx.
+The bottom layer (see `nlx`'s docstring): used by the trainer, the data, the report and
+the CLI alike, it imports nothing from nlx but `nlx.errors`.
 """
 
 import contextlib
+import csv
 import json
 import os
+import pickle
+import struct
+import tarfile
+import zipfile
+import zlib
+
+from nlx.errors import DataError, NlxError
+
+# What parsing a file that is cut short, damaged or of another format raises: an early end
+# (EOFError, struct.error, zip, zlib and tar errors), a foreign format (pickle, csv, JSON,
+# numpy and bad UTF-8 raise ValueErrors; PIL and gzip OSErrors), or an npz member it lacks
+# (KeyError).
+DAMAGE = (OSError, EOFError, ValueError, KeyError, struct.error, zipfile.BadZipFile, zlib.error,
+          tarfile.TarError, pickle.UnpicklingError, csv.Error)
+
+
+def damage_cause(exc: BaseException) -> str:
+  """`Type: first line of the message`, without the file name an OSError repeats."""
+  text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+  if isinstance(exc, KeyError) and exc.args:
+    text = str(exc.args[0])
+  line = next((t.strip() for t in text.splitlines() if t.strip()), "")
+  line = line if len(line) <= 160 else line[:157] + "..."
+  return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
+@contextlib.contextmanager
+def reading(path: str, what: str, fix: str = "", error: type[NlxError] = DataError):
+  """Turns what a damaged `path` raises while the block parses it (`DAMAGE`) into one
+  line, `PATH: not a readable WHAT, cut short or damaged (Type: message); FIX`, raised as
+  `error`. nlx's own errors pass unchanged; so does a missing file, which readers report
+  with what to put where."""
+  try:
+    yield
+  except NlxError:
+    raise
+  except FileNotFoundError:
+    raise
+  except DAMAGE as e:
+    message = f"{path}: not a readable {what}, cut short or damaged ({damage_cause(e)})"
+    raise error(message + (f"; {fix}" if fix else "")) from None
 
 
 @contextlib.contextmanager
@@ -24,14 +67,15 @@ def naming(path: str):
 def read_jsonl(path: str) -> list[dict]:
   """The records of a JSON-lines file (e.g. metrics.jsonl), in order; blank lines skipped,
   and a last line cut short (no newline, not JSON: a write that ran out of space)."""
-  with open(path) as f:
-    lines = [line for line in f if line.strip()]
-  if lines and not lines[-1].endswith("\n"):
-    try:
-      json.loads(lines[-1])
-    except ValueError:
-      lines.pop()
-  return [json.loads(line) for line in lines]
+  with reading(path, "JSON-lines file"):
+    with open(path) as f:
+      lines = [line for line in f if line.strip()]
+    if lines and not lines[-1].endswith("\n"):
+      try:
+        json.loads(lines[-1])
+      except ValueError:
+        lines.pop()
+    return [json.loads(line) for line in lines]
 
 
 def write_jsonl(path: str, records: list[dict]) -> None:
@@ -49,7 +93,7 @@ def read_json(path: str, default=None):
   """The JSON value in `path`; `default` when the file does not exist (None: an error)."""
   if default is not None and not os.path.isfile(path):
     return default
-  with open(path) as f:
+  with reading(path, "JSON file"), open(path) as f:
     return json.load(f)
 
 

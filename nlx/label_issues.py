@@ -55,6 +55,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from nlx.errors import ConfigError
+from nlx.io import naming, reading
 
 CSV_NAME, JSON_NAME = "label_issues.csv", "label_issues.json"
 FIELDS = ("index", "path", "given_label", "given_class", "score", "suggested_label",
@@ -350,7 +351,8 @@ def write(workdir: str, issues: LabelIssues, dataset) -> None:
   names = list(dataset.class_names)
   split = dataset.train
   paths = split.inputs if split.decode is not None else None
-  with open(os.path.join(workdir, CSV_NAME), "w", newline="") as f:
+  path = os.path.join(workdir, CSV_NAME)
+  with naming(path), open(path, "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(FIELDS)
     for i in np.argsort(issues.scores, kind="stable"):
@@ -370,7 +372,8 @@ def finish_run(workdir: str, trainer, state, dynamics, *, is_main: bool = True) 
       issues.scores, issues.flagged, issues.labels, dataset.train.clean_labels)}
   if is_main:
     write(workdir, issues, dataset)
-    with open(os.path.join(workdir, JSON_NAME), "w") as f:
+    path = os.path.join(workdir, JSON_NAME)
+    with naming(path), open(path, "w") as f:
       json.dump(summary, f, indent=2)
     from nlx.report import label_issues_page
     label_issues_page.suspects_figure(workdir, dataset, issues)
@@ -394,12 +397,15 @@ def find(workdir: str) -> list[dict]:
   if not os.path.exists(path):
     raise FileNotFoundError(f"no {path}: train a multi-class run there first "
                             "(nlx train or nlx find-label-issues --config=...)")
-  with open(path, newline="") as f:
-    rows = list(csv.DictReader(f))
-  for r in rows:
-    for k in ("index", "given_label", "suggested_label"):
-      r[k] = int(r[k])
-    r["score"], r["flagged"] = float(r["score"]), r["flagged"] == "1"
+  with reading(path, "label issues CSV", "train the run again to rewrite it"):
+    with open(path, newline="") as f:
+      rows = list(csv.DictReader(f))
+    for n, r in enumerate(rows, 2):
+      if None in r.values() or None in r:
+        raise ValueError(f"line {n}: not the {len(r) - (None in r)} columns of the header")
+      for k in ("index", "given_label", "suggested_label"):
+        r[k] = int(r[k])
+      r["score"], r["flagged"] = float(r["score"]), r["flagged"] == "1"
   return rows
 
 

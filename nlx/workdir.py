@@ -22,6 +22,7 @@ import time
 from typing import Self
 
 from nlx.errors import ConfigError, NlxError
+from nlx.io import reading
 
 FINGERPRINT_FILE = "workdir.json"
 LOCK_FILE = ".lock"
@@ -76,17 +77,27 @@ def differences(old: dict, new: dict) -> list[str]:
           for k in sorted(set(old) | set(new)) if k not in old or k not in new or old[k] != new[k]]
 
 
+def _read_dict(path: str, what: str, key: str | None = None) -> dict:
+  """The JSON object in `path` (holding `key`); a file cut short or damaged is a one-line
+  ConfigError naming it."""
+  fix = (f"restore it, or use another --workdir, or delete {os.path.dirname(path) or '.'}"
+         "/checkpoints/ to start fresh")
+  with reading(path, what, fix, error=ConfigError), open(path) as f:
+    value = json.load(f)
+    if not isinstance(value, dict) or (key and key not in value):
+      raise ValueError(f"not a JSON object with {key!r}" if key else "not a JSON object")
+  return value
+
+
 def read_record(workdir: str) -> dict | None:
   """`workdir.json`, or for a workdir of an older nlx its `config.json` as the record."""
   path = os.path.join(workdir, FINGERPRINT_FILE)
   if os.path.isfile(path):
-    with open(path) as f:
-      return json.load(f)
+    return _read_dict(path, "run record (JSON)", "keys")
   legacy = os.path.join(workdir, "config.json")
   if os.path.isfile(legacy):
-    with open(legacy) as f:
-      return {"keys": {k: v for k, v in sorted(flatten(json.load(f)).items())
-                       if k not in EXCLUDED}, "legacy": True}
+    return {"keys": {k: v for k, v in sorted(flatten(_read_dict(legacy, "config (JSON)")).items())
+                     if k not in EXCLUDED}, "legacy": True}
   return None
 
 

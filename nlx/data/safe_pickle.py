@@ -10,6 +10,7 @@ import pickle
 import zipfile
 
 from nlx.errors import DataError
+from nlx.io import damage_cause, reading
 
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"),
@@ -21,6 +22,7 @@ _ALLOWED = {
     ("_codecs", "encode"),
     ("collections", "OrderedDict"),
 }
+_ZIP_MAGIC = b"PK\x03\x04"  # how a zip file (torch.save's format since 1.6) begins
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -46,25 +48,26 @@ def loads(data: bytes, *, source: str = "<bytes>", encoding: str = "ASCII"):
     raise
   except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
           IndexError, KeyError) as e:  # truncated or not a pickle at all
-    raise DataError(f"{source}: not a readable pickle ({type(e).__name__}: {e})") from None
+    raise DataError(f"{source}: not a readable pickle, cut short or damaged "
+                    f"({damage_cause(e)})") from None
 
 
 def load_file(path: str, *, encoding: str = "ASCII"):
   """Unpickles a plain pickle file (e.g. a CIFAR-10 batch)."""
-  with open(path, "rb") as f:
-    return loads(f.read(), source=path, encoding=encoding)
+  with reading(path, "pickle"), open(path, "rb") as f:
+    data = f.read()
+  return loads(data, source=path, encoding=encoding)
 
 
 def load_torch_zip(path: str):
   """Reads a `torch.save` zip file whose pickle holds only numpy arrays, without torch."""
-  try:
-    with zipfile.ZipFile(path) as z:
-      members = [n for n in z.namelist() if n.endswith("data.pkl")]
-      if not members:
-        raise DataError(f"{path}: no data.pkl inside; not a torch.save file")
-      data = z.read(members[0])
-  except zipfile.BadZipFile:
-    # Legacy (non-zip) torch files are plain pickles.
-    with open(path, "rb") as f:
-      data = f.read()
+  with reading(path, "pickle"), open(path, "rb") as f:
+    data = f.read()
+  if not data.startswith(_ZIP_MAGIC):
+    return loads(data, source=path)  # legacy (non-zip) torch files are plain pickles
+  with reading(path, "torch.save zip file"), zipfile.ZipFile(io.BytesIO(data)) as z:
+    members = [n for n in z.namelist() if n.endswith("data.pkl")]
+    if not members:
+      raise DataError(f"{path}: no data.pkl inside; not a torch.save file")
+    data = z.read(members[0])
   return loads(data, source=path)

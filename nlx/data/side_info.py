@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from nlx.errors import ConfigError, DataError
+from nlx.io import reading
 
 BUNDLED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "side_info")
 
@@ -28,7 +29,7 @@ def bundled(name: str) -> str:
 def read_descriptions(path: str, classes) -> list:
   """Descriptions in the order of `classes`, from `class: description` lines."""
   found = {}
-  with open(path) as f:
+  with reading(path, "text file of 'class: description' lines"), open(path) as f:
     for n, line in enumerate(f, 1):
       line = line.split("#", 1)[0].strip()
       if line:

@@ -17,6 +17,7 @@ import re
 import numpy as np
 
 from nlx.errors import DataError
+from nlx.io import reading
 
 PAD, UNK = 0, 1
 _ANCHOR = re.compile(r"<a\s[^>]*?>", re.IGNORECASE)
@@ -61,7 +62,7 @@ def read_glove(path: str, words) -> np.ndarray:
   """`[len(words), d]` vectors of `words` from a GloVe-format text file (`word v1 v2 ...`
   per line); a word the file lacks is an error naming it."""
   wanted, vectors = set(words), {}
-  with open(path, encoding="utf-8") as f:
+  with reading(path, "GloVe text file"), open(path, encoding="utf-8") as f:
     for n, line in enumerate(f, 1):
       parts = line.rstrip().split(" ")
       if parts[0] in wanted:

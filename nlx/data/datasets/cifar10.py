@@ -41,13 +41,20 @@ def _read_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
   return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels  # rows are channel-major
 
 
+def _read_names(path: str) -> list[str]:
+  meta = safe_pickle.load_file(path, encoding="bytes")
+  try:
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"]]
+  except (KeyError, TypeError):
+    raise DataError(f"{path}: not CIFAR-10's batches.meta (needs b'label_names')") from None
+
+
 def read_official(data_dir: str):
   """Returns `(train_images, train_labels, test_images, test_labels, class_names)`."""
   d = find_batches_dir(data_dir)
   parts = [_read_batch(os.path.join(d, f"data_batch_{i}")) for i in range(1, 6)]
   x_test, y_test = _read_batch(os.path.join(d, "test_batch"))
-  meta = safe_pickle.load_file(os.path.join(d, "batches.meta"), encoding="bytes")
-  names = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"label_names"]]
+  names = _read_names(os.path.join(d, "batches.meta"))
   return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
           x_test, y_test, names)
 

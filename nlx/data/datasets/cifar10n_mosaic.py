@@ -19,8 +19,10 @@ import os
 
 import numpy as np
 
+from nlx.data.datasets import features
 from nlx.data.types import Dataset, Split
 from nlx.errors import ConfigError, DataError
+from nlx.io import reading
 
 TILES = 4
 
@@ -47,7 +49,7 @@ def load(config) -> Dataset:
     raise DataError(f"cifar10n_mosaic: {path} not found; write the CPU-protocol feature cache "
                     "with `python experiments/protocols.py --out=DIR` and set data.data_dir=DIR")
   label_set = config.label_set or "worst"
-  with np.load(path, allow_pickle=False) as f:
+  with reading(path, "NumPy .npz archive", features.REWRITE), np.load(path, allow_pickle=False) as f:
     key = f"train_labels_{label_set}"
     if key not in f.files:
       raise ConfigError(f"data.label_set={label_set!r}: {path} has no {key}")

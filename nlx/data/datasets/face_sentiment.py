@@ -18,6 +18,7 @@ from PIL import Image
 
 from nlx.data.types import Dataset, Split, parse_split, seeded_split
 from nlx.errors import ConfigError, DataError
+from nlx.io import reading
 
 CLASS_NAMES = ["neutral", "happy", "sad", "angry"]
 FILES = ("answer.csv", "truth.csv", "face4.details", "faces")
@@ -31,25 +32,43 @@ def _check_dir(d: str):
                     "truth.csv and face4.details (e.g. ../shared/data/face_sentiment)")
 
 
-def _read_csv(path):
-  with open(path, newline="") as f:
-    return [[c.strip() for c in row] for row in csv.reader(f)][1:]
+def _read_csv(path: str, columns: str, parse) -> list:
+  """`parse(row)` for each row after the header (`columns`, the leading ones nlx reads); a
+  file cut short, damaged or of another format is one line naming it."""
+  with reading(path, f"CSV file of {columns}", "restore it from the release"):
+    with open(path, newline="") as f:
+      rows = [[c.strip() for c in row] for row in csv.reader(f) if row][1:]
+    n = columns.count(",") + 1
+    short = next((i for i, row in enumerate(rows) if len(row) < n), None)
+    if short is not None:
+      raise ValueError(f"line {short + 2} has {len(rows[short])} of the {n} columns")
+    return [parse(*row[:n]) for row in rows]
 
 
 def read_votes(d: str):
   """Returns `(questions [N], image_names, users, truth [N], votes [N, 4] counts,
   answers list of (question, worker, answer))`, questions sorted."""
-  details = {int(r[0]): (r[1], r[2]) for r in _read_csv(os.path.join(d, "face4.details"))}
-  truth = {int(q): int(t) for q, t in _read_csv(os.path.join(d, "truth.csv"))}
-  answers = [(int(q), w, int(a)) for q, w, a in _read_csv(os.path.join(d, "answer.csv"))]
+  details = dict(_read_csv(os.path.join(d, "face4.details"), "question,imageName,user",
+                           lambda q, name, user: (int(q), (name, user))))
+  truth = dict(_read_csv(os.path.join(d, "truth.csv"), "question,truth",
+                         lambda q, t: (int(q), int(t))))
+  answers = _read_csv(os.path.join(d, "answer.csv"), "question,worker,answer",
+                      lambda q, w, a: (int(q), w, int(a)))
   questions = np.array(sorted(truth))
   pos = {q: i for i, q in enumerate(questions)}
+  unknown = sorted({q for q, _, _ in answers} - set(pos))
+  if unknown:  # the release has a truth for every question asked
+    raise DataError(f"{os.path.join(d, 'truth.csv')}: no truth for {len(unknown)} questions of "
+                    f"answer.csv (first {unknown[0]}); restore it from the release")
   votes = np.zeros((len(questions), 4), np.int64)
   for q, _, a in answers:
-    if q in pos:
-      if not 0 <= a < 4:
-        raise DataError(f"face_sentiment: answer {a} for question {q} is not a class in 0..3")
-      votes[pos[q], a] += 1
+    if not 0 <= a < 4:
+      raise DataError(f"face_sentiment: answer {a} for question {q} is not a class in 0..3")
+    votes[pos[q], a] += 1
+  unnamed = [int(q) for q in questions if q not in details]
+  if unnamed:
+    raise DataError(f"{os.path.join(d, 'face4.details')}: no image for {len(unnamed)} questions "
+                    f"of truth.csv (first {unnamed[0]}); restore it from the release")
   names = [details[q][0] for q in questions]
   users = np.array([details[q][1] for q in questions])
   return questions, names, users, np.array([truth[q] for q in questions]), votes, answers
@@ -64,7 +83,8 @@ def load(config) -> Dataset:
                       f"truth, got {label_set!r}")
   questions, names, users, truth, votes, answers = read_votes(d)
   if (votes.sum(1) == 0).any():
-    raise DataError(f"face_sentiment: {int((votes.sum(1) == 0).sum())} images have no vote")
+    raise DataError(f"face_sentiment: {int((votes.sum(1) == 0).sum())} images have no vote in "
+                    f"{os.path.join(d, 'answer.csv')}")
   suffix = "_4.pgm" if config.resolution == "small" else "_2.pgm"
   images = []
   for name, user in zip(names, users):

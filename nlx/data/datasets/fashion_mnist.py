@@ -12,6 +12,7 @@ import numpy as np
 
 from nlx.data.types import Dataset, Split
 from nlx.errors import DataError
+from nlx.io import reading
 
 CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                "Sneaker", "Bag", "Ankle boot"]
@@ -21,7 +22,7 @@ DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
 def read_idx(path: str) -> np.ndarray:
   """Reads an idx file (magic: 0, 0, dtype code 0x08 = uint8, ndim; big-endian dims)."""
   opener = gzip.open if path.endswith(".gz") else open
-  with opener(path, "rb") as f:
+  with reading(path, "idx file" + " (gzipped)" * path.endswith(".gz")), opener(path, "rb") as f:
     data = f.read()
   if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
     raise DataError(f"{path}: not a uint8 idx file")
@@ -29,7 +30,8 @@ def read_idx(path: str) -> np.ndarray:
   dims = np.frombuffer(data, ">u4", count=ndim, offset=4).astype(int)
   body = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
   if body.size != int(np.prod(dims)):
-    raise DataError(f"{path}: truncated idx file ({body.size} bytes for shape {tuple(dims)})")
+    raise DataError(f"{path}: truncated idx file ({body.size} bytes for shape "
+                    f"{tuple(int(n) for n in dims)})")
   return body.reshape(dims)
 
 

@@ -15,8 +15,10 @@ import numpy as np
 
 from nlx.data.types import Dataset, Split
 from nlx.errors import ConfigError, DataError
+from nlx.io import reading
 
 REQUIRED = ("train_features", "train_clean_labels", "test_features", "test_labels")
+REWRITE = "write it again (e.g. python experiments/protocols.py --out=DIR)"
 
 
 def load(config) -> Dataset:
@@ -24,7 +26,7 @@ def load(config) -> Dataset:
   if not config.data_dir or not os.path.isfile(path):
     raise DataError(f"features: {path} not found; write it with the keys {', '.join(REQUIRED)} "
                     "and train_labels[_<set>] (e.g. python experiments/protocols.py)")
-  with np.load(path, allow_pickle=False) as f:
+  with reading(path, "NumPy .npz archive", REWRITE), np.load(path, allow_pickle=False) as f:
     arrays = {k: f[k] for k in f.files}
   missing = [k for k in REQUIRED if k not in arrays]
   if missing:

@@ -26,6 +26,7 @@ from PIL import Image
 from nlx.data import listing
 from nlx.data.types import Dataset, Split, parse_split, seeded_split
 from nlx.errors import ConfigError, DataError
+from nlx.io import reading
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".pgm", ".ppm", ".tif", ".tiff", ".webp")
 
@@ -92,7 +93,7 @@ def _from_csv(csv_path):
   if not os.path.isfile(csv_path):
     raise DataError(f"image_folder: CSV file not found: {csv_path} (expected lines path,label)")
   base = os.path.dirname(csv_path)
-  with open(csv_path, newline="") as f:
+  with reading(csv_path, "CSV file of path,label lines"), open(csv_path, newline="") as f:
     rows = [r for r in csv.reader(f) if r]
   if rows and _is_header(rows[0], base):
     rows = rows[1:]

@@ -19,6 +19,7 @@ import numpy as np
 from nlx.data.datasets import image_folder, voc
 from nlx.data.types import Dataset, Split, parse_split, seeded_split
 from nlx.errors import ConfigError, DataError
+from nlx.io import reading
 
 
 def read(csv_path: str) -> tuple[list, np.ndarray, list]:
@@ -28,11 +29,11 @@ def read(csv_path: str) -> tuple[list, np.ndarray, list]:
   base = os.path.dirname(csv_path)
   names_file = os.path.join(base, "classes.txt")
   if os.path.isfile(names_file):
-    with open(names_file) as f:
+    with reading(names_file, "text file of class names"), open(names_file) as f:
       classes = [line.strip() for line in f if line.strip()]
   else:
     classes = list(voc.CLASSES)
-  with open(csv_path, newline="") as f:
+  with reading(csv_path, "CSV file of path,tags lines"), open(csv_path, newline="") as f:
     rows = [r for r in csv.reader(f) if r]
   if rows and rows[0][:2] == ["path", "tags"]:
     rows = rows[1:]

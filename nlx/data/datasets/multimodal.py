@@ -32,6 +32,7 @@ import numpy as np
 from nlx.data import text
 from nlx.data.types import Dataset, Split, parse_split, seeded_split
 from nlx.errors import ConfigError, DataError
+from nlx.io import reading
 
 SENTIMENT = ("negative", "neutral", "positive")
 
@@ -78,12 +79,17 @@ def load_anp(config) -> Dataset:
     raise DataError(f"multimodal_anp: {', '.join(missing) or 'data.data_dir unset'} not found; "
                     "put posts.csv (features_row,title,description,anp,anp_score) and "
                     "features.npy in data.data_dir (see nlx/data/datasets/multimodal.py)")
-  features = np.load(feats, allow_pickle=False)
-  with open(posts, newline="", encoding="utf-8") as f:
+  with reading(feats, "NumPy .npy array"):
+    features = np.load(feats, allow_pickle=False)
+  with reading(posts, "CSV file"), open(posts, newline="", encoding="utf-8") as f:
     rows = list(csv.DictReader(f))
   need = {"features_row", "title", "description", "anp", "anp_score"}
   if not rows or not need <= set(rows[0]):
     raise DataError(f"{posts}: needs the columns {sorted(need)}")
+  short = next((n for n, r in enumerate(rows, 2) if None in r.values()), None)
+  if short is not None:  # a line cut short
+    raise DataError(f"{posts}: line {short} has {sum(v is not None for v in rows[short - 2].values())} "
+                    f"of the {len(rows[0])} columns")
   try:
     index = np.array([int(r["features_row"]) for r in rows])
     scores = np.array([float(r["anp_score"]) for r in rows])

@@ -26,6 +26,7 @@ import numpy as np
 
 from nlx.data.types import Dataset, Split
 from nlx.errors import ConfigError, DataError
+from nlx.io import reading
 
 
 def _hint(name: str, data_dir: str) -> str:
@@ -41,11 +42,13 @@ def open_builder(name: str, data_dir: str):
   """The prepared `tfds` builder of `name` in `data_dir`, or a DataError saying how to
   prepare it."""
   import tensorflow_datasets as tfds
-  try:
-    builder = tfds.builder(name, data_dir=data_dir or None)
-  except tfds.core.registered.DatasetNotFoundError:
-    raise DataError(f"tfds:{name}: no such dataset in the TFDS catalogue or in "
-                    f"{data_dir or 'the default data dir'}; {_hint(name, data_dir)}") from None
+  with reading(data_dir or "~/tensorflow_datasets", f"prepared tfds:{name}",
+               _hint(name, data_dir)):
+    try:
+      builder = tfds.builder(name, data_dir=data_dir or None)
+    except tfds.core.registered.DatasetNotFoundError:  # a ValueError: before `reading`'s
+      raise DataError(f"tfds:{name}: no such dataset in the TFDS catalogue or in "
+                      f"{data_dir or 'the default data dir'}; {_hint(name, data_dir)}") from None
   if not builder.is_prepared():
     raise DataError(f"tfds:{name}: not prepared in {builder.data_dir}; {_hint(name, data_dir)}")
   if builder.info.file_format != tfds.core.FileFormat.ARRAY_RECORD:
@@ -88,9 +91,10 @@ def read_split(builder, split: str, config, *, train: bool) -> Split:
   features, field = builder.info.features, config.tfds_input_field
   image = isinstance(features[field], tfds.features.Image)
   # labels first, without decoding the images (one pass over the records)
-  source = builder.as_data_source(
-      split=split, decoders={field: tfds.decode.SkipDecoding()} if image else None)
-  records = source.__getitems__(list(range(len(source))))
+  with reading(builder.data_dir, f"prepared split {split!r}", "prepare the dataset again"):
+    source = builder.as_data_source(
+        split=split, decoders={field: tfds.decode.SkipDecoding()} if image else None)
+    records = source.__getitems__(list(range(len(source))))
   clean = np.array([r[config.tfds_clean_label_field] for r in records], np.int64)
   labels = (np.array([r[config.tfds_label_field] for r in records], np.int64) if train
             else clean.copy())

@@ -20,6 +20,7 @@ import numpy as np
 from nlx.data.datasets import image_folder
 from nlx.data.types import Dataset, Split
 from nlx.errors import ConfigError, DataError
+from nlx.io import reading
 
 CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
            "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
@@ -42,9 +43,20 @@ def _ensure_extracted(data_dir: str, year: str) -> str:
                     f"{', '.join(tars)} in data.data_dir={data_dir or '(unset)'}; download "
                     "them from http://host.robots.ox.ac.uk/pascal/VOC/ into that directory")
   for t in tars:
-    with tarfile.open(os.path.join(data_dir, t)) as f:
-      f.extractall(data_dir, filter="data")
+    _extract(os.path.join(data_dir, t), data_dir)
   return root
+
+
+def _extract(tar_path: str, out_dir: str) -> None:
+  """Extracts a release tar; one cut short or damaged is a one-line DataError naming it
+  (tarfile itself stops quietly at a cut inside the last member it finds)."""
+  with reading(tar_path, "tar archive", "download it again"), tarfile.open(tar_path) as f:
+    members = f.getmembers()
+    f.fileobj.seek(f.offset)
+    if len(f.fileobj.read(512)) < 512:  # a whole tar ends with blocks of zeros
+      raise EOFError("it stops without the end-of-archive blocks, after "
+                     f"{members[-1].name if members else 'no whole member'}")
+    f.extractall(out_dir, members=members, filter="data")
 
 
 def read_split(root: str, split: str) -> tuple[list, np.ndarray]:
@@ -54,7 +66,7 @@ def read_split(root: str, split: str) -> tuple[list, np.ndarray]:
     path = os.path.join(root, "ImageSets", "Main", f"{name}_{split}.txt")
     if not os.path.isfile(path):
       raise DataError(f"{path} not found (incomplete VOC release)")
-    with open(path) as f:
+    with reading(path, "VOC image set"), open(path) as f:
       pairs = [line.split() for line in f if line.strip()]
     if any(len(p) != 2 or p[1] not in ("1", "-1", "0") for p in pairs):
       raise DataError(f"{path}: expected lines '<image id> <1|-1|0>'")

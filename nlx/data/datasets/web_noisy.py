@@ -35,6 +35,7 @@ import numpy as np
 from nlx.data.datasets import image_folder
 from nlx.data.types import Dataset, Split
 from nlx.errors import ConfigError, DataError
+from nlx.io import reading
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -48,7 +49,7 @@ def _need(data_dir: str, name: str, files) -> None:
 
 def _read_kv(path: str) -> dict:
   out = {}
-  with open(path) as f:
+  with reading(path, "list of '<image path> <label>' lines"), open(path) as f:
     for n, line in enumerate(f, 1):
       parts = line.split()
       if not parts:
@@ -60,7 +61,7 @@ def _read_kv(path: str) -> dict:
 
 
 def _read_list(path: str) -> list:
-  with open(path) as f:
+  with reading(path, "text file of one entry a line"), open(path) as f:
     return [line.strip() for line in f if line.strip()]
 
 
