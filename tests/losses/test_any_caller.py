@@ -164,3 +164,42 @@ def test_extreme_logits_finite_values_and_gradients_fast():
 
   for name, (value, grad) in values_and_grads(logits).items():
     assert np.isfinite(float(value)) and np.all(np.isfinite(np.asarray(grad))), name
+
+
+# losses with hyperparameters: (fn, first hyperparameter, a value away from its default)
+KEYWORD_ONLY = [
+    (nl.label_smoothing_cross_entropy, "alpha", 0.3),
+    (nl.bootstrap_soft, "beta", 0.6),
+    (nl.bootstrap_hard, "beta", 0.6),
+    (nl.generalized_cross_entropy, "q", 0.3),
+    (nl.truncated_generalized_cross_entropy, "q", 0.3),
+    (nl.reverse_cross_entropy, "log_zero", -6.0),
+    (nl.symmetric_cross_entropy, "alpha", 0.5),
+    (nl.taylor_cross_entropy, "order", 3),
+    (nl.mean_absolute_error, "reduced", True),
+    (nl.active_passive_loss, "alpha", 0.5),
+    (nl.sigmoid_bootstrap_soft, "beta", 0.6),
+    (nl.sigmoid_bootstrap_hard, "beta", 0.6),
+]
+
+
+@pytest.mark.parametrize("fn,name,value", KEYWORD_ONLY, ids=[f.__name__ for f, _, _ in KEYWORD_ONLY])
+def test_hyperparameters_are_keyword_only_and_logits_labels_may_be_named(fn, name, value):
+  """The API of nlx.losses' doc: `(logits, labels, *, hyperparameters)`. A hyperparameter
+  passed by position (a swapped argument order going unnoticed) is a TypeError; logits and
+  labels may be passed by name."""
+  logits, y = batch(b=4, c=5)
+  labels = jax.nn.one_hot(y, 5)  # rows: every loss here, sigmoid ones included, takes them
+  want = fn(logits, labels, **{name: value})
+  np.testing.assert_allclose(fn(logits=logits, labels=labels, **{name: value}), want, rtol=1e-6)
+  with pytest.raises(TypeError):
+    fn(logits, labels, value)
+
+
+def test_binary_cross_entropy_eps_is_keyword_only_and_probs_labels_may_be_named():
+  p, y = jnp.array([[0.25, 1.0]]), jnp.array([[1.0, 0.0]])
+  # p = 1 with y = 0 is clipped to 1 - eps: -log(0.25) - log(eps), eps = 1e-3
+  want = -np.log(0.25) - np.log(1e-3)
+  np.testing.assert_allclose(nl.binary_cross_entropy(probs=p, labels=y, eps=1e-3)[0], want, rtol=1e-4)
+  with pytest.raises(TypeError):
+    nl.binary_cross_entropy(p, y, 1e-3)

@@ -49,3 +49,30 @@ def test_binary_cross_entropy_clips_at_its_eps_by_hand():
   # y = (1, 0, 1): -(log 0.01 + log 0.5 + log 0.99)
   got = losses.binary_cross_entropy(probs, jnp.array([[1.0, 0.0, 1.0]]), eps=0.01)
   assert got[0] == pytest.approx(-(np.log(0.01) + np.log(0.5) + np.log(0.99)), rel=1e-6)
+
+
+def test_forward_correction_with_an_impossible_noisy_class_and_a_rounding_negative_entry():
+  # P = (0.5, 0.3, 0.2); T[true, noisy] with no true class flipping into noisy class 2:
+  # p(noisy) = P @ T = (0.5 + 0.1, 0.3 + 0.1, 0); label 0 -> -log 0.6, finite (0 log 0 = 0)
+  logits = jnp.log(jnp.array([[0.5, 0.3, 0.2]]))
+  t = jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.5, 0.0]])
+  got = losses.forward_corrected_cross_entropy(logits, jnp.array([[1.0, 0.0, 0.0]]), t)
+  assert float(got[0]) == pytest.approx(-np.log(0.6), rel=1e-6)
+  # an estimated T with an entry at -1e-7 (float rounding) reads it as 0, not as log(-1e-7)
+  t2 = jnp.array([[1.0 + 1e-7, -1e-7], [0.2, 0.8]])
+  got = losses.forward_corrected_cross_entropy(jnp.log(jnp.array([[0.6, 0.4]])),
+                                               jnp.array([[0.0, 1.0]]), t2)
+  assert float(got[0]) == pytest.approx(-np.log(0.4 * 0.8), rel=1e-6)
+
+
+def test_as_distribution_forms_by_hand():
+  np.testing.assert_array_equal(losses.as_distribution(jnp.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
+  np.testing.assert_array_equal(losses.as_distribution(jnp.int32(1), 3), [0, 1, 0])
+  row = losses.as_distribution(jnp.array([0.2, 0.8], jnp.bfloat16), 2)  # one row [C]
+  assert row.dtype == jnp.float32 and row.shape == (2,)
+  soft = jnp.full((2, 4, 3), 1 / 3)  # [..., C] rows of any rank pass through
+  np.testing.assert_allclose(losses.as_distribution(soft, 3), soft)
+  with pytest.raises(losses.LabelShapeError, match=r"\[\.\.\., 3\] target rows, got shape \(\)"):
+    losses.as_distribution(jnp.float32(1.0), 3)
+  with pytest.raises(losses.LabelShapeError, match=r"got shape \(2, 4\)"):
+    losses.as_distribution(jnp.zeros((2, 4)), 3)

@@ -189,3 +189,74 @@ def test_batch_single_jit_and_extreme_gradients(fn):
   labels = jnp.asarray(np.eye(5)[[1, 0]], jnp.float32)  # one wrong, one right
   g = jax.grad(lambda z: fn(z, labels).sum())(extreme)
   assert np.all(np.isfinite(g)) and np.all(np.isfinite(fn(extreme, labels)))
+
+
+# every default, as the docstrings give it (the papers' values)
+DEFAULTS = [
+    (nl.label_smoothing_cross_entropy, {"alpha": 0.1}),
+    (nl.bootstrap_soft, {"beta": 0.95}),
+    (nl.bootstrap_hard, {"beta": 0.8}),
+    (nl.generalized_cross_entropy, {"q": 0.7}),
+    (nl.truncated_generalized_cross_entropy, {"q": 0.7, "k": 0.5}),
+    (nl.reverse_cross_entropy, {"log_zero": -4.0}),
+    (nl.symmetric_cross_entropy, {"alpha": 0.1, "beta": 1.0, "log_zero": -4.0}),
+    (nl.taylor_cross_entropy, {"order": 2}),
+    (nl.mean_absolute_error, {"reduced": False}),
+    (nl.active_passive_loss, {"alpha": 1.0, "beta": 1.0, "log_zero": -4.0}),
+    (nl.sigmoid_bootstrap_soft, {"beta": 0.95}),
+    (nl.sigmoid_bootstrap_hard, {"beta": 0.8}),
+]
+
+
+@pytest.mark.parametrize("fn,defaults", DEFAULTS, ids=[f.__name__ for f, _ in DEFAULTS])
+def test_defaults_are_the_documented_ones(fn, defaults):
+  # p_y on both sides of the truncation k = 0.5, logits on both sides of 0 and of +-1
+  logits = jnp.log(jnp.array([[0.7, 0.2, 0.1], [0.3, 0.6, 0.1], [0.2, 0.2, 0.6]]))
+  labels = jnp.asarray(np.eye(3)[[0, 0, 2]], jnp.float32)
+  np.testing.assert_allclose(fn(logits, labels), fn(logits, labels, **defaults), rtol=1e-6)
+  # each default against a value a unit away: the default call must tell them apart
+  for name, value in defaults.items():
+    for other in ((not value,) if isinstance(value, bool) else (value + 1, value - 1)):
+      if fn is nl.taylor_cross_entropy and other < 1:
+        continue
+      assert not np.allclose(fn(logits, labels), fn(logits, labels, **{**defaults, name: other})), name
+
+
+def test_binary_cross_entropy_default_eps_is_1e_7():
+  # p = 0 with y = 1 is clipped to 1e-7: -log(1e-7) = 16.118
+  got = nl.binary_cross_entropy(jnp.array([[0.0]]), jnp.array([[1.0]]))
+  assert float(got[0]) == pytest.approx(-math.log(1e-7), rel=1e-5)
+
+
+def test_truncated_gce_at_p_y_equal_to_k_is_the_constant_branch():
+  """The paper's truncation: L_q(p_y) only where p_y > k; at p_y = k exactly (two equal
+  logits, k = 0.5) the value is L_q(k) either way, but the loss is the constant, so no
+  gradient."""
+  logits, y = jnp.zeros((1, 2)), jnp.array([[1.0, 0.0]])
+  assert float(nl.truncated_generalized_cross_entropy(logits, y, q=0.7, k=0.5)[0]) == (
+      pytest.approx(lq(0.5, 0.7), rel=1e-6))
+  g = jax.grad(lambda z: nl.truncated_generalized_cross_entropy(z, y, q=0.7, k=0.5).sum())(logits)
+  np.testing.assert_array_equal(g, np.zeros((1, 2)))
+
+
+def test_reverse_ce_gradient_wrt_soft_labels_with_a_zero_is_finite():
+  """Targets that come from a model (soft labels) may have exact zeros. RCE
+  `-sum_k p_k max(log y_k, A)`: d/dy_k = -p_k / y_k where log y_k > A, else 0."""
+  y = jnp.array([[0.6, 0.4, 0.0]])
+  g = jax.grad(lambda t: nl.reverse_cross_entropy(LOGITS, t).sum())(y)
+  np.testing.assert_allclose(g, [[-0.5 / 0.6, -0.3 / 0.4, 0.0]], rtol=1e-5)
+
+
+def test_sigmoid_bootstrap_hard_counts_a_zero_logit_as_negative():
+  """z = [sigmoid(logit) > 0.5]: a logit of exactly 0 is not a positive prediction. The
+  value at logit 0 is log 2 whatever the target; the gradient sigmoid(0) - target tells:
+  target 0.8 * 1 + 0.2 * 0 = 0.8 -> -0.3, and 0.8 * 0 + 0.2 * 0 = 0 -> 0.5."""
+  g = jax.grad(lambda z: nl.sigmoid_bootstrap_hard(z, jnp.array([[1.0, 0.0]]), beta=0.8).sum())(
+      jnp.zeros((1, 2)))
+  np.testing.assert_allclose(g, [[-0.3, 0.5]], rtol=1e-6)
+  # and logits 0.5, -0.5 (between 0 and +-1): predicted positive, negative
+  z = jnp.array([[0.5, -0.5]])
+  s = 1 / (1 + math.exp(-0.5))
+  want = -(math.log(s)) - math.log(s)  # targets 1 and 0: BCE = -log s - log(1 - sigmoid(-0.5))
+  assert float(nl.sigmoid_bootstrap_hard(z, jnp.array([[1.0, 0.0]]), beta=0.8)[0]) == (
+      pytest.approx(want, rel=1e-5))

@@ -56,6 +56,16 @@ def test_chunk_size_keeps_patches_near_4_5_mib_and_divides_the_batch():
   assert conv_ops.chunk_size(100, 8, 8, 64) == 25    # target 32; 25 divides 100
 
 
+def test_chunk_size_at_the_edges_of_the_4_5_mib_budget():
+  # 8*8*9*64*4 = 147,456 B per example: exactly 32 fit in 4,718,592 B (4.5 MiB), 35 in 5 MiB
+  assert conv_ops.chunk_size(34, 8, 8, 64) == 17  # 34 = 2 * 17: 34 examples are 4.78 MiB
+  assert conv_ops.chunk_size(33, 8, 8, 64) == 11  # 33 = 3 * 11: 33 examples are 4.64 MiB
+  assert conv_ops.chunk_size(32, 8, 8, 64) == 32  # exactly the budget
+  # one example alone over the budget (64*64*9*64*4 = 9 MiB): still one per chunk
+  assert conv_ops.chunk_size(4, 64, 64, 64) == 1
+  assert conv_ops.chunk_size(1, 64, 64, 64) == 1
+
+
 def test_conv3x3_value_and_both_gradients_equal_xlas():
   x, g = random_xg(n=4, h=6, w=6, c=5, d=3)
   w = jnp.asarray(np.random.default_rng(1).normal(size=(3, 3, 5, 3)), jnp.float32)
@@ -71,7 +81,9 @@ def test_conv3x3_value_and_both_gradients_equal_xlas():
 
 @pytest.mark.parametrize("kind,expected", [
     ("same3x3", True), ("same_string", True), ("stride2", False), ("1x1", False),
-    ("bf16", False), ("dilated", False), ("nchw", False), ("5x5", False)])
+    ("bf16", False), ("dilated", False), ("nchw", False), ("5x5", False),
+    ("5x5_padding_1", False), ("5x5_same", False), ("grouped", False), ("valid", False),
+    ("valid_string", False), ("padding_0_1", False)])
 def test_only_3x3_stride1_same_float32_nhwc_takes_the_chunked_path(kind, expected):
   x = jnp.zeros((2, 8, 8, 4))
   w = jnp.zeros((3, 3, 4, 6))
@@ -92,7 +104,29 @@ def test_only_3x3_stride1_same_float32_nhwc_takes_the_chunked_path(kind, expecte
     x, args["dimension_numbers"] = jnp.zeros((2, 4, 8, 8)), ("NCHW", "HWIO", "NCHW")
   elif kind == "5x5":
     w, args["padding"] = jnp.zeros((5, 5, 4, 6)), ((2, 2), (2, 2))
+  elif kind == "5x5_padding_1":  # padding alone would pass: the kernel's size must reject it
+    w = jnp.zeros((5, 5, 4, 6))
+  elif kind == "5x5_same":
+    w, args["padding"] = jnp.zeros((5, 5, 4, 6)), "SAME"
+  elif kind == "valid":  # a 3x3 whose output is 2 smaller: not conv3x3's "same"
+    args["padding"] = ((0, 0), (0, 0))
+  elif kind == "valid_string":
+    args["padding"] = "VALID"
+  elif kind == "padding_0_1":  # TensorFlow's "same" for stride 2: asymmetric
+    args["padding"] = ((0, 1), (1, 1))
+  elif kind == "grouped":  # a depthwise 3x3 (4 groups of one channel): not conv3x3's product
+    w, args["feature_group_count"] = jnp.zeros((3, 3, 1, 4)), 4
   assert conv_ops._is_same_3x3(x, w, **args) is expected
+
+
+@pytest.mark.parametrize("backend,count,expected", [
+    ("cpu", 1, True), ("cpu", 2, False), ("cpu", 8, False), ("gpu", 1, False), ("tpu", 1, False)])
+def test_chunked_path_only_on_a_single_cpu_device(backend, count, expected, monkeypatch):
+  """The module doc's rule: the chunked path needs the CPU backend and one device (the
+  tests themselves run on 8 host devices, so the rule is checked on stand-ins)."""
+  monkeypatch.setattr(jax, "default_backend", lambda: backend)
+  monkeypatch.setattr(jax, "device_count", lambda: count)
+  assert conv_ops._single_cpu_device.__wrapped__() is expected
 
 
 def test_conv_general_dilated_equals_lax_on_either_path(monkeypatch):

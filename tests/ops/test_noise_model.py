@@ -114,3 +114,16 @@ def test_optimal_noise_type_threshold_on_its_boundary():
   z = nm.optimal_noise_type(np.array([0, 1, 2, 2]), np.array([1, 0, 1, 0]), c)
   # C[1, 0] = 0.5 random; C[0, 1] = 0.5 random; C[1, 2] = 0.51 confusing; C[0, 2] = 0.49 random
   np.testing.assert_array_equal(z, [nm.RANDOM, nm.RANDOM, nm.CONFUSING, nm.RANDOM])
+
+
+def test_estimate_by_hand_with_zero_counts_and_no_floating_point_error():
+  """L = 3 (alpha = 1/2). True 0: noisy 1 five times, noisy 2 never -> keep only entry 1
+  (an entry with no count is never kept). True 1: no wrong label -> uniform 1/2. True 2:
+  noisy 0 three times, noisy 1 once: E(k=1) = 1 * log(1/2) = -0.69 beats
+  E(k=2) = 3 log 3 + 1 log 1 - 4 log 4 = -2.25, so C[0, 2] = 1. The zero counts take
+  no log(0) on the way (numpy errors raised)."""
+  true = np.array([0] * 5 + [1] * 4 + [2] * 4 + [0, 2])
+  noisy = np.array([1] * 5 + [1] * 4 + [0, 0, 0, 1] + [0, 2])  # last two: y~ = y
+  with np.errstate(all="raise"):
+    c = nm.estimate_confusion(true, noisy, 3)
+  np.testing.assert_allclose(c, [[0.0, 0.5, 1.0], [1.0, 0.0, 0.0], [0.0, 0.5, 0.0]], atol=1e-12)

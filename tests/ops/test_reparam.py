@@ -101,3 +101,37 @@ def test_gumbel_softmax_and_binary_concrete_values_at_a_temperature():
     want_b = 1 / (1 + np.exp(-(np.asarray(logits, np.float64) + np.log(u) - np.log(1 - u)) / tau))
     np.testing.assert_allclose(reparam.binary_concrete(key, logits, tau), want_b, rtol=1e-5,
                                atol=1e-7)
+
+
+def test_event_axis_is_the_last_for_any_rank():
+  # one event of 2 Bernoullis [2] and a [1, 2, 2] batch: sums over the last axis only
+  q, p = 0.8, 0.3
+  logit = lambda v: float(np.log(v / (1 - v)))
+  h = stats.bernoulli(q).entropy() + stats.bernoulli(p).entropy()
+  np.testing.assert_allclose(reparam.bernoulli_entropy(jnp.array([logit(q), logit(p)])), h,
+                             rtol=1e-5)
+  np.testing.assert_allclose(reparam.bernoulli_entropy(jnp.full((1, 2, 2), 0.0)),
+                             [[2 * np.log(2), 2 * np.log(2)]], rtol=1e-6)
+  kl = q * np.log(q / p) + (1 - q) * np.log((1 - q) / (1 - p))
+  np.testing.assert_allclose(reparam.bernoulli_kl(jnp.full((1, 2, 3), logit(q)),
+                                                  jnp.full((1, 2, 3), logit(p))),
+                             np.full((1, 2), 3 * kl), rtol=1e-5)
+  # gaussian: KL(N(1, 1) || N(0, 1)) = 1/2 per dimension; H(N(., 1)) = (1 + log 2 pi) / 2
+  np.testing.assert_allclose(reparam.gaussian_kl_standard(jnp.ones((1, 2, 3)), jnp.zeros((1, 2, 3))),
+                             np.full((1, 2), 1.5), rtol=1e-6)
+  np.testing.assert_allclose(reparam.gaussian_entropy(jnp.zeros((1, 2, 3))),
+                             np.full((1, 2), 1.5 * (1 + np.log(2 * np.pi))), rtol=1e-6)
+  # a single hard Gumbel-softmax sample [C] is one-hot
+  s = reparam.gumbel_softmax(jax.random.key(0), jnp.log(jnp.array([0.2, 0.5, 0.3])), 0.5, hard=True)
+  assert s.shape == (3,) and sorted(np.asarray(s).tolist()) == [0.0, 0.0, 1.0]
+  s3 = reparam.gumbel_softmax(jax.random.key(0), jnp.zeros((2, 4, 3)), 0.5, hard=True)
+  np.testing.assert_array_equal(np.asarray(s3).sum(-1), np.ones((2, 4)))
+
+
+def test_hard_is_keyword_only():
+  logits = jnp.zeros((2, 3))
+  for fn in (reparam.gumbel_softmax, reparam.binary_concrete):
+    with pytest.raises(TypeError):
+      fn(jax.random.key(0), logits, 0.5, True)
+    hard = fn(rng=jax.random.key(0), logits=logits, temperature=0.5, hard=True)
+    assert set(np.unique(np.asarray(hard))) <= {0.0, 1.0}

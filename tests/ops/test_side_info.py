@@ -128,3 +128,59 @@ def test_text_encoder_must_be_tfidf_or_a_local_model(tmp_path):
   rare, common = np.log(4 / 2) + 1, np.log(4 / 3) + 1
   want = np.array([[0, rare, 0, common], [rare, 0, common, 0], [0, 0, common, common]])
   np.testing.assert_allclose(emb, want / np.linalg.norm(want, axis=1, keepdims=True), rtol=1e-6)
+
+
+def test_hierarchy_errors_name_the_line(tmp_path):
+  with pytest.raises(DataError, match=r"bad\.txt:3: 'x' has two parents \('a', 'b'\)"):
+    si.read_hierarchy(write(tmp_path, "bad.txt", "# header\nx a\nx b\n"))
+  with pytest.raises(DataError, match=r"three\.txt:2: expected 'child parent', got 'y a b'"):
+    si.read_hierarchy(write(tmp_path, "three.txt", "x a\ny a b\n"))
+  # a comment after the parent, with a second '#': the parent is still 'a'
+  assert si.read_hierarchy(write(tmp_path, "ok.txt", "x a # one # two\n")) == {"x": "a"}
+
+
+def test_a_chain_as_long_as_the_hierarchy_is_no_cycle_and_a_cycle_is_an_error():
+  # d -> c -> b -> a: every class's chain of ancestors is at most 4 = len(parents) + 1 long
+  parents = {"d": "c", "c": "b", "b": "a"}
+  np.testing.assert_array_equal(si.tree_distances(["d", "b"], parents), [[0, 2], [2, 0]])
+  with pytest.raises(DataError, match="cycle through 'x'"):
+    si.tree_distances(["x"], {"x": "y", "y": "z", "z": "x"})
+
+
+def test_cosine_similarity_matrix_by_hand_unnormalised_rows():
+  e = np.array([[3.0, 4.0], [0.0, 0.5], [0.0, 0.0]])  # norms 5, 0.5 and 0 (stays 0)
+  np.testing.assert_allclose(si.cosine_similarity_matrix(e),
+                             [[1.0, 0.8, 0.0], [0.8, 1.0, 0.0], [0.0, 0.0, 0.0]], atol=1e-12)
+
+
+def test_prototypes_of_weights_summing_below_one_and_of_an_empty_class():
+  # unit features along e1, e2 (scaled: normalised first); class 1 has no example
+  f = jnp.array([[2.0, 0.0], [0.0, 0.5], [0.3, 0.4]])
+  labels = jnp.array([0, 0, 2])
+  w = jnp.array([0.2, 0.1, 0.05])
+  want0 = (0.2 * np.array([1.0, 0.0]) + 0.1 * np.array([0.0, 1.0])) / 0.3
+  got = si.weighted_prototypes(f, labels, w, 3)
+  np.testing.assert_allclose(got, [want0, [0.0, 0.0], [0.6, 0.8]], rtol=1e-6, atol=1e-7)
+  got = si.topk_prototypes(f, labels, w, 3, 2, weights=w)
+  np.testing.assert_allclose(got, [want0, [0.0, 0.0], [0.6, 0.8]], rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(si.l2_normalize(jnp.array([0.3, 0.4])), [0.6, 0.8], rtol=1e-6)
+
+
+def test_hyperparameters_are_keyword_only():
+  g, labels = jnp.array([[1.0, 0.0], [0.0, 1.0]]), jnp.array([0, 1])
+  with pytest.raises(TypeError):
+    si.consistency(jnp.zeros((2, 2)), jnp.zeros((2, 2)), 1.0, 0.5)
+  # identical rows: KL 0, p = eps^-gamma = 0.5^-1 = 2
+  np.testing.assert_allclose(si.consistency(relation_rows=jnp.zeros((2, 2)),
+                                            visual_similarity=jnp.zeros((2, 2)), gamma=1.0, eps=0.5),
+                             [2.0, 2.0], rtol=1e-6)
+  with pytest.raises(TypeError):
+    si.noise_weights(g, labels, g, 1.2, 1.0)
+  np.testing.assert_allclose(si.noise_weights(features=g, labels=labels, prototypes=g, alpha=1.2,
+                                              beta=1.0), [1.2, 1.2], rtol=1e-6)
+  with pytest.raises(TypeError):
+    si.sinet_weights(g, labels, jnp.ones(2), jnp.eye(2), 1, 1.0, 1e-3, 1.2, 1.0)
+  with pytest.raises(TypeError):
+    si.relation_graph(["x"], {"x": "r"})
+  np.testing.assert_allclose(si.relation_graph(classes=["x", "y"], hierarchy={"x": "r", "y": "r"}),
+                             [[1.0, 1 / 3], [1 / 3, 1.0]], rtol=1e-6)

@@ -100,6 +100,16 @@ def test_prototype_label_update_by_hand():
   np.testing.assert_allclose(np.asarray(new).sum(1), 1.0, rtol=1e-6)
 
 
+def test_prototype_without_mass_computes_no_nan_on_the_way():
+  # the division is guarded (0 / 0 never happens), so the update runs under debug_nans
+  g = jnp.array([[0.5, 0.5], [1.0, 0.0]])
+  q, r = jnp.array([[1.0, 0.0]]), jnp.array([[0.9, 0.1]])
+  with jax.debug_nans(True):
+    new = memory.update_prototype_labels(g, q, r, beta=0.8)
+  np.testing.assert_allclose(new, [[0.8 * 0.5 + 0.2 * 0.9, 0.8 * 0.5 + 0.2 * 0.1], [1.0, 0.0]],
+                             rtol=1e-6)
+
+
 def test_cache_is_fifo():
   cache, count = jnp.zeros((5, 1)), jnp.asarray(0)
   cache, count = memory.push_to_cache(cache, count, jnp.array([[1.0], [2.0]]))
@@ -156,3 +166,68 @@ def test_normalized_entropy_by_hand():
   p = jnp.array([[0.25, 0.25, 0.25, 0.25], [1.0, 0.0, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0]])
   # H / log 4: 1, 0 and log 2 / log 4 = 1/2
   np.testing.assert_allclose(memory.normalized_entropy(p), [1.0, 0.0, 0.5], atol=1e-7)
+
+
+def test_prototype_label_update_default_momentum_is_0_8():
+  g = jnp.array([[1.0, 0.0]])
+  new = memory.update_prototype_labels(g, jnp.array([[1.0], [1.0]]), jnp.array([[0.2, 0.8],
+                                                                                [0.4, 0.6]]))
+  # mean prediction (0.3, 0.7); 0.8 g + 0.2 mean
+  np.testing.assert_allclose(new, [[0.8 + 0.2 * 0.3, 0.2 * 0.7]], rtol=1e-6)
+
+
+def test_l2_normalize_and_entropy_work_on_the_last_axis_of_any_rank():
+  v = jnp.array([3.0, 4.0])
+  np.testing.assert_allclose(memory.l2_normalize(v), [0.6, 0.8], rtol=1e-6)
+  x = jnp.array([[[3.0, 4.0], [0.0, 2.0]]])  # [1, 2, 2]: rows, not columns
+  np.testing.assert_allclose(memory.l2_normalize(x), [[[0.6, 0.8], [0.0, 1.0]]], rtol=1e-6)
+  # a zero vector stays zero (the eps floor), a tiny one is still scaled to unit length
+  np.testing.assert_allclose(memory.l2_normalize(jnp.array([[0.0, 0.0], [1e-3, 0.0]])),
+                             [[0.0, 0.0], [1.0, 0.0]], rtol=1e-6)
+  np.testing.assert_allclose(memory.normalized_entropy(jnp.array([0.5, 0.5, 0.0, 0.0])), 0.5,
+                             rtol=1e-6)
+  p = jnp.array([[[0.25, 0.25, 0.25, 0.25], [1.0, 0.0, 0.0, 0.0]]])  # [1, 2, 4]
+  np.testing.assert_allclose(memory.normalized_entropy(p), [[1.0, 0.0]], atol=1e-7)
+
+
+def test_options_are_keyword_only_and_arrays_may_be_named():
+  h, c = jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 0.0], [0.0, 1.0]])
+  g = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+  log_p, _ = memory.memory_read(features=h, prototypes=c, proto_labels=g, temperature=0.5)
+  # cosines (1, 0) / 0.5: p = (e^2, 1) / (e^2 + 1)
+  np.testing.assert_allclose(np.exp(log_p), [[np.e ** 2 / (np.e ** 2 + 1), 1 / (np.e ** 2 + 1)]],
+                             rtol=1e-6)
+  with pytest.raises(TypeError):
+    memory.memory_read(h, c, g, 0.5)
+  q, r = jnp.array([[1.0, 0.0]]), jnp.array([[0.0, 1.0]])
+  new = memory.update_prototype_labels(proto_labels=g, assignment=q, predictions=r, beta=0.5)
+  np.testing.assert_allclose(new, [[0.5, 0.5], [0.0, 1.0]], rtol=1e-6)
+  with pytest.raises(TypeError):
+    memory.update_prototype_labels(g, q, r, 0.5)
+  with pytest.raises(TypeError):
+    sinkhorn_assignment(jnp.zeros((2, 2)), 0.05)
+  np.testing.assert_allclose(sinkhorn_assignment(scores=jnp.zeros((2, 2)), epsilon=0.1),
+                             np.full((2, 2), 0.5), rtol=1e-6)
+
+
+def test_memory_read_one_example_at_a_time_under_vmap():
+  h = jnp.asarray(random_scores(b=5, l=3, seed=8))
+  c = jnp.asarray(random_scores(b=4, l=3, seed=9))
+  g = jax.nn.softmax(jnp.asarray(random_scores(b=4, l=2, seed=10)))
+  log_p, v = memory.memory_read(h, c, g, temperature=0.5)
+  one_log_p, one_v = jax.vmap(lambda x: memory.memory_read(x, c, g, temperature=0.5))(h)
+  np.testing.assert_allclose(one_log_p, log_p, rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(one_v, v, rtol=1e-6, atol=1e-7)
+  # and the attention of one example by hand: softmax of its cosines / tau
+  cos = np.asarray(c) @ np.asarray(h[0]) / np.linalg.norm(c, axis=1) / np.linalg.norm(h[0])
+  np.testing.assert_allclose(np.exp(one_log_p[0]), np.exp(cos / 0.5) / np.exp(cos / 0.5).sum(),
+                             rtol=1e-5)
+
+
+def test_a_valid_row_whose_mass_underflows_gets_zeros_not_nan():
+  # epsilon 0.01: row 1's scores sit 2 below the top, exp(-200) = 0 in float32
+  s = jnp.array([[1.0, 1.0], [-1.0, -1.0], [1.0, 0.9]])
+  q = np.asarray(sinkhorn_assignment(s, epsilon=0.01))
+  assert np.all(np.isfinite(q))
+  np.testing.assert_array_equal(q[1], [0.0, 0.0])
+  np.testing.assert_allclose(q[[0, 2]].sum(1), 1.0, rtol=1e-5)

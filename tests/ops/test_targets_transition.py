@@ -59,3 +59,28 @@ def test_anchor_estimator_below_percentile_takes_the_largest_value_under_it():
   # whose row now reads (0, .4), class 0's filter having zeroed its .6: T[1] = (0, 1).
   est = transition.estimate_from_anchors(probs, percentile=50, anchor="below_percentile")
   np.testing.assert_allclose(est, [[0.3, 0.7], [0.0, 1.0]])
+
+
+def test_ema_update_default_momentum_is_elrs_0_7():
+  t = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+  new = targets.ema_update(t, jnp.array([1]), jnp.log(jnp.array([[0.6, 0.4]])))
+  np.testing.assert_allclose(new[1], [0.3 * 0.6, 0.7 + 0.3 * 0.4], rtol=1e-5)
+
+
+def test_anchor_estimator_default_is_the_97th_percentile_higher():
+  # p(0) = 0.01, 0.02, ..., 1.00 over 100 examples, p(1) = 1 - p(0). numpy's "higher" 97th
+  # percentile of 100 values sits at position 0.97 * 99 = 96.03 -> 97 (0-based, sorted):
+  # p(0) = 0.98 for class 0, p(1) = 0.97 for class 1 (sorted p(1): 0.00, 0.01, ...).
+  p0 = np.arange(1, 101) / 100
+  probs = np.stack([p0, 1 - p0], axis=1)
+  np.testing.assert_allclose(transition.estimate_from_anchors(probs), [[0.98, 0.02], [0.03, 0.97]],
+                             atol=1e-12)
+
+
+def test_ema_update_momentum_is_keyword_only_and_arrays_may_be_named():
+  t = jnp.array([[1.0, 0.0]])
+  logits = jnp.log(jnp.array([[0.5, 0.5]]))
+  new = targets.ema_update(targets=t, index=jnp.array([0]), logits=logits, beta=0.5)
+  np.testing.assert_allclose(new, [[0.75, 0.25]], rtol=1e-5)
+  with pytest.raises(TypeError):
+    targets.ema_update(t, jnp.array([0]), logits, 0.5)
