@@ -126,8 +126,14 @@ def forward_corrected_cross_entropy(logits: jax.Array, labels: jax.Array,
   """
   logits, labels = prepare(logits, labels)
   log_p = jax.nn.log_softmax(logits, axis=-1)
-  log_t = jnp.log(jnp.clip(as_float32(transition), 0.0, None))  # log 0 = -inf: impossible flips
-  log_noisy = jax.nn.logsumexp(log_p[..., :, None] + log_t, axis=-2)  # [..., C_noisy]
+  transition = as_float32(transition)
+  log_t = jnp.log(jnp.clip(transition, 0.0, None))  # log 0 = -inf: impossible flips
+  # A noisy class no true class flips into (an all-zero column) has log q_j = -inf; its
+  # logsumexp over -inf alone has a NaN gradient, so it is computed on a finite stand-in
+  # and put back as -inf (the value as before; no NaN reaches the other classes' gradients).
+  reached = jnp.any(transition > 0, axis=0)  # [C_noisy]
+  log_noisy = jax.nn.logsumexp(log_p[..., :, None] + jnp.where(reached, log_t, 0.0), axis=-2)
+  log_noisy = jnp.where(reached, log_noisy, -jnp.inf)  # [..., C_noisy]
   return -jnp.sum(jnp.where(labels > 0, labels * log_noisy, 0.0), axis=-1)
 
 

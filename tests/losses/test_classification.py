@@ -76,3 +76,21 @@ def test_as_distribution_forms_by_hand():
     losses.as_distribution(jnp.float32(1.0), 3)
   with pytest.raises(losses.LabelShapeError, match=r"got shape \(2, 4\)"):
     losses.as_distribution(jnp.zeros((2, 4)), 3)
+
+
+def test_forward_correction_gradient_is_finite_with_a_class_no_flip_reaches():
+  # Noisy class 2 is reached by no true class (T's third column is 0). The loss of a label
+  # of class 0 is -log(0.5 * 1 + 0.2 * 0.5) = -log 0.6, and its gradient w.r.t. the logits
+  # is q - p with q the posterior of the true class given noisy class 0, worked by hand:
+  # p = (0.5, 0.3, 0.2); the noisy-0 mass per true class p_i T[i, 0] = (0.5, 0, 0.1), so
+  # d/dz (-log sum_i p_i T[i,0]) = p - (0.5, 0, 0.1) / 0.6.
+  t = jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.5, 0.0]])
+  p = np.array([0.5, 0.3, 0.2])
+  z = jnp.log(jnp.asarray(p[None], jnp.float32))
+  y = jnp.array([[1.0, 0.0, 0.0]])
+  loss_fn = lambda z: losses.forward_corrected_cross_entropy(z, y, t).sum()
+  np.testing.assert_allclose(float(loss_fn(z)), -np.log(0.6), rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(jax.grad(loss_fn)(z))[0],
+                             p - np.array([0.5, 0.0, 0.1]) / 0.6, rtol=1e-5, atol=1e-7)
+  # a label in the unreachable class: an infinite loss, as the impossible flip it is
+  assert float(losses.forward_corrected_cross_entropy(z, jnp.array([2]), t)[0]) == np.inf
