@@ -36,18 +36,20 @@ def damage_cause(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def reading(path: str, what: str, fix: str = "", error: type[NlxError] = DataError):
-  """Turns what a damaged `path` raises while the block parses it (`DAMAGE`) into one
-  line, `PATH: not a readable WHAT, cut short or damaged (Type: message); FIX`, raised as
-  `error`. nlx's own errors pass unchanged; so does a missing file, which readers report
-  with what to put where."""
+def reading(path: str, what: str, fix: str = "", error: type[NlxError] = DataError,
+            also: tuple[type[BaseException], ...] = ()):
+  """Turns what a damaged `path` raises while the block parses it (`DAMAGE`, and the
+  parser's own error types in `also`, e.g. safetensors') into one line, `PATH: not a
+  readable WHAT, cut short or damaged (Type: message); FIX`, raised as `error`. nlx's own
+  errors pass unchanged; so does a missing file, which readers report with what to put
+  where."""
   try:
     yield
   except NlxError:
     raise
   except FileNotFoundError:
     raise
-  except DAMAGE as e:
+  except DAMAGE + tuple(also) as e:
     message = f"{path}: not a readable {what}, cut short or damaged ({damage_cause(e)})"
     raise error(message + (f"; {fix}" if fix else "")) from None
 

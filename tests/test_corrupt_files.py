@@ -26,6 +26,9 @@ from nlx.data.datasets import cifar10n, fashion_mnist, face_sentiment, image_fol
 from nlx.data.datasets import features as features_lib
 from nlx.errors import ConfigError, DataError
 from nlx.io import read_json, write_json
+from nlx.methods import sinet
+from nlx.models import pretrained
+from nlx.report import label_issues_page, report
 
 DAMAGED = r"not a readable .*, cut short or damaged \(\w+"
 
@@ -233,6 +236,42 @@ def _results_json(tmp):
   return path, lambda: read_json(path)
 
 
+def _weights(ext):
+  """A (tiny, not a ResNet's) state dict as `model.pretrained` reads it."""
+  def make(tmp):
+    arrays = {f"layer1.{i}.conv1.weight": np.random.default_rng(i).standard_normal(
+        (4, 3, 3, 3)).astype(np.float32) for i in range(3)}
+    path = str(tmp / f"resnet18.{ext}")
+    if ext == "npz":
+      np.savez(path, **arrays)
+    else:
+      from safetensors.numpy import save_file
+      save_file(arrays, path)
+    return path, lambda: pretrained.read_state_dict(path)
+  return make
+
+
+def _sinet_embeddings(tmp):
+  path = str(tmp / "embeddings.npy")
+  np.save(path, np.random.default_rng(0).standard_normal((6, 16)).astype(np.float32))
+  return path, lambda: sinet.read_embeddings(path)
+
+
+def _hierarchy(tmp):
+  path = tmp / "hierarchy.txt"
+  path.write_text("".join(f"class{c} group{c % 2}\n" for c in range(6)) +
+                  "group0 entity\ngroup1 entity\n")
+  config = override(sinet.default_config(), hierarchy=str(path))
+  return str(path), lambda: sinet.relation_matrix(config, [f"class{c}" for c in range(6)])
+
+
+def _label_issues_page_csv(tmp):
+  path, _ = _label_issues_csv(tmp)
+  write_json(str(tmp / label_issues.JSON_NAME), {"score": "self_confidence",
+                                                  "estimated_errors": 2})
+  return path, lambda: label_issues_page.section(str(tmp), str(tmp))
+
+
 # (case, make, error type, what is wrong when truncated, when garbage); None: DAMAGED
 CASES = [
     ("features.npz", _features_npz, DataError, None, None),
@@ -264,6 +303,12 @@ CASES = [
     ("dynamics epoch file", _dynamics_npz, DataError, None, None),
     ("label_issues.csv", _label_issues_csv, DataError, None, None),
     ("results.json", _results_json, DataError, None, None),
+    ("pretrained .npz", _weights("npz"), DataError, None, None),
+    ("pretrained .safetensors", _weights("safetensors"), DataError, None, None),
+    ("sinet embeddings .npy", _sinet_embeddings, DataError, None, None),
+    ("sinet hierarchy", _hierarchy, DataError,
+     r"hierarchy.txt: no 'child parent' line for the classes \['class\d'", None),
+    ("label_issues.csv of the report page", _label_issues_page_csv, DataError, None, None),
 ]
 
 
@@ -389,3 +434,26 @@ def test_nlx_main_on_a_truncated_features_cache_is_one_line(tmp_path):
   lines = r.stderr.strip().splitlines()
   assert len(lines) == 1, r.stderr
   assert lines[0].startswith(f"nlx: error: {path}: not a readable NumPy .npz archive"), lines
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage"])
+def test_the_report_commands_on_a_damaged_file_end_in_one_line(tmp_path, how):
+  """`nlx report` on a workdir whose results.json is damaged, and the label-issues page
+  on a damaged label_issues.csv: `nlx: error: FILE: ...`, not a traceback."""
+  wd = tmp_path / "run"
+  wd.mkdir()
+  results = str(wd / "results.json")
+  write_json(results, {"dataset": "digits", "method": "ce", "model": "mlp", "noise_rate": 0.2,
+                       "test": {"accuracy": 0.5, "macro_f1": 0.4}})
+  csv_path, _ = _label_issues_page_csv(wd)
+  out = str(tmp_path / "out.md")
+  report.main([str(wd), "--out", out])  # the intact files read
+  label_issues_page.main([str(wd), "--out", out])
+  for path, command in ((results, report.main), (csv_path, label_issues_page.main)):
+    damage(path, how)
+    with pytest.raises(SystemExit) as e:
+      command([str(wd), "--out", out])
+    message = str(e.value.code)
+    assert "\n" not in message, message
+    assert message.startswith(f"nlx: error: {path}: not a readable "), message
+    assert re.search(DAMAGED, message), message

@@ -5,6 +5,8 @@ permission is one line naming the checkpoint and the last complete one."""
 import contextlib
 import errno
 import glob
+import io as io_lib
+import json
 import logging
 import os
 import shutil
@@ -315,3 +317,131 @@ def test_a_write_cut_short_by_a_full_disk_names_its_file_and_is_ignored_when_rea
   dynamics.save(str(tmp_path / "wd"), sums)
   (tmp_path / "wd" / "dynamics" / "epoch_0002.npz.tmp.npz").write_bytes(b"PK\x03")
   assert dynamics.load(str(tmp_path / "wd")).epoch == 1  # the partial file is no epoch 2
+
+
+# ---- a kill during each kind of write: the same command resumes to the same result ----------
+
+class Killed(BaseException):
+  """SIGKILL in the middle of a write, in-process: not an Exception, so nothing of nlx
+  catches it and no cleanup of nlx runs (only the workdir's lock is released, as the OS
+  releases a dead process's flock)."""
+
+
+def _record_dump(real):
+  """json.dump that dies half-way through a checkpoint's integrity record of step 16."""
+  def dump(value, f, **kwargs):
+    if os.path.basename(os.path.dirname(getattr(f, "name", ""))) != "16":
+      return real(value, f, **kwargs)
+    text = json.dumps(value, **kwargs)
+    f.write(text[:len(text) // 2])
+    f.flush()
+    raise Killed("while writing the integrity record of checkpoint 16")
+  return dump
+
+
+def _kill_in(monkeypatch, kind: str) -> None:
+  """Makes the next run die while it writes `kind`, leaving what such a kill leaves."""
+  from nlx import dynamics, io, label_issues
+  if kind == "checkpoint":  # orbax's temporary folder of step 16, never renamed
+    save = Checkpointer.save
+
+    def dying_save(self, step, state, data_state):
+      if step != 16:
+        return save(self, step, state, data_state)
+      save(self, step, state, data_state)
+      partial = self.step_dir(step) + ".orbax-checkpoint-tmp-1764000000"
+      os.rename(self.step_dir(step), partial)
+      with open(os.path.join(partial, RECORD), "r+b") as f:
+        f.truncate(os.path.getsize(f.name) // 2)
+      for name in glob.glob(os.path.join(partial, "state", "ocdbt.process_0", "d", "*")):
+        with open(name, "r+b") as f:
+          f.truncate(os.path.getsize(name) // 2)
+      raise Killed("while orbax wrote checkpoint 16")
+    monkeypatch.setattr(Checkpointer, "save", dying_save)
+  elif kind == "checkpoint record":
+    monkeypatch.setattr(json, "dump", _record_dump(json.dump))
+  elif kind == "dynamics":
+    savez = np.savez
+
+    def dying_savez(file, *args, **kwargs):
+      if not str(file).endswith(".npz") or "epoch_0002" not in str(file):
+        return savez(file, *args, **kwargs)
+      buffer = io_lib.BytesIO()
+      savez(buffer, *args, **kwargs)
+      with open(file, "wb") as f:
+        f.write(buffer.getvalue()[:len(buffer.getvalue()) // 2])
+      raise Killed("while writing the training dynamics of epoch 2")
+    monkeypatch.setattr(dynamics.np, "savez", dying_savez)
+  elif kind == "metrics.jsonl":  # the eval line of epoch 2, before its checkpoint
+    append = io.append_jsonl
+
+    def dying_append(path, record):
+      if record.get("kind") != "eval" or record["step"] != 16:
+        return append(path, record)
+      with open(path, "a") as f:
+        f.write(json.dumps(record)[:40])
+      raise Killed("while appending to metrics.jsonl")
+    monkeypatch.setattr(io, "append_jsonl", dying_append)
+  elif kind == "results.json":
+    write_json = io.write_json
+
+    def dying_write_json(path, value, indent=2):
+      if os.path.basename(path) != "results.json":
+        return write_json(path, value, indent)
+      with open(path, "w") as f:
+        f.write(json.dumps(value, indent=indent)[:100])
+      raise Killed("while writing results.json")
+    monkeypatch.setattr(io, "write_json", dying_write_json)
+  elif kind == "label_issues.csv":
+    write = label_issues.write
+
+    def dying_write(workdir, issues, dataset):
+      write(workdir, issues, dataset)
+      path = os.path.join(workdir, label_issues.CSV_NAME)
+      with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+      raise Killed("while writing label_issues.csv")
+    monkeypatch.setattr(label_issues, "write", dying_write)
+
+
+def _without_time(results: dict) -> dict:
+  return {k: v for k, v in results.items() if k != "wall_time_s"}
+
+
+# what each kill leaves in the workdir
+KILLED_WRITES = {"checkpoint": "checkpoints/16.orbax-checkpoint-tmp-*/state",
+                 "checkpoint record": f"checkpoints/16/{RECORD}*",
+                 "dynamics": "dynamics/epoch_0002.npz.tmp.npz",
+                 "metrics.jsonl": "metrics.jsonl", "results.json": "results.json",
+                 "label_issues.csv": "label_issues.csv"}
+
+
+@pytest.mark.parametrize("kind", KILLED_WRITES)
+def test_a_kill_during_a_write_then_the_same_command_gives_the_uninterrupted_result(
+    runs, tmp_path, monkeypatch, kind):
+  """The issue's "kill during each kind of write": what the killed write leaves behind is
+  ignored or replaced, never trusted and never mistaken for damage, and the rerun ends with
+  the uninterrupted run's parameters, metrics and files."""
+  from nlx import io
+  full, root = runs
+  wd = tmp_path / "wd"
+  with monkeypatch.context() as m:
+    _kill_in(m, kind)
+    with pytest.raises(Killed):
+      train.train_and_evaluate(resumable(), str(wd))
+  assert glob.glob(str(wd / KILLED_WRITES[kind])), "the kill left no partial file"
+  if kind == "metrics.jsonl":
+    assert not (wd / "metrics.jsonl").read_text().endswith("\n")  # its last line cut short
+  resumed = train.train_and_evaluate(resumable(), str(wd))
+  assert resumed["test"] == full["test"]
+  assert_same_params(resumed, full)
+  assert resumed["label_issues"] == full["label_issues"]
+  assert _without_time(io.read_json(str(wd / "results.json"))) == _without_time(
+      io.read_json(str(root / "full" / "results.json")))
+  assert io.read_jsonl(str(wd / "metrics.jsonl")) == io.read_jsonl(
+      str(root / "full" / "metrics.jsonl"))
+  for name in ("label_issues.csv", "label_issues.json"):
+    assert (wd / name).read_text() == (root / "full" / name).read_text(), name
+  assert steps_in(wd / "checkpoints") == ["8", "16"]  # no partial step left
+  assert not os.path.exists(wd / "checkpoints_damaged")  # a kill is no damage
+  assert os.listdir(wd / "dynamics") == os.listdir(root / "full" / "dynamics")

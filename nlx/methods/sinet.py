@@ -27,6 +27,8 @@ one) and `descriptions` (a `class: text` file, or `cifar10`) embedded with
 `[C, D]`, any text encoder). Exposes w as the trust score.
 """
 
+import os
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -34,7 +36,8 @@ import numpy as np
 
 from nlx import losses
 from nlx.data import side_info as side_data
-from nlx.errors import ConfigError
+from nlx.errors import ConfigError, DataError
+from nlx.io import reading
 from nlx.ops import side_info
 
 
@@ -50,14 +53,28 @@ def _resolve(path: str, suffix: str) -> str:
       not path.endswith(".txt") else path
 
 
+def read_embeddings(path: str) -> np.ndarray:
+  """The class embeddings `[C, D]` of `method.embeddings`, a `.npy` file (np.save)."""
+  if not os.path.isfile(path):
+    raise ConfigError(f"method.embeddings: no file {path} (expected a .npy array [C, D] of "
+                      "class embeddings, one row per class)")
+  with reading(path, "NumPy .npy array", "save the class embeddings again with np.save"):
+    return np.load(path, allow_pickle=False)
+
+
 def relation_matrix(config, class_names) -> np.ndarray:
   """S_t of the configured side information."""
   hierarchy = None
   if config.hierarchy:
-    hierarchy = side_info.read_hierarchy(_resolve(config.hierarchy, "hierarchy"))
+    path = _resolve(config.hierarchy, "hierarchy")
+    hierarchy = side_info.read_hierarchy(path)
+    missing = [c for c in class_names if c not in hierarchy]
+    if missing:  # e.g. a file cut short
+      raise DataError(f"{path}: no 'child parent' line for the classes {missing[:8]}"
+                      f"{'...' if len(missing) > 8 else ''}; add them (method.hierarchy)")
   embeddings = []
   if config.embeddings:
-    embeddings.append(np.load(config.embeddings, allow_pickle=False))
+    embeddings.append(read_embeddings(config.embeddings))
   if config.descriptions:
     texts = side_data.read_descriptions(_resolve(config.descriptions, "descriptions"),
                                         class_names)

@@ -14,8 +14,10 @@ import numpy as np
 from flax import nnx
 
 from nlx.errors import DataError
+from nlx.io import reading
 
 _BN_NAMES = {"weight": "scale", "bias": "bias", "running_mean": "mean", "running_var": "var"}
+REWRITE = "save the torchvision state dict again (.safetensors or .npz) for model.pretrained"
 
 
 def read_state_dict(path: str) -> dict[str, np.ndarray]:
@@ -23,10 +25,12 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
     raise DataError(f"pretrained weights file not found: {path} (expected a torchvision "
                     "ResNet state dict saved as .safetensors or .npz)")
   if path.endswith(".safetensors"):
+    from safetensors import SafetensorError
     from safetensors.numpy import load_file
-    return dict(load_file(path))
+    with reading(path, "safetensors file", REWRITE, also=(SafetensorError,)):
+      return dict(load_file(path))
   if path.endswith(".npz"):
-    with np.load(path, allow_pickle=False) as f:
+    with reading(path, "NumPy .npz archive", REWRITE), np.load(path, allow_pickle=False) as f:
       return {k: f[k] for k in f.files}
   raise DataError(f"pretrained weights must be .safetensors or .npz, got {path}")
 

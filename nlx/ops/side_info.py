@@ -23,13 +23,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from nlx.errors import DataError
+from nlx.io import reading
 
 
 def read_hierarchy(path: str) -> dict:
   """`{child: parent}` from lines `child parent`, or `child -> parent` (names may then
   contain spaces); `#` starts a comment."""
   parents = {}
-  with open(path) as f:
+  with reading(path, "text file of 'child parent' lines"), open(path) as f:
     for n, line in enumerate(f, 1):
       line = line.split("#", 1)[0].strip()
       if not line:

@@ -11,6 +11,7 @@ wrong labels, the figure, and the table of the top suspects from `label_issues.c
 import argparse
 import csv
 import os
+import sys
 
 import matplotlib
 import numpy as np
@@ -19,6 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from nlx import io
+from nlx.errors import NlxError
 
 FIGURE_NAME = "label_issues.png"
 # what nlx.label_issues writes (read here as files: the report sits below it, see `nlx`)
@@ -74,12 +76,17 @@ def section(workdir: str, base: str, top: int = 20) -> str:
     text += [f"![most suspicious labels of {workdir}]({os.path.relpath(figure, base)})", ""]
   text += ["| rank | index | given | suggested | score | flagged | path |",
            "|---|---|---|---|---|---|---|"]
-  with open(os.path.join(workdir, CSV_NAME), newline="") as f:
-    rows = list(csv.DictReader(f))[:top]  # most suspicious first
-  for rank, r in enumerate(rows, 1):
-    text.append(f"| {rank} | {r['index']} | {r['given_class']} | {r['suggested_class']} | "
-                f"{float(r['score']):.4g} | {'yes' if r['flagged'] == '1' else 'no'} | "
-                f"{r['path']} |")
+  path = os.path.join(workdir, CSV_NAME)
+  with io.reading(path, "label issues CSV", "train the run again to rewrite it"):
+    with open(path, newline="") as f:
+      rows = list(csv.DictReader(f))  # most suspicious first
+    short = next((n for n, r in enumerate(rows, 2) if None in r.values() or None in r), None)
+    if short is not None:  # a row cut short, or with more fields than the header
+      raise ValueError(f"line {short}: not the columns of the header")
+    for rank, r in enumerate(rows[:top], 1):
+      text.append(f"| {rank} | {r['index']} | {r['given_class']} | {r['suggested_class']} | "
+                  f"{float(r['score']):.4g} | {'yes' if r['flagged'] == '1' else 'no'} | "
+                  f"{r['path']} |")
   return "\n".join(text) + "\n"
 
 
@@ -99,7 +106,10 @@ def main(argv=None) -> None:
   p.add_argument("--out", default="label_issues.md")
   p.add_argument("--top", type=int, default=20)
   a = p.parse_args(argv)
-  page(a.workdirs, a.out, a.top)
+  try:
+    page(a.workdirs, a.out, a.top)
+  except NlxError as e:
+    sys.exit(f"nlx: error: {e}")
   print(f"wrote {a.out}")
 
 

@@ -15,7 +15,7 @@ import os
 import sys
 
 from nlx import io
-from nlx.errors import ConfigError
+from nlx.errors import ConfigError, NlxError
 from nlx.report import diagnostics
 from nlx.report.run_files import read_metrics
 
@@ -98,7 +98,7 @@ def main(argv=None) -> None:
   a = p.parse_args(argv)
   try:
     make_report(a.workdirs, a.out)
-  except ConfigError as e:
+  except NlxError as e:  # no workdir (ConfigError), a damaged results.json (DataError), ...
     sys.exit(f"nlx: error: {e}")
   print(a.out)
 
