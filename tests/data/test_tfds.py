@@ -2,6 +2,7 @@
 in a tmp data dir, no TensorFlow): what nlx reads must be what the builder wrote."""
 
 import collections
+import os
 import sys
 
 import numpy as np
@@ -174,6 +175,30 @@ def test_missing_or_misnamed_is_a_clear_error(data_dir, tmp_path):
     load_dataset(tfds_config(data_dir, tfds_input_field="label"))
   with pytest.raises(ConfigError, match="'image' is a Image, not a ClassLabel"):
     load_dataset(tfds_config(data_dir, tfds_clean_label_field="image"))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_damaged_prepared_split_is_one_line_naming_the_folder(data_dir, tmp_path, damage):
+  # A prepared dataset copied, then its train records cut to half or overwritten with
+  # bytes that are no array_record: one DataError line naming the dataset's folder and
+  # that the prepared split is damaged, never a traceback from array_record.
+  import glob
+  import shutil
+  copy = tmp_path / "tfds"
+  shutil.copytree(data_dir, copy)
+  (record,) = glob.glob(str(copy / "nlx_tiny_noisy" / "*" / "*train.array_record*"))
+  size = os.path.getsize(record)
+  with open(record, "r+b") as f:
+    if damage == "truncated":
+      f.truncate(size // 2)
+    else:
+      f.write(bytes(range(256)) * (size // 256 + 1))
+  with pytest.raises(DataError) as e:
+    load_dataset(tfds_config(str(copy)))
+  message = str(e.value)
+  assert "\n" not in message and str(copy / "nlx_tiny_noisy") in message
+  assert "not a readable prepared split 'train'" in message
+  assert message.endswith("prepare the dataset again")
 
 
 @pytest.mark.slow  # about 30 s on the 2-core machine (compiling for 8 host devices)

@@ -91,10 +91,17 @@ def read_split(builder, split: str, config, *, train: bool) -> Split:
   features, field = builder.info.features, config.tfds_input_field
   image = isinstance(features[field], tfds.features.Image)
   # labels first, without decoding the images (one pass over the records)
-  with reading(builder.data_dir, f"prepared split {split!r}", "prepare the dataset again"):
+  # array_record reports a damaged records file as a RuntimeError (a chunk hash mismatch)
+  with reading(builder.data_dir, f"prepared split {split!r}", "prepare the dataset again",
+               also=(RuntimeError,)):
     source = builder.as_data_source(
         split=split, decoders={field: tfds.decode.SkipDecoding()} if image else None)
     records = source.__getitems__(list(range(len(source))))
+    # a records file cut short reads without an error, as records whose fields are None
+    fields = (config.tfds_clean_label_field, config.tfds_label_field, field)
+    lost = sum(r is None or any(r.get(k) is None for k in fields) for r in records)
+    if lost:
+      raise ValueError(f"{lost} of its {len(records)} records could not be read")
   clean = np.array([r[config.tfds_clean_label_field] for r in records], np.int64)
   labels = (np.array([r[config.tfds_label_field] for r in records], np.int64) if train
             else clean.copy())
