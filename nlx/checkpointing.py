@@ -71,9 +71,14 @@ def write_record(step_dir: str) -> None:
 
 def verify(step_dir: str) -> str | None:
   """What is wrong with the files of a saved step against its record (a missing file, a
-  size or sha256 that differs, an unreadable record), or None when they all match. A step
-  without a record (an older nlx's) passes with a logged warning."""
+  size or sha256 that differs, an unreadable record, a record whose write was cut short),
+  or None when they all match. A step without a record (an older nlx's) passes with a
+  logged warning."""
   path = os.path.join(step_dir, RECORD)
+  if not os.path.exists(path) and os.path.exists(path + ".tmp"):
+    # killed after orbax finished and before the record was renamed into place: nothing
+    # vouches for these files (and "an older nlx's" would be a wrong excuse)
+    return f"its save was cut short before its record {RECORD} was complete"
   if not os.path.exists(path):
     logging.warning("checkpoint %s has no integrity record (%s; saved by nlx 0.1.0 or "
                     "earlier): restoring it unverified", step_dir, RECORD)
