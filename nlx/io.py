@@ -82,7 +82,7 @@ def read_jsonl(path: str) -> list[dict]:
 
 def write_jsonl(path: str, records: list[dict]) -> None:
   """Writes `records` one JSON object a line, replacing the file."""
-  with naming(path), open(path, "w") as f:
+  with replacing(path) as f:
     f.writelines(json.dumps(r) + "\n" for r in records)
 
 
@@ -100,5 +100,21 @@ def read_json(path: str, default=None):
 
 
 def write_json(path: str, value, indent: int | None = 2) -> None:
-  with naming(path), open(path, "w") as f:
+  with replacing(path) as f:
     json.dump(value, f, indent=indent)
+
+
+@contextlib.contextmanager
+def replacing(path: str, newline: str | None = None):
+  """A text file to write that replaces `path` only once it is complete: written to
+  `path.tmp` and renamed, so a write that fails or is killed half-way leaves the old file
+  (or none), never a cut-short one. The temporary file of a failed write is removed."""
+  tmp = path + ".tmp"
+  try:
+    with naming(path), open(tmp, "w", newline=newline) as f:
+      yield f
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise

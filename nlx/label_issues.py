@@ -55,7 +55,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from nlx.errors import ConfigError
-from nlx.io import naming, reading
+from nlx.io import reading, replacing, write_json
 
 CSV_NAME, JSON_NAME = "label_issues.csv", "label_issues.json"
 FIELDS = ("index", "path", "given_label", "given_class", "score", "suggested_label",
@@ -352,7 +352,7 @@ def write(workdir: str, issues: LabelIssues, dataset) -> None:
   split = dataset.train
   paths = split.inputs if split.decode is not None else None
   path = os.path.join(workdir, CSV_NAME)
-  with naming(path), open(path, "w", newline="") as f:
+  with replacing(path, newline="") as f:
     w = csv.writer(f)
     w.writerow(FIELDS)
     for i in np.argsort(issues.scores, kind="stable"):
@@ -372,9 +372,7 @@ def finish_run(workdir: str, trainer, state, dynamics, *, is_main: bool = True) 
       issues.scores, issues.flagged, issues.labels, dataset.train.clean_labels)}
   if is_main:
     write(workdir, issues, dataset)
-    path = os.path.join(workdir, JSON_NAME)
-    with naming(path), open(path, "w") as f:
-      json.dump(summary, f, indent=2)
+    write_json(os.path.join(workdir, JSON_NAME), summary)
     from nlx.report import label_issues_page
     label_issues_page.suspects_figure(workdir, dataset, issues)
   return summary

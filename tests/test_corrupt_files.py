@@ -403,7 +403,8 @@ def test_a_label_issues_write_that_fails_names_its_file(tmp_path, monkeypatch):
       raise OSError(28, "No space left on device")
 
   def full_open(path, mode="r", *args, **kwargs):
-    return Full() if "w" in mode and str(path).endswith(label_issues.CSV_NAME) else real_open(
+    # the CSV is written to label_issues.csv.tmp, then renamed
+    return Full() if "w" in mode and label_issues.CSV_NAME in str(path) else real_open(
         path, mode, *args, **kwargs)
 
   monkeypatch.setattr(builtins, "open", full_open)

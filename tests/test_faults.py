@@ -449,3 +449,21 @@ def test_a_kill_during_a_write_then_the_same_command_gives_the_uninterrupted_res
   else:
     assert not os.path.exists(wd / "checkpoints_damaged")  # a kill is no damage
   assert os.listdir(wd / "dynamics") == os.listdir(root / "full" / "dynamics")
+
+
+def test_a_write_that_fails_half_way_leaves_the_old_file_whole(tmp_path):
+  # results.json, metrics.jsonl and label_issues.csv are written to PATH.tmp and renamed:
+  # a write that fails (here a value JSON cannot encode, after part of it was written)
+  # leaves the previous file as it was and no temporary file.
+  from nlx import io
+  path = str(tmp_path / "results.json")
+  io.write_json(path, {"accuracy": 0.5})
+  with pytest.raises(TypeError):
+    io.write_json(path, {"accuracy": 0.75, "state": object()})
+  assert io.read_json(path) == {"accuracy": 0.5}
+  log = str(tmp_path / "metrics.jsonl")
+  io.write_jsonl(log, [{"step": 1}])
+  with pytest.raises(TypeError):
+    io.write_jsonl(log, [{"step": 1}, {"step": object()}])
+  assert io.read_jsonl(log) == [{"step": 1}]
+  assert sorted(os.listdir(tmp_path)) == ["metrics.jsonl", "results.json"]
