@@ -127,3 +127,38 @@ def test_estimate_by_hand_with_zero_counts_and_no_floating_point_error():
   with np.errstate(all="raise"):
     c = nm.estimate_confusion(true, noisy, 3)
   np.testing.assert_allclose(c, [[0.0, 0.5, 1.0], [1.0, 0.0, 0.0], [0.0, 0.5, 0.0]], atol=1e-12)
+
+
+def test_estimate_keeps_two_equal_confusions_when_alpha_is_small():
+  """L = 6 (alpha = 1/5). True 0: noisy 1 twice and noisy 2 twice; the other classes have
+  no wrong label (uniform 1/5). Keeping both (c = 1/2 each): E = 4 log(1/2) = -2.77 beats
+  keeping one (c = 1, the other pair random): E = 2 log 1 + 2 log(1/5) = -3.22. (With
+  L = 3, alpha = 1/2, one entry would always win.)"""
+  true = np.array([0, 0, 0, 0, 0, 1, 2, 3, 4, 5])
+  noisy = np.array([1, 1, 2, 2, 0, 1, 2, 3, 4, 5])
+  assert 4 * math.log(1 / 2) > 2 * math.log(1 / 5)
+  c = nm.estimate_confusion(true, noisy, 6)
+  want = (1 - np.eye(6)) / 5
+  want[:, 0] = [0.0, 0.5, 0.5, 0.0, 0.0, 0.0]
+  np.testing.assert_allclose(c, want, atol=1e-12)
+
+
+def test_a_confusion_that_is_not_square_is_an_error():
+  """C[noisy, true] has both axes over the same L classes; a [3, 4] C is refused rather
+  than giving a likelihood sized by one of its axes."""
+  with pytest.raises(ValueError):
+    nm.log_noisy_label_likelihood(jnp.array([0, 2]), jnp.full((3, 4), 0.25))
+
+
+def test_estimate_keeps_an_entry_counted_once():
+  """L = 4 (alpha = 1/3). True 0: noisy 1 once, noisy 2 once, noisy 3 never. Keeping one
+  (c = 1, the other pair random): E = 1 log 1 + 1 log(1/3) = -1.10 beats keeping both
+  (c = 1/2 each): E = 2 log(1/2) = -1.39; so one of classes 1, 2 gets C = 1 (which one
+  is a tie) and class 3, never seen, gets 0."""
+  true = np.array([0, 0, 0, 1, 2, 3])
+  noisy = np.array([1, 2, 0, 1, 2, 3])
+  assert math.log(1 / 3) > 2 * math.log(1 / 2)
+  c = nm.estimate_confusion(true, noisy, 4)
+  np.testing.assert_allclose(sorted(c[1:3, 0]), [0.0, 1.0], atol=1e-12)
+  assert c[0, 0] == 0 and c[3, 0] == 0
+  np.testing.assert_allclose(c[:, 1:], ((1 - np.eye(4)) / 3)[:, 1:], atol=1e-12)
