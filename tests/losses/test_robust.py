@@ -81,6 +81,12 @@ def test_hand_computed_values(fn, label, want):
 def test_elr_regularizer_by_hand():
   t = jnp.array([[0.2, 0.5, 0.3]])
   assert float(nl.elr_regularizer(LOGITS, t)[0]) == pytest.approx(math.log(1 - 0.31), rel=1e-5)
+  # one example `[C]` (the docstring's other shape), and under vmap: <p, t> = 0.31 again
+  assert float(nl.elr_regularizer(LOGITS[0], t[0])) == pytest.approx(math.log(1 - 0.31),
+                                                                     rel=1e-5)
+  rows = jax.vmap(nl.elr_regularizer)(jnp.tile(LOGITS, (2, 1)), jnp.array([[0.2, 0.5, 0.3],
+                                                                           [1.0, 0.0, 0.0]]))
+  np.testing.assert_allclose(rows, [math.log(1 - 0.31), math.log(1 - 0.5)], rtol=1e-5)
 
 
 def test_truncated_gce_weights_by_hand():
