@@ -346,3 +346,31 @@ def test_checkpoints_without_a_record_are_refused_and_no_checkpoint_starts_fresh
   # another seed's record does not matter where there is nothing to resume
   recorded_workdir(tmp_path, load_config("quickstart", "tiny", seed=1))
   assert workdir_lib.Run(str(tmp_path)).resume(config, latest_step=None) is None
+
+
+def test_ctrl_c_is_watched_from_the_main_thread_only_and_restored(capsys):
+  # In the main thread: the first SIGINT sets `requested` and says so, the second
+  # interrupts, and restore() puts the previous handler back. From another thread no
+  # handler can be set, and watch() leaves SIGINT alone.
+  import signal
+  import threading
+  from nlx import workdir as workdir_lib
+  before = signal.getsignal(signal.SIGINT)
+  stop = workdir_lib.StopOnInterrupt()
+  stop.watch()
+  try:
+    handler = signal.getsignal(signal.SIGINT)
+    assert handler is not before
+    handler(signal.SIGINT, None)
+    assert stop.requested
+    assert "stopping after this step" in capsys.readouterr().err
+    with pytest.raises(KeyboardInterrupt):
+      handler(signal.SIGINT, None)
+  finally:
+    stop.restore()
+  assert signal.getsignal(signal.SIGINT) is before
+  other = workdir_lib.StopOnInterrupt()
+  thread = threading.Thread(target=other.watch)
+  thread.start()
+  thread.join()
+  assert signal.getsignal(signal.SIGINT) is before and other._previous is None
