@@ -35,9 +35,10 @@ class DamagedCheckpointError(NlxError):
   """A checkpoint's files differ from its integrity record, or orbax reports them corrupt."""
 
 
-# Write failures a user fixes on their side (space, quota, permissions), not bugs of nlx.
-DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM,
-                         errno.EROFS})
+# Write failures a user fixes on their side, not bugs of nlx: no room to write (space,
+# quota, file size, a read-only disk), and permissions (which a read may meet as well).
+NO_ROOM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+DISK_ERRNOS = NO_ROOM_ERRNOS | {errno.EACCES, errno.EPERM}
 
 
 def disk_cause(exc: BaseException) -> str | None:

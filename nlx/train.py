@@ -15,7 +15,6 @@ process, which step in lockstep) is saved once with the train state.
 """
 
 import dataclasses
-import errno
 import functools
 import os
 import time
@@ -37,7 +36,7 @@ from nlx import workdir as workdir_lib
 from nlx.checkpointing import Checkpointer
 from nlx.config_check import check_values
 from nlx.data import augment, input_pipeline, on_device
-from nlx.errors import ConfigError, DiskError, NonFiniteLossError, disk_cause
+from nlx.errors import NO_ROOM_ERRNOS, ConfigError, DiskError, NonFiniteLossError, disk_cause
 from nlx.methods import EpochContext, StepContext
 from nlx.periodic import itstime
 from nlx.report import run_files
@@ -411,7 +410,7 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
       if cause is None:
         raise
       what = (f"cannot write {e.filename or f'a file in {workdir}'}"
-              if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+              if e.errno in NO_ROOM_ERRNOS
               else e.filename or f"a file in {workdir}")
       raise DiskError(f"{what}: {cause}; "
                       f"{checkpointing.resume_hint(os.path.join(workdir, 'checkpoints'))}"
