@@ -155,9 +155,10 @@ def latest_step(directory: str) -> int | None:
   if not os.path.isdir(directory):
     return None
   mngr = ocp.CheckpointManager(os.path.abspath(directory))
-  step = mngr.latest_step()
-  mngr.close()
-  return step
+  try:
+    return mngr.latest_step()
+  finally:
+    mngr.close()
 
 
 def resume_hint(directory: str) -> str:
@@ -282,7 +283,18 @@ class Checkpointer:
     return target
 
   def close(self):
-    self._mngr.close()
+    """Ends the manager's background work (its cleanup of cut-short saves runs in a
+    thread); idempotent. Left open, that thread can outlive an error and print a second
+    traceback at interpreter shutdown."""
+    if self._mngr is not None:
+      self._mngr.close()
+      self._mngr = None
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()
 
 
 def read_arrays(state_dir: str) -> dict:

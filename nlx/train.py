@@ -271,12 +271,11 @@ class Trainer:
 def restore(config, workdir: str, dataset: data_lib.Dataset | None = None):
   """`(trainer, state)` from the latest checkpoint in `workdir` (e.g. a finished run)."""
   trainer = Trainer(config, dataset or data_lib.load_dataset(config))
-  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
-  step = ckpt.latest_step()
-  if step is None:
-    raise ConfigError(f"no checkpoint in {workdir}/checkpoints")
-  state, _ = ckpt.restore(step, trainer.initial_state)
-  ckpt.close()
+  with Checkpointer(os.path.join(workdir, "checkpoints")) as ckpt:
+    step = ckpt.latest_step()
+    if step is None:
+      raise ConfigError(f"no checkpoint in {workdir}/checkpoints")
+    state, _ = ckpt.restore(step, trainer.initial_state)
   return trainer, state
 
 
@@ -420,8 +419,15 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
 def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dataset) -> dict:
   start_time = time.time()
   is_main = jax.process_index() == 0
-  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.train.max_checkpoints,
-                      cleanup=True)  # the workdir is locked: no one else writes there
+  # the workdir is locked: no one else writes there. Closed on every way out (an error
+  # loading the data included), so its cleanup thread never outlives the run.
+  with Checkpointer(os.path.join(workdir, "checkpoints"), config.train.max_checkpoints,
+                    cleanup=True) as ckpt:
+    return _train_with(config, workdir, run, ckpt, start_time, is_main, mesh, dataset)
+
+
+def _train_with(config, workdir, run, ckpt: Checkpointer, start_time, is_main, mesh,
+                dataset) -> dict:
   start_step = ckpt.latest_step()
   extension = run.resume(config, start_step)  # ConfigError unless this run continues
   dataset = dataset or data_lib.load_dataset(config)

@@ -467,3 +467,29 @@ def test_a_write_that_fails_half_way_leaves_the_old_file_whole(tmp_path):
     io.write_jsonl(log, [{"step": 1}, {"step": object()}])
   assert io.read_jsonl(log) == [{"step": 1}]
   assert sorted(os.listdir(tmp_path)) == ["metrics.jsonl", "results.json"]
+
+
+def test_the_checkpointer_is_closed_when_loading_the_data_fails(tmp_path, monkeypatch):
+  """CI once printed orbax's 'cannot schedule new futures after interpreter shutdown' as
+  the last line instead of nlx's one-line error: the manager's cleanup thread outlived a
+  run whose data directory was missing. Every way out of a run closes it."""
+  closed = []
+  real_close = Checkpointer.close
+  monkeypatch.setattr(Checkpointer, "close", lambda self: (closed.append(self.directory),
+                                                           real_close(self)))
+
+  def missing(config):
+    raise FileNotFoundError(errno.ENOENT, "no data here", str(tmp_path / "none"))
+
+  monkeypatch.setattr(train.data_lib, "load_dataset", missing)
+  with pytest.raises(FileNotFoundError, match="no data here"):
+    train.train_and_evaluate(resumable(), str(tmp_path / "wd"))
+  assert closed == [str(tmp_path / "wd" / "checkpoints")]
+
+
+def test_closing_a_checkpointer_twice_is_harmless(tmp_path):
+  ckpt = Checkpointer(str(tmp_path / "c"))
+  with ckpt:
+    assert ckpt.latest_step() is None
+  ckpt.close()  # already closed by the with: nothing happens
+  assert ckpt._mngr is None
