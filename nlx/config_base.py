@@ -53,8 +53,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.eval_batch_size = 256
   c.data.num_threads = 2            # grain read threads
   c.data.prefetch_buffer_size = 4
-  c.data.on_device = False          # True: train set on the accelerator, batches cut and
-                                    # crop_flip-ed in the step (nlx.data.on_device)
+  c.data.on_device = True           # where it applies (in-memory arrays, augment none or
+                                    # crop_flip): train set on the accelerator, batches cut
+                                    # and crop_flip-ed in the step, several steps per call
+                                    # (train.steps_per_call), in-memory sets predicted in one
+                                    # program (nlx.data.on_device); False: grain, step by step
 
   c.noise = ml_collections.ConfigDict()
   c.noise.type = "none"             # none|symmetric|symmetric_uniform|pair|virtual_agent|
@@ -102,6 +105,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.checkpoint_every_epochs = 1
   c.train.max_checkpoints = 2
   c.train.checkpoint_every_steps = 0  # >0: also checkpoint mid-epoch every this many steps
+  c.train.steps_per_call = 0        # data on the device: steps per compiled call (a
+                                    # fori_loop); 0: up to the next log/epoch/checkpoint;
+                                    # 1: one step per call (the grain path's loop)
   c.train.stop_after_steps = -1     # stop (with a checkpoint) once this step is reached
   c.train.progress_bar = True
   c.train.init_from = ""            # workdir of a run whose final model initialises this one

@@ -31,6 +31,7 @@ RANGES = {
     "train.checkpoint_every_epochs": (1, None, False),
     "train.max_checkpoints": (1, None, False),
     "train.checkpoint_every_steps": (0, None, False),
+    "train.steps_per_call": (0, None, False),
 }
 # -1 means "all" / "no limit" for these; otherwise at least 1.
 ALL_OR_POSITIVE = ("data.max_train_examples", "data.max_test_examples", "train.stop_after_steps")

@@ -122,6 +122,22 @@ def make_eval_step(graphdef, task: Task):
   return eval_step
 
 
+def chunk_limit(train_config, steps_per_epoch: int) -> int:
+  """The most steps one compiled call runs (`train.steps_per_call`, 0: no limit of its
+  own): never past an epoch's end, a log or a mid-epoch checkpoint, which the loop acts
+  on between calls (so the limit is the smallest of their periods)."""
+  periods = [steps_per_epoch, train_config.log_every_steps, train_config.checkpoint_every_steps,
+             train_config.steps_per_call]
+  return min(p for p in periods if p > 0)
+
+
+def _map_batches(eval_step):
+  """`eval_step(params, model_state, [B, ...])` -> the same over `[batches, B, ...]`."""
+  def predict_all(params, model_state, images):
+    return jax.lax.map(lambda x: eval_step(params, model_state, x), images)
+  return predict_all
+
+
 class Trainer:
   """Builds the state and the jitted, sharded step functions for one config and dataset."""
 
@@ -190,15 +206,32 @@ class Trainer:
                               self.steps_per_epoch,
                               {k: g for k, g in self.graphdefs.items() if k != MODEL})
     jit_kw = {"donate_argnums": (0,), "out_shardings": (self.replicated, self.replicated)}
-    # data.on_device: the train set lives on the mesh; batches are cut inside the step
-    self.device_data = (on_device.DeviceTrainSet(dataset.train, config.data, self.mesh,
-                                                 config.seed) if config.data.on_device else None)
+    # data.on_device (where it applies): the train set lives on the mesh; batches are cut
+    # inside the step, and `steps_per_call` steps run in one compiled call
+    self.device_data = None
+    if config.data.on_device:
+      why = on_device.unsupported(dataset.train, config.data)
+      if why is None:
+        self.device_data = on_device.DeviceTrainSet(dataset.train, config.data, self.mesh,
+                                                    config.seed)
+      else:
+        logging.info("data.on_device: %s; the batches come from grain, one step per call",
+                     why)
     self.train_step = (self.device_data.jit_step(step_fn, **jit_kw) if self.device_data
                        else jax.jit(step_fn, **jit_kw))
+    self.steps_per_call = chunk_limit(config.train, self.steps_per_epoch) if self.device_data else 1
+    self.chunk_sharding = NamedSharding(self.mesh, P(None, "data"))
+    if self.steps_per_call > 1:
+      self.train_chunk = self.device_data.jit_chunk(step_fn, self.steps_per_call, **jit_kw)
     # one jitted eval step per network; every inference runs through `predict_network`
     self.eval_steps = {k: jax.jit(make_eval_step(g, task), out_shardings=self.replicated)
                        for k, g in self.graphdefs.items()}
     self.eval_step = self.eval_steps[MODEL]
+    # the same over a whole device-resident split: one call, a loop over its batches
+    self.predict_all = {
+        k: jax.jit(_map_batches(make_eval_step(g, task)), out_shardings=self.replicated)
+        for k, g in self.graphdefs.items()}
+    self._resident_splits = {}
 
   def _first_input(self):
     example = input_pipeline.ExampleSource(self.dataset.train)[0]
@@ -212,6 +245,13 @@ class Trainer:
         self.dataset.train, self.config.data, num_epochs=num_epochs, seed=self.config.seed,
         process_index=jax.process_index(), process_count=jax.process_count())
     return iter(ds)
+
+  def shard_chunk(self, rows: list[np.ndarray]) -> dict:
+    """This process's index rows of `n` steps -> `{"index": [K, B]}` sharded along the
+    batch axis, rows past `n` zero (the chunk runs only the first `n`)."""
+    local = np.zeros((self.steps_per_call, len(rows[0])), np.int32)
+    local[:len(rows)] = rows
+    return {"index": jax.make_array_from_process_local_data(self.chunk_sharding, local)}
 
   def shard(self, batch: dict) -> dict:
     """Host batch (this process's part) -> global arrays sharded along `data`."""
@@ -236,6 +276,11 @@ class Trainer:
     repeats its last example, then is cut), so one program serves every split."""
     eval_step = self.eval_steps[name]
     bs = self.config.data.eval_batch_size
+    resident = self._resident(split)
+    if resident is not None:  # one program over the split on the mesh
+      logits, features = jax.device_get(self.predict_all[name](params, model_state, resident))
+      return (logits.reshape(-1, logits.shape[-1])[:len(split)],
+              features.reshape(-1, features.shape[-1])[:len(split)])
     out = []
     ds = input_pipeline.eval_dataset(split, self.config.data, batch_size=bs)
     for batch in tqdm.tqdm(ds, total=-(-len(split) // bs), desc="eval", leave=False,
@@ -250,6 +295,26 @@ class Trainer:
       logits, features = eval_step(params, model_state, images)
       out.append((np.asarray(logits)[:n], np.asarray(features)[:n]))
     return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
+
+  def _resident(self, split: data_lib.Split):
+    """An in-memory split's eval inputs on the mesh, `[batches, eval_batch_size, ...]`
+    sharded along the batch axis (the last batch padded with the last example), put there
+    once per split; None when predictions go through the input pipeline (data.on_device
+    off, image files, or resize_crop_flip's eval crop)."""
+    cfg = self.config.data
+    if not cfg.on_device or split.decode is not None or cfg.augment == "resize_crop_flip":
+      return None
+    key = id(split)
+    if key not in self._resident_splits:
+      bs = cfg.eval_batch_size
+      images = on_device.host_arrays(split, cfg.image_size)["image"]
+      pad = -len(images) % bs
+      images = np.concatenate([images, np.repeat(images[-1:], pad, axis=0)])
+      images = images.reshape(-1, bs, *images.shape[1:])
+      arr = jax.make_array_from_callback(images.shape, self.chunk_sharding,
+                                         lambda idx, x=images: x[idx])
+      self._resident_splits[key] = (split, arr)  # the split kept: its id stays its own
+    return self._resident_splits[key][1]
 
   def epoch_context(self) -> EpochContext:
     """What a method's `end_of_epoch` gets instead of the trainer."""
@@ -312,14 +377,36 @@ class _Loop:
                     if cfg.training_dynamics and not self.dataset.multi_label else None)
     self.pending = []  # (step, device metrics) not yet fetched: fetched when logged
 
-  def run(self, state: TrainState, step: int, interrupt) -> tuple[TrainState, int]:
+  def _acts_after(self, step: int) -> bool:
+    """Whether the loop acts after `step` (logs, ends an epoch, checkpoints or stops)."""
     cfg = self.config.train
+    return (itstime(step, cfg.log_every_steps, self.stop_at) or step % self.spe == 0
+            or itstime(step, cfg.checkpoint_every_steps, self.total, last=False)
+            or step >= min(self.total, self.stop_at))
+
+  def chunk_length(self, step: int) -> int:
+    """The steps of the next call: up to the next step the loop acts after, at most
+    `steps_per_call` (so a compiled call never runs past a log, an epoch's end, a
+    checkpoint or the run's end)."""
+    n = 1
+    while n < self.trainer.steps_per_call and not self._acts_after(step + n):
+      n += 1
+    return n
+
+  def run(self, state: TrainState, step: int, interrupt) -> tuple[TrainState, int]:
+    cfg, trainer = self.config.train, self.trainer
     bar = tqdm.tqdm(total=self.total, initial=step, desc="train", disable=not cfg.progress_bar)
     while step < min(self.total, self.stop_at) and not interrupt.requested:
-      state, m = self.trainer.train_step(state, self.trainer.shard(next(self.it)))
-      step += 1
-      bar.update(1)
-      self.pending.append((step, m))
+      if trainer.steps_per_call > 1:  # a compiled chunk: n steps, metrics stacked [K]
+        n = self.chunk_length(step)
+        rows = [next(self.it)["index"] for _ in range(n)]
+        state, m = trainer.train_chunk(state, trainer.shard_chunk(rows), np.int32(n))
+      else:
+        n = 1
+        state, m = trainer.train_step(state, trainer.shard(next(self.it)))
+      self.pending.append((step, n, m, trainer.steps_per_call > 1))
+      step += n
+      bar.update(n)
       epoch_end = itstime(step, self.spe, self.total, last=False)
       mid_epoch_ckpt = itstime(step, cfg.checkpoint_every_steps, self.total,
                                last=False) and not epoch_end
@@ -335,7 +422,11 @@ class _Loop:
     return state, step
 
   def log_train(self, step: int) -> None:
-    fetched = [(s, jax.device_get(x)) for s, x in self.pending]
+    fetched = []  # (step, {name: value}) of every step since the last log
+    for first, n, m, stacked in self.pending:
+      m = jax.device_get(m)
+      fetched += ([(first + j + 1, {k: v[j] for k, v in m.items()}) for j in range(n)]
+                  if stacked else [(first + 1, m)])
     self.pending = []
     _check_finite(fetched, self.last_ckpt)
     self.metrics.log({"kind": "train", "step": step, "epoch": step / self.spe,

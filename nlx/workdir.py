@@ -27,11 +27,12 @@ from nlx.io import reading
 FINGERPRINT_FILE = "workdir.json"
 LOCK_FILE = ".lock"
 # Keys that cannot change the trained model: how often it is logged, evaluated and
-# checkpointed, how far this invocation goes, how the input is read, and the progress bar.
+# checkpointed, how far this invocation goes, how the input is read, how many steps one
+# compiled call runs (the same steps either way, tests/test_compiled.py), the progress bar.
 EXCLUDED = frozenset({
     "train.log_every_steps", "train.eval_every_epochs", "train.checkpoint_every_epochs",
     "train.checkpoint_every_steps", "train.max_checkpoints", "train.stop_after_steps",
-    "train.progress_bar", "train.allow_more_epochs", "data.num_threads",
+    "train.progress_bar", "train.allow_more_epochs", "train.steps_per_call", "data.num_threads",
     "data.prefetch_buffer_size", "data.eval_batch_size",
 })
 

@@ -52,8 +52,12 @@ def steps_in(folder) -> list[str]:
 
 
 def count_train_steps(monkeypatch) -> list:
-  calls, shard = [], train.Trainer.shard
+  """The steps the trainer runs from here on: one per host batch it shards, `n` per
+  compiled call of n steps (data on the device)."""
+  calls, shard, shard_chunk = [], train.Trainer.shard, train.Trainer.shard_chunk
   monkeypatch.setattr(train.Trainer, "shard", lambda self, b: calls.append(1) or shard(self, b))
+  monkeypatch.setattr(train.Trainer, "shard_chunk",
+                      lambda self, rows: calls.extend([1] * len(rows)) or shard_chunk(self, rows))
   return calls
 
 

@@ -109,7 +109,7 @@ def test_sharded_step_equals_single_device_step():
 
 
 def test_train_step_compiles_once():
-  config = tiny()
+  config = tiny(**{"data.on_device": False})  # grain: host batches, one step a call
   trainer = train.Trainer(config, data_lib.load_dataset(config))
   state, _ = run_steps(trainer, trainer.initial_state, 5)
   assert trainer.train_step._cache_size() == 1
@@ -118,15 +118,37 @@ def test_train_step_compiles_once():
   assert trainer.eval_step._cache_size() == 1
 
 
+def test_the_compiled_chunk_and_the_resident_prediction_compile_once():
+  # data on the device: calls of every length up to the limit (3: a mid-epoch checkpoint
+  # every 3 steps) run one chunk program; a split is predicted by one program
+  config = tiny(**{"train.checkpoint_every_steps": 3})
+  trainer = train.Trainer(config, data_lib.load_dataset(config))
+  assert trainer.steps_per_call == 3
+  it = trainer.train_iterator(2)
+  state = trainer.initial_state
+  for n in (3, 1, 2, 3):
+    state, _ = trainer.train_chunk(state, trainer.shard_chunk(
+        [next(it)["index"] for _ in range(n)]), np.int32(n))
+  assert trainer.device_data.jitted_chunk._cache_size() == 1
+  assert int(state.step) == 9
+  trainer.predict(state, trainer.dataset.test)
+  trainer.predict(state, trainer.dataset.test)
+  assert trainer.predict_all[train.MODEL]._cache_size() == 1
+  assert trainer.eval_step._cache_size() == 0  # the per-batch program is not used
+
+
 def checkpoint_steps(workdir) -> list[int]:
   """The steps of the checkpoints on disk, by their directory names."""
   return sorted(int(n) for n in os.listdir(os.path.join(workdir, "checkpoints")) if n.isdigit())
 
 
 def count_train_steps(monkeypatch) -> list:
-  """Counts the training batches sharded (one per step the loop runs)."""
-  calls, shard = [], train.Trainer.shard
+  """The steps the trainer runs from here on: one per host batch it shards, `n` per
+  compiled call of n steps (data on the device)."""
+  calls, shard, shard_chunk = [], train.Trainer.shard, train.Trainer.shard_chunk
   monkeypatch.setattr(train.Trainer, "shard", lambda self, b: calls.append(1) or shard(self, b))
+  monkeypatch.setattr(train.Trainer, "shard_chunk",
+                      lambda self, rows: calls.extend([1] * len(rows)) or shard_chunk(self, rows))
   return calls
 
 
@@ -327,7 +349,7 @@ def test_method_networks_are_named_and_two_of_one_size_both_run(monkeypatch):
   module = types.ModuleType("two_nets")
   module.default_config, module.init_state, module.loss_fn = ce.default_config, init_state, loss_fn
   monkeypatch.setattr(methods, "get", lambda name: methods.Method.from_module(module))
-  config = tiny()
+  config = tiny(**{"data.on_device": False})  # host batches through the per-step program
   trainer = train.Trainer(config, data_lib.load_dataset(config), train.make_mesh(jax.devices()[:1]))
   # keyed by class count (as before), b would have replaced a
   assert set(trainer.graphdefs) == {train.MODEL, "a", "b"}

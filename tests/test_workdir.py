@@ -143,7 +143,7 @@ def test_value_ranges_are_checked_before_anything_runs(tmp_path, key, value, mes
 @pytest.mark.slow
 def test_ctrl_c_stops_with_a_checkpoint_and_the_rerun_resumes(tmp_path, monkeypatch):
   from nlx.errors import NlxError
-  config = load_config("quickstart", "tiny")
+  config = load_config("quickstart", "tiny", **{"train.steps_per_call": 1})  # step by step
   reference = train.train_and_evaluate(config, str(tmp_path / "reference"))
   shard, calls = train.Trainer.shard, []
 

@@ -31,17 +31,24 @@ KINDS = ("none", "crop_flip")
 PAD = 4
 
 
+def unsupported(split: Split, config) -> str | None:
+  """Why the device cannot hold this split and cut its batches for this config, or None
+  when it can (`data.on_device` then applies: in-memory arrays, augment none/crop_flip)."""
+  if config.augment not in KINDS:
+    return f"it supports data.augment in {KINDS}, got {config.augment!r}"
+  if split.decode is not None:
+    return "it needs in-memory arrays, not image files"
+  if config.augment == "crop_flip" and (split.inputs.ndim != 4 or split.inputs.dtype != np.uint8):
+    return (f"data.augment='crop_flip' on the device needs uint8 [N, H, W, C] images, "
+            f"got {split.inputs.dtype} {split.inputs.shape}")
+  return None
+
+
 def check(split: Split, config) -> None:
   """Raises ConfigError when `data.on_device` cannot serve this split and config."""
-  if config.augment not in KINDS:
-    raise ConfigError(f"data.on_device=True supports data.augment in {KINDS}, got "
-                      f"{config.augment!r} (use the grain path: data.on_device=False)")
-  if split.decode is not None:
-    raise ConfigError("data.on_device=True needs in-memory arrays, not image files "
-                      "(use the grain path: data.on_device=False)")
-  if config.augment == "crop_flip" and (split.inputs.ndim != 4 or split.inputs.dtype != np.uint8):
-    raise ConfigError(f"data.augment='crop_flip' on the device needs uint8 [N, H, W, C] images, "
-                      f"got {split.inputs.dtype} {split.inputs.shape}")
+  why = unsupported(split, config)
+  if why is not None:
+    raise ConfigError(f"data.on_device: {why} (use the grain path: data.on_device=False)")
 
 
 def host_arrays(split: Split, image_size: int = 0) -> dict:
@@ -98,6 +105,26 @@ def wrap_step(train_step, kind: str, seed: int):
   return step
 
 
+def chunk_step(step, max_steps: int):
+  """`step(state, {"index": [B]}, arrays)` -> `chunk(state, {"index": [K, B]}, count,
+  arrays) -> (state, metrics)`: the first `count` (<= K = `max_steps`) steps in one
+  program, a `fori_loop` with a traced trip count (one compiled program serves every
+  chunk length), each step exactly the per-step program's. `metrics`: every step's
+  scalars stacked `[K]` (rows past `count` are zero), fetched once per chunk."""
+  def chunk(state, indices: dict, count, arrays: dict):
+    rows = indices["index"]
+    shapes = jax.eval_shape(lambda s, i: step(s, {"index": i}, arrays)[1], state, rows[0])
+    stacked = jax.tree.map(lambda x: jnp.zeros((max_steps, *x.shape), x.dtype), shapes)
+
+    def body(i, carry):
+      state, stacked = carry
+      state, metrics = step(state, {"index": rows[i]}, arrays)
+      return state, jax.tree.map(lambda buf, x: buf.at[i].set(x), stacked, metrics)
+
+    return jax.lax.fori_loop(0, count, body, (state, stacked))
+  return chunk
+
+
 class IndexIterator:
   """Each step's `{"index": [local B] int32}`: the rows of `BatchSource`'s batch that this
   process feeds. `get_state`/`set_state` give and take `{"step": n}` (checkpointed)."""
@@ -152,3 +179,10 @@ class DeviceTrainSet:
     """The jitted step with the trainer's call signature `(state, sharded indices)`."""
     self.jitted = jax.jit(wrap_step(train_step, self.kind, self.seed + 1), **jit_kwargs)
     return lambda state, indices: self.jitted(state, indices, self.arrays)
+
+  def jit_chunk(self, train_step, max_steps: int, **jit_kwargs):
+    """The jitted chunk of up to `max_steps` steps (`chunk_step`), called as
+    `(state, sharded indices [K, B], count)`."""
+    self.jitted_chunk = jax.jit(
+        chunk_step(wrap_step(train_step, self.kind, self.seed + 1), max_steps), **jit_kwargs)
+    return lambda state, indices, count: self.jitted_chunk(state, indices, count, self.arrays)

@@ -281,9 +281,9 @@ def test_on_device_trains_like_grain_without_augmentation():
     # either half of the requirement alone fails: float images of the right rank, or uint8
     # arrays without a channel axis
     ({"augment": "crop_flip"}, Split(np.zeros((8, 6, 6, 1), np.float32), np.zeros(8, int),
-                                     np.zeros(8, int)), r"got float32 \(8, 6, 6, 1\)$"),
+                                     np.zeros(8, int)), r"got float32 \(8, 6, 6, 1\) \(use the grain"),
     ({"augment": "crop_flip"}, Split(np.zeros((8, 6, 6), np.uint8), np.zeros(8, int),
-                                     np.zeros(8, int)), r"got uint8 \(8, 6, 6\)$"),
+                                     np.zeros(8, int)), r"got uint8 \(8, 6, 6\) \(use the grain"),
 ])
 def test_unsupported_inputs_are_one_line_config_errors(kw, s, message):
   with pytest.raises(ConfigError, match=message):

@@ -14,6 +14,7 @@ def make_trainer(name, **method_overrides):
   config = load_config("baselines", f"{name},tiny")
   config.model.name = "mlp"
   config.model.hidden = (32,)
+  config.data.on_device = False  # host batches (`first_batch`) through the per-step program
   for k, v in method_overrides.items():
     config.method[k] = v
   ds = data_lib.load_dataset(config)

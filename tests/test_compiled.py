@@ -1,0 +1,205 @@
+"""Compiled chunks of steps (`train.steps_per_call`, data on the device): one jitted call
+runs up to the next log, epoch end or checkpoint, and gives what the step-by-step loop
+gives: the same steps (params within float32 round-off), the same logs, the same stop at
+a non-finite loss, Ctrl-C at the next chunk's end with a checkpoint, resumable."""
+
+import functools
+import json
+import os
+import signal
+import types
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import load_config
+
+from nlx import train
+from nlx.data import on_device
+from nlx.data.datasets.features import write_synthetic_cache
+from nlx.errors import NlxError, NonFiniteLossError
+
+
+def tiny_mlp(method="ce", **overrides):
+  """The tiny quickstart (256 digits, batch 32: 8 steps an epoch, 2 epochs, a log every 4
+  steps) with a small MLP."""
+  c = load_config("quickstart", "tiny", **{"model.name": "mlp", "model.hidden": (32,),
+                                           **overrides})
+  if method != "ce":
+    from nlx.config_presets import set_method
+    c.unlock()
+    set_method(c, method)
+    c.lock()
+  return c
+
+
+def train_losses(workdir):
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return [(r["step"], r["loss"]) for r in map(json.loads, f) if r["kind"] == "train"]
+
+
+def test_a_chunk_runs_its_first_count_steps_and_stacks_their_metrics():
+  # a toy step: the state adds up the batch's indices; the metric is that batch's sum
+  def step(state, batch, arrays):
+    s = jnp.sum(arrays["w"][batch["index"]])
+    return {"total": state["total"] + s, "calls": state["calls"] + 1}, {"loss": s}
+
+  chunk = jax.jit(on_device.chunk_step(step, 4))
+  arrays = {"w": jnp.arange(10.0) * 10}  # row i weighs 10 i
+  rows = jnp.asarray([[1, 2], [3, 4], [5, 6], [7, 8]], jnp.int32)
+  start = {"total": jnp.float32(0.5), "calls": jnp.int32(0)}
+  for count, total, losses in [(0, 0.5, [0, 0, 0, 0]), (1, 30.5, [30, 0, 0, 0]),
+                               (3, 210.5, [30, 70, 110, 0]), (4, 360.5, [30, 70, 110, 150])]:
+    state, metrics = chunk(start, {"index": rows}, np.int32(count), arrays)
+    assert float(state["total"]) == total and int(state["calls"]) == count
+    np.testing.assert_array_equal(np.asarray(metrics["loss"]), losses)
+
+
+def fake_loop(spe=10, total=30, log=4, ckpt_steps=0, per_call=0, stop_at=None):
+  cfg = types.SimpleNamespace(log_every_steps=log, checkpoint_every_steps=ckpt_steps,
+                              steps_per_call=per_call)
+  loop = types.SimpleNamespace(config=types.SimpleNamespace(train=cfg), spe=spe, total=total,
+                               stop_at=total if stop_at is None else stop_at)
+  loop.trainer = types.SimpleNamespace(steps_per_call=train.chunk_limit(cfg, spe))
+  loop._acts_after = functools.partial(train._Loop._acts_after, loop)
+  return loop
+
+
+@pytest.mark.parametrize("kw,limit,lengths", [
+    # 10 steps an epoch, a log every 4: 4, 4, then 2 to the epoch's end, 2 to the log at 12
+    ({}, 4, {0: 4, 4: 4, 8: 2, 10: 2, 12: 4, 16: 4, 20: 4, 28: 2}),
+    # a mid-epoch checkpoint every 3 steps: calls end at 3, 4, 6, 8, 9, 10
+    ({"ckpt_steps": 3}, 3, {0: 3, 3: 1, 4: 2, 6: 2, 8: 1, 9: 1, 10: 2}),
+    # at most 3 steps a call, below the log period
+    ({"per_call": 3}, 3, {0: 3, 3: 1, 4: 3, 7: 1, 8: 2}),
+    # a log period longer than the epoch: the epoch's end bounds the call
+    ({"log": 50}, 10, {0: 10, 10: 10, 5: 5}),
+    # stopped at step 7 (train.stop_after_steps): no call runs past it
+    ({"stop_at": 7}, 4, {4: 3, 6: 1}),
+    # one step per call: the step-by-step loop
+    ({"per_call": 1}, 1, {0: 1, 9: 1}),
+])
+def test_a_call_ends_at_every_step_the_loop_acts_after(kw, limit, lengths):
+  loop = fake_loop(**kw)
+  assert loop.trainer.steps_per_call == limit
+  assert {s: train._Loop.chunk_length(loop, s) for s in lengths} == lengths
+
+
+@pytest.mark.parametrize("method", ["ce", "elr"])
+@pytest.mark.parametrize("devices", [1, 8])
+def test_compiled_chunks_train_as_the_step_by_step_loop(tmp_path, method, devices):
+  mesh = train.make_mesh(jax.devices()[:devices])
+  runs = {}
+  for per_call in (1, 0):
+    wd = str(tmp_path / f"{per_call}")
+    runs[per_call] = train.train_and_evaluate(
+        tiny_mlp(method, **{"train.steps_per_call": per_call}), wd, mesh=mesh)
+    assert runs[per_call]["steps"] == 16
+  chunked = train.Trainer(tiny_mlp(method), train.data_lib.load_dataset(tiny_mlp(method)), mesh)
+  assert chunked.steps_per_call == 4  # the log period: 4 calls of 4 steps
+  for a, b in zip(jax.tree.leaves(runs[1]["state"]), jax.tree.leaves(runs[0]["state"]),
+                  strict=True):  # params, optimiser and method state (ELR's targets)
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+  step_losses, chunk_losses = train_losses(tmp_path / "1"), train_losses(tmp_path / "0")
+  assert [s for s, _ in chunk_losses] == [s for s, _ in step_losses] == [4, 8, 12, 16]
+  np.testing.assert_allclose([x for _, x in chunk_losses], [x for _, x in step_losses],
+                             rtol=1e-5)
+  assert runs[0]["test"]["accuracy"] == pytest.approx(runs[1]["test"]["accuracy"], abs=1 / 128)
+
+
+def nan_features(directory, n=256, seed=0, epoch=0, position=2 * 32 + 5):
+  """A features.npz whose training example at `position` of epoch `epoch`'s order is huge
+  (3e38, finite: the loader refuses NaN inputs), so that its logits overflow and the loss
+  is not finite; with batches of 32 it is first drawn at step position // 32 + 1."""
+  write_synthetic_cache(str(directory), n_train=n, n_test=64, dim=8)
+  path = os.path.join(directory, "features.npz")
+  with np.load(path) as f:
+    arrays = {k: f[k] for k in f.files}
+  # BatchSource's (and the device iterator's) order of epoch e: this permutation
+  order = np.random.default_rng((seed, epoch)).permutation(n)
+  arrays["train_features"][order[position]] = 3e38
+  np.savez(path, **arrays)
+  return str(directory)
+
+
+@pytest.mark.parametrize("per_call", [0, 1])
+def test_a_nan_mid_chunk_names_its_step_and_keeps_the_last_good_checkpoint(tmp_path, per_call):
+  data_dir = nan_features(tmp_path / "data")  # not finite from step 3 on
+
+  def config(**kw):
+    return load_config("cifar10n_cpu", "tiny", **{
+        "data.data_dir": data_dir, "data.label_set": "worst", "data.max_train_examples": -1,
+        "data.max_test_examples": -1, "model.hidden": (16,), "train.steps_per_call": per_call,
+        **kw})
+
+  wd = str(tmp_path / "wd")
+  # a checkpoint at step 1; then (compiled) one call of steps 2-4, up to the log at 4:
+  # step 3 is mid-call, and step 4 runs on NaN params in the same call
+  assert train.train_and_evaluate(config(**{"train.stop_after_steps": 1}), wd)["step"] == 1
+  assert train.chunk_limit(config().train, 8) == (4 if per_call == 0 else 1)
+  with pytest.raises(NonFiniteLossError, match=r"^loss is (nan|inf) at step 3: training stopped; "
+                                               r"the last good checkpoint is step 1$"):
+    train.train_and_evaluate(config(), wd)
+  assert sorted(os.listdir(os.path.join(wd, "checkpoints"))) == ["1"]
+
+
+def test_ctrl_c_stops_at_the_end_of_the_call_with_a_checkpoint(tmp_path, monkeypatch):
+  config = tiny_mlp()
+  reference = train.train_and_evaluate(config, str(tmp_path / "reference"))
+  shard_chunk, calls = train.Trainer.shard_chunk, []
+
+  def shard_then_ctrl_c(self, rows):
+    calls.append(len(rows))
+    if len(calls) == 3:  # Ctrl-C while the third call (steps 9-12) is prepared
+      signal.raise_signal(signal.SIGINT)
+    return shard_chunk(self, rows)
+
+  with monkeypatch.context() as m:
+    m.setattr(train.Trainer, "shard_chunk", shard_then_ctrl_c)
+    with pytest.raises(NlxError, match=r"interrupted at step 12; checkpoint step 12 kept"):
+      train.train_and_evaluate(config, str(tmp_path / "wd"))
+  assert calls == [4, 4, 4]
+  assert sorted(os.listdir(tmp_path / "wd" / "checkpoints"), key=int) == ["8", "12"]
+  resumed = train.train_and_evaluate(config, str(tmp_path / "wd"))
+  for a, b in zip(jax.tree.leaves(resumed["state"].params),
+                  jax.tree.leaves(reference["state"].params), strict=True):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+  assert resumed["test"] == reference["test"]
+
+
+def test_the_grain_path_and_data_on_device_off_run_one_step_a_call():
+  c = tiny_mlp()
+  ds = train.data_lib.load_dataset(c)
+  assert train.Trainer(c, ds).steps_per_call == 4
+  off = tiny_mlp(**{"data.on_device": False})
+  assert train.Trainer(off, ds).steps_per_call == 1 and train.Trainer(off, ds).device_data is None
+  # resize_crop_flip is cut by grain: on_device falls back with a log line, not an error
+  grain = tiny_mlp(**{"data.augment": "resize_crop_flip", "data.image_size": 8})
+  t = train.Trainer(grain, ds)
+  assert t.device_data is None and t.steps_per_call == 1
+
+
+@pytest.mark.parametrize("name,network", [("quickstart", train.MODEL),
+                                          ("baselines", "znet")])
+def test_a_resident_split_is_predicted_as_through_the_input_pipeline(name, network):
+  # eval batches of 48: the 256 training digits end with a short batch of 16 (padded)
+  kw = {"data.eval_batch_size": 48, "model.name": "mlp", "model.hidden": (16,)}
+  variant = "noise_model,tiny" if name == "baselines" else "tiny"
+  on, off = (load_config(name, variant, **{**kw, "data.on_device": flag})
+             for flag in (True, False))
+  ds = train.data_lib.load_dataset(on)
+  mesh = train.make_mesh(jax.devices()[:1])
+  resident, piped = train.Trainer(on, ds, mesh), train.Trainer(off, ds, mesh)
+  state = resident.initial_state
+  params = (state.params["model"], state.model_state) if network == train.MODEL else (
+      state.params["method"]["znet"], state.method_state["znet_state"])
+  for split in (ds.train, ds.test):
+    got = resident.predict_network(network, *params, split)
+    want = piped.predict_network(network, *params, split)
+    classes = ds.num_classes if network == train.MODEL else 3  # the z network: 3 noise types
+    assert got[0].shape == (len(split), classes) and got[1].shape[0] == len(split)
+    for g, w in zip(got, want):
+      np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+  assert resident.eval_steps[network]._cache_size() == 0  # all through the one program
+  assert piped.predict_all[network]._cache_size() == 0
