@@ -9,6 +9,8 @@ USAGE = ("usage: nlx {train,report,find-label-issues} ...   (nlx report --help, 
 
 
 def main() -> None:
+  from nlx.main import enable_compile_cache  # before anything imports jax
+  enable_compile_cache()
   if len(sys.argv) < 2 or sys.argv[1] not in ("train", "report", "find-label-issues"):
     sys.exit(USAGE)
   command, rest = sys.argv[1], sys.argv[2:]

@@ -13,11 +13,28 @@ A rerun with the same config resumes; another config there is an error (see nlx.
 import os
 import sys
 
-from absl import app, flags, logging
-from ml_collections import config_flags
 
-from nlx.config_base import CONFIGS_DIR, config_path
-from nlx.errors import NlxError, config_load_message
+def enable_compile_cache() -> None:
+  """JAX's persistent compilation cache for the command line (before jax is imported):
+  a run loads the programs an earlier run with the same shapes compiled (the step, the
+  chunk, the predictions, the model's init) instead of compiling them again. Directory:
+  $NLX_COMPILE_CACHE (default ~/.cache/nlx/jax; "off" turns it off); JAX keys each entry
+  on the program, its devices and jax's version and flags."""
+  cache = os.environ.get("NLX_COMPILE_CACHE",
+                         os.path.join(os.path.expanduser("~"), ".cache", "nlx", "jax"))
+  if cache and cache.lower() != "off":
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", cache)
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+
+enable_compile_cache()
+
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from nlx.config_base import CONFIGS_DIR, config_path  # noqa: E402
+from nlx.errors import NlxError, config_load_message  # noqa: E402
 
 _DEFAULT_CONFIG = os.path.join(CONFIGS_DIR, "quickstart.py")
 try:  # with the default config, config_flags applies `--config.*` overrides right here

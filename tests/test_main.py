@@ -96,3 +96,24 @@ def test_missing_data_gives_one_line_error(tmp_path):
   assert r.returncode == 1
   assert r.stderr.strip().splitlines()[-1].startswith("nlx: error: cifar10:")
   assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("value,want", [(None, "HOME/.cache/nlx/jax"), ("DIR", "DIR"),
+                                        ("off", None), ("OFF", None), ("", None)])
+def test_the_command_line_turns_on_the_persistent_compile_cache(monkeypatch, tmp_path, value,
+                                                                want):
+  from nlx.main import enable_compile_cache
+  for key in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+              "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "NLX_COMPILE_CACHE"):
+    monkeypatch.delenv(key, raising=False)
+  monkeypatch.setenv("HOME", str(tmp_path))
+  if value is not None:
+    monkeypatch.setenv("NLX_COMPILE_CACHE", value.replace("DIR", str(tmp_path / "c")))
+  enable_compile_cache()
+  want = want and want.replace("HOME", str(tmp_path)).replace("DIR", str(tmp_path / "c"))
+  assert os.environ.get("JAX_COMPILATION_CACHE_DIR") == want
+  # every program cached, not only those that took a second to compile
+  assert os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS") == (want and "0")
+  monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", "/elsewhere")  # the user's own wins
+  enable_compile_cache()
+  assert os.environ["JAX_COMPILATION_CACHE_DIR"] == "/elsewhere"

@@ -166,3 +166,22 @@ def test_bfloat16_compute_keeps_float32_params_and_outputs_fast():
   np.testing.assert_allclose(out.logits, want.logits, rtol=5e-2, atol=5e-2)
   # and the compute really is bfloat16: the logits differ from float32's
   assert not np.array_equal(out.logits, want.logits)
+
+
+@pytest.mark.parametrize("name,shape", [("mlp", (12,)), ("small_cnn", (8, 8, 1))])
+def test_create_builds_in_one_program_the_values_of_building_op_by_op(name, shape):
+  # models.create builds the module under nnx.jit (one compiled program); the values must
+  # be those of the module built eagerly from the same key, BatchNorm statistics included
+  config = model_config(name, hidden=(16,), width=4)
+  rng = jax.random.PRNGKey(7)
+  made = models.create(config, 5, shape, rng)
+  eager = models.build_module(config, 5, shape, rng)
+  graphdef, params, state = nnx.split(eager, nnx.Param, ...)
+  assert made.graphdef == graphdef
+  for got, want in ((made.params, params), (made.state, state)):
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+      np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  assert jax.tree.leaves(params)  # not vacuous
+  other = models.create(config, 5, shape, jax.random.PRNGKey(8))  # the key is used
+  assert any(not np.array_equal(np.asarray(a), np.asarray(b))
+             for a, b in zip(jax.tree.leaves(other.params), jax.tree.leaves(made.params)))

@@ -44,8 +44,8 @@ def load(config) -> Dataset:
   if "class_names" in arrays:  # the names fix the class count; labels beyond it are errors
     num_classes = len(arrays["class_names"])
   names = [str(n) for n in arrays.get("class_names", np.arange(num_classes))]
-  x_tr = arrays["train_features"].astype(np.float32)
-  x_te = arrays["test_features"].astype(np.float32)
+  x_tr = arrays["train_features"].astype(np.float32, copy=False)
+  x_te = arrays["test_features"].astype(np.float32, copy=False)
   train_labels = arrays[key]
   if train_labels.ndim == 2:  # multi-label: [N, C] 0/1 vectors throughout
     c = train_labels.shape[1]
