@@ -18,5 +18,8 @@ def get_config(variant: str = ""):
   c.noise.type = "symmetric"
   c.noise.rate = 0.4
   if parse_variant(variant)["size"]:
-    make_tiny(c)
+    return make_tiny(c)  # 2 epochs, each checkpointed (the tests' resumes)
+  # a checkpoint every 5 epochs, not after each 1-second epoch: 30 saves were a quarter of
+  # the run's wall time (experiments/bench_run.py); a rerun resumes from at most 5 back
+  c.train.checkpoint_every_epochs = 5
   return c

@@ -14,7 +14,8 @@ Runs (each prints one JSON line: wall seconds, final clean-test accuracy):
   and renormalised), as nlx.methods.elr.
 - `quickstart`: configs/quickstart.py: the small CNN (3x3 conv-BN-ReLU-maxpool 32-64-128,
   global average pool, linear) on the 8x8 digits, Adam 3e-3 with a cosine schedule, batch
-  64, 30 epochs; every epoch: the training-set pass, the test set, the state saved.
+  64, 30 epochs; every epoch: the training-set pass and the test set; the state saved
+  every 5 epochs.
 `--data` is the `.npz` bench_run.py writes (`x_train, y_train, x_test, y_test`, and for
 the quickstart the normalisation `mean, std`), so every side trains on the same arrays.
 """
@@ -84,7 +85,7 @@ def main():
       return torch.from_numpy(((x.astype(np.float32) / 255.0 - d["mean"]) / d["std"])
                               .transpose(0, 3, 1, 2).copy())
     x_tr, x_te = prep(d["x_train"]), prep(d["x_test"])
-    model, batch, lr, eval_bs, test_every, save_every = SmallCNN(1, 10), 64, 3e-3, 256, 1, 1
+    model, batch, lr, eval_bs, test_every, save_every = SmallCNN(1, 10), 64, 3e-3, 256, 1, 5
   y_tr, y_te = torch.from_numpy(d["y_train"]).long(), torch.from_numpy(d["y_test"]).long()
   n, c = len(y_tr), 10
   spe = n // batch

@@ -17,11 +17,13 @@ running mean still holds the memorised epochs).
 Memory is O(N) per epoch-independent quantity (`[N]` sums, `[N, C]` probability sums,
 the size of one prediction of the split) plus O(C x epochs), never O(N x epochs).
 
-Checkpoint safety: the sums through epoch e are written to
-`WORKDIR/dynamics/epoch_EEEE.npz` at the end of epoch e. A run resumed from a checkpoint
-at step s reloads the file of epoch `s // steps_per_epoch` (files of later epochs, from
-the interrupted attempt, are deleted), so no epoch is counted twice; files older than
-the latest checkpoint's epoch are deleted as training goes. If that file is missing
+Checkpoint safety: the sums are kept in memory and written with every checkpoint (just
+before it, `Tracker.save`): at a checkpoint of step s the sums through epoch
+e = `s // steps_per_epoch` go to `WORKDIR/dynamics/epoch_EEEE.npz` (none while no epoch is
+counted). A run resumed from a checkpoint at step s reloads the file of epoch e (files of
+later epochs, from the interrupted attempt, are deleted), so no epoch is counted twice;
+files older than the previous checkpoint's epoch are deleted as training goes (the
+previous checkpoint is what a damaged newest one falls back to). If that file is missing
 (a workdir from before this module) or cannot be read (cut short or damaged: a warning
 names it), the sums restart at zero: the means stay means, over the epochs that were
 counted (`count`).
@@ -185,12 +187,16 @@ class Tracker:
         if e > start_epoch:
           os.remove(path(workdir, e))
 
-  def add_epoch(self, logits: np.ndarray, epoch: int, keep_from_epoch: int) -> None:
-    """Adds epoch `epoch`'s logits `[N, C]`; deletes files of epochs before
-    `keep_from_epoch` (that of the latest checkpoint, which a resume would reload)."""
+  def add_epoch(self, logits: np.ndarray, epoch: int) -> None:
+    """Adds epoch `epoch`'s logits `[N, C]` to the sums (in memory; `save` writes them)."""
     self.dynamics.add(logits, self.labels, epoch)
-    if self.write:
-      save(self.workdir, self.dynamics)
-      for e in _epochs_on_disk(self.workdir):
-        if e < min(keep_from_epoch, epoch):
-          os.remove(path(self.workdir, e))
+
+  def save(self, keep_from_epoch: int) -> None:
+    """Writes the sums so far (before a checkpoint: the file its resume reloads) and
+    deletes files of epochs before `keep_from_epoch` (that of the previous checkpoint)."""
+    if not self.write or self.dynamics.count == 0:
+      return
+    save(self.workdir, self.dynamics)
+    for e in _epochs_on_disk(self.workdir):
+      if e < min(keep_from_epoch, self.dynamics.epoch):
+        os.remove(path(self.workdir, e))

@@ -434,6 +434,8 @@ class _Loop:
                       "learning_rate": float(self.trainer.schedule(step - 1))})
 
   def save(self, step: int, state: TrainState) -> None:
+    if self.tracker is not None:  # the sums this checkpoint's resume reloads, first
+      self.tracker.save((self.last_ckpt or 0) // self.spe)
     self.ckpt.save(step, state, self.it.get_state())
     self.last_ckpt = step
 
@@ -445,7 +447,7 @@ class _Loop:
     train_logits = None  # one pass over the training set an epoch, shared below
     if self.tracker is not None:
       train_logits = trainer.predict(state, train)
-      self.tracker.add_epoch(train_logits, epoch, (self.last_ckpt or 0) // self.spe)
+      self.tracker.add_epoch(train_logits, epoch)
     if itstime(epoch, cfg.eval_every_epochs, self.total // self.spe):
       self.evaluate(state, step, epoch, train_logits)
     if itstime(epoch, cfg.checkpoint_every_epochs, self.total // self.spe):

@@ -188,19 +188,23 @@ def test_tracker_resumes_from_the_record_of_its_epoch_not_the_newest(tmp_path):
   np.testing.assert_allclose(t.dynamics.epoch_agreement, [2 / 3])
   assert files(wd) == ["epoch_0001.npz"]  # its own epoch kept, the later ones deleted
   # epoch 2 again; the latest checkpoint is still epoch 1's: its file is kept
-  t.add_epoch(np.array(AGAIN[2]), epoch=2, keep_from_epoch=1)
+  t.add_epoch(np.array(AGAIN[2]), epoch=2)
+  assert files(wd) == ["epoch_0001.npz"]  # added in memory: written with a checkpoint
+  t.save(keep_from_epoch=1)
   np.testing.assert_allclose(t.dynamics.sum_margin, [2 + 3, 1 + 0.5, -3 - 1])
   assert_sums(t.dynamics, [FIRST[1], AGAIN[2]], epoch=2)
   assert files(wd) == ["epoch_0001.npz", "epoch_0002.npz"]
   assert_sums(dynamics.load(wd), [FIRST[1], AGAIN[2]], epoch=2)  # what was written
   # epoch 3, with epoch 2's checkpoint the latest: files before epoch 2 are pruned
-  t.add_epoch(np.array(AGAIN[3]), epoch=3, keep_from_epoch=2)
+  t.add_epoch(np.array(AGAIN[3]), epoch=3)
+  t.save(keep_from_epoch=2)
   np.testing.assert_allclose(t.dynamics.sum_margin, [5.0, 0.5, -3.0])
   np.testing.assert_allclose(t.dynamics.epoch_agreement, [2 / 3, 2 / 3, 1 / 3])
   assert files(wd) == ["epoch_0002.npz", "epoch_0003.npz"]
   assert_sums(dynamics.load(wd, 3), [FIRST[1], AGAIN[2], AGAIN[3]], epoch=3)
   # a checkpoint past this epoch still keeps this epoch's own file
-  t.add_epoch(np.array(FIRST[1]), epoch=4, keep_from_epoch=9)
+  t.add_epoch(np.array(FIRST[1]), epoch=4)
+  t.save(keep_from_epoch=9)
   assert files(wd) == ["epoch_0004.npz"]
 
 
@@ -210,7 +214,8 @@ def test_tracker_from_scratch_a_missing_record_and_a_process_that_does_not_write
   # another process of a multi-host run: reads its resume epoch, deletes and writes nothing
   reader = dynamics.Tracker(wd, LABELS, 2, start_epoch=1, write=False)
   assert_sums(reader.dynamics, [FIRST[1]], epoch=1)
-  reader.add_epoch(np.array(AGAIN[2]), epoch=2, keep_from_epoch=2)
+  reader.add_epoch(np.array(AGAIN[2]), epoch=2)
+  reader.save(keep_from_epoch=2)
   assert_sums(reader.dynamics, [FIRST[1], AGAIN[2]], epoch=2)
   assert files(wd) == ["epoch_0001.npz", "epoch_0003.npz"]
   # resumed at epoch 2, whose file is missing (a workdir from before dynamics): from zero
@@ -224,7 +229,10 @@ def test_tracker_from_scratch_a_missing_record_and_a_process_that_does_not_write
   assert (t.dynamics.count, t.dynamics.epoch) == (0, 0)
   np.testing.assert_array_equal(t.dynamics.sum_probs, np.zeros((3, 2)))
   assert files(wd) == []
-  t.add_epoch(np.array(AGAIN[2]), epoch=1, keep_from_epoch=0)
+  t.save(keep_from_epoch=0)  # nothing counted yet (a checkpoint mid-epoch 1): no file
+  assert files(wd) == []
+  t.add_epoch(np.array(AGAIN[2]), epoch=1)
+  t.save(keep_from_epoch=0)
   assert_sums(t.dynamics, [AGAIN[2]], epoch=1)
   assert files(wd) == ["epoch_0001.npz"]
 
@@ -252,3 +260,28 @@ def test_chunked_sums_equal_the_reference_across_chunk_boundaries(monkeypatch):
     np.testing.assert_allclose(d.epoch_agreement, [3 / 5, 2 / 5])
     assert (d.count, d.epoch) == (2, 2)
   np.testing.assert_array_equal(chunked.epoch_counts, whole.epoch_counts)
+
+
+def test_the_sums_are_written_with_the_checkpoints_and_a_resume_counts_each_epoch_once(
+    tmp_path, monkeypatch):
+  """3 epochs, a checkpoint every 2 (and at the end): the sums go to disk at epochs 2 and
+  3 only; stopped at the end of epoch 1 (a checkpoint: its file) and resumed, the run
+  counts each epoch once, as the uninterrupted one."""
+  written = []
+  real_save = dynamics.save
+  monkeypatch.setattr(dynamics, "save",
+                      lambda wd, dyn: written.append((dyn.epoch, dyn.count)) or real_save(wd, dyn))
+  whole = str(tmp_path / "whole")
+  train.train_and_evaluate(tiny_config(checkpoint_every_epochs=2), whole)
+  assert written == [(2, 2), (3, 3)]
+  assert sorted(os.listdir(os.path.join(whole, dynamics.SUBDIR))) == [
+      "epoch_0002.npz", "epoch_0003.npz"]  # the previous checkpoint's file kept
+  written.clear()
+  parts = str(tmp_path / "parts")
+  train.train_and_evaluate(tiny_config(checkpoint_every_epochs=2, stop_after_steps=8), parts)
+  assert written == [(1, 1)]  # the stop's checkpoint at step 8 = the end of epoch 1
+  train.train_and_evaluate(tiny_config(checkpoint_every_epochs=2), parts)
+  a, b = dynamics.load(whole), dynamics.load(parts)
+  assert (b.count, b.epoch) == (a.count, a.epoch) == (3, 3)
+  np.testing.assert_allclose(b.sum_margin, a.sum_margin, rtol=1e-4, atol=1e-4)
+  np.testing.assert_array_equal(b.epoch_counts, a.epoch_counts)

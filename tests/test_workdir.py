@@ -210,7 +210,7 @@ NOT_FINGERPRINTED = {
     "train.checkpoint_every_epochs": 2, "train.checkpoint_every_steps": 5,
     "train.max_checkpoints": 9, "train.stop_after_steps": 11, "train.progress_bar": True,
     "train.allow_more_epochs": True, "data.num_threads": 3, "data.prefetch_buffer_size": 1,
-    "data.eval_batch_size": 16,
+    "data.eval_batch_size": 16, "train.steps_per_call": 1,
 }
 # Keys just outside that set (their neighbours in the schema): each can change the run.
 FINGERPRINTED = {
@@ -218,6 +218,7 @@ FINGERPRINTED = {
     "train.stop_on_collapse": True, "train.training_dynamics": False,
     "train.init_from": "elsewhere", "data.max_train_examples": 128,
     "optimizer.learning_rate": 0.01, "model.width": 16,
+    "data.on_device": False,  # crop_flip's batches differ from grain's: it changes the run
 }
 
 

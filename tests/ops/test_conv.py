@@ -202,15 +202,64 @@ def test_resnet18_conv_auto_reaches_every_3x3_stride_1_conv(monkeypatch):
   the stem (1), layer1's four, and the second conv of each first block plus both of each
   second block in layers 2-4 (3 x 3) make 14; the three stride-2 first convs and the three
   1x1 downsample convs make 6."""
-  from nlx.config_base import base_config
   monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda: True)
   for conv, want in (("auto", (14, 6)), ("xla", (0, 20))):
-    c = base_config().model
-    c.name, c.conv = "resnet18", conv
-    module = nnx.eval_shape(lambda c=c: models.build_module(c, 10, (8, 8, 3), jax.random.key(0)))
-    graphdef, params, state = nnx.split(module, nnx.Param, ...)
-    jaxpr = jax.make_jaxpr(
-        lambda p, s: models.apply(graphdef, p, s, jnp.zeros((2, 8, 8, 3)), train=True)[0].logits
-    )(params, state)
-    names = [e.primitive.name for e in jaxpr.jaxpr.eqns]
+    names = resnet18_primitives(conv, 32)  # layer4's maps are 4 x 4: none of them small
     assert (names.count("custom_vjp_call"), names.count("conv_general_dilated")) == want, conv
+
+
+def resnet18_primitives(conv: str, size: int) -> list[str]:
+  """The primitives of ResNet-18's (CIFAR stem) training forward pass on size x size
+  inputs with model.conv=`conv`, traced on abstract parameters (nothing runs)."""
+  from nlx.config_base import base_config
+  c = base_config().model
+  c.name, c.conv = "resnet18", conv
+  module = nnx.eval_shape(lambda: models.build_module(c, 10, (size, size, 3), jax.random.key(0)))
+  graphdef, params, state = nnx.split(module, nnx.Param, ...)
+  jaxpr = jax.make_jaxpr(lambda p, s: models.apply(
+      graphdef, p, s, jnp.zeros((2, size, size, 3)), train=True)[0].logits)(params, state)
+  return [e.primitive.name for e in jaxpr.jaxpr.eqns]
+
+
+def test_resnet18_on_8x8_inputs_takes_the_patch_product_on_its_2x2_and_1x1_maps(monkeypatch):
+  """On 8 x 8 inputs ResNet-18's layer3 runs at 2 x 2 and layer4 at 1 x 1: their three
+  3x3 stride-1 convolutions each (6) are products of patches (dot_general; the head is the
+  7th), the stem, layer1's four and layer2's three at 8 x 8 and 4 x 4 stay the chunked
+  ones (8), the three stride-2 and three 1x1 convolutions XLA's (6). conv=xla: all 20 XLA's."""
+  monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda: True)
+  monkeypatch.setattr(conv_ops, "_cpu", lambda: True)
+  for conv, want in (("auto", (8, 6, 7)), ("xla", (0, 20, 1))):
+    names = resnet18_primitives(conv, 8)
+    assert (names.count("custom_vjp_call"), names.count("conv_general_dilated"),
+            names.count("dot_general")) == want, conv
+
+
+@pytest.mark.parametrize("h,w", [(2, 2), (1, 1), (1, 3), (4, 1), (6, 6)])
+def test_the_patch_product_and_its_gradients_equal_xlas(h, w):
+  rng = np.random.default_rng(5)
+  x = jnp.asarray(rng.normal(size=(3, h, w, 4)), jnp.float32)
+  k = jnp.asarray(rng.normal(size=(3, 3, 4, 5)), jnp.float32)
+  g = jnp.asarray(rng.normal(size=(3, h, w, 5)), jnp.float32)
+  y, vjp = jax.vjp(conv_ops.conv3x3_patches, x, k)
+  y_ref, vjp_ref = jax.vjp(lax_conv, x, k)
+  np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
+  for got, want in zip(vjp(g), vjp_ref(g)):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(vjp(g)[1], kernel_grad_loops(x, g), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("h,w,cpu,single,path", [
+    (2, 2, True, True, "patches"), (2, 2, True, False, "patches"),  # any device count
+    (1, 4, True, False, "patches"), (1, 5, True, True, "chunked"),  # 4 pixels and 5
+    (3, 3, True, False, "xla"), (2, 2, False, False, "xla")])        # 9 pixels; no CPU
+def test_the_patch_product_serves_maps_of_at_most_4_pixels_on_the_cpu(h, w, cpu, single, path,
+                                                                       monkeypatch):
+  monkeypatch.setattr(conv_ops, "_cpu", lambda: cpu)
+  monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda: cpu and single)
+  x, k = jnp.zeros((2, h, w, 3)), jnp.zeros((3, 3, 3, 4))
+  names = [e.primitive.name for e in jax.make_jaxpr(lambda x_, k_: conv_ops.conv_general_dilated(
+      x_, k_, (1, 1), ((1, 1), (1, 1)), dimension_numbers=NHWC))(x, k).jaxpr.eqns]
+  got = ("patches" if "dot_general" in names else
+         "chunked" if "custom_vjp_call" in names else "xla")
+  assert got == path
+  assert conv_ops.SMALL_MAP == 4

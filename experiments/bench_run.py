@@ -1,0 +1,248 @@
+"""Whole runs, start-up and compile included, of nlx and of the same work in plain PyTorch
+and plain JAX, timed one after the other in one invocation on this machine.
+
+  python experiments/bench_run.py --torch_python=/tmp/torchvenv/bin/python \\
+      [--runs=protocol,methods,quickstart,steps] [--features_dir=DIR] [--out=FILE.md]
+
+Runs (each command timed from its start to its exit, as a user waits for it):
+- `protocol`: CIFAR-10N's CPU protocol (configs/cifar10n_cpu.py:worst, 30 epochs of an
+  MLP on 45,000 feature vectors, the training dynamics after every epoch and the label
+  issues at the end), CE and ELR: `python -m nlx.main` with the compile cache empty
+  (cold) and again with what that run cached (warm); experiments/bench_run_jax.py (plain
+  JAX: one scan an epoch, sums in-graph) and experiments/bench_run_torch.py (plain PyTorch,
+  `--torch_python`) doing the same work on the same arrays.
+- `methods`: nlx's ARNet and SINet runs of the same protocol (cold), over nlx's CE run.
+- `quickstart`: `python -m nlx.main` (digits, small CNN, 30 epochs, the default config)
+  against bench_run_torch.py's same run.
+- `steps`: experiments/bench_step.py's small-CNN and ResNet-18 train steps against PyTorch.
+Every line states the load average before it ran; ratios are over PyTorch's wall time
+(above 1: nlx is faster) and over the floor: the run's floating-point work over this
+machine's own float32 matmul rate (measured here, `matmul_rate`).
+Feature vectors: --features_dir (a folder with the protocol's features.npz, e.g. written by
+experiments/protocols.py), else a generated stand-in of the real shape (45,000 x 1,024,
+10 classes, 40% of the labels moved; `features.write_synthetic_cache`).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from absl import app, flags
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.join(REPO, "experiments")
+
+flags.DEFINE_string("torch_python", "", "A Python with torch (never an nlx dependency).")
+flags.DEFINE_list("runs", ["protocol", "methods", "quickstart", "steps"], "What to time.")
+flags.DEFINE_string("features_dir", "", "Folder with the CPU protocol's features.npz.")
+flags.DEFINE_integer("epochs", 30, "Epochs of the protocol runs.")
+flags.DEFINE_string("out", "", "Also write the table (markdown) here.")
+FLAGS = flags.FLAGS
+
+# forward FLOPs of one example through the protocol's MLP 1024-256-256-10 (2 per MAC)
+MLP_FORWARD = 2 * (1024 * 256 + 256 * 256 + 256 * 10)
+
+
+def load() -> str:
+  one, five, _ = os.getloadavg()
+  return f"{one:.2f}/{five:.2f}"
+
+
+def matmul_rate(n: int = 1024, repeats: int = 20) -> float:
+  """This machine's float32 matmul rate (FLOP/s) through XLA: the best of `repeats` timed
+  n x n products, after a warm-up."""
+  import jax
+  import jax.numpy as jnp
+  a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
+  f = jax.jit(lambda x: x @ x)
+  f(a).block_until_ready()
+  best = float("inf")
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    f(a).block_until_ready()
+    best = min(best, time.perf_counter() - t0)
+  return 2 * n ** 3 / best
+
+
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, str]:
+  """(wall seconds, stdout) of a command, from its start to its exit."""
+  t0 = time.perf_counter()
+  out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
+                       env={**os.environ, **(env or {})})
+  wall = time.perf_counter() - t0
+  if out.returncode:
+    raise RuntimeError(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+  return wall, out.stdout
+
+
+def last_json(stdout: str) -> dict:
+  return json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
+
+
+def features_dir(tmp: str) -> tuple[str, str]:
+  if FLAGS.features_dir:
+    return FLAGS.features_dir, f"features from {FLAGS.features_dir}"
+  from nlx.data.datasets.features import write_synthetic_cache
+  d = os.path.join(tmp, "features")
+  write_synthetic_cache(d, n_train=45000, n_test=10000, dim=1024, flip=0.4)
+  return d, "a generated stand-in of the real shape (45,000 x 1,024; 40% of labels moved)"
+
+
+def nlx_config(config: str, data_dir: str | None, workdir: str) -> list[str]:
+  cmd = [sys.executable, "-m", "nlx.main", f"--config={config}", f"--workdir={workdir}",
+         "--config.train.progress_bar=False"]
+  if data_dir:
+    cmd.append(f"--config.data.data_dir={data_dir}")
+  if "cifar10n_cpu" in config and FLAGS.epochs != 30:
+    cmd.append(f"--config.train.num_epochs={FLAGS.epochs}")
+  return cmd
+
+
+def accuracy(workdir: str) -> float:
+  with open(os.path.join(workdir, "results.json")) as f:
+    return json.load(f)["test"]["accuracy"]
+
+
+def write_arrays(config_name: str, variant: str, data_dir: str | None, path: str) -> None:
+  """The arrays nlx trains on (its loader, its noise), for the plain sides to read."""
+  from nlx import data as data_lib
+  from nlx.config_base import load_file
+  c = load_file(config_name, variant)
+  if data_dir:
+    c.data.data_dir = data_dir
+  ds = data_lib.load_dataset(c)
+  np.savez(path, x_train=ds.train.inputs, y_train=ds.train.labels, x_test=ds.test.inputs,
+           y_test=ds.test.clean_labels, mean=np.float32(ds.mean[0]),
+           std=np.float32(ds.std[0]))
+
+
+class Table:
+  def __init__(self, floor_rate: float):
+    self.rows, self.rate = [], floor_rate
+
+  def add(self, run, side, wall, acc, load_before, *, torch_wall=None, flops=None, note=""):
+    row = {"run": run, "side": side, "wall_s": round(wall, 1), "accuracy": acc,
+           "load": load_before, "note": note}
+    if torch_wall:
+      row["speed_over_torch"] = round(torch_wall / wall, 2)
+    if flops:
+      row["over_floor"] = round(wall / (flops / self.rate), 2)
+    self.rows.append(row)
+    print(json.dumps(row), flush=True)
+
+  def markdown(self) -> str:
+    lines = ["| run | side | wall s | speed over PyTorch | x floor | clean-test acc | load before | note |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in self.rows:
+      acc = "" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}%"
+      lines.append(f"| {r['run']} | {r['side']} | {r['wall_s']} | "
+                   f"{r.get('speed_over_torch', '')} | {r.get('over_floor', '')} | {acc} | "
+                   f"{r['load']} | {r['note']} |")
+    return "\n".join(lines)
+
+
+def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_others: bool,
+             walls: dict) -> None:
+  """Times each method's run; `walls[(method, "cold" | "warm")]` gets nlx's wall times."""
+  arrays = os.path.join(tmp, "protocol.npz")
+  write_arrays("cifar10n_cpu", "worst", data_dir, arrays)
+  n_train, epochs = 45000, FLAGS.epochs
+  steps = (n_train // 128) * epochs
+  flops = 3 * MLP_FORWARD * 128 * steps + MLP_FORWARD * (n_train * epochs + 10000 * epochs // 5)
+  for method in methods:
+    variant = "worst" if method == "ce" else f"worst,{method}"
+    cache = os.path.join(tmp, f"cache_{method}")
+    torch_wall = None
+    if with_others and FLAGS.torch_python:
+      before = load()
+      wall, out = timed([FLAGS.torch_python, os.path.join(HERE, "bench_run_torch.py"),
+                         "--run=protocol", f"--method={method}", f"--data={arrays}",
+                         f"--epochs={epochs}"])
+      torch_wall = wall
+      table.add(f"protocol {method}", "PyTorch", wall, last_json(out)["accuracy"], before,
+                torch_wall=wall, flops=flops)
+    if with_others:
+      before = load()
+      wall, out = timed([sys.executable, os.path.join(HERE, "bench_run_jax.py"),
+                         f"--method={method}", f"--data={arrays}", f"--epochs={epochs}"])
+      table.add(f"protocol {method}", "plain JAX", wall, last_json(out)["accuracy"], before,
+                torch_wall=torch_wall, flops=flops)
+    for kind in ("cold", "warm") if with_others else ("cold",):
+      wd = os.path.join(tmp, f"wd_{method}_{kind}")
+      before = load()
+      wall, _ = timed(nlx_config(f"configs/cifar10n_cpu.py:{variant}", data_dir, wd),
+                      env={"NLX_COMPILE_CACHE": cache})
+      walls[(method, kind)] = wall
+      table.add(f"protocol {method}", f"nlx ({kind} compile cache)", wall, accuracy(wd), before,
+                torch_wall=torch_wall, flops=flops,
+                note="" if method == "ce" or ("ce", kind) not in walls else
+                f"{wall / walls[('ce', kind)]:.2f}x CE's wall time")
+
+
+def quickstart(table: Table, tmp: str):
+  arrays = os.path.join(tmp, "digits.npz")
+  write_arrays("quickstart", "", None, arrays)
+  torch_wall = None
+  if FLAGS.torch_python:
+    before = load()
+    wall, out = timed([FLAGS.torch_python, os.path.join(HERE, "bench_run_torch.py"),
+                       "--run=quickstart", f"--data={arrays}"])
+    torch_wall = wall
+    table.add("quickstart", "PyTorch", wall, last_json(out)["accuracy"], before, torch_wall=wall)
+  cache = os.path.join(tmp, "cache_quickstart")
+  for kind in ("cold", "warm"):
+    wd = os.path.join(tmp, f"wd_quickstart_{kind}")
+    before = load()
+    wall, _ = timed([sys.executable, "-m", "nlx.main", f"--workdir={wd}",
+                     "--config.train.progress_bar=False"], env={"NLX_COMPILE_CACHE": cache})
+    table.add("quickstart", f"nlx ({kind} compile cache)", wall, accuracy(wd), before,
+              torch_wall=torch_wall)
+
+
+def steps(table: Table):
+  if not FLAGS.torch_python:
+    return
+  before = load()
+  _, out = timed([sys.executable, os.path.join(HERE, "bench_step.py"), "--models=",
+                  "--methods=", "--pipeline=false", f"--torch_python={FLAGS.torch_python}",
+                  "--torch_models=small_cnn,resnet18", "--steps=10"])
+  for line in out.splitlines():
+    if line.startswith("train step,") and "PyTorch" in line:
+      print(line)
+      table.rows.append({"run": line.split(":")[0], "side": "step", "wall_s": "",
+                         "accuracy": None, "load": before, "note": line.split(": ", 1)[1]})
+
+
+def main(argv):
+  del argv
+  import jax
+  rate = matmul_rate()
+  print(f"devices: {jax.devices()}; cpu count {os.cpu_count()}; float32 matmul rate "
+        f"{rate / 1e9:.1f} GFLOP/s; load {load()}", flush=True)
+  table = Table(rate)
+  with tempfile.TemporaryDirectory() as tmp:
+    data_dir, what = features_dir(tmp) if {"protocol", "methods"} & set(FLAGS.runs) else ("", "")
+    walls = {}
+    if "protocol" in FLAGS.runs:
+      protocol(table, tmp, data_dir, ["ce", "elr"], True, walls)
+    if "methods" in FLAGS.runs:  # each over CE's cold run (timed here if not above)
+      protocol(table, tmp, data_dir, ["arnet", "sinet"] if walls else ["ce", "arnet", "sinet"],
+               False, walls)
+    if "quickstart" in FLAGS.runs:
+      quickstart(table, tmp)
+    if "steps" in FLAGS.runs:
+      steps(table)
+  text = (f"float32 matmul rate {rate / 1e9:.1f} GFLOP/s (the floor's denominator); "
+          f"protocol data: {what or 'none'}; {os.cpu_count()} CPUs\n\n{table.markdown()}\n")
+  print(text)
+  if FLAGS.out:
+    with open(FLAGS.out, "w") as f:
+      f.write(text)
+
+
+if __name__ == "__main__":
+  app.run(main)
