@@ -2,7 +2,7 @@
 and plain JAX, timed one after the other in one invocation on this machine.
 
   python experiments/bench_run.py --torch_python=/tmp/torchvenv/bin/python \\
-      [--runs=protocol,methods,quickstart,steps] [--features_dir=DIR] [--out=FILE.md]
+      [--runs=protocol,methods,startup,quickstart,steps] [--features_dir=DIR] [--out=FILE.md]
 
 Runs (each command timed from its start to its exit, as a user waits for it):
 - `protocol`: CIFAR-10N's CPU protocol (configs/cifar10n_cpu.py:worst, 30 epochs of an
@@ -12,6 +12,7 @@ Runs (each command timed from its start to its exit, as a user waits for it):
   JAX: one scan an epoch, sums in-graph) and experiments/bench_run_torch.py (plain PyTorch,
   `--torch_python`) doing the same work on the same arrays.
 - `methods`: nlx's ARNet and SINet runs of the same protocol (cold), over nlx's CE run.
+- `startup`: `import nlx.main, nlx.train`, and the quickstart stopped after one step.
 - `quickstart`: `python -m nlx.main` (digits, small CNN, 30 epochs, the default config)
   against bench_run_torch.py's same run.
 - `steps`: experiments/bench_step.py's small-CNN and ResNet-18 train steps against PyTorch.
@@ -37,7 +38,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(REPO, "experiments")
 
 flags.DEFINE_string("torch_python", "", "A Python with torch (never an nlx dependency).")
-flags.DEFINE_list("runs", ["protocol", "methods", "quickstart", "steps"], "What to time.")
+flags.DEFINE_list("runs", ["protocol", "methods", "startup", "quickstart", "steps"],
+                  "What to time.")
 flags.DEFINE_string("features_dir", "", "Folder with the CPU protocol's features.npz.")
 flags.DEFINE_integer("epochs", 30, "Epochs of the protocol runs.")
 flags.DEFINE_string("out", "", "Also write the table (markdown) here.")
@@ -203,6 +205,23 @@ def quickstart(table: Table, tmp: str):
               torch_wall=torch_wall)
 
 
+def startup(table: Table, tmp: str):
+  """What a run pays before training: the imports, then (cold and warm compile cache) a
+  quickstart run stopped after its first step (data, model, compile, one checkpoint)."""
+  before = load()
+  wall, _ = timed([sys.executable, "-c", "import nlx.main, nlx.train"])
+  table.add("start-up", "import nlx.main, nlx.train", wall, None, before)
+  cache = os.path.join(tmp, "cache_startup")
+  for kind in ("cold", "warm"):
+    wd = os.path.join(tmp, f"wd_startup_{kind}")
+    before = load()
+    wall, _ = timed([sys.executable, "-m", "nlx.main", f"--workdir={wd}",
+                     "--config.train.progress_bar=False", "--config.train.stop_after_steps=1"],
+                    env={"NLX_COMPILE_CACHE": cache})
+    table.add("start-up", f"quickstart to its first step ({kind} compile cache)", wall, None,
+              before, note="data, model, compile, one step, one checkpoint")
+
+
 def steps(table: Table):
   if not FLAGS.torch_python:
     return
@@ -232,6 +251,8 @@ def main(argv):
     if "methods" in FLAGS.runs:  # each over CE's cold run (timed here if not above)
       protocol(table, tmp, data_dir, ["arnet", "sinet"] if walls else ["ce", "arnet", "sinet"],
                False, walls)
+    if "startup" in FLAGS.runs:
+      startup(table, tmp)
     if "quickstart" in FLAGS.runs:
       quickstart(table, tmp)
     if "steps" in FLAGS.runs:

@@ -123,7 +123,11 @@ def cifar10n(data_dir: str, label_set: str, max_train: int = -1, max_test: int =
 
 def step_flops(trainer, state, batch) -> float | None:
   """XLA's FLOP count of one compiled train step (None where the backend gives none)."""
-  cost = trainer.train_step.lower(state, batch).compile().cost_analysis()
+  if trainer.device_data is not None:  # the step gathers its batch from the resident set
+    lowered = trainer.device_data.jitted.lower(state, batch, trainer.device_data.arrays)
+  else:
+    lowered = trainer.train_step.lower(state, batch)
+  cost = lowered.compile().cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   flops = (cost or {}).get("flops")
   return float(flops) if flops and flops > 0 else None

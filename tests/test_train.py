@@ -267,7 +267,8 @@ def test_restore_returns_the_final_state(tmp_path):
 
 @pytest.mark.slow
 def test_bfloat16_compute_trains_float32_params_and_optimizer_state():
-  f32, bf16 = (tiny(**{"model.dtype": d}) for d in ("float32", "bfloat16"))
+  f32, bf16 = (tiny(**{"model.dtype": d, "data.on_device": False})  # host batches
+               for d in ("float32", "bfloat16"))
   ds = data_lib.load_dataset(f32)
   t32 = train.Trainer(f32, ds, train.make_mesh(jax.devices()[:1]))
   t16 = train.Trainer(bf16, ds, train.make_mesh(jax.devices()[:1]))

@@ -29,6 +29,7 @@ def make_trainer(**overrides):
   config.model.name = "mlp"
   config.model.hidden = (32,)
   config.method.num_prototypes, config.method.cache_size = 8, 48
+  config.data.on_device = False  # host batches through the per-step program
   config.method.update(overrides)
   return train.Trainer(config, data_lib.load_dataset(config), train.make_mesh(jax.devices()[:1]))
 
