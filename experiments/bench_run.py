@@ -2,7 +2,8 @@
 and plain JAX, timed one after the other in one invocation on this machine.
 
   python experiments/bench_run.py --torch_python=/tmp/torchvenv/bin/python \\
-      [--runs=protocol,methods,startup,quickstart,steps] [--features_dir=DIR] [--out=FILE.md]
+      [--runs=protocol,methods,startup,quickstart,steps] [--protocol_methods=ce,elr]
+      [--features_dir=DIR] [--out=FILE.md]
 
 Runs (each command timed from its start to its exit, as a user waits for it):
 - `protocol`: CIFAR-10N's CPU protocol (configs/cifar10n_cpu.py:worst, 30 epochs of an
@@ -42,6 +43,7 @@ flags.DEFINE_list("runs", ["protocol", "methods", "startup", "quickstart", "step
                   "What to time.")
 flags.DEFINE_string("features_dir", "", "Folder with the CPU protocol's features.npz.")
 flags.DEFINE_integer("epochs", 30, "Epochs of the protocol runs.")
+flags.DEFINE_list("protocol_methods", ["ce", "elr"], "Methods of the `protocol` runs.")
 flags.DEFINE_string("out", "", "Also write the table (markdown) here.")
 FLAGS = flags.FLAGS
 
@@ -260,7 +262,7 @@ def main(argv):
     data_dir, what = features_dir(tmp) if {"protocol", "methods"} & set(FLAGS.runs) else ("", "")
     walls = {}
     if "protocol" in FLAGS.runs:
-      protocol(table, tmp, data_dir, ["ce", "elr"], True, walls)
+      protocol(table, tmp, data_dir, FLAGS.protocol_methods, True, walls)
     if "methods" in FLAGS.runs:  # each over CE's cold run (timed here if not above)
       protocol(table, tmp, data_dir, ["arnet", "sinet"] if walls else ["ce", "arnet", "sinet"],
                False, walls)
