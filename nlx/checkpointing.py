@@ -182,6 +182,13 @@ class Checkpointer:
         options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                              enable_async_checkpointing=False,
                                              cleanup_tmp_directories=cleanup))
+    # orbax removes those directories in a background thread that its close() does not
+    # wait for: closed while it ran (a run whose data failed to load), it printed a
+    # traceback after nlx's one-line error. Wait for it here (the orbax versions that have
+    # the hook; the others start no such thread).
+    wait = getattr(self._mngr, "_maybe_await_cleanup_tmp_directory", None)
+    if cleanup and wait is not None:
+      wait()
 
   def latest_step(self) -> int | None:
     return self._mngr.latest_step()

@@ -497,3 +497,17 @@ def test_closing_a_checkpointer_twice_is_harmless(tmp_path):
     assert ckpt.latest_step() is None
   ckpt.close()  # already closed by the with: nothing happens
   assert ckpt._mngr is None
+
+
+def test_cut_short_saves_are_removed_before_the_checkpointer_is_returned(tmp_path):
+  """orbax removes the temporary directories of saves cut short in a thread its close()
+  does not wait for (closed while it ran, it printed a traceback after nlx's one-line
+  error: CI, 2026-12-03); the owner's Checkpointer waits for it, so they are gone as soon
+  as it exists. A reader's (cleanup=False) leaves them."""
+  for name in ("5.orbax-checkpoint-tmp", "7.orbax-checkpoint-tmp-1733200000"):
+    os.makedirs(tmp_path / "own" / name / "state")
+  os.makedirs(tmp_path / "read" / "5.orbax-checkpoint-tmp" / "state")
+  with Checkpointer(str(tmp_path / "own"), cleanup=True):
+    assert os.listdir(tmp_path / "own") == []
+  with Checkpointer(str(tmp_path / "read"), cleanup=False):
+    assert os.listdir(tmp_path / "read") == ["5.orbax-checkpoint-tmp"]

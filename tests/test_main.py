@@ -95,6 +95,7 @@ def test_missing_data_gives_one_line_error(tmp_path):
                f"--workdir={tmp_path}/wd", cwd=tmp_path)
   assert r.returncode == 1
   assert r.stderr.strip().splitlines()[-1].startswith("nlx: error: cifar10:")
+  assert "Traceback" not in r.stderr  # nor a background thread's after it
   assert "Traceback" not in r.stderr
 
 
