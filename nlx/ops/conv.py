@@ -14,10 +14,11 @@ and accumulates `g_chunk^T @ patches_chunk`. The forward pass and the input grad
 stay XLA's convolutions.
 
 On the smallest maps (at most `SMALL_MAP` pixels: the 2 x 2 map of the small CNN's last
-block on 8 x 8 digits) XLA's CPU convolution is slow in both directions: 22.7 ms against
-2.1 ms for a product of the patches at [256, 2, 2, 64] -> 128 channels, forward, and
-39.3 ms against 6.1 ms for the kernel gradient (2-core CPU, 2026-12-03; at 4 x 4 the two
-are even, at 8 x 8 and above XLA's forward wins). There the whole convolution is
+block on 8 x 8 digits) XLA's CPU convolution is slow in both directions: 23.7 ms against
+2.9 ms for a product of the patches at [256, 2, 2, 64] -> 128 channels, forward, and
+24.3 ms against 5.5 ms for the kernel gradient (experiments/bench_small_maps.py, 2-core
+CPU, 2026-12-03; at 4 x 4 the two are within 15%, and from 16 x 16 up XLA's forward wins:
+experiments/bench_xla_cpu.py). There the whole convolution is
 `conv3x3_patches`: im2col and one matrix product, differentiated by JAX.
 
 `conv_general_dilated` has `jax.lax.conv_general_dilated`'s signature, for
