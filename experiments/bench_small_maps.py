@@ -11,34 +11,30 @@ set (warm, after a first call that compiles); (3) the same with `--config`-equiv
 `model.conv=xla`, for the before/after ratio.
 """
 
+import os
 import statistics
+import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_xla_cpu import conv as xla  # XLA's 3x3 "same" convolution, NHWC/HWIO
+from bench_xla_cpu import median_time
+
 from nlx import data as data_lib
 from nlx import train
 from nlx.config_base import load_file
 from nlx.ops import conv as conv_ops
 
-NHWC = ("NHWC", "HWIO", "NHWC")
 
-
-def median_ms(f, *args, repeats=20) -> float:
-  jax.block_until_ready(f(*args))
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    jax.block_until_ready(f(*args))
-    times.append(time.perf_counter() - t0)
-  return 1e3 * statistics.median(times)
+def median_ms(f, *args) -> float:
+  return 1e3 * median_time(f, *args, steps=20)
 
 
 def conv_table():
-  def xla(x, w):
-    return jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=NHWC)
   for n, h, c, d in [(256, 8, 1, 32), (256, 4, 32, 64), (256, 2, 64, 128),
                      (64, 8, 1, 32), (64, 4, 32, 64), (64, 2, 64, 128)]:
     x = jax.random.normal(jax.random.PRNGKey(0), (n, h, h, c))
