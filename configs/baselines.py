@@ -15,6 +15,7 @@ Expected: see experiments/results/digits.md (experiments/noisy_benchmark.py runs
           method x noise x seed and writes the table); robust methods beat CE there.
 """
 
+from nlx import methods
 from nlx.config_base import base_config, make_tiny, parse_variant
 from nlx.config_presets import (
   METHODS,
@@ -25,7 +26,6 @@ from nlx.config_presets import (
 )
 
 VARIANTS = {"method": METHODS, "noise": tuple(NOISE)}
-CLEAN_SUBSET = ("noise_model", "ce_clean_subset", "ce_clean_and_noisy", "bottom_up")
 
 
 def get_config(variant: str = "ce"):
@@ -34,14 +34,10 @@ def get_config(variant: str = "ce"):
   set_method(c, v["method"] or "ce")
   c.data.name = "digits"
   c.noise.type, c.noise.rate = NOISE[v["noise"] or "sym40"]
-  if c.method.name in CLEAN_SUBSET:
+  if methods.get(c.method.name).needs_clean_subset:
     c.data.clean_fraction = 0.1  # a known-clean subset D_c: 10% of the training labels
   if v["size"]:
     make_tiny(c)
-    if c.method.name == "noise_model":
-      c.method.pretrain_epochs = 1
-    if c.method.name == "sinet":
-      c.method.topk = 10
   # side information for sinet: the bundled digit-shape hierarchy; on tiny each phase
   # lasts one epoch, so co-teaching+ reaches its disagreement phase
   return scale_method_epochs(c, "digits")

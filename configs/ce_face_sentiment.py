@@ -20,8 +20,8 @@ def get_config(variant: str = ""):
   set_method(c, v["method"] or "ce")
   c.data.name = "face_sentiment"
   c.data.label_set = v["label_set"] or "sample"
-  if c.method.name == "arnet":  # some 600 training images: a small memory
-    c.method.num_prototypes, c.method.cache_size = 16, 256
+  if "num_prototypes" in c.method:  # a method with a memory (ARNet): some 600 training
+    c.method.num_prototypes, c.method.cache_size = 16, 256  # images, a small memory
   if v["size"]:
     make_tiny(c, train=-1, test=-1, epochs=1)
   return scale_method_epochs(c)

@@ -42,7 +42,7 @@ def get_config(variant: str = "noise_model"):
   c.data.eval_batch_size = 500
   c.model.name = "cifar10_quick"
   set_method(c, ROWS[row])
-  if row == "noise_model":
+  if "pretrain_epochs" in c.method:  # the noise model: one epoch of D_c only
     c.method.pretrain_epochs = 1
   c.optimizer.name = "sgd"
   c.optimizer.learning_rate = 1e-2

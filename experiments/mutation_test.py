@@ -1,7 +1,8 @@
 r"""Mutation testing: does the fast test suite notice a one-line bug in nlx's core modules?
 
-Makes the mutants with cosmic-ray (a maintained mutation tester) in a scratch copy of the
-checkout (the working tree is never modified), runs each against the fast tests in a
+Makes the mutants with cosmic-ray (a maintained mutation tester) in a scratch copy of a
+commit (`--rev`, default HEAD: `git archive`, so edits under way in the working tree,
+which is never modified, play no part), runs each against the fast tests in a
 child forked from one process that imported jax once (`--executor=cosmic-ray`: its own
 `exec`, a fresh interpreter per mutant, slower by the start-up; mutmut 3 forks after JAX
 has started and stalled here after 13 of the 109 mutants of `nlx/collapse.py`), and
@@ -26,7 +27,10 @@ suite's.
 
 Sessions are kept in --workroot (default /tmp/nlx_mutation): a rerun continues the
 mutants not yet run (a module whose text changed starts over); --recheck runs the
-survivors again against the tests as they are now; --fresh starts over. The tests use the persistent JAX compilation
+survivors again against the tests as they are now; --fresh starts over. --sample=N runs
+at most N mutants per module, drawn at random (seeded by the module's path) from those not
+yet run; the table then says how many of the module's mutants ran, and its score is an
+estimate of the whole module's. The tests use the persistent JAX compilation
 cache of tests/conftest.py, so run the fast suite once first.
 """
 
@@ -64,9 +68,6 @@ OPERATORS = (
 TESTS = {
     "nlx/losses/regularizers.py": ["tests/losses", "tests/methods/test_methods.py"],
 }
-
-COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "venv", "workdirs", "build", ".data",
-                                     "__pycache__", "*.egg-info", ".pytest_cache")
 
 
 def module_files(names):
@@ -149,8 +150,58 @@ def keep_operators(session):
   db.close()
 
 
-def run_module(module, workroot, timeout, fresh, recheck, executor):
-  """One cosmic-ray session for `module` in its own scratch copy; returns its results."""
+def commit(rev: str) -> str:
+  """The full hash of `rev` in the checkout."""
+  return subprocess.run(["git", "-C", REPO, "rev-parse", rev], check=True, capture_output=True,
+                        text=True).stdout.strip()
+
+
+def sample_pending(session, sample, module):
+  """Keeps at most `sample` mutants run or pending in `session`: the others not yet run
+  are dropped, drawn at random with a seed from `module`'s path. Returns the number of
+  mutants the session had before any was dropped (kept in the session's `totals`)."""
+  import random
+  db = sqlite3.connect(session)
+  db.execute("CREATE TABLE IF NOT EXISTS totals (mutants INTEGER)")
+  row = db.execute("SELECT mutants FROM totals").fetchone()
+  if row is None:
+    (total,) = db.execute("SELECT COUNT(*) FROM work_items").fetchone()
+    db.execute("INSERT INTO totals VALUES (?)", (total,))
+  else:
+    (total,) = row
+  if sample:
+    (done,) = db.execute("SELECT COUNT(*) FROM work_results").fetchone()
+    pending = [j for (j,) in db.execute(
+        "SELECT job_id FROM work_items WHERE job_id NOT IN (SELECT job_id FROM work_results) "
+        "ORDER BY job_id")]
+    keep = max(0, sample - done)
+    if len(pending) > keep:
+      drop = sorted(set(pending) - set(random.Random(module).sample(pending, keep)))
+      for job in drop:
+        db.execute("DELETE FROM work_items WHERE job_id = ?", (job,))
+        db.execute("DELETE FROM mutation_specs WHERE job_id = ?", (job,))
+  db.commit()
+  db.close()
+  return total
+
+
+def session_total(session):
+  """The number of mutants the session was made with (before --sample dropped any)."""
+  db = sqlite3.connect(session)
+  try:
+    row = db.execute("SELECT mutants FROM totals").fetchone()
+  except sqlite3.OperationalError:
+    row = None
+  if row is None:
+    (n,) = db.execute("SELECT COUNT(*) FROM work_items").fetchone()
+    row = (n,)
+  db.close()
+  return row[0]
+
+
+def run_module(module, workroot, timeout, fresh, recheck, executor, sample=0, rev="HEAD"):
+  """One cosmic-ray session for `module` in its own scratch copy of commit `rev`; returns
+  its results."""
   tests = tests_for(module)
   if not tests:
     return {"module": module, "error": "no test file imports it (add it to TESTS)"}
@@ -158,8 +209,8 @@ def run_module(module, workroot, timeout, fresh, recheck, executor):
   root = os.path.join(workroot, name)
   session = os.path.join(root, "session.sqlite")
   copy = os.path.join(root, "repo")
-  with open(os.path.join(REPO, module)) as f:
-    source = f.read()
+  source = subprocess.run(["git", "-C", REPO, "show", f"{rev}:{module}"], check=True,
+                          capture_output=True, text=True).stdout
   made_from = os.path.join(root, "source.py")  # the text the session's mutants were made of
   if os.path.exists(made_from):
     with open(made_from) as f:
@@ -169,9 +220,13 @@ def run_module(module, workroot, timeout, fresh, recheck, executor):
   os.makedirs(root, exist_ok=True)
   with open(made_from, "w") as f:
     f.write(source)
-  # The copy follows the working tree (new tests, other modules' fixes); cosmic-ray puts
-  # every mutated file back after its mutant.
-  shutil.copytree(REPO, copy, ignore=COPY_IGNORE, dirs_exist_ok=True)
+  # The copy is commit `rev` (its tests, its other modules), never the working tree, where
+  # an edit under way would fail every mutant's tests; cosmic-ray puts every mutated file
+  # back after its mutant.
+  if os.path.exists(copy):
+    shutil.rmtree(copy)
+  os.makedirs(copy)
+  subprocess.run(f"git -C {REPO} archive {rev} | tar -x -C {copy}", shell=True, check=True)
   config = os.path.join(root, "config.toml")
   write_config(config, module, tests, timeout)
   env = {**os.environ, "PYTHONPATH": copy}
@@ -185,6 +240,7 @@ def run_module(module, workroot, timeout, fresh, recheck, executor):
     subprocess.run(["cosmic-ray", "init", config, session], cwd=copy, env=env, check=True,
                    capture_output=True)
     keep_operators(session)
+  total = sample_pending(session, sample, module)
   if executor == "cosmic-ray":
     subprocess.run(["cosmic-ray", "exec", config, session], cwd=copy, env=env, check=True,
                    capture_output=True)
@@ -193,7 +249,7 @@ def run_module(module, workroot, timeout, fresh, recheck, executor):
                     "--timeout", str(timeout), "--tests", ",".join(tests)],
                    env=env, check=True)
   return {"module": module, "tests": tests, "seconds": time.time() - start,
-          "results": read_session(session)}
+          "results": read_session(session), "total": total, "rev": commit(rev)}
 
 
 def exec_forked(session, copy, tests, timeout):
@@ -284,7 +340,7 @@ def stored_report(module, workroot):
                           "(SELECT job_id FROM work_results)").fetchone()
   db.close()
   return {"module": module, "tests": tests_for(module), "results": read_session(session),
-          "pending": pending}
+          "pending": pending, "total": session_total(session)}
 
 
 def read_session(session):
@@ -330,6 +386,8 @@ def table(reports, command):
       total[k] += counts[k]
     score = 100 * (counts["killed"] + counts["timeout"]) / max(n, 1)
     pending = f" ({report['pending']} not run yet)" if report.get("pending") else ""
+    if report.get("total", n) > n + report.get("pending", 0):
+      pending += f" of {report['total']}"
     lines.append(f"| `{report['module']}` | {len(report['tests'])} files | {n}{pending} | "
                  f"{counts['killed']} | {counts['timeout']} | {counts['survived']} | "
                  f"{score:.1f}% |")
@@ -352,6 +410,9 @@ def main():
   parser.add_argument("--fresh", action="store_true", help="start every module's session over")
   parser.add_argument("--recheck", action="store_true",
                       help="run the survivors of earlier sessions again (after new tests)")
+  parser.add_argument("--sample", type=int, default=0,
+                      help="at most this many mutants per module, drawn at random (0: all)")
+  parser.add_argument("--rev", default="HEAD", help="the commit whose modules and tests run")
   parser.add_argument("--out", default="", help="markdown file to write (else stdout)")
   parser.add_argument("--report_only", action="store_true",
                       help="write the table from the sessions in --workroot, run nothing")
@@ -374,13 +435,14 @@ def main():
   else:
     with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
       futures = [pool.submit(run_module, m, args.workroot, args.timeout, args.fresh,
-                             args.recheck, args.executor)
+                             args.recheck, args.executor, args.sample, args.rev)
                  for m in modules]
       reports = []
       for module, future in zip(modules, futures):
         reports.append(future.result())
         print(f"{module}: done", flush=True)
-  command = "python experiments/mutation_test.py " + " ".join(sys.argv[1:])
+  command = ("python experiments/mutation_test.py " + " ".join(sys.argv[1:])
+             + f"  # at commit {commit(args.rev)[:12]}")
   text = table(reports, command)
   if args.out:
     with open(args.out, "w") as f:

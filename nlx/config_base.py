@@ -154,7 +154,9 @@ def parse_variant(variant: str, **groups) -> dict:
 
 def make_tiny(c: ml_collections.ConfigDict, *, train: int = 256, test: int = 128,
               epochs: int = 2) -> ml_collections.ConfigDict:
-  """The variant tests run: a seeded subset, few epochs, small batches, no progress bar."""
+  """The variant tests run: a seeded subset, few epochs, small batches, no progress bar,
+  and what the configured method changes for such a run (its `shrink_for_tiny`)."""
+  methods.get(c.method.name).shrink_for_tiny(c.method)
   c.data.max_train_examples = train
   c.data.max_test_examples = test
   c.data.batch_size = 32

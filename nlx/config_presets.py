@@ -4,7 +4,6 @@ import os
 
 from nlx import methods
 from nlx.config_base import base_config, make_tiny, parse_variant
-from nlx.methods import arnet
 
 NOISE = {"clean": ("none", 0.0), "sym20": ("symmetric", 0.2), "sym30": ("symmetric", 0.3),
          "sym40": ("symmetric", 0.4), "pair40": ("pair", 0.4), "agent": ("virtual_agent", 0.0)}
@@ -13,26 +12,31 @@ METHODS = tuple(methods.MULTI_CLASS_NAMES)  # a variant group: the single-label 
 
 
 def set_method(c, name: str, prototypes: int | None = None):
-  """`c.method` = method `name`'s defaults, locked like the rest of `c`."""
+  """`c.method` = method `name`'s defaults, locked like the rest of `c`; `prototypes`: the
+  memory size of a method that has one (`num_prototypes`)."""
   c.method = methods.default_config(name).lock()
-  if prototypes and name == "arnet":
+  if prototypes and "num_prototypes" in c.method:
     c.method.num_prototypes = prototypes
   return c
 
 
 def scale_method_epochs(c, hierarchy: str = ""):
-  """The epoch counts of a method's phases, a sixth of `train.num_epochs` (at least 1):
-  SINet's warm-up (and its side information, `hierarchy`: a bundled name or ""),
-  co-teaching+'s epochs before disagreement, forward's epochs before estimating T."""
-  sixth = max(1, c.train.num_epochs // 6)
-  if c.method.name == "sinet":
+  """The method's first phase lasts a sixth of `train.num_epochs` (at least 1; the
+  method's `scale_phases`: SINet's warm-up, co-teaching+'s epochs before disagreement,
+  forward's epochs before estimating T), and a method that reads a class hierarchy
+  (`method.hierarchy`) gets `hierarchy` (a bundled name, or "")."""
+  methods.get(c.method.name).scale_phases(c.method, max(1, c.train.num_epochs // 6))
+  if "hierarchy" in c.method:
     c.method.hierarchy = hierarchy
-    c.method.warmup_epochs = sixth
-  if c.method.name == "coteaching_plus":
-    c.method.init_epochs = sixth
-  if c.method.name == "forward":
-    c.method.estimate_after_epochs = sixth
   return c
+
+
+def use_reading(c, reading: str) -> None:
+  """Applies the method's named reading of its paper (its READINGS; the first when
+  `reading` is ""); a method without readings is left as it is."""
+  readings = methods.get(c.method.name).readings
+  if readings:
+    c.method.update(readings[reading or next(iter(readings))])
 
 
 def small_cnn(c, *, width: int, batch_size: int, epochs: int, learning_rate: float = 1e-3):
@@ -49,7 +53,7 @@ def small_cnn(c, *, width: int, batch_size: int, epochs: int, learning_rate: flo
 
 
 SENTIMENT_VARIANTS = {"noise": tuple(NOISE), "method": METHODS, "prototypes": tuple(PROTOTYPES),
-                      "reading": tuple(arnet.READINGS)}
+                      "reading": methods.reading_names()}
 
 
 def sentiment(dataset: str, split: str, variant: str):
@@ -59,7 +63,7 @@ def sentiment(dataset: str, split: str, variant: str):
   Variant groups (SENTIMENT_VARIANTS): a noise setting (agent, sym20 (default), sym30,
   sym40, clean), a method (default arnet; the others run as baselines), ARNet's
   prototypes (L16, L32, L64 (default), L128), an ARNet reading (paper (default), swav,
-  running: `nlx.methods.arnet.READINGS`), tiny. Weights (`--config.model.pretrained`):
+  running: `nlx.methods.arnet.READINGS`; a method's READINGS), tiny. Weights (`--config.model.pretrained`):
   torchvision's ImageNet resnet34 state dict saved as .safetensors. A GPU job (ResNet-34
   at 224x224, 50 epochs); tiny: seconds on the CPU.
   """
@@ -73,8 +77,7 @@ def sentiment(dataset: str, split: str, variant: str):
   c.model.name = "resnet34_imagenet"
   c.model.pretrained = "weights/resnet34.safetensors"
   set_method(c, v["method"] or "arnet", PROTOTYPES[v["prototypes"] or "L64"])
-  if c.method.name == "arnet":  # a named reading of the paper (nlx.methods.arnet.READINGS)
-    c.method.update(arnet.READINGS[v["reading"] or "paper"])
+  use_reading(c, v["reading"])
   c.optimizer.name = "adam"
   c.optimizer.learning_rate = 1e-4
   c.data.batch_size = 128
@@ -82,9 +85,6 @@ def sentiment(dataset: str, split: str, variant: str):
   c.train.log_every_steps = 50
   if v["size"]:
     tiny_image_files(c)
-    if c.method.name == "arnet":
-      c.method.num_prototypes = min(c.method.num_prototypes, 8)
-      c.method.cache_size = 16
   return c
 
 
@@ -168,8 +168,6 @@ def can(dataset: str, variant: str, *, settings=(), features_hidden=None):
       tiny_image_files(c)
     else:
       make_tiny(c)
-    if c.method.name == "can":
-      c.method.anneal_epochs = 1
   return c, v
 
 
@@ -202,17 +200,16 @@ def can_cifar10n_mosaic(variant: str):
   return c
 
 
-SINET_VARIANTS = ("A", "B", "C")
-
-
 def web_images(dataset: str, variant: str, *, method: str, lr: float, epochs: int,
                step_epochs: tuple, batch_size: int = 64, **groups):
   """ImageNet-pretrained ResNet-34 (local torchvision weights) on a large real-noise
   image set at 224x224: SGD (momentum 0.9, weight decay 1e-3) with step decay ÷10.
-  Variant groups: model, A | B | C (SINet's model variants; only when `method` is
-  sinet), size, tiny, and `groups`; returns (config, the parsed variant)."""
-  if method == "sinet":
-    groups["model"] = SINET_VARIANTS
+  Variant groups: model (the method's VARIANTS, e.g. SINet's A | B | C, when it has
+  any), size, tiny, and `groups`; returns (config, the parsed variant). A method with
+  phases (`scale_phases`) starts its second phase after one epoch."""
+  model_variants = methods.get(method).variants
+  if model_variants:
+    groups["model"] = model_variants
   v = parse_variant(variant, **groups)
   c = base_config()
   c.data.name = dataset
@@ -221,9 +218,9 @@ def web_images(dataset: str, variant: str, *, method: str, lr: float, epochs: in
   c.model.name = "resnet34_imagenet"
   c.model.pretrained = "weights/resnet34.safetensors"
   set_method(c, method)
-  if method == "sinet":
-    c.method.variant = v["model"] or "C"
-    c.method.warmup_epochs = 1
+  if model_variants:
+    c.method.variant = v["model"] or c.method.variant
+  methods.get(method).scale_phases(c.method, 1)
   c.data.batch_size = batch_size
   c.data.eval_batch_size = batch_size
   c.optimizer.name = "sgd"
@@ -237,6 +234,4 @@ def web_images(dataset: str, variant: str, *, method: str, lr: float, epochs: in
   c.train.log_every_steps = 100
   if v["size"]:
     tiny_image_files(c)
-    if method == "sinet":
-      c.method.topk = 2
   return c, v

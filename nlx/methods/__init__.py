@@ -30,6 +30,22 @@ A method module defines what it uses and nothing more; `get(name)` returns it as
       None when absent, for the label-precision curve and noise-detection metrics.
   TASKS: the label types it trains on, ("multi_class",) unless it says otherwise
       (multi-label methods: ("multi_label",)); the trainer refuses other data.
+What a method knows about configs and data, so that nothing outside `nlx/methods` names a
+method (tests/methods/test_registry.py checks it):
+  scale_phases(config, epochs) -> None: sets the length of the method's first phase
+      (warm-up, epochs before a switch) to `epochs`, which config files choose as a share
+      of `train.num_epochs` (`nlx.config_presets.scale_method_epochs`). Default: no phases.
+  shrink_for_tiny(config) -> None: what the `tiny` variant of every config file (seconds
+      on a CPU, a few hundred examples) changes in the method's hyperparameters, e.g. a
+      smaller memory. Called by `nlx.config_base.make_tiny`. Default: nothing.
+  NEEDS_CLEAN_SUBSET: True when the method trains on a known-clean subset D_c, so config
+      files that offer it set `data.clean_fraction`. Default False.
+  READINGS: {name: hyperparameter overrides}, named readings of the paper (variant group
+      `reading` of the config files that offer it). Default none.
+  VARIANTS: the values of `config.variant` (the paper's model variants; variant group
+      `model` of the config files that offer it). Default none.
+  LABEL_ISSUE_SCORE: the per-example score `nlx find-label-issues` ranks by for this
+      method (a name in `nlx.label_issues.SCORES`). Default "aum".
 """
 
 import dataclasses
@@ -98,6 +114,19 @@ def _no_epoch_work(ctx, state, epoch, *, config):
   return state
 
 
+def _no_phases(config, epochs):
+  del config, epochs
+
+
+def _nothing_to_shrink(config):
+  del config
+
+
+# Method's fields that a module gives as upper-case constants (TASKS, READINGS, ...)
+_CONSTANTS = frozenset({"tasks", "needs_clean_subset", "readings", "variants",
+                        "label_issue_score"})
+
+
 @dataclasses.dataclass(frozen=True)
 class Method:
   """A method module with its hooks' defaults filled in (what the trainer calls)."""
@@ -110,13 +139,25 @@ class Method:
   end_of_epoch: Callable = _no_epoch_work
   refined_labels: Callable | None = None
   trust_scores: Callable | None = None
+  scale_phases: Callable = _no_phases
+  shrink_for_tiny: Callable = _nothing_to_shrink
+  # the module's upper-case constants (TASKS, READINGS, ...):
   tasks: tuple = ("multi_class",)
+  needs_clean_subset: bool = False
+  readings: types.MappingProxyType = dataclasses.field(
+      default_factory=lambda: types.MappingProxyType({}))
+  variants: tuple = ()
+  label_issue_score: str = "aum"
 
   @classmethod
   def from_module(cls, module: types.ModuleType) -> "Method":
-    fields = {f.name for f in dataclasses.fields(cls)} - {"module", "tasks"}
-    return cls(module=module, tasks=getattr(module, "TASKS", cls.tasks),
-               **{k: getattr(module, k) for k in fields if hasattr(module, k)})
+    fields = {f.name for f in dataclasses.fields(cls)} - {"module"}
+    found = {k: getattr(module, k) for k in fields - _CONSTANTS if hasattr(module, k)}
+    found.update({k: getattr(module, k.upper()) for k in _CONSTANTS
+                  if hasattr(module, k.upper())})
+    if "readings" in found:
+      found["readings"] = types.MappingProxyType(dict(found["readings"]))
+    return cls(module=module, **found)
 
 
 # method name -> module implementing it
@@ -178,3 +219,15 @@ def __getattr__(attr: str) -> tuple:
 
 def default_config(name: str) -> ml_collections.ConfigDict:
   return get(name).default_config(name)
+
+
+def reading_names() -> tuple:
+  """The names of every method's READINGS, in registry order, each once."""
+  names = []
+  for module in dict.fromkeys(REGISTRY.values()):
+    names += [n for n in get(_first_name(module)).readings if n not in names]
+  return tuple(names)
+
+
+def _first_name(module: str) -> str:
+  return next(n for n, m in REGISTRY.items() if m == module)

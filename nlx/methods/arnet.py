@@ -75,6 +75,12 @@ def default_config(name: str = "arnet") -> ml_collections.ConfigDict:
       "cache_full_only": False})
 
 
+def shrink_for_tiny(config) -> None:
+  """A memory of at most 8 prototypes and a cache of 16 features for a tiny run."""
+  config.num_prototypes = min(config.num_prototypes, 8)
+  config.cache_size = 16
+
+
 def check_config(config) -> None:
   """One-line errors for readings that do not exist."""
   if config.target not in TARGETS:

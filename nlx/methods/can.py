@@ -62,6 +62,11 @@ TAU_SCHEDULES = ("geometric", "jang")
 INITS = ("identity", "balanced")
 
 
+def shrink_for_tiny(config) -> None:
+  """The temperature anneals over one epoch, so a tiny run sees the whole schedule."""
+  config.anneal_epochs = 1
+
+
 def _dense(rng, n_in, n_out):
   w = jax.random.normal(rng, (n_in, n_out), jnp.float32) * jnp.sqrt(2.0 / n_in)
   return {"w": w, "b": jnp.zeros((n_out,), jnp.float32)}

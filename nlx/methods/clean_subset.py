@@ -20,6 +20,7 @@ from nlx.data.noise import realized_transition
 from nlx.methods.noise_model import clean_pairs
 
 NAMES = ("ce_clean_subset", "ce_clean_and_noisy", "bottom_up")
+NEEDS_CLEAN_SUBSET = True
 
 
 def default_config(name: str = "bottom_up") -> ml_collections.ConfigDict:

@@ -42,6 +42,11 @@ def default_config(name: str = "coteaching_plus") -> ml_collections.ConfigDict:
                                     "init_epochs": 20})
 
 
+def scale_phases(config, epochs: int) -> None:
+  """Plain Co-teaching for `epochs` epochs before the disagreement phase."""
+  config.init_epochs = epochs
+
+
 def init_state(config, *, dataset, model, rng, new_model, **unused):
   del model, unused
   net2 = new_model(rng, name="net2")

@@ -35,6 +35,11 @@ def default_config(name: str = "forward") -> ml_collections.ConfigDict:
                                     "anchor": "percentile"})
 
 
+def scale_phases(config, epochs: int) -> None:
+  """T is estimated after `epochs` epochs of plain CE."""
+  config.estimate_after_epochs = epochs
+
+
 def init_state(config, *, dataset, model, rng, **unused):
   del model, rng, unused
   c = dataset.num_classes

@@ -35,6 +35,15 @@ def default_config(name: str = "noise_model") -> ml_collections.ConfigDict:
                                     "shared_trunk": False})
 
 
+NEEDS_CLEAN_SUBSET = True
+LABEL_ISSUE_SCORE = "noise_free_posterior"
+
+
+def shrink_for_tiny(config) -> None:
+  """One epoch of stage 1 (D_c only), so a two-epoch run reaches stage 2."""
+  config.pretrain_epochs = 1
+
+
 def clean_pairs(dataset):
   known = dataset.train.extras.get("known_label")
   if known is None:

@@ -48,6 +48,19 @@ def default_config(name: str = "sinet") -> ml_collections.ConfigDict:
       "hierarchy": "", "descriptions": "", "embeddings": "", "text_encoder": "tfidf"})
 
 
+VARIANTS = ("A", "B", "C")  # Model-A, -B, -C of the paper (the `variant` hyperparameter)
+
+
+def scale_phases(config, epochs: int) -> None:
+  """The plain-CE warm-up lasts `epochs`."""
+  config.warmup_epochs = epochs
+
+
+def shrink_for_tiny(config) -> None:
+  """Prototypes from the top 2 examples of a class (a tiny run has few per class)."""
+  config.topk = 2
+
+
 def _resolve(path: str, suffix: str) -> str:
   return side_data.bundled(f"{path}_{suffix}.txt") if path and "/" not in path and \
       not path.endswith(".txt") else path
@@ -87,7 +100,7 @@ def relation_matrix(config, class_names) -> np.ndarray:
 
 def init_state(config, *, dataset, model, rng, **unused):
   del rng, unused
-  if config.variant not in ("A", "B", "C"):
+  if config.variant not in VARIANTS:
     raise ConfigError(f"method.variant must be A, B or C, got {config.variant!r}")
   if config.prototypes not in side_info.PROTOTYPES:
     raise ConfigError(f"method.prototypes must be one of {side_info.PROTOTYPES}, got "
