@@ -53,7 +53,25 @@ def find_label_issues(args: list[str]) -> None:
       sys.exit(f"nlx: error: {e}")
     print(f"\nscore: {summary['score']}; estimated wrong labels: {summary['estimated_errors']}"
           + (f" (true: {summary['true_errors']})" if "true_errors" in summary else ""))
-    print(label_issues.format_suspects(rows, a.top))
+    print(format_suspects(rows, a.top))
     print(f"all rows: {os.path.join(workdir, label_issues.CSV_NAME)}")
 
   app.run(run, argv=["nlx find-label-issues", *rest], flags_parser=train_main.parse_flags)
+
+
+def format_suspects(rows: list[dict], top: int = 20) -> str:
+  """The table `nlx find-label-issues` prints: a header and one line per suspect.
+
+  Args:
+    rows: `nlx.label_issues.find`'s rows, most suspicious first.
+    top: how many rows to show.
+
+  Returns:
+    The lines, joined by newlines: index, given and suggested class, score, whether
+    flagged (yes/no) and the file path, for the first `top` rows.
+  """
+  lines = [f"{'index':>7}  {'given':<14} {'suggested':<14} {'score':>9}  flagged  path"]
+  for r in rows[:top]:
+    lines.append(f"{r['index']:>7}  {r['given_class']:<14} {r['suggested_class']:<14} "
+                 f"{r['score']:>9.4g}  {'yes' if r['flagged'] else 'no':<7}  {r['path']}")
+  return "\n".join(lines)

@@ -9,7 +9,7 @@ and for example i with given label y_i we add to running sums
   network keeps preferring another class = a likely wrong label;
 - the loss `-log softmax(z_i)[y_i]`;
 - the softmax probabilities `[C]` (their mean over epochs is what confident learning's
-  per-class thresholds are computed from, `nlx.label_issues`);
+  per-class thresholds are computed from, `nlx.ops.confident_learning`);
 and we keep, per epoch, confident learning's estimated wrong labels per given class from
 that epoch's probabilities alone (`[C]` ints: on digits with 40% noise the estimate is
 575 of 575 at epoch 1 and falls to 0 once the network has fitted the noise, while the
@@ -39,9 +39,9 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from nlx import label_issues
 from nlx.errors import DataError
 from nlx.io import reading
+from nlx.ops import confident_learning
 
 SUBDIR = "dynamics"
 _CHUNK = 65536  # rows per jitted call: bounds device memory on large splits
@@ -68,7 +68,7 @@ class Dynamics:
   count: int = 0
   epoch: int = 0
   # [count, C] int64: per counted epoch, confident learning's wrong labels per given class
-  # from that epoch's probabilities (`label_issues.confident_learning_counts`)
+  # from that epoch's probabilities (`confident_learning.confident_learning_counts`)
   epoch_counts: np.ndarray | None = None
   # [count] float: per counted epoch, the share of examples predicted as their given label
   epoch_agreement: np.ndarray | None = None
@@ -90,14 +90,14 @@ class Dynamics:
     probs = np.zeros(self.sum_probs.shape, np.float32)
     agree = 0
     for i in range(0, len(labels), _CHUNK):
-      m, l, p = margin_loss_probs(jnp.asarray(logits[i:i + _CHUNK]),
-                                  jnp.asarray(labels[i:i + _CHUNK]))
-      agree += int(np.sum(np.asarray(m) > 0))
-      self.sum_margin[i:i + _CHUNK] += np.asarray(m, np.float64)
-      self.sum_loss[i:i + _CHUNK] += np.asarray(l, np.float64)
-      probs[i:i + _CHUNK] = np.asarray(p)
+      margin, loss, prob = margin_loss_probs(jnp.asarray(logits[i:i + _CHUNK]),
+                                             jnp.asarray(labels[i:i + _CHUNK]))
+      agree += int(np.sum(np.asarray(margin) > 0))
+      self.sum_margin[i:i + _CHUNK] += np.asarray(margin, np.float64)
+      self.sum_loss[i:i + _CHUNK] += np.asarray(loss, np.float64)
+      probs[i:i + _CHUNK] = np.asarray(prob)
     self.sum_probs += probs
-    counts = label_issues.confident_learning_counts(labels, probs)
+    counts = confident_learning.confident_learning_counts(labels, probs)
     self.epoch_counts = np.concatenate([self.epoch_counts, counts[None]])
     self.epoch_agreement = np.append(self.epoch_agreement, agree / len(labels))
     self.count += 1
