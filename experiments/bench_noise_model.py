@@ -25,7 +25,8 @@ def main():
     t = time.perf_counter()
     noise_model.estimate_confusion(true, noisy, num)
     times.append(time.perf_counter() - t)
-  print(f"estimate_confusion, {n:,} pairs, L = {num}: median {1000 * statistics.median(times):.1f} ms")
+  print(f"estimate_confusion, {n:,} pairs, L = {num}: "
+        f"median {1000 * statistics.median(times):.1f} ms")
 
 
 if __name__ == "__main__":

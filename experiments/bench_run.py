@@ -145,7 +145,8 @@ class Table:
     print(json.dumps(row), flush=True)
 
   def markdown(self) -> str:
-    lines = ["| run | side | wall s | speed over PyTorch | x floor | clean-test acc | load before | note |",
+    lines = ["| run | side | wall s | speed over PyTorch | x floor | clean-test acc | "
+             "load before | note |",
              "|---|---|---|---|---|---|---|---|"]
     for r in self.rows:
       acc = "" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}%"

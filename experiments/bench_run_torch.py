@@ -79,7 +79,8 @@ def main():
     d = {k: f[k] for k in f.files}
   if a.run == "protocol":
     x_tr, x_te = torch.from_numpy(d["x_train"]), torch.from_numpy(d["x_test"])
-    model, batch, lr, eval_bs, test_every, save_every = mlp(x_tr.shape[1], 10), 128, 1e-3, 1000, 5, 10
+    model, batch, lr, eval_bs, test_every, save_every = (mlp(x_tr.shape[1], 10), 128, 1e-3,
+                                                         1000, 5, 10)
   else:  # uint8 [N, 8, 8, 1] -> standardised NCHW floats, as nlx normalises in the step
     def prep(x):
       return torch.from_numpy(((x.astype(np.float32) / 255.0 - d["mean"]) / d["std"])

@@ -1,6 +1,7 @@
-"""Does nlx's convex gate (`convex`: g = sigmoid(a)) favour the informative modality? Generated posts with one modality
-made useless: image features without class signal (captions as usual, 60% carry a
-sentiment word), then captions without sentiment words (image class means 0.3 apart).
+"""Does nlx's convex gate (`convex`: g = sigmoid(a)) favour the informative modality?
+Generated posts with one modality made useless: image features without class signal
+(captions as usual, 60% carry a sentiment word), then captions without sentiment words
+(image class means 0.3 apart).
 
   python experiments/multimodal_gate_check.py [--gate_lr_multipliers=1,10,100]
 

@@ -25,7 +25,7 @@ suite's.
       --out=experiments/results/mutation.md
   python experiments/mutation_test.py --modules=core   # every module of CORE
 
-Sessions are kept in --workroot (default /tmp/nlx_mutation): a rerun continues the
+Sessions are kept in --workroot (default workdirs/mutation): a rerun continues the
 mutants not yet run (a module whose text changed starts over); --recheck runs the
 survivors again against the tests as they are now; --fresh starts over. --sample=N runs
 at most N mutants per module, drawn at random (seeded by the module's path) from those not
@@ -51,6 +51,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CORE = ("nlx/losses", "nlx/ops", "nlx/methods", "nlx/models", "nlx/checkpointing.py",
         "nlx/workdir.py", "nlx/dynamics.py", "nlx/collapse.py", "nlx/label_issues.py",
+        "nlx/label_issue_scores.py",
         "nlx/data/listing.py", "nlx/data/on_device.py")
 
 # cosmic-ray operator names kept (regular expressions, matched in full).
@@ -96,12 +97,14 @@ def tests_for(path):
   module = dotted(path)
   found = importers(module)
   package = module.rpartition(".")[0]
-  if not found and package != "nlx":  # reached through its package's names only
-    found = importers(package)
-  # The module's own test file first, then its package's tests, then the rest: with -x a
-  # killed mutant stops at the first failure, which is most often in its own file.
   stem = module.rpartition(".")[2]
   folder = os.path.join("tests", *module.split(".")[1:-1])
+  if package != "nlx":  # also the package's own tests that reach it through the package's
+    # names (`models.create("cifar10_quick")` tests nlx/models/cnn.py); else those anywhere
+    local = [t for t in importers(package) if t.startswith(folder + os.sep)]
+    found += [t for t in (local or ([] if found else importers(package))) if t not in found]
+  # The module's own test file first, then its package's tests, then the rest: with -x a
+  # killed mutant stops at the first failure, which is most often in its own file.
   return sorted(found, key=lambda t: (os.path.basename(t) != f"test_{stem}.py",
                                       os.path.dirname(t) != folder, t))
 
@@ -109,7 +112,8 @@ def tests_for(path):
 def importers(module):
   """The test files that name `module` (dotted) or import it from its package."""
   package, _, name = module.rpartition(".")
-  pattern = re.compile(rf"\b{re.escape(module)}\b|from {re.escape(package)} import [^\n]*\b{name}\b")
+  pattern = re.compile(rf"\b{re.escape(module)}\b"
+                       rf"|from {re.escape(package)} import [^\n]*\b{name}\b")
   found = []
   for test in sorted(glob.glob(os.path.join(REPO, "tests", "**", "test_*.py"), recursive=True)):
     with open(test) as f:
@@ -357,13 +361,14 @@ def read_session(session):
 
 def diff_line(diff):
   """The mutated line of a unified diff: '-old' -> '+new'."""
-  old = [l[1:].strip() for l in diff.splitlines() if l.startswith("-") and not l.startswith("---")]
-  new = [l[1:].strip() for l in diff.splitlines() if l.startswith("+") and not l.startswith("+++")]
+  lines = diff.splitlines()
+  old = [s[1:].strip() for s in lines if s.startswith("-") and not s.startswith("---")]
+  new = [s[1:].strip() for s in lines if s.startswith("+") and not s.startswith("+++")]
   return f"`{' '.join(old)}` -> `{' '.join(new)}`"
 
 
 def table(reports, command):
-  lines = [f"# Mutation testing of nlx's core modules\n",
+  lines = ["# Mutation testing of nlx's core modules\n",
            f"Command: `{command}` ({datetime.date.today()}, 2-core CPU). Outcome per "
            "mutant: killed (a fast test failed), survived, timeout (counted as killed: the "
            "bug hangs the tests), incompetent (the mutant does not import: not counted).\n",
@@ -404,7 +409,7 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--modules", default="core",
                       help="comma-separated files or packages under nlx/, or 'core'")
-  parser.add_argument("--workroot", default="/tmp/nlx_mutation")
+  parser.add_argument("--workroot", default=os.path.join(REPO, "workdirs", "mutation"))
   parser.add_argument("--workers", type=int, default=1, help="modules run at once")
   parser.add_argument("--timeout", type=float, default=300.0, help="seconds a mutant may take")
   parser.add_argument("--fresh", action="store_true", help="start every module's session over")

@@ -9,38 +9,38 @@ unbiasedemo) the settings are the paper's: virtual agent, symmetric 0.2, 0.3, 0.
 Writes `--out/sentiment_SUITE.md` (CE, Bootstrap, GCE, SL, TCE, Co-teaching+, MixUp,
 ELR, ARNet; accuracy and macro-F1, mean ± std over seeds, best in bold, plus the
 clean-label upper bound) and, with --prototypes, `--out/sentiment_SUITE_prototypes.md`
-(ARNet with L = 16, 32, 64, 128). All the flags of noisy_benchmark.py apply; cells
-already run (by either script) are reused.
+(ARNet with L = 16, 32, 64, 128: `arnet+method.num_prototypes=L`). All the flags of
+noisy_benchmark.py apply; cells already run (by either script) are reused.
 """
-
-import os
-import sys
 
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import noisy_benchmark as nb
+from nlx.benchmarks import cells, output, suites
 
 PAPER_METHODS = ("ce", "bootstrap_soft", "gce", "sce", "tce", "coteaching_plus", "mixup",
                  "elr", "arnet")
+PROTOTYPES = {f"arnet L = {n}": f"arnet+method.num_prototypes={n}" for n in (16, 32, 64, 128)}
+cells.define_suite_flags()
 flags.DEFINE_bool("prototypes", False, "Also run ARNet with L = 16, 32, 64, 128.")
 FLAGS = flags.FLAGS
 
 
+@output.one_line_errors
 def main(argv):
   del argv
-  nb.setup_cache()
+  cells.setup_cache(FLAGS.workroot)
   suite = FLAGS.suite
-  settings = FLAGS.settings or nb.DEFAULT_SETTINGS[suite].split(",")
+  settings = FLAGS.settings or suites.DEFAULT_SETTINGS[suite].split(",")
   seeds = [int(s) for s in FLAGS.seeds]
-  data_dir = nb.data_dir_for(suite)
+  suite_cells = cells.Cells.from_flags(suite)
   methods = FLAGS.methods if FLAGS["methods"].present else PAPER_METHODS
-  print(nb.run_suite(suite, methods, settings, seeds, data_dir=data_dir, out=FLAGS.out,
-                     tag=f"sentiment_{suite}", upper_bound=FLAGS.upper_bound))
+  command = output.command_line()
+  print(cells.run_suite(suite_cells, methods, settings, seeds, out=FLAGS.out, command=command,
+                        tag=f"sentiment_{suite}", upper_bound=FLAGS.upper_bound))
   if FLAGS.prototypes:
-    print(nb.run_suite(suite, [f"arnet_L{n}" for n in (16, 32, 64, 128)], settings, seeds,
-                       data_dir=data_dir, out=FLAGS.out, tag=f"sentiment_{suite}_prototypes",
-                       upper_bound=False))
+    print(cells.run_suite(suite_cells, PROTOTYPES, settings, seeds, out=FLAGS.out,
+                          command=command, tag=f"sentiment_{suite}_prototypes",
+                          upper_bound=False))
 
 
 if __name__ == "__main__":

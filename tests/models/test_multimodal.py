@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_config, write_images
+from conftest import load_config
 from flax import nnx
 
 from nlx import data as data_lib
@@ -132,20 +132,3 @@ def test_embedding_method_needs_an_embedding_model():
   out = Outputs(logits=jnp.zeros((1, 2)), features=jnp.zeros((1, 2)))
   with pytest.raises(ConfigError, match="output_dim"):
     label_embedding.per_class_loss(out, cfg)
-
-
-def test_extract_features_rows_follow_the_list(tmp_path):
-  import os
-  import sys
-
-  sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "experiments"))
-  import extract_features
-  names = [f"{i}.png" for i in range(3)]
-  write_images(tmp_path, names, size=(36, 40))
-  paths = [str(tmp_path / n) for n in names]
-  kw = {"model_name": "resnet18_imagenet", "pretrained": "", "size": 32, "batch_size": 2}
-  feats = extract_features.extract(paths, **kw)
-  assert feats.shape == (3, 512) and np.all(np.isfinite(feats))
-  np.testing.assert_allclose(extract_features.extract(paths[2:], **kw)[0], feats[2], rtol=1e-4,
-                             atol=1e-5)
-  assert not np.allclose(feats[0], feats[2])

@@ -1,5 +1,6 @@
-"""experiments/gpu_check.py: the accelerator script, run whole on the CPU with --tiny (a
-few steps of every part), so that the device run cannot fail on a typo."""
+"""experiments/gpu_check.py (nlx.benchmarks.gpu_check): the accelerator script, run whole
+on the CPU with --tiny (a few steps of every part), so that the device run cannot fail on
+a typo."""
 
 import json
 import os
@@ -10,8 +11,7 @@ import numpy as np
 import pytest
 from conftest import REPO, shared_path
 
-sys.path.insert(0, os.path.join(REPO, "experiments"))
-import gpu_check
+from nlx.benchmarks import gpu_check
 
 
 @pytest.mark.slow
@@ -22,7 +22,7 @@ def test_tiny_run_writes_every_part_without_tensorflow_datasets(tmp_path):
   script = os.path.join(REPO, "experiments", "gpu_check.py")
   subprocess.run([sys.executable, script, "--prepare", f"--data_dir={data}"], check=True,
                  capture_output=True)
-  assert sorted(os.listdir(data)) == ["CIFAR-10_human.pt", "cifar10_jpeg.npz"]
+  assert sorted(os.listdir(data)) == ["CIFAR-10_human.pt", "cifar10_jpeg.npz", "materialize.py"]
   run = ("import runpy, sys; sys.argv = sys.argv[1:]; "
          "runpy.run_path(sys.argv[0], run_name='__main__'); "
          "assert 'tensorflow_datasets' not in sys.modules, 'tfds was imported'")

@@ -1,0 +1,189 @@
+"""Convolution speed on the CPU: where XLA's convolutions lose to PyTorch's, which XLA
+flag wins it back, and nlx.ops.conv's kernels at the small CNN's shapes
+(experiments/bench_xla_cpu.py and experiments/bench_small_maps.py).
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nlx.benchmarks.timing import median_time, step_time, xla_conv3x3
+from nlx.ops import conv as conv_ops
+
+FLAG_SETS = {
+    "default": "",
+    "oneDNN": "--xla_cpu_use_onednn=true",
+    "XNNPACK": "--xla_cpu_use_xnnpack=true",
+    "no fast math": "--xla_cpu_enable_fast_math=false",
+}
+# (batch, height/width, channels in = out): ResNet-18's four stages on 32x32 inputs.
+CONV_SHAPES = ((128, 32, 64), (128, 16, 128), (128, 8, 256), (128, 4, 512))
+CONV_PARTS = ("forward", "input gradient", "kernel gradient", "kernel gradient, nlx chunked")
+
+
+def conv_parts(steps: int) -> dict:
+  """Seconds for forward / input-gradient / kernel-gradient (XLA's, and nlx.ops.conv's
+  chunked kernel gradient), summed over `CONV_SHAPES`."""
+
+  @jax.jit
+  def input_grad(x, w, g):
+    return jax.vjp(lambda x_: xla_conv3x3(x_, w), x)[1](g)[0]
+
+  @jax.jit
+  def kernel_grad(x, w, g):
+    return jax.vjp(lambda w_: xla_conv3x3(x, w_), w)[1](g)[0]
+
+  chunked = jax.jit(conv_ops.kernel_grad)
+  out = dict.fromkeys(CONV_PARTS, 0.0)
+  for b, hw, c in CONV_SHAPES:
+    x = jax.random.normal(jax.random.key(0), (b, hw, hw, c))
+    w = jax.random.normal(jax.random.key(1), (3, 3, c, c)) * 0.05
+    g = jax.random.normal(jax.random.key(2), (b, hw, hw, c))
+    out["forward"] += median_time(jax.jit(xla_conv3x3), x, w, steps=steps)
+    out["input gradient"] += median_time(input_grad, x, w, g, steps=steps)
+    out["kernel gradient"] += median_time(kernel_grad, x, w, g, steps=steps)
+    out["kernel gradient, nlx chunked"] += median_time(chunked, x, g, steps=steps)
+  return out
+
+
+def forward_chunked(x, w):
+  """The forward pass written like nlx.ops.conv.kernel_grad: im2col patches of a chunk of
+  examples at a time times the kernel matrix (kept here, not in nlx.ops: it rarely wins)."""
+  n, h, ww, c = x.shape
+  cs = conv_ops.chunk_size(n, h, ww, c)
+  xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))).reshape(n // cs, cs, h + 2, ww + 2, c)
+
+  def chunk(xs):
+    patches = jnp.concatenate([xs[:, i:i + h, j:j + ww] for i in range(3) for j in range(3)],
+                              axis=-1)
+    return patches.reshape(cs * h * ww, 9 * c) @ w.reshape(9 * c, -1)
+
+  return jax.lax.map(chunk, xp).reshape(n, h, ww, -1)
+
+
+def extras(steps: int) -> list[str]:
+  """Default flags, per shape: XLA's forward pass against `forward_chunked`; the small
+  CNN's three 2x2 max-pools (value and gradient) with nnx.max_pool and with nlx's
+  max_pool_2x2. Markdown rows."""
+  from flax import nnx
+
+  from nlx.models.cnn import max_pool_2x2
+
+  rows = ["| shape | XLA | alternative |", "|---|---|---|"]
+  for b, hw, c in CONV_SHAPES:
+    x = jax.random.normal(jax.random.key(0), (b, hw, hw, c))
+    w = jax.random.normal(jax.random.key(1), (3, 3, c, c)) * 0.05
+    xla = 1000 * median_time(jax.jit(xla_conv3x3), x, w, steps=steps)
+    chunked = 1000 * median_time(jax.jit(forward_chunked), x, w, steps=steps)
+    rows.append(f"| forward, {b}x{hw}x{hw}x{c} | {xla:.1f} ms | chunked im2col {chunked:.1f} ms |")
+  pools = {"nnx.max_pool": lambda h: nnx.max_pool(h, (2, 2), strides=(2, 2)),
+           "max_pool_2x2": max_pool_2x2}
+  total = dict.fromkeys(pools, 0.0)
+  for b, hw, c in ((128, 32, 32), (128, 16, 64), (128, 8, 128)):  # the small CNN's pools
+    h = jax.random.normal(jax.random.key(0), (b, hw, hw, c))
+    ct = jax.random.normal(jax.random.key(1), (b, hw // 2, hw // 2, c))
+    for name, pool in pools.items():
+      grad = jax.jit(lambda h_, ct_, pool=pool: jax.vjp(pool, h_)[1](ct_)[0])
+      total[name] += median_time(grad, h, ct, steps=steps)
+  rows.append(f"| small CNN's 3 max-pools, value + gradient | nnx.max_pool "
+              f"{1000 * total['nnx.max_pool']:.1f} ms | max_pool_2x2 "
+              f"{1000 * total['max_pool_2x2']:.1f} ms |")
+  return rows
+
+
+def step_columns(models) -> list[str]:
+  return [f"{m} CE step, conv={conv}" for m in models for conv in ("xla", "auto")]
+
+
+def flag_set_timings(steps: int, models) -> dict:
+  """`conv_parts`, and each model's CE step with XLA's and nlx's convolutions, under the
+  XLA_FLAGS this process started with."""
+  result = conv_parts(steps)
+  for m in models:
+    for conv in ("xla", "auto"):
+      result[f"{m} CE step, conv={conv}"] = step_time(m, conv=conv, steps=steps)
+  return result
+
+
+def run_child(script: str, xla_flags: str, steps: int, models) -> tuple[dict | None, str]:
+  """`script --child` in a subprocess with `xla_flags` (so they take effect): its
+  `flag_set_timings`, or None and its last error line."""
+  env = {**os.environ, "XLA_FLAGS": xla_flags, "JAX_PLATFORMS": "cpu"}
+  out = subprocess.run([sys.executable, script, "--child", f"--steps={steps}",
+                        f"--models={','.join(models)}"],
+                       env=env, capture_output=True, text=True, check=False)
+  if out.returncode:
+    return None, out.stderr.strip().splitlines()[-1][:200]
+  return json.loads(out.stdout.strip().splitlines()[-1]), ""
+
+
+def flags_table(rows: dict, models) -> str:
+  """Markdown: one row per flag set (`{name: timings or {"error": text}}`), in ms."""
+  columns = list(CONV_PARTS) + step_columns(models)
+  lines = ["| | " + " | ".join(columns) + " |\n|---" + "|---" * len(columns) + "|"]
+  for name, r in rows.items():
+    if "error" in r:
+      lines.append(f"| {name} | failed: {r['error']} |")
+      continue
+    lines.append(f"| {name} | " + " | ".join(f"{1000 * r[c]:.1f} ms" if c in r else "—"
+                                             for c in columns) + " |")
+  return "\n".join(lines)
+
+
+def small_map_lines() -> list[str]:
+  """At the small CNN's shapes (batch 256 and 64: 8x8x1 -> 32, 4x4x32 -> 64, 2x2x64 ->
+  128), the median of XLA's 3x3 convolution and of `nlx.ops.conv.conv3x3_patches`,
+  forward and kernel gradient: one line per shape."""
+  lines = []
+  for n, h, c, d in [(256, 8, 1, 32), (256, 4, 32, 64), (256, 2, 64, 128),
+                     (64, 8, 1, 32), (64, 4, 32, 64), (64, 2, 64, 128)]:
+    x = jax.random.normal(jax.random.PRNGKey(0), (n, h, h, c))
+    w = jax.random.normal(jax.random.PRNGKey(1), (3, 3, c, d))
+    row = []
+    for f in (xla_conv3x3, conv_ops.conv3x3_patches):
+      grad = jax.jit(jax.grad(lambda x_, w_, f=f: jnp.sum(f(x_, w_) ** 2), argnums=1))
+      row += [1e3 * median_time(jax.jit(f), x, w, steps=20),
+              1e3 * median_time(grad, x, w, steps=20)]
+    lines.append(f"[{n}, {h}, {h}, {c}] -> {d}: forward XLA {row[0]:.2f} ms, patches "
+                 f"{row[2]:.2f} ms; kernel gradient XLA {row[1]:.2f} ms, patches {row[3]:.2f} ms")
+  return lines
+
+
+def quickstart_line(conv: str) -> str:
+  """The quickstart's config with `model.conv=conv` (data on the device): the median train
+  step over compiled calls of up to 20 steps, and predicting the training and test sets
+  (warm, after a first call that compiles)."""
+  from nlx import data as data_lib
+  from nlx import train
+  from nlx.config_base import load_file
+  c = load_file("quickstart", "")
+  c.model.conv = conv
+  ds = data_lib.load_dataset(c)
+  t = train.Trainer(c, ds, train.make_mesh(jax.devices()[:1]))
+  state = t.initial_state
+  it = t.train_iterator(c.train.num_epochs)
+  n = min(20, t.steps_per_call)
+  times = []
+  for i in range(6):
+    rows = [next(it)["index"] for _ in range(n)]
+    t0 = time.perf_counter()
+    state, m = t.train_chunk(state, t.shard_chunk(rows), np.int32(n))
+    jax.block_until_ready(m)
+    if i:
+      times.append((time.perf_counter() - t0) / n)
+  predict = {}
+  for name, split in (("train", ds.train), ("test", ds.test)):
+    t.predict(state, split)
+    t0 = time.perf_counter()
+    t.predict(state, split)
+    predict[name] = 1e3 * (time.perf_counter() - t0)
+  return (f"quickstart, model.conv={conv}: train step {1e3 * statistics.median(times):.2f} ms "
+          f"(calls of {n} steps); predict train ({len(ds.train)}) {predict['train']:.1f} ms, "
+          f"test ({len(ds.test)}) {predict['test']:.1f} ms")

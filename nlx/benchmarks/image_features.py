@@ -1,0 +1,42 @@
+"""Image features with nlx's own ResNet, for the multimodal models (and any features run).
+
+Row i of the result is the globally pooled last-stage feature of image i (resize the
+shorter side, centre crop, ImageNet normalisation), computed by the trainer's own padded
+prediction (`train.Trainer.predict_outputs`: batches of `batch_size`, the last one padded,
+so one compiled program serves every batch). With torchvision's ImageNet weights
+(`pretrained`, a state dict saved as .safetensors / .npz) these are ImageNet features;
+without, a randomly initialised network (for testing only).
+"""
+
+import jax
+import numpy as np
+
+from nlx import train
+from nlx.config_base import base_config
+from nlx.data.datasets.image_folder import decode_image
+from nlx.data.types import Dataset, Split
+
+MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet's
+
+
+def extract(paths, *, model_name: str, pretrained: str, size: int, batch_size: int) -> np.ndarray:
+  """`[len(paths), D]` float32 features (D = 512 for the ImageNet ResNet-18/34).
+
+  Args:
+    paths: image files, in the order of the rows.
+    model_name: `resnet18_imagenet` or `resnet34_imagenet`.
+    pretrained: torchvision weights ("" for a random network).
+    size: the crop size (the shorter side is resized to 256/224 of it first).
+    batch_size: images per forward pass.
+  """
+  c = base_config()
+  c.model.name, c.model.pretrained = model_name, pretrained
+  c.data.augment, c.data.image_size = "resize_crop_flip", size
+  c.data.batch_size, c.data.eval_batch_size = 1, batch_size
+  c.train.progress_bar = False
+  labels = np.zeros(len(paths), np.int64)  # unused: the 1,000 ImageNet classes' head
+  split = Split(np.asarray(paths), labels, labels.copy(), decode=decode_image)
+  dataset = Dataset("images", split, split, 1000, [str(i) for i in range(1000)], MEAN, STD)
+  trainer = train.Trainer(c, dataset, train.make_mesh(jax.devices()[:1]))
+  _, features = trainer.predict_outputs(trainer.initial_state, split)
+  return features.astype(np.float32)

@@ -1,0 +1,124 @@
+"""Timing helpers the `bench_*` scripts share: medians of timed calls, nlx's train step on
+random 32x32x3 data, the input pipeline's rate, and plain PyTorch's steps beside nlx's.
+"""
+
+import functools
+import json
+import statistics
+import subprocess
+import time
+
+import jax
+import numpy as np
+
+from nlx import config_presets, methods, train
+from nlx.benchmarks import suites
+from nlx.config_base import base_config
+from nlx.data import input_pipeline, mixture
+from nlx.data.types import Dataset, Split
+
+
+def median_time(fn, *args, steps: int) -> float:
+  """Median seconds of `steps` calls of `fn(*args)` (each waited for), after 3 warm-ups."""
+  for _ in range(3):
+    jax.block_until_ready(fn(*args))
+  times = []
+  for _ in range(steps):
+    t = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - t)
+  return statistics.median(times)
+
+
+def xla_conv3x3(x, w):
+  """XLA's 3x3 "same" convolution: `[N, H, W, C]` x `[3, 3, C, D]` -> `[N, H, W, D]`."""
+  return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME",
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def synthetic_dataset(n: int, multi_label: bool = False) -> Dataset:
+  """`n` random 32x32x3 uint8 images with random labels of 10 classes (multi-label: 0/1
+  vectors with at least one positive), the same split as train and test."""
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+  labels = rng.integers(0, 10, n)
+  if multi_label:  # 0/1 vectors with one to three positives
+    labels = (rng.random((n, 10)) < 0.15).astype(np.float32)
+    labels[np.arange(n), rng.integers(0, 10, n)] = 1.0
+  split = Split(images, labels, labels.copy())
+  return Dataset("synthetic", split, split, 10, [str(i) for i in range(10)],
+                 (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), multi_label=multi_label)
+
+
+@functools.cache
+def step_time(model: str, method: str = "ce", *, conv: str = "auto", batch_size: int = 128,
+              steps: int = 20) -> float:
+  """Median seconds per jitted train step on random 32x32x3 data (compile excluded).
+
+  Args:
+    model: `model.name`.
+    method: a method name, optionally with overrides in the cells' spec syntax
+      (`noise_model+method.shared_trunk=True`, `suites.parse_spec`). Method defaults are
+      the papers' (ARNet: L = 64 prototypes, a 1,000-feature cache); SINet's per-epoch
+      weight update (one inference pass) is outside the step.
+    conv: `model.conv`.
+    batch_size: examples per step.
+    steps: timed steps, after 3 warm-up steps.
+  """
+  c = base_config()
+  c.model.name = model
+  c.model.conv = conv
+  (method, *_), overrides = suites.parse_spec(method)
+  config_presets.set_method(c, method)
+  suites.apply_overrides(c, overrides)
+  c.data.batch_size = batch_size
+  ds = synthetic_dataset(batch_size * 4, method in methods.MULTI_LABEL_NAMES)
+  if "hierarchy" in c.method:  # side information for classes "0".."9": the digit hierarchy
+    c.method.hierarchy = "digits"
+  if methods.get(method).needs_clean_subset:  # a known-clean 10% of the labels
+    ds.train = mixture.clean_noisy_mixture(ds.train, 0.1, 0.5, 0)
+  trainer = train.Trainer(c, ds)
+  it = trainer.train_iterator(1)  # the trainer's own batches: indices when the data are
+  batches = [trainer.shard(next(it)) for _ in range(4)]  # on the device (the default)
+  state = trainer.initial_state
+  times = []
+  for i in range(steps + 3):
+    t = time.perf_counter()
+    state, m = trainer.train_step(state, batches[i % len(batches)])
+    jax.block_until_ready(m["loss"])
+    if i >= 3:
+      times.append(time.perf_counter() - t)
+  return statistics.median(times)
+
+
+def pipeline_rate(cifar10_dir: str, batch_size: int = 128, seconds: float = 10.0) -> float:
+  """Batches/s of the grain input pipeline on CIFAR-10's training set (crop + flip)."""
+  from nlx.data.datasets import cifar10
+  x, y, _, _, _ = cifar10.read_official(cifar10_dir)
+  split = Split(x, y, y.copy())
+  c = base_config().data
+  c.batch_size, c.augment = batch_size, "crop_flip"
+  it = iter(input_pipeline.train_dataset(split, c, num_epochs=10, seed=0))
+  next(it)  # start-up
+  n, t0 = 0, time.perf_counter()
+  while time.perf_counter() - t0 < seconds:
+    next(it)
+    n += 1
+  return n / (time.perf_counter() - t0)
+
+
+def torch_step_lines(torch_python: str, torch_script: str, models, *, batch_size: int,
+                     steps: int, conv: str = "auto") -> list[str]:
+  """nlx's CE and ELR steps against `torch_script`'s (experiments/bench_torch.py, run
+  with `torch_python`), same shapes, same CPU: one line per (model, method)."""
+  out = subprocess.run([torch_python, torch_script, f"--models={','.join(models)}",
+                        "--methods=ce,elr", f"--batch_size={batch_size}", f"--steps={steps}"],
+                       check=True, capture_output=True, text=True)
+  lines = []
+  for line in out.stdout.splitlines():
+    r = json.loads(line)
+    t = step_time(r["model"], r["method"], conv=conv, batch_size=batch_size, steps=steps)
+    lines.append(f"train step, {r['method']}, {r['model']}, batch {batch_size}: nlx "
+                 f"{t * 1000:.1f} ms, PyTorch {r['torch']} ({r['threads']} threads) "
+                 f"{r['seconds'] * 1000:.1f} ms: nlx is {r['seconds'] / t:.2f}x PyTorch's speed")
+  return lines

@@ -1,0 +1,98 @@
+"""nlx.benchmarks.suites and cells: a cell's config is its suite's file in configs/ with the
+variant `METHOD,SETTING` and the config files' overrides; a finished cell is reused only
+under its own config."""
+
+import os
+
+import pytest
+from conftest import load_config
+
+from nlx import io
+from nlx import workdir as workdir_lib
+from nlx.benchmarks import cells, suites
+from nlx.errors import ConfigError
+
+
+def test_benchmark_suites_load_the_config_files():
+  """Each cell is built from its suite's file in configs/."""
+  cell = suites.suite_config("digits", "gce", "sym20", 2).to_dict()
+  config = load_config("baselines", "gce,sym20").to_dict()
+  assert (cell["seed"], cell["noise"]["seed"], cell["train"]["eval_every_epochs"]) == (2, 2, 30)
+  assert cell["noise"]["rate"] == config["noise"]["rate"] == 0.2
+  for key in ("seed", "noise", "train"):
+    del cell[key], config[key]
+  assert cell == config
+  cell = suites.suite_config("cifar10n_cpu",
+                             "arnet+method.num_prototypes=16+method.read_temperature=0.5",
+                             "worst+clean10", 1, data_dir="/d", epochs=3)
+  assert (cell.data.name, cell.data.label_set, cell.data.clean_fraction) == ("features", "worst",
+                                                                             0.1)
+  assert (cell.method.num_prototypes, cell.method.read_temperature) == (16, 0.5)
+  assert (cell.train.num_epochs, cell.train.eval_every_epochs, cell.data.data_dir) == (3, 3, "/d")
+  cell = suites.suite_config("fi", "arnet", "sym40", 1, epochs=3)
+  assert (cell.noise.rate, cell.train.num_epochs) == (0.4, 3)  # epochs was ignored here
+  cell = suites.suite_config("fashion_mnist", "ce", "pair40", 0)
+  assert (cell.model.name, cell.data.batch_size, cell.noise.type) == ("mlp", 256, "pair")
+  with pytest.raises(ConfigError, match="'sym20' and 'sym40'"):
+    suites.suite_config("digits", "ce", "sym20+sym40", 0)
+
+
+def test_a_cell_is_the_config_file_with_its_variant_and_flag_overrides():
+  """One syntax: the spec's words are the file's variant words, its KEY=VALUEs are what
+  `--config.KEY=VALUE` would set (typed by the key, any key of the config)."""
+  cell = suites.suite_config("cifar10n_cpu", "elr+method.lam=1+optimizer.learning_rate=0.01",
+                             "aggre", 0)
+  config = load_config("cifar10n_cpu", "elr,aggre")
+  assert (cell.method.name, cell.data.label_set) == (config.method.name, "aggre")
+  assert cell.method.lam == 1.0 and isinstance(cell.method.lam, float)
+  assert cell.optimizer.learning_rate == 0.01
+  assert suites.parse_spec("worst+clean10") == (("worst", "clean10"), ())
+  assert suites.parse_spec("sinet+method.hierarchy=+method.descriptions=cifar10") == (
+      ("sinet",), ("method.hierarchy=", "method.descriptions=cifar10"))
+  cell = suites.suite_config("cifar10n_cpu", "sinet+method.hierarchy=", "worst", 0)
+  assert cell.method.hierarchy == ""
+  with pytest.raises(ConfigError, match="method.nope"):
+    suites.suite_config("digits", "ce+method.nope=1", "sym40", 0)
+  with pytest.raises(ConfigError, match="num_prototypes"):
+    suites.suite_config("cifar10n_cpu", "arnet+method.num_prototypes=many", "worst", 0)
+  # the old syntax is an error that says what to write
+  with pytest.raises(ConfigError, match=r"'elr\+method.lam=1.0'"):
+    suites.suite_config("digits", "elr@lam=1.0", "sym40", 0)
+
+
+def test_benchmarks_reuse_a_finished_cell_only_under_its_own_config(tmp_path):
+  """A cell's finished run is reused when it was made under the same config; one made under
+  another (here 10 epochs against 30) is an error naming the key, not another run's result."""
+  config = suites.suite_config("digits", "ce", "sym40", 0)
+  workdir = str(tmp_path)
+  assert cells.finished_results(workdir, config) is None  # nothing run yet
+  workdir_lib.write_record(workdir, config, None, step=1)
+  io.write_json(os.path.join(workdir, "results.json"), {"wall_time_s": 3.0})
+  assert cells.finished_results(workdir, config) == {"wall_time_s": 3.0}
+  shorter = suites.suite_config("digits", "ce", "sym40", 0, epochs=10)
+  with pytest.raises(ConfigError, match=r"train.num_epochs: 30 -> 10"):
+    cells.finished_results(workdir, shorter)
+  longer = suites.suite_config("digits", "ce", "sym40", 0, epochs=40)
+  longer.train.allow_more_epochs = True  # lets a *resume* extend; a finished run stays 30
+  with pytest.raises(ConfigError, match="finished run of fewer epochs"):
+    cells.finished_results(workdir, longer)
+
+
+def test_cells_name_their_workdirs_and_reuse_a_finished_one(tmp_path):
+  suite_cells = cells.Cells("digits", str(tmp_path), epochs=2)
+  workdir = suite_cells.workdir("elr+method.lam=1.0", "sym40", 1)
+  assert workdir == os.path.join(str(tmp_path), "digits", "elr+method.lam=1.0", "sym40", "seed1")
+  config = suite_cells.config("elr+method.lam=1.0", "sym40", 1)
+  assert (config.train.num_epochs, config.method.lam, config.seed) == (2, 1.0, 1)
+  os.makedirs(workdir)
+  workdir_lib.write_record(workdir, config, None, step=1)
+  io.write_json(os.path.join(workdir, "results.json"), {"test": {"accuracy": 0.5}})
+  assert suite_cells.run("elr+method.lam=1.0", "sym40", 1) == {"test": {"accuracy": 0.5}}
+
+
+def test_a_suite_without_its_data_is_a_one_line_error(tmp_path):
+  with pytest.raises(ConfigError, match="--suite=fi needs --data_dir"):
+    cells.suite_data_dir("fi", data_dir="", workroot=str(tmp_path))
+  with pytest.raises(ConfigError, match="needs --cifar10_dir"):
+    cells.suite_data_dir("cifar10n_full", data_dir="", workroot=str(tmp_path))
+  assert cells.suite_data_dir("digits", data_dir="", workroot=str(tmp_path)) == ""
