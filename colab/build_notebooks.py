@@ -7,9 +7,9 @@ executes; False: the paper's configuration on the real data), a first cell that 
 and installs nlx on Colab without editing (already installed; else a checkout in
 MyDrive/nlx; else the git URL given once as the Colab secret NLX_URL, cloned onto Drive),
 keeps the workdirs on Drive when it is mounted (a recycled runtime resumes), and cells
-that only call nlx functions. On a GPU runtime the runtime's jax, jaxlib and CUDA plugins are kept: pip
-installs nlx under a constraint on their installed versions, and the cell stops with a
-message when that jax is older than the oldest one nlx supports (setup.cfg).
+that only call nlx functions. On a GPU runtime the runtime's jax, jaxlib and CUDA plugins
+are kept: pip installs nlx under a constraint on their installed versions, and the cell
+stops with a message when that jax is older than the oldest one nlx supports (setup.cfg).
 """
 
 import configparser
@@ -118,7 +118,8 @@ def url_given_once():
     return url
 '''
 
-SETUP = ('TINY = True  # True: small data, about a minute on a CPU; False: the full reproduction\n' +
+SETUP = ('TINY = True  # True: small data, about a minute on a CPU; '
+         'False: the full reproduction\n' +
          INSTALL.replace("MIN_VERSIONS_FROM_SETUP_CFG", repr(minimum_versions())) +
          '''
 
@@ -236,10 +237,10 @@ display(Image(os.path.join(WORK, "tsne.png")))'''],
 CAN = notebook(
     "Reproduce CAN (quality embedding, multi-label)",
     """CAN against BCE and ICNM on multi-label data, scored by mAP, and the quality embedding's
-transition heatmaps. Full run: the CPU protocol of the README (2x2 CIFAR-10 mosaics with
-CIFAR-10N `worst` labels; the feature cache needs CIFAR-10 and `CIFAR-10_human.pt` in
-DATA_DIR), or `configs/can_voc2007.py` on a GPU. TINY: a generated stand-in for the
-feature cache.""",
+transition heatmaps. Full run: the CPU protocol of experiments/results/README.md (2x2
+CIFAR-10 mosaics with CIFAR-10N `worst` labels; the feature cache needs CIFAR-10 and
+`CIFAR-10_human.pt` in DATA_DIR), or `configs/can_voc2007.py` on a GPU. TINY: a generated
+stand-in for the feature cache.""",
     ['''from IPython.display import Image
 
 from nlx.data.datasets import features
@@ -277,8 +278,9 @@ SINET = notebook(
     """SINet's Model-C (CE weighted by the noise weights w) against Model-A (plain CE), and w
 as a detector of wrong labels (rank-precision curve). Full run:
 `configs/sinet_clothing1m.py` on Clothing1M (a GPU and the release in DATA_DIR); the
-CPU-protocol tables of the README come from `experiments/sinet_benchmark.py`. TINY:
-digits with 40% noise and the bundled digit-shape hierarchy.""",
+CPU-protocol tables of experiments/results/README.md come from
+`experiments/sinet_benchmark.py`. TINY: digits with 40% noise and the bundled digit-shape
+hierarchy.""",
     ['''import numpy as np
 from IPython.display import Image
 
@@ -297,7 +299,8 @@ for variant in ("A", "C"):
 show_table(results, ["Model-A", "Model-C"], ["accuracy", "AUROC of w"])''',
      '''plots.rank_precision(curves, os.path.join(WORK, "sinet_rank.png"))
 display(Image(os.path.join(WORK, "sinet_rank.png")))'''],
-    IMAGE_DATA.format(what="the Clothing1M release", path="/content/drive/MyDrive/nlx_data/clothing1m"))
+    IMAGE_DATA.format(what="the Clothing1M release",
+                      path="/content/drive/MyDrive/nlx_data/clothing1m"))
 
 NOISE_MODEL = notebook(
     "Reproduce the noise-type model (Xiao et al., CVPR 2015)",
@@ -324,7 +327,8 @@ p_conf = noise_model.confusing_probability(trainer, state, split)
 plots.rank_precision({"1 - p(confusing)": (-p_conf, split.labels != split.clean_labels)},
                      os.path.join(WORK, "noise_rank.png"))
 display(Image(os.path.join(WORK, "noise_rank.png")))'''],
-    IMAGE_DATA.format(what="the Clothing1M release", path="/content/drive/MyDrive/nlx_data/clothing1m"))
+    IMAGE_DATA.format(what="the Clothing1M release",
+                      path="/content/drive/MyDrive/nlx_data/clothing1m"))
 
 MULTIMODAL = notebook(
     "Reproduce the multimodal sentiment study (image + caption)",

@@ -5,7 +5,8 @@ Command:  python -m nlx.main --config=configs/ce_face_sentiment.py \
           Variants: sample (default) | majority | soft | truth: what training sees (test =
           truth; train and test share no person); a method name (default ce); tiny.
 Runtime:  under a minute on the 2-core CPU. Tiny: seconds.
-Expected: see the README table (4 classes, chance 25%).
+Expected: see experiments/results/README.md#face-sentiment-with-real-crowd-votes (4
+          classes, chance 25%).
 """
 
 from nlx.config_base import base_config, make_tiny, parse_variant

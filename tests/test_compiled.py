@@ -206,8 +206,9 @@ def test_a_resident_split_is_predicted_as_through_the_input_pipeline(name, netwo
 
 
 def test_the_quickstart_checkpoints_every_5_epochs_and_its_tiny_variant_every_epoch():
-  # 30 one-second epochs saved 30 times were a quarter of the run (README, Speed); the
-  # tiny variant's 2 epochs stay checkpointed each (the resume tests rely on epoch 1's)
+  # 30 one-second epochs saved 30 times were a quarter of the run
+  # (experiments/results/README.md, Speed); the tiny variant's 2 epochs stay checkpointed
+  # each (the resume tests rely on epoch 1's)
   assert load_config("quickstart").train.checkpoint_every_epochs == 5
   assert load_config("quickstart", "tiny").train.checkpoint_every_epochs == 1
   assert load_config("quickstart").train.num_epochs == 30
