@@ -25,8 +25,31 @@ def as_float32(x: jax.Array) -> jax.Array:
 
 
 def as_distribution(labels: jax.Array, num_classes: int) -> jax.Array:
-  """Integer class indices `[...]` become one-hot `[..., C]` (float32); target rows
-  `[..., C]` pass through as float32. Anything else raises `LabelShapeError`."""
+  """Labels of either form as float32 target rows `[..., C]`.
+
+  Integer class indices become one-hot rows; float target rows pass through, cast to
+  float32.
+
+  Args:
+    labels: int `[...]` class indices (e.g. `[B]`), or float `[..., C]` target rows
+      (one-hot or soft; bfloat16 / float16 are upcast).
+    num_classes: C, the number of classes (the one-hot width).
+
+  Returns:
+    float32 `[..., C]` target rows: one-hot for class indices, else the labels as
+    float32.
+
+  Raises:
+    LabelShapeError: float labels whose last axis is not `num_classes` (or a float
+      scalar): anything else is neither class indices nor target rows.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> import nlx.losses as nl
+    >>> print(nl.as_distribution(jnp.array([2, 0]), 3))
+    [[0. 0. 1.]
+     [1. 0. 0.]]
+  """
   labels = jnp.asarray(labels)
   if jnp.issubdtype(labels.dtype, jnp.integer):
     return jax.nn.one_hot(labels, num_classes, dtype=jnp.float32)
@@ -64,22 +87,61 @@ def prepare(logits: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]
 
 
 def softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-  """Cross-entropy `-sum_k labels_k log softmax(logits)_k`.
+  """Softmax cross-entropy `-sum_k labels_k log softmax(logits)_k`, per example.
 
   Args:
-    logits: `[B, C]` (or `[C]`) unnormalised scores, any float dtype.
-    labels: `[B, C]` target distributions (one-hot or soft), or integer `[B]`.
+    logits: float `[B, C]` unnormalised scores (or one example `[C]`); any float dtype,
+      computed in float32.
+    labels: int `[B]` class indices, or float `[B, C]` target distributions (one-hot or
+      soft, rows sum to 1).
 
   Returns:
-    `[B]` float32 losses (a scalar for one example).
+    float32 `[B]` per-example loss (a scalar for one example), no reduction.
+
+  Raises:
+    LabelShapeError: labels of any other shape, or float labels of shape `[B]`.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> import nlx.losses as nl
+    >>> # uniform logits over C = 4: -log(1/4) = log 4
+    >>> loss = nl.softmax_cross_entropy(jnp.zeros((1, 4)), jnp.array([2]))
+    >>> print(f"{float(loss[0]):.4f}")
+    1.3863
+    >>> # logits = log p make softmax = p = (1/2, 1/4, 1/4); a soft label (1/2, 1/2, 0)
+    >>> # gives -(1/2 log 1/2 + 1/2 log 1/4) = 1.5 log 2
+    >>> logits = jnp.log(jnp.array([[0.5, 0.25, 0.25]]))
+    >>> loss = nl.softmax_cross_entropy(logits, jnp.array([[0.5, 0.5, 0.0]]))
+    >>> print(f"{float(loss[0]):.4f}")
+    1.0397
   """
   logits, labels = prepare(logits, labels)
   return -jnp.sum(labels * jax.nn.log_softmax(logits, axis=-1), axis=-1)
 
 
 def softmax_cross_entropy_with_integer_labels(logits: jax.Array, labels: jax.Array) -> jax.Array:
-  """Cross-entropy `-log softmax(logits)[label]` for integer `labels [B]` (or a scalar
-  label with `[C]` logits); returns `[B]` float32."""
+  """Cross-entropy `-log softmax(logits)[label]` for integer class indices only.
+
+  Args:
+    logits: float `[B, C]` unnormalised scores (or one example `[C]`); any float dtype,
+      computed in float32.
+    labels: int `[B]` class indices (a scalar label with `[C]` logits).
+
+  Returns:
+    float32 `[B]` per-example loss (a scalar for one example), no reduction.
+
+  Raises:
+    LabelShapeError: labels that are not integer, or not of shape `logits.shape[:-1]`.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> import nlx.losses as nl
+    >>> # softmax(log p) = p = (1/2, 1/4, 1/4): -log 1/2 = log 2 and -log 1/4 = log 4
+    >>> logits = jnp.log(jnp.array([[0.5, 0.25, 0.25], [0.5, 0.25, 0.25]]))
+    >>> loss = nl.softmax_cross_entropy_with_integer_labels(logits, jnp.array([0, 1]))
+    >>> print(f"{float(loss[0]):.4f} {float(loss[1]):.4f}")
+    0.6931 1.3863
+  """
   logits = as_float32(logits)
   labels = jnp.asarray(labels)
   if labels.shape != logits.shape[:-1] or not jnp.issubdtype(labels.dtype, jnp.integer):
@@ -94,12 +156,27 @@ def label_smoothing_cross_entropy(logits: jax.Array, labels: jax.Array, *,
   """CE against smoothed targets `(1 - alpha) * labels + alpha / C` (Szegedy et al., 2016).
 
   Args:
-    logits: `[B, C]`.
-    labels: `[B, C]` one-hot or soft, or integer `[B]`.
-    alpha: smoothing mass spread uniformly over the C classes (default 0.1).
+    logits: float `[B, C]` unnormalised scores (or one example `[C]`); any float dtype,
+      computed in float32.
+    labels: int `[B]` class indices, or float `[B, C]` target rows (one-hot or soft).
+    alpha: smoothing mass spread uniformly over the C classes (default 0.1); 0 is plain
+      CE.
 
   Returns:
-    `[B]` float32 losses.
+    float32 `[B]` per-example loss (a scalar for one example), no reduction.
+
+  Raises:
+    LabelShapeError: labels of any other shape, or float labels of shape `[B]`.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> import nlx.losses as nl
+    >>> # p = (1/2, 1/4, 1/4), label 0, alpha = 0.3: targets (0.8, 0.1, 0.1), so
+    >>> # CE = 0.8 log 2 + 0.2 log 4 = 1.2 log 2
+    >>> logits = jnp.log(jnp.array([[0.5, 0.25, 0.25]]))
+    >>> loss = nl.label_smoothing_cross_entropy(logits, jnp.array([0]), alpha=0.3)
+    >>> print(f"{float(loss[0]):.4f}")
+    0.8318
   """
   logits, labels = prepare(logits, labels)
   c = logits.shape[-1]
@@ -108,21 +185,40 @@ def label_smoothing_cross_entropy(logits: jax.Array, labels: jax.Array, *,
 
 def forward_corrected_cross_entropy(logits: jax.Array, labels: jax.Array,
                                     transition: jax.Array) -> jax.Array:
-  """Forward loss correction (Patrini et al., CVPR 2017): CE of the noisy labels under
-  the predicted noisy-label distribution `softmax(logits) @ T`.
+  """Forward loss correction (Patrini et al., CVPR 2017), per example.
 
-  `-sum_j labels_j log (sum_i p_i T[i, j])`, computed in log space. The authors' Keras
-  code (giorgiop/loss-correction, `loss.py`) clips p to [1e-7, 1 - 1e-7] before the
-  product; nlx does not clip (identical wherever every p_i >= 1e-7).
+  CE of the noisy labels under the predicted noisy-label distribution
+  `softmax(logits) @ T`: `-sum_j labels_j log (sum_i p_i T[i, j])`, computed in log space.
+  The authors' Keras code (giorgiop/loss-correction, `loss.py`) clips p to
+  [1e-7, 1 - 1e-7] before the product; nlx does not clip (identical wherever every
+  p_i >= 1e-7). A noisy class that no true class flips into (an all-zero column of T)
+  has probability 0: a label on it costs inf, and no NaN reaches the other classes'
+  gradients.
 
   Args:
-    logits: `[B, C]` (or `[C]`) scores for the clean class.
-    labels: `[B, C]` noisy labels (one-hot or soft), or integer `[B]`.
-    transition: `[C, C]` row-stochastic `T[true, noisy]` (the library's orientation;
-      convert a column-stochastic `C[noisy, true]` with `.T` first).
+    logits: float `[B, C]` scores for the clean class (or one example `[C]`); any float
+      dtype, computed in float32.
+    labels: int `[B]` noisy class indices, or float `[B, C]` noisy target rows (one-hot
+      or soft).
+    transition: float `[C, C]` row-stochastic `T[true, noisy]` (the library's
+      orientation; convert a column-stochastic `C[noisy, true]` with `.T` first);
+      computed in float32.
 
   Returns:
-    `[B]` float32 losses.
+    float32 `[B]` per-example loss (a scalar for one example), no reduction.
+
+  Raises:
+    LabelShapeError: labels of any other shape, or float labels of shape `[B]`.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> import nlx.losses as nl
+    >>> # p = (1/2, 1/2); q = p @ T = (0.6, 0.4); noisy label 1: -log 0.4
+    >>> transition = jnp.array([[0.8, 0.2], [0.4, 0.6]])
+    >>> loss = nl.forward_corrected_cross_entropy(jnp.zeros((1, 2)), jnp.array([1]),
+    ...                                           transition)
+    >>> print(f"{float(loss[0]):.4f}")
+    0.9163
   """
   logits, labels = prepare(logits, labels)
   log_p = jax.nn.log_softmax(logits, axis=-1)
@@ -150,12 +246,28 @@ def multi_label_inputs(logits, labels):
 def sigmoid_binary_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
   """Multi-label BCE summed over the C classes: `-sum_k [y log s(z) + (1-y) log s(-z)]`.
 
+  s is the sigmoid, computed in log space (`log_sigmoid`).
+
   Args:
-    logits: `[B, C]` independent per-class scores.
-    labels: `[B, C]` targets in [0, 1] (same shape as the logits).
+    logits: float `[B, C]` independent per-class scores (or one example `[C]`); any
+      float dtype, computed in float32.
+    labels: float `[B, C]` targets in [0, 1] (0/1 or soft), the logits' shape.
 
   Returns:
-    `[B]` float32 losses (sum over classes; divide by C for the per-class mean).
+    float32 `[B]` per-example loss (sum over classes; divide by C for the per-class
+    mean), no reduction.
+
+  Raises:
+    LabelShapeError: labels whose shape is not the logits' shape.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> import nlx.losses as nl
+    >>> # s(0) = 1/2, so each of the 3 classes costs log 2 whatever its target: 3 log 2
+    >>> loss = nl.sigmoid_binary_cross_entropy(jnp.zeros((1, 3)),
+    ...                                        jnp.array([[1.0, 0.0, 1.0]]))
+    >>> print(f"{float(loss[0]):.4f}")
+    2.0794
   """
   logits, labels = multi_label_inputs(logits, labels)
   return -jnp.sum(labels * jax.nn.log_sigmoid(logits) +
@@ -163,10 +275,36 @@ def sigmoid_binary_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Ar
 
 
 def binary_cross_entropy(probs: jax.Array, labels: jax.Array, *, eps: float = 1e-7) -> jax.Array:
-  """Multi-label BCE of probabilities (not logits), summed over the C classes, for models
-  whose noisy-label probability is a mixture (noise adaptation layers, ICNM):
+  """Multi-label BCE of probabilities (not logits), summed over the C classes.
+
+  For models whose noisy-label probability is a mixture (noise adaptation layers, ICNM):
   `-sum_k [y log p + (1-y) log(1-p)]` with p clipped to [eps, 1 - eps] in float32 (in
-  bfloat16 the clip would round back to 1). `[B, C] -> [B]` float32."""
+  bfloat16 the clip would round back to 1).
+
+  Args:
+    probs: float `[B, C]` per-class probabilities in [0, 1] (or one example `[C]`); any
+      float dtype, computed in float32.
+    labels: float `[B, C]` targets in [0, 1] (0/1 or soft), the probs' shape.
+    eps: the clip of p away from 0 and 1 (default 1e-7), so that the loss stays finite.
+
+  Returns:
+    float32 `[B]` per-example loss (sum over classes), no reduction.
+
+  Raises:
+    LabelShapeError: labels whose shape is not the probs' shape.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> import nlx.losses as nl
+    >>> # -log 0.5 - log(1 - 0.8) = log 2 + log 5 = log 10
+    >>> loss = nl.binary_cross_entropy(jnp.array([[0.5, 0.8]]), jnp.array([[1.0, 0.0]]))
+    >>> print(f"{float(loss[0]):.4f}")
+    2.3026
+    >>> # p = 0 with target 1 is clipped to eps: -log(1e-7) = 7 log 10
+    >>> loss = nl.binary_cross_entropy(jnp.array([[0.0]]), jnp.array([[1.0]]))
+    >>> print(f"{float(loss[0]):.4f}")
+    16.1181
+  """
   probs, labels = multi_label_inputs(probs, labels)
   p = jnp.clip(probs, eps, 1.0 - eps)
   return -jnp.sum(labels * jnp.log(p) + (1.0 - labels) * jnp.log1p(-p), axis=-1)

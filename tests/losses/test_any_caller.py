@@ -90,7 +90,8 @@ def test_bfloat16_logits_are_computed_in_float32(name):
   # the float32 gradient, rounded once to the logits' dtype on the way back
   g32 = jax.grad(lambda z: fn(z, y).sum())(low.astype(jnp.float32))
   assert g.dtype == jnp.bfloat16
-  np.testing.assert_array_equal(np.asarray(g, np.float32), np.asarray(g32.astype(jnp.bfloat16), np.float32))
+  np.testing.assert_array_equal(np.asarray(g, np.float32),
+                                np.asarray(g32.astype(jnp.bfloat16), np.float32))
 
 
 @pytest.mark.slow
@@ -143,7 +144,8 @@ def test_integer_labels_for_softmax_cross_entropy_with_integer_labels_only():
   np.testing.assert_allclose(nl.softmax_cross_entropy_with_integer_labels(logits, y),
                              nl.softmax_cross_entropy(logits, y), rtol=1e-6)
   per = jax.vmap(jax.grad(nl.softmax_cross_entropy_with_integer_labels))(logits, y)
-  np.testing.assert_allclose(per, jax.nn.softmax(logits) - jax.nn.one_hot(y, 5), rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(per, jax.nn.softmax(logits) - jax.nn.one_hot(y, 5), rtol=1e-5,
+                             atol=1e-7)
   with pytest.raises(nl.LabelShapeError):
     nl.softmax_cross_entropy_with_integer_labels(logits, jax.nn.one_hot(y, 5))
 
@@ -183,7 +185,8 @@ KEYWORD_ONLY = [
 ]
 
 
-@pytest.mark.parametrize("fn,name,value", KEYWORD_ONLY, ids=[f.__name__ for f, _, _ in KEYWORD_ONLY])
+@pytest.mark.parametrize("fn,name,value", KEYWORD_ONLY,
+                         ids=[f.__name__ for f, _, _ in KEYWORD_ONLY])
 def test_hyperparameters_are_keyword_only_and_logits_labels_may_be_named(fn, name, value):
   """The API of nlx.losses' doc: `(logits, labels, *, hyperparameters)`. A hyperparameter
   passed by position (a swapped argument order going unnoticed) is a TypeError; logits and
@@ -200,6 +203,7 @@ def test_binary_cross_entropy_eps_is_keyword_only_and_probs_labels_may_be_named(
   p, y = jnp.array([[0.25, 1.0]]), jnp.array([[1.0, 0.0]])
   # p = 1 with y = 0 is clipped to 1 - eps: -log(0.25) - log(eps), eps = 1e-3
   want = -np.log(0.25) - np.log(1e-3)
-  np.testing.assert_allclose(nl.binary_cross_entropy(probs=p, labels=y, eps=1e-3)[0], want, rtol=1e-4)
+  np.testing.assert_allclose(nl.binary_cross_entropy(probs=p, labels=y, eps=1e-3)[0], want,
+                             rtol=1e-4)
   with pytest.raises(TypeError):
     nl.binary_cross_entropy(p, y, 1e-3)

@@ -9,7 +9,8 @@ from nlx import losses
 def test_cross_entropy_by_hand():
   logits = jnp.array([[1.0, 2.0, 3.0]])
   z = np.log(np.exp(1) + np.exp(2) + np.exp(3))
-  assert losses.softmax_cross_entropy(logits, jnp.array([[0., 0, 1]]))[0] == pytest.approx(z - 3, 1e-6)
+  assert losses.softmax_cross_entropy(logits, jnp.array([[0., 0, 1]]))[0] == pytest.approx(
+      z - 3, 1e-6)
   soft = jnp.array([[0.5, 0.5, 0.0]])
   assert losses.softmax_cross_entropy(logits, soft)[0] == pytest.approx(z - 1.5, 1e-6)
 
@@ -20,7 +21,8 @@ def test_integer_labels_match_one_hot_batch_and_single_and_jit():
   a = losses.softmax_cross_entropy_with_integer_labels(logits, labels)
   b = losses.softmax_cross_entropy(logits, losses.as_distribution(labels, 4))
   np.testing.assert_allclose(a, b, rtol=1e-6)
-  np.testing.assert_allclose(jax.jit(losses.softmax_cross_entropy)(logits, jax.nn.one_hot(labels, 4)), b, rtol=1e-6)
+  np.testing.assert_allclose(
+      jax.jit(losses.softmax_cross_entropy)(logits, jax.nn.one_hot(labels, 4)), b, rtol=1e-6)
   single = losses.softmax_cross_entropy(logits[2:3], jax.nn.one_hot(labels[2:3], 4))
   assert single[0] == pytest.approx(float(b[2]), rel=1e-6)
 
@@ -66,7 +68,8 @@ def test_forward_correction_with_an_impossible_noisy_class_and_a_rounding_negati
 
 
 def test_as_distribution_forms_by_hand():
-  np.testing.assert_array_equal(losses.as_distribution(jnp.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
+  np.testing.assert_array_equal(losses.as_distribution(jnp.array([2, 0]), 3),
+                                [[0, 0, 1], [1, 0, 0]])
   np.testing.assert_array_equal(losses.as_distribution(jnp.int32(1), 3), [0, 1, 0])
   row = losses.as_distribution(jnp.array([0.2, 0.8], jnp.bfloat16), 2)  # one row [C]
   assert row.dtype == jnp.float32 and row.shape == (2,)

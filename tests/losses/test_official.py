@@ -144,7 +144,8 @@ def test_apl_losses_match_apl_code_at_official_options(kind):
         atol=rce_clamp_atol(c))
 
 
-# --- YisenWang/symmetric_cross_entropy_for_noisy_labels, loss.py @ 235d93b25fdaab0e106d6f8c782a03ec175f9bc1 ---
+# --- YisenWang/symmetric_cross_entropy_for_noisy_labels, loss.py @
+# 235d93b25fdaab0e106d6f8c782a03ec175f9bc1 ---
 # symmetric_cross_entropy(alpha, beta): y_pred (softmax output) clipped to [1e-7, 1] in CE,
 # y_true clipped to [1e-4, 1] in RCE; boot_soft / boot_hard: y_pred renormalised and
 # clipped to [1e-7, 1 - 1e-7] (K.epsilon()), beta 0.95 / 0.8.
@@ -194,7 +195,8 @@ class RefELR:
 
   def __call__(self, index, logits, y):
     p = np.clip(np_softmax(logits), 1e-4, 1 - 1e-4)
-    self.target[index] = self.beta * self.target[index] + (1 - self.beta) * p / p.sum(1, keepdims=True)
+    self.target[index] = (self.beta * self.target[index]
+                          + (1 - self.beta) * p / p.sum(1, keepdims=True))
     reg = np.log(1 - (self.target[index] * p).sum(1)).mean()
     return ref_ce(logits, y).mean() + self.lam * reg
 

@@ -26,7 +26,8 @@ HAND = [
     (lambda z, y: nl.truncated_generalized_cross_entropy(z, y, q=0.7, k=0.4), 1, lq(0.4, 0.7)),
     (lambda z, y: nl.symmetric_cross_entropy(z, y, alpha=0.1, beta=1.0, log_zero=-4.0), 0,
      0.1 * -math.log(0.5) + 4 * (1 - 0.5)),
-    (lambda z, y: nl.reverse_cross_entropy(z, y, log_zero=math.log(1e-4)), 2, -math.log(1e-4) * 0.8),
+    (lambda z, y: nl.reverse_cross_entropy(z, y, log_zero=math.log(1e-4)), 2,
+     -math.log(1e-4) * 0.8),
     (lambda z, y: nl.taylor_cross_entropy(z, y, order=2), 0, 0.5 + 0.5 ** 2 / 2),
     (lambda z, y: nl.taylor_cross_entropy(z, y, order=3), 1, 0.7 + 0.7 ** 2 / 2 + 0.7 ** 3 / 3),
     (nl.mean_absolute_error, 0, 0.5 + 0.3 + 0.2),
@@ -35,8 +36,10 @@ HAND = [
     (lambda z, y: nl.active_passive_loss(z, y), 1,
      math.log(0.3) / (math.log(0.5) + math.log(0.3) + math.log(0.2)) + 4 * 0.7),
     (lambda z, y: nl.bootstrap_soft(z, y, beta=0.95), 0,
-     -(0.95 + 0.05 * 0.5) * math.log(0.5) - 0.05 * 0.3 * math.log(0.3) - 0.05 * 0.2 * math.log(0.2)),
-    (lambda z, y: nl.bootstrap_hard(z, y, beta=0.8), 1, -(0.8 * math.log(0.3) + 0.2 * math.log(0.5))),
+     -(0.95 + 0.05 * 0.5) * math.log(0.5) - 0.05 * 0.3 * math.log(0.3)
+     - 0.05 * 0.2 * math.log(0.2)),
+    (lambda z, y: nl.bootstrap_hard(z, y, beta=0.8), 1,
+     -(0.8 * math.log(0.3) + 0.2 * math.log(0.5))),
     (lambda z, y: nl.label_smoothing_cross_entropy(z, y, alpha=0.3), 0,
      -(0.8 * math.log(0.5) + 0.1 * math.log(0.3) + 0.1 * math.log(0.2))),
     (lambda z, y: nl.forward_corrected_cross_entropy(
@@ -136,7 +139,8 @@ def test_sigmoid_losses_by_hand():
       t[1] * math.log(s) + (1 - t[1]) * math.log(1 - s))
   assert float(nl.sigmoid_bootstrap_soft(z, y)[0]) == pytest.approx(want, rel=1e-5)
   # hard: predictions [0 > 0 -> 0, 1]: target = 0.8 y + 0.2 * [0, 1] = [0.8, 0.2]
-  want_h = -(0.8 * math.log(0.5) + 0.2 * math.log(0.5)) - (0.2 * math.log(s) + 0.8 * math.log(1 - s))
+  want_h = (-(0.8 * math.log(0.5) + 0.2 * math.log(0.5))
+            - (0.2 * math.log(s) + 0.8 * math.log(1 - s)))
   assert float(nl.sigmoid_bootstrap_hard(z, y)[0]) == pytest.approx(want_h, rel=1e-5)
 
 
@@ -153,11 +157,13 @@ def test_limits():
   np.testing.assert_allclose(nl.generalized_cross_entropy(logits, y, q=1e-6), ce, rtol=1e-4)
   np.testing.assert_allclose(nl.bootstrap_soft(logits, y, beta=1.0), ce, rtol=1e-6)
   np.testing.assert_allclose(nl.bootstrap_hard(logits, y, beta=1.0), ce, rtol=1e-6)
-  np.testing.assert_allclose(nl.symmetric_cross_entropy(logits, y, alpha=1.0, beta=0.0), ce, rtol=1e-6)
+  np.testing.assert_allclose(nl.symmetric_cross_entropy(logits, y, alpha=1.0, beta=0.0), ce,
+                             rtol=1e-6)
   np.testing.assert_allclose(nl.label_smoothing_cross_entropy(logits, y, alpha=0.0), ce, rtol=1e-6)
   np.testing.assert_allclose(nl.truncated_generalized_cross_entropy(logits, y, k=1e-30),
                              nl.generalized_cross_entropy(logits, y), rtol=1e-6)
-  np.testing.assert_allclose(nl.forward_corrected_cross_entropy(logits, y, jnp.eye(5)), ce, rtol=1e-5)
+  np.testing.assert_allclose(nl.forward_corrected_cross_entropy(logits, y, jnp.eye(5)), ce,
+                             rtol=1e-5)
   # GCE with q = 1 is 1 - p_y = MAE / 2; TCE with t = 1 likewise.
   np.testing.assert_allclose(nl.generalized_cross_entropy(logits, y, q=1.0),
                              nl.mean_absolute_error(logits, y) / 2, rtol=1e-5)
@@ -225,7 +231,8 @@ def test_defaults_are_the_documented_ones(fn, defaults):
     for other in ((not value,) if isinstance(value, bool) else (value + 1, value - 1)):
       if fn is nl.taylor_cross_entropy and other < 1:
         continue
-      assert not np.allclose(fn(logits, labels), fn(logits, labels, **{**defaults, name: other})), name
+      assert not np.allclose(fn(logits, labels),
+                             fn(logits, labels, **{**defaults, name: other})), name
 
 
 def test_binary_cross_entropy_default_eps_is_1e_7():
