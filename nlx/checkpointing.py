@@ -36,6 +36,7 @@ from flax import nnx
 from nlx.errors import ConfigError, DamagedCheckpointError, DiskError, disk_cause
 
 RECORD = "nlx_sha256.json"
+RECORD_FORMAT = 1  # the version of the record's layout that `verify` reads
 DAMAGED_SUFFIX = "_damaged"
 
 
@@ -63,7 +64,7 @@ def write_record(step_dir: str) -> None:
   tmp = os.path.join(step_dir, RECORD + ".tmp")
   try:
     with open(tmp, "w") as f:
-      json.dump({"format": 1, "files": files}, f, indent=1)
+      json.dump({"format": RECORD_FORMAT, "files": files}, f, indent=1)
     os.replace(tmp, os.path.join(step_dir, RECORD))
   except OSError as e:
     raise OSError(e.errno, e.strerror, tmp) from None
@@ -85,9 +86,13 @@ def verify(step_dir: str) -> str | None:
     return None
   try:
     with open(path) as f:
-      files = json.load(f)["files"]
-  except (OSError, ValueError, KeyError, TypeError) as e:
+      record = json.load(f)
+    files, version = record["files"], record.get("format")
+  except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
     return f"its record {RECORD} cannot be read: {type(e).__name__}"
+  if version != RECORD_FORMAT:
+    return (f"its record {RECORD} has format {version!r}; this nlx reads format "
+            f"{RECORD_FORMAT} (a newer nlx's checkpoint?)")
   for name, want in sorted(files.items()):
     full = os.path.join(step_dir, name)
     if not os.path.isfile(full):

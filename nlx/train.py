@@ -485,13 +485,38 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
   """Trains `config` in `workdir` (resuming from its latest checkpoint), evaluates on the
   clean test labels, writes config.json, metrics.jsonl, results.json and curves.png.
 
-  `dataset` replaces loading `config.data` (for protocols that build their own split).
-  Returns the results dict (also written to results.json) with the final `state`.
-  A workdir holds one run (`nlx.workdir`): another config there is a ConfigError, a second
-  process an error naming the first; Ctrl-C stops with a checkpoint (`workdir.Interrupted`).
-  It resumes from the newest checkpoint that passes its integrity check (a damaged one is
-  set aside, `nlx.checkpointing`); a file that cannot be written for lack of space or
-  permission is a one-line `DiskError` naming it and the checkpoint a rerun resumes from.
+  A workdir holds one run (`nlx.workdir`). It resumes from the newest checkpoint that
+  passes its integrity check (a damaged one is set aside, `nlx.checkpointing`).
+
+  Args:
+    config: an `ml_collections.ConfigDict` of `nlx.config_base.base_config()`'s shape
+      (`data`, `noise`, `model`, `method`, `optimizer`, `train`, `label_issues`, ...),
+      usually from a file in `configs/`; its values are checked before anything runs.
+    workdir: the run's folder (created if missing); holds checkpoints/, workdir.json,
+      config.json, metrics.jsonl, results.json, curves.png and, with
+      `train.training_dynamics`, the label-issue files.
+    mesh: the device mesh to shard batches over (`nlx.parallel`); default: every local
+      device on one data axis.
+    dataset: an `nlx.data.Dataset` to train on instead of loading `config.data` (for
+      protocols that build their own split, e.g. cached features).
+
+  Returns:
+    The results dict, also written to results.json, plus the final `state`
+    (`nlx.train_state.TrainState`): on a finished run `status` "finished", `dataset`,
+    `method`, `model`, `noise_rate`, `num_train`, `num_test`, `steps`, `epochs`, `test`
+    (clean-test metrics: accuracy, macro F1, or mAP for multi-label data), `wall_time_s`,
+    `collapse`, and where they apply `val`, `noise_detection` (the method's trust scores
+    against the clean labels), `label_set` and `label_issues` (counts and file names). A
+    run stopped early by `train.stop_after_steps` returns `{"status": "stopped", "step",
+    "state"}`.
+
+  Raises:
+    ConfigError: a bad config value, or another config already in `workdir`.
+    DataError: missing or corrupt data, a label out of range.
+    DiskError: a file that cannot be written for lack of space or permission (one line
+      naming it and the checkpoint a rerun resumes from).
+    workdir.Interrupted: Ctrl-C, after saving a checkpoint to resume from.
+    NonFiniteLossError: a NaN or infinite loss; the last good checkpoint is kept and named.
   """
   check_values(config)  # value ranges, before anything runs
   with workdir_lib.Run(workdir, is_main=jax.process_index() == 0) as run:

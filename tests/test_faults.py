@@ -511,3 +511,40 @@ def test_cut_short_saves_are_removed_before_the_checkpointer_is_returned(tmp_pat
     assert os.listdir(tmp_path / "own") == []
   with Checkpointer(str(tmp_path / "read"), cleanup=False):
     assert os.listdir(tmp_path / "read") == ["5.orbax-checkpoint-tmp"]
+
+
+def test_a_save_whose_record_cannot_be_written_removes_its_step_and_keeps_the_others(
+    tmp_path, monkeypatch):
+  """orbax finished step 3 but its record hit a full disk: step 3 (files no record vouches
+  for, which would pass as an old nlx's) and a cut-short orbax directory are removed; the
+  recorded steps 1 and 2 stay, and the error names step 2 as the one to resume from."""
+  import nlx.checkpointing as checkpointing
+  ckpt = small_checkpoints(tmp_path / "checkpoints")
+  os.makedirs(tmp_path / "checkpoints" / "3.orbax-checkpoint-tmp-1733200000" / "state")
+
+  def full(step_dir):
+    raise OSError(errno.ENOSPC, "No space left on device", os.path.join(step_dir, RECORD))
+  monkeypatch.setattr(checkpointing, "write_record", full)
+  with pytest.raises(DiskError, match="the last complete checkpoint is step 2"):
+    ckpt.save(3, {"w": jnp.arange(3.0) * 3}, {"position": 3})
+  assert steps_in(tmp_path / "checkpoints") == ["1", "2"]
+  assert ckpt.latest_step() == 2
+  monkeypatch.undo()
+  ckpt._discard(2)  # a step with its record is never removed
+  assert steps_in(tmp_path / "checkpoints") == ["1", "2"]
+  ckpt.close()
+
+
+def test_a_record_of_another_format_fails_the_check(tmp_path):
+  """Records carry `"format": 1`; one of another format (a newer nlx's) is not trusted."""
+  ckpt = small_checkpoints(tmp_path / "checkpoints")
+  path = tmp_path / "checkpoints" / "2" / RECORD
+  record = json.loads(path.read_text())
+  assert record["format"] == 1 and set(record) == {"format", "files"}
+  path.write_text(json.dumps({**record, "format": 2}))
+  with pytest.raises(DamagedCheckpointError) as e:
+    ckpt.restore(2, {"w": jnp.zeros(3)})
+  assert str(e.value) == (f"checkpoint {tmp_path}/checkpoints/2 is damaged (its record "
+                          f"{RECORD} has format 2; this nlx reads format 1 (a newer nlx's "
+                          "checkpoint?))")
+  ckpt.close()

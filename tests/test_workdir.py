@@ -356,6 +356,7 @@ def test_ctrl_c_is_watched_from_the_main_thread_only_and_restored(capsys):
   # handler can be set, and watch() leaves SIGINT alone.
   import signal
   import threading
+
   from nlx import workdir as workdir_lib
   before = signal.getsignal(signal.SIGINT)
   stop = workdir_lib.StopOnInterrupt()
@@ -376,3 +377,63 @@ def test_ctrl_c_is_watched_from_the_main_thread_only_and_restored(capsys):
   thread.start()
   thread.join()
   assert signal.getsignal(signal.SIGINT) is before and other._previous is None
+
+
+def test_an_older_nlxs_config_json_leaves_out_every_key_it_lacks(tmp_path):
+  """A legacy record (config.json alone) lacked keys nlx added since; each is left out of
+  the comparison whatever its value (a workdir.json record would refuse a non-default)."""
+  from nlx import workdir as workdir_lib
+  config = load_config("quickstart", "tiny")
+  workdir_lib.write_record(str(tmp_path), config, None, 0)
+  (tmp_path / "workdir.json").unlink()
+  old = json.loads(read(tmp_path / "config.json"))
+  del old["data"]["duplicates"]
+  (tmp_path / "config.json").write_text(json.dumps(old))
+  config.data.duplicates = "drop"  # not the default "error"
+  assert workdir_lib.read_record(str(tmp_path))["legacy"] is True
+  assert workdir_lib.check_resume(str(tmp_path), config, has_checkpoint=True) is None
+
+
+@pytest.mark.parametrize("name, text, what", [
+    ("workdir.json", '{"fingerprint": "0123"}', "run record"),  # a dict without "keys"
+    ("workdir.json", '[1, 2]', "run record"),
+    ("config.json", '[1, 2]', "config"),                        # legacy: no key needed
+])
+def test_a_record_that_is_not_the_expected_object_is_one_line(tmp_path, name, text, what):
+  from nlx import workdir as workdir_lib
+  (tmp_path / name).write_text(text)
+  with pytest.raises(ConfigError, match=rf"{what}.*not a JSON object"):
+    workdir_lib.check_resume(str(tmp_path), load_config("quickstart", "tiny"),
+                             has_checkpoint=True)
+
+
+def test_the_fingerprint_is_16_hex_digits_of_the_sorted_json_sha256():
+  import hashlib
+
+  from nlx import workdir as workdir_lib
+  keys = {"b": [1, 2], "a": 0.5}
+  want = hashlib.sha256(b'{"a": 0.5, "b": [1, 2]}').hexdigest()[:16]
+  assert workdir_lib.fingerprint(keys) == want and len(want) == 16
+
+
+def test_a_released_lock_is_free_empty_and_of_mode_644(tmp_path):
+  """The lock file holds the holder's pid (rw-r--r-- under the umask); releasing it
+  empties the file and frees the lock for the next run, even in the same process;
+  releasing twice is harmless. A Run (the main process by default) holds it."""
+  from nlx import workdir as workdir_lib
+  umask = os.umask(0)
+  os.umask(umask)
+  lock = workdir_lib.Lock(str(tmp_path)).acquire()
+  path = tmp_path / workdir_lib.LOCK_FILE
+  assert read(path) == f"{os.getpid()}\n"
+  assert os.stat(path).st_mode & 0o777 == 0o644 & ~umask
+  lock.release()
+  lock.release()
+  assert read(path) == ""
+  again = workdir_lib.Lock(str(tmp_path)).acquire()  # would fail if the first still held it
+  again.release()
+  with workdir_lib.Run(str(tmp_path)):
+    with pytest.raises(ConfigError, match=f"in use by process {os.getpid()}"):
+      workdir_lib.Lock(str(tmp_path)).acquire()
+  with workdir_lib.Run(str(tmp_path), is_main=False):  # another host's process: no lock
+    workdir_lib.Lock(str(tmp_path)).acquire().release()

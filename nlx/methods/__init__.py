@@ -45,7 +45,10 @@ method (tests/methods/test_registry.py checks it):
   VARIANTS: the values of `config.variant` (the paper's model variants; variant group
       `model` of the config files that offer it). Default none.
   LABEL_ISSUE_SCORE: the per-example score `nlx find-label-issues` ranks by for this
-      method (a name in `nlx.label_issues.SCORES`). Default "aum".
+      method (a name in `nlx.label_issue_scores.SCORES`, or the method's own). Default "aum".
+  score_labels(ctx, state, split) -> float [N]: the method's own label-issue score of every
+      example of `split` (high = the given label is trusted), offered under the name
+      LABEL_ISSUE_SCORE; `ctx` is the Trainer (`predict_outputs`, `dataset`). Optional.
 """
 
 import dataclasses
@@ -87,11 +90,92 @@ class EpochContext(NamedTuple):
 
 class MethodModule(Protocol):
   """The API of a method module (see the package docstring); only `default_config` and
-  `loss_fn` are required, `Method` fills in the rest."""
+  `loss_fn` are required, `Method` fills in the rest. Shapes: B the batch, N the
+  training examples, C the classes; every hook but `end_of_epoch`, `scale_phases`,
+  `shrink_for_tiny` and `score_labels` runs inside the jitted step."""
 
-  def default_config(self, name: str) -> ml_collections.ConfigDict: ...
+  def default_config(self, name: str) -> ml_collections.ConfigDict:
+    """The method's hyperparameters at the paper's defaults.
 
-  def loss_fn(self, params, state, outputs, batch, rng, *, config, ctx: StepContext): ...
+    Args:
+      name: the registry name asked for (one module may serve several, e.g. robust_loss).
+
+    Returns:
+      A ConfigDict with `name` and the hyperparameters, stored as `config.method`.
+    """
+
+  def loss_fn(self, params, state, outputs, batch, rng, *, config, ctx: StepContext):
+    """The per-example training loss.
+
+    Args:
+      params: the method's trainable parameters (a pytree; {} when it has none).
+      state: the method's non-trainable state (a pytree; per-example arrays `[N, ...]`).
+      outputs: the model's `Outputs(logits float [B, C], features float [B, D])` on
+        `batch["input"]`, in training mode.
+      batch: `input` float [B, ...] (normalised), `image`, `label` int [B] (or float
+        [B, C] for multi-label data), `index` int [B] into the training set,
+        `clean_label` (never for training).
+      rng: a PRNG key for this step (dropout-free randomness: Gumbel noise, mixing).
+      config: `config.method`.
+      ctx: the `StepContext` (step, steps_per_epoch, num_classes, apply functions).
+
+    Returns:
+      (per_example float32 [B], aux dict): the trainer minimises the mean of
+      `per_example`; `aux["metrics"]` (optional) holds per-example [B] or scalar values
+      logged beside the loss; the rest of `aux` goes to `update_state`.
+    """
+
+  def init_state(self, config, *, dataset, model, rng, new_model):
+    """The method's trainable parameters and state before the first step.
+
+    Args:
+      config: `config.method`.
+      dataset: the `nlx.data.Dataset` (N training examples, C classes).
+      model: the `nlx.models.Model` being trained.
+      rng: a PRNG key.
+      new_model: `(rng, name=..., num_classes=None) -> params` for a second network.
+
+    Returns:
+      (params, state), two pytrees; per-example arrays are `[N, ...]`.
+    """
+
+  def update_state(self, state, batch, aux, *, config):
+    """The state after a step (inside jit), e.g. ELR's running targets at `batch["index"]`.
+
+    Returns:
+      The new state, with the same tree structure, shapes and dtypes.
+    """
+
+  def end_of_epoch(self, ctx: "EpochContext", state, epoch: int, *, config):
+    """Host-side work after each epoch (SINet's weights, forward's T estimate).
+
+    Args:
+      ctx: the `EpochContext` (predictions through the evaluation path, replicate).
+      state: the method's state.
+      epoch: the number of epochs finished (1 after the first).
+      config: `config.method`.
+
+    Returns:
+      The new state.
+    """
+
+  def scale_phases(self, config, epochs: int) -> None:
+    """Sets the length in epochs of the method's first phase (in place on `config`)."""
+
+  def shrink_for_tiny(self, config) -> None:
+    """Changes, in place, what a tiny run (a few hundred examples, seconds) needs smaller."""
+
+  def score_labels(self, ctx, state, split):
+    """The method's own label-issue score (see LABEL_ISSUE_SCORE).
+
+    Args:
+      ctx: the Trainer (`predict_outputs`, `dataset`) or an `EpochContext`.
+      state: the trained `TrainState`.
+      split: the `nlx.data.Split` to score (the training split).
+
+    Returns:
+      float [len(split)]: high = the given label is trusted.
+    """
 
 
 def _no_params(config, **unused):
@@ -139,6 +223,7 @@ class Method:
   end_of_epoch: Callable = _no_epoch_work
   refined_labels: Callable | None = None
   trust_scores: Callable | None = None
+  score_labels: Callable | None = None
   scale_phases: Callable = _no_phases
   shrink_for_tiny: Callable = _nothing_to_shrink
   # the module's upper-case constants (TASKS, READINGS, ...):

@@ -37,6 +37,10 @@ y~ = 0 that the latent label sets, truly positive / not), `latent_removed_right`
 `latent_positives`, `noisy_positives`; per batch: `latent_precision`, `latent_recall`
 (of the latent vector against the clean one) and `mu_std` (std of the quality mean mu
 over the batch, averaged over its d dimensions).
+Defaults (`default_config`; nlx's choices where the paper gives no number): quality_dim
+d = 16, hidden = 128, mi_weight = 0.3, tau from tau_start = 1.0 to tau_end = 0.5 over
+anneal_epochs = 10, init_gain g = 3.0, tau_schedule "geometric" (tau_rate 1e-4 for
+"jang"), init "identity".
 Trust score: none per example is kept; `encode` gives (mu, log sigma^2, q logits) for
 any (prior logits, noisy labels), for the quality-embedding figures.
 """

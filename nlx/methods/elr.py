@@ -4,8 +4,8 @@ Loss: `CE(p, y) + lambda * log(1 - <p, t_i>)`, with per-example targets t (metho
 `[N, C]`, zeros at the start as in the authors' code) updated every step, *before* the
 term is computed, by `nlx.ops.targets.ema_update` (beta = 0.7). CIFAR-10 defaults:
 lambda = 3, beta = 0.7. Logs the CE term as `data_loss` and `lambda * log(1 - <p, t>)`
-as `reg_loss` (metrics.jsonl; curves.png plots the data term). Exposes the targets' argmax as refined labels and the target
-mass on the given label as a trust score.
+as `reg_loss` (metrics.jsonl; curves.png plots the data term). Exposes the targets' argmax
+as refined labels and the target mass on the given label as a trust score.
 """
 
 import jax.numpy as jnp

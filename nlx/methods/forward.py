@@ -16,6 +16,8 @@ they estimate T from a separately trained CE model (its best validation-loss
 checkpoint) and train a fresh network with the corrected loss; nlx estimates from the
 same network after its CE warm-up and keeps training it. Their loss also clips p to
 [1e-7, 1 - 1e-7] (see `nlx.losses.forward_corrected_cross_entropy`).
+Defaults (`default_config`): transition "estimate", estimate_after_epochs = 5,
+percentile = 97.0, anchor "percentile".
 """
 
 import jax
@@ -48,7 +50,8 @@ def init_state(config, *, dataset, model, rng, **unused):
   elif config.transition == "estimate":
     t = np.eye(c)
   else:
-    raise ConfigError(f"method.transition must be 'estimate' or 'oracle', got {config.transition!r}")
+    raise ConfigError(f"method.transition must be 'estimate' or 'oracle', "
+                      f"got {config.transition!r}")
   if config.anchor not in ANCHORS:
     raise ConfigError(f"method.anchor must be one of {ANCHORS}, got {config.anchor!r}")
   return {}, {"transition": jnp.asarray(t, jnp.float32)}

@@ -10,7 +10,8 @@
   `rho^+ = Q_c[0, 1]`, `rho^- = Q_c[1, 0]` (sigmoids of free parameters, initialised at
   `init_eps`); the trace regulariser `trace_weight * sum_c tr(Q_c)` pushes the noise
   into Q as in the multi-class LearnQ. The classifier's own sigmoid predicts the clean label.
-  Its two terms are logged as `data_loss` and `reg_loss`.
+  Its two terms are logged as `data_loss` and `reg_loss`. Defaults: trace_weight = 0.01,
+  init_eps = 1e-3.
 """
 
 import jax

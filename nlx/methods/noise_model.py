@@ -14,7 +14,8 @@ on p(y|x)'s features (`params["z_head"]`): one network, about the cost of a CE s
   q(y, z | y~, x) (Eq. 5) with the M-step losses of Eq. 7; the z network's loss is
   scaled by `z_loss_scale` (0.1 in the authors' second stage).
 The per-example loss is normalised by the number of examples that train in the batch.
-Label-issue score (`noise_free_posterior`, what `nlx.label_issues` uses for this method):
+Label-issue score (`noise_free_posterior`, what `nlx.label_issue_scores` uses for this
+method; the `score_labels` hook):
 the E-step posterior q(z = noise-free | y~, x), computed from the final networks; the
 rank-precision curve uses p(z = confusing | x) (`confusing_probability`).
 """
@@ -143,3 +144,6 @@ def noise_free_posterior(ctx, state, split) -> np.ndarray:
   if known is None:
     return q
   return np.where(known >= 0, (known == noisy).astype(np.float64), q)
+
+
+score_labels = noise_free_posterior  # the Method hook behind LABEL_ISSUE_SCORE

@@ -25,6 +25,9 @@ Side information: `hierarchy` (a `child parent` file, or `cifar10` for the bundl
 one) and `descriptions` (a `class: text` file, or `cifar10`) embedded with
 `text_encoder` (tfidf or a local sentence-transformers path), or `embeddings` (a `.npy`
 `[C, D]`, any text encoder). Exposes w as the trust score.
+Defaults (`default_config`): variant "C", alpha = 1.2, beta = 1.5 (Eq. 6), gamma = 1.0,
+eps = 1e-3 (Eq. 4's matching score), topk = 100, warmup_epochs = 5, prototypes
+"weighted", smoothing_topk = 0 (off), text_encoder "tfidf", no side information set.
 """
 
 import os

@@ -105,3 +105,18 @@ def test_identity_start_follows_the_init_gain():
   # and the decoder at s = 0 gives back the latent label: logit 2g y - g
   np.testing.assert_allclose(can.decode(params, noisy, jnp.zeros((1, cfg.quality_dim)))[0],
                              [-5, 5, -5], atol=0.5)
+
+
+def test_can_defaults_are_the_documented_ones():
+  """The module docstring's "Defaults" line, value by value (a changed default is a
+  changed result: it must change the documentation too)."""
+  doc = " ".join(can.__doc__.split())
+  line = doc.split("Defaults (`default_config`;", 1)[1].split("Trust score", 1)[0]
+  shown = ["quality_dim d = 16,", "hidden = 128,", "mi_weight = 0.3,", "tau_start = 1.0 ",
+           "tau_end = 0.5 ", "anneal_epochs = 10,", "init_gain g = 3.0,",
+           'tau_schedule "geometric"', "tau_rate 1e-4 ", 'init "identity".']
+  assert [s for s in shown if s not in line] == []
+  assert can.default_config("can").to_dict() == {
+      "name": "can", "quality_dim": 16, "hidden": 128, "mi_weight": 0.3, "tau_start": 1.0,
+      "tau_end": 0.5, "anneal_epochs": 10, "init_gain": 3.0, "tau_rate": 1e-4,
+      "tau_schedule": "geometric", "init": "identity"}

@@ -308,7 +308,8 @@ def test_cifar10_quick_check_rows_fine_tune_the_clean_only_model(tmp_path, cifar
     if row != "clean_only":
       c.train.init_from = str(tmp_path / "clean_only")
       start = train.Trainer(c, data_lib.load_dataset(c)).initial_state.params["model"]
-      for a, b in zip(jax.tree.leaves(start), jax.tree.leaves(runs["clean_only"]["state"].params["model"])):
+      trained = runs["clean_only"]["state"].params["model"]
+      for a, b in zip(jax.tree.leaves(start), jax.tree.leaves(trained)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     runs[row] = train.train_and_evaluate(c, str(tmp_path / row))
     assert np.isfinite(runs[row]["test"]["accuracy"])
@@ -321,6 +322,10 @@ def test_truncated_gce_prune_schedule_scales_the_authors_40_of_120():
   assert robust_loss.prune_epochs(30) == list(range(10, 30, 2))  # round(2.5) = 2 (half to even)
   assert robust_loss.prune_epochs(10) == list(range(3, 10))
   assert robust_loss.prune_epochs(6, prune_start=4, prune_every=5) == [4]
+  # never before the first epoch: round(2 / 3) = 1 starts at 1; an explicit 0 also at 1
+  assert robust_loss.prune_epochs(2) == [1]
+  assert robust_loss.prune_epochs(5, prune_start=0, prune_every=2) == [1, 3]
+  assert robust_loss.prune_epochs(5, prune_start=2, prune_every=0) == [2, 3, 4]  # 0: scaled
   logits = jnp.log(jnp.array([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.45, 0.1, 0.45]]))
   np.testing.assert_array_equal(robust_loss.truncation_weights(logits, np.array([0, 0, 2]), 0.5),
                                 [1, 0, 0])
@@ -333,9 +338,10 @@ def test_truncated_gce_without_weights_has_no_gradient_from_a_random_start():
   flat = jax.grad(lambda z: losses.truncated_generalized_cross_entropy(z, y).sum())(logits)
   np.testing.assert_array_equal(flat, 0)
   ones = jnp.ones(32)
-  g = jax.grad(lambda z: losses.truncated_generalized_cross_entropy(z, y, weights=ones).sum())(logits)
-  np.testing.assert_allclose(g, jax.grad(lambda z: losses.generalized_cross_entropy(z, y).sum())(logits),
-                             rtol=1e-6)
+  g = jax.grad(
+      lambda z: losses.truncated_generalized_cross_entropy(z, y, weights=ones).sum())(logits)
+  want = jax.grad(lambda z: losses.generalized_cross_entropy(z, y).sum())(logits)
+  np.testing.assert_allclose(g, want, rtol=1e-6)
 
 
 def test_truncated_gce_learns_on_digits_and_prunes(tmp_path):
@@ -373,8 +379,12 @@ def test_coteaching_plus_disagreement_starts_at_the_authors_epoch(step_context):
                          s0.method_state["net2_state"], x, train=True, rng=jax.random.key(0))
   disagree = np.asarray(jnp.argmax(out1.logits, -1) != jnp.argmax(out2.logits, -1))
   assert 0 < disagree.sum() < len(disagree)
-  for epoch, want_rows in ((0, np.ones_like(disagree)), (1, disagree)):
-    ctx = step_context(trainer.steps_per_epoch * epoch, trainer=trainer)
+  # the epoch comes from the step: the last step of epoch 0 is still plain Co-teaching
+  spe = trainer.steps_per_epoch
+  assert spe >= 2
+  for step, want_rows in ((0, np.ones_like(disagree)), (spe - 1, np.ones_like(disagree)),
+                          (spe, disagree)):
+    ctx = step_context(step, trainer=trainer)
     per_ex, _ = coteaching_plus.loss_fn(s0.params["method"], s0.method_state, out1,
                                         {**batch, "input": x}, jax.random.key(0),
                                         config=trainer.config.method, ctx=ctx)
@@ -464,3 +474,92 @@ def test_noise_model_z_probabilities_through_the_padded_eval_path():
   out, _ = models.apply(trainer.graphdefs["znet"], state.params["method"]["znet"],
                         state.method_state["znet_state"], x, train=False)
   np.testing.assert_allclose(z_train, jax.nn.softmax(out.logits), rtol=1e-4, atol=1e-6)
+
+
+def test_robust_loss_methods_default_to_their_losses_documented_defaults():
+  """A method's hyperparameters are its loss's keyword defaults (those are pinned to the
+  papers' values in tests/losses/test_robust.py), for every robust-loss method."""
+  import inspect
+
+  from nlx.methods import robust_loss
+  for name, (fn, hparams) in robust_loss.LOSSES.items():
+    signature = inspect.signature(fn).parameters
+    config = methods.default_config(name)
+    assert {k: config[k] for k in hparams} == {k: signature[k].default for k in hparams}, name
+  assert set(methods.default_config("truncated_gce")) == {"name", "q", "k", "prune_start",
+                                                         "prune_every"}
+
+
+def test_coteaching_plus_forgets_the_noise_rate_unless_told_otherwise():
+  """forget_rate < 0 (the default, -1): tau = the dataset's noise rate (40% here); 0 and
+  0.25 are taken as given (0 is a rate, not 'unset')."""
+  for forget_rate, tau in ((None, 0.4), (0.0, 0.0), (0.25, 0.25)):
+    overrides = {} if forget_rate is None else {"forget_rate": forget_rate}
+    trainer = make_trainer("coteaching_plus", **overrides)
+    assert trainer.dataset.info["noise_rate"] == pytest.approx(0.4, abs=0.05)
+    want = trainer.dataset.info["noise_rate"] if forget_rate is None else tau
+    assert float(trainer.initial_state.method_state["forget_rate"]) == pytest.approx(want)
+  assert methods.default_config("coteaching_plus").forget_rate == -1.0
+
+
+
+def test_clean_subset_ce_is_normalised_by_the_clean_examples_in_the_batch(step_context):
+  """Two of three examples known clean: each counts 3/2 (the batch mean is then the
+  clean examples' mean), the unknown one 0."""
+  from nlx.methods import clean_subset
+  logits = jnp.array([[2.0, 0.0], [0.0, 1.0], [1.0, 3.0]])
+  batch = {"label": jnp.array([1, 1, 0]), "known_label": jnp.array([0, 1, -1])}
+  cfg = clean_subset.default_config("ce_clean_subset")
+  got = np.asarray(clean_subset.loss_fn({}, {}, type("O", (), {"logits": logits}), batch, None,
+                                        config=cfg, ctx=step_context())[0])
+  ce0 = np.log(1 + np.exp(-2.0))  # -log softmax([2, 0])[0]
+  ce1 = np.log(1 + np.exp(-1.0))  # -log softmax([0, 1])[1]
+  np.testing.assert_allclose(got, [1.5 * ce0, 1.5 * ce1, 0.0], rtol=1e-6)
+
+
+def test_forward_estimates_from_each_examples_softmax_over_classes():
+  """Rows of the predictions are softmaxed over classes: with columns of unequal sums
+  (2.4 and 1.6) a softmax over the examples would give another T."""
+  from nlx.methods import forward
+  from nlx.train_state import TrainState
+  probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]], np.float32)
+  split = object()
+  ctx = methods.EpochContext(
+      dataset=type("D", (), {"train": split})(),
+      predict_outputs=lambda state, s: (np.log(probs) + 5.0, None),  # a shift: same softmax
+      predict_network=None, replicate=lambda t: t, eval_batch_size=2, num_epochs=3)
+  config = forward.default_config()
+  config.estimate_after_epochs, config.percentile = 1, 100.0
+  state = TrainState(step=0, params={}, model_state={}, opt_state={},
+                     method_state={"transition": jnp.eye(2)}, rng=None)
+  t = np.asarray(forward.end_of_epoch(ctx, state, 1, config=config).method_state["transition"])
+  # at the 100th percentile the anchor of class i is the example with the largest p_i:
+  # class 0 -> [0.9, 0.1], class 1 -> [0.2, 0.8] (T[true, noisy] rows)
+  np.testing.assert_allclose(t, [[0.9, 0.1], [0.2, 0.8]], rtol=1e-5)
+
+
+def test_forward_starts_from_the_identity_or_the_oracle_transition():
+  """estimate: T = I until it is estimated; oracle: T = the realised transition of the
+  training labels, counted by hand from the clean and noisy labels."""
+  from nlx.methods import forward
+  clean, noisy = np.array([0, 0, 0, 0, 1, 1]), np.array([0, 0, 0, 1, 1, 0])
+  train_split = type("S", (), {"clean_labels": clean, "hard_labels": lambda self: noisy})()
+  dataset = type("D", (), {"num_classes": 2, "train": train_split})()
+  config = forward.default_config()
+  _, state = forward.init_state(config, dataset=dataset, model=None, rng=None)
+  np.testing.assert_array_equal(np.asarray(state["transition"]), np.eye(2))
+  config.transition = "oracle"
+  _, state = forward.init_state(config, dataset=dataset, model=None, rng=None)
+  np.testing.assert_allclose(np.asarray(state["transition"]), [[0.75, 0.25], [0.5, 0.5]])
+  assert forward.default_config().to_dict() == {
+      "name": "forward", "transition": "estimate", "estimate_after_epochs": 5,
+      "percentile": 97.0, "anchor": "percentile"}
+  doc = " ".join(forward.__doc__.split())
+  assert ('Defaults (`default_config`): transition "estimate", estimate_after_epochs = 5, '
+          'percentile = 97.0, anchor "percentile".') in doc
+
+
+def test_mixup_alpha_defaults_to_the_documented_8():
+  from nlx.methods import mixup
+  assert "alpha = 8 by default" in " ".join(mixup.__doc__.split())
+  assert mixup.default_config().to_dict() == {"name": "mixup", "alpha": 8.0}

@@ -30,7 +30,8 @@ def test_voc07_eleven_point_ap_by_hand():
   targets = np.array([[1], [0], [1], [0]])
   # PR points: (R .5, P 1), (.5, .5), (1, 2/3), (1, .5): recall >= t for t <= .5 has max
   # precision 1 (6 levels), for t in .6..1 max precision 2/3 (5 levels).
-  np.testing.assert_allclose(metrics.voc07_average_precision(scores, targets), [(6 + 5 * 2 / 3) / 11])
+  np.testing.assert_allclose(metrics.voc07_average_precision(scores, targets),
+                             [(6 + 5 * 2 / 3) / 11])
   # scikit-learn's (non-interpolated) AP: .5 * 1 + .5 * 2/3.
   m = metrics.multilabel_metrics(scores, targets)
   np.testing.assert_allclose(m["map"], 0.5 + 0.5 * 2 / 3)
@@ -184,8 +185,9 @@ def test_can_annealing_moves_the_prior_gradient_from_bce_to_the_objective(step_c
 def test_can_encoder_gets_the_objective_gradient_at_every_step(step_context):
   cfg, params, state, a, y = can_setup()
   out = type("O", (), {"logits": a})
-  g0 = jax.grad(lambda p: can.loss_fn(p, state, out, {"label": y}, jax.random.key(1),
-                                      config=cfg, ctx=step_context(0, steps_per_epoch=10, num_classes=4))[0].sum())(params)
+  g0 = jax.grad(lambda p: can.loss_fn(
+      p, state, out, {"label": y}, jax.random.key(1), config=cfg,
+      ctx=step_context(0, steps_per_epoch=10, num_classes=4))[0].sum())(params)
   tau = can.anneal(jnp.asarray(0), 10, cfg)[1]
   want = jax.grad(lambda p: sum(can.elbo_terms(p, a, y, jax.random.key(1), tau,
                                                cfg.mi_weight)).sum())(params)
@@ -332,3 +334,14 @@ def test_can_quality_embedding_by_hand():
   want_trust = [bool(np.all((prior[i] > 0.5) == (yy[i] > 0.5))) for i in range(5)]
   assert want_trust[0] and not all(want_trust)
   np.testing.assert_array_equal(got["trustworthy"], want_trust)
+
+
+def test_multilabel_baselines_default_to_the_documented_values():
+  from nlx.methods import multilabel
+  doc = " ".join(multilabel.__doc__.split())
+  assert "beta = 0.95" in doc and "Defaults: trace_weight = 0.01, init_eps = 1e-3." in doc
+  assert multilabel.default_config("bce").to_dict() == {"name": "bce"}
+  assert multilabel.default_config("bootstrap_sigmoid").to_dict() == {
+      "name": "bootstrap_sigmoid", "beta": 0.95}
+  assert multilabel.default_config("learnq_sigmoid").to_dict() == {
+      "name": "learnq_sigmoid", "trace_weight": 0.01, "init_eps": 1e-3}

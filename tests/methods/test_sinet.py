@@ -111,3 +111,18 @@ def test_end_of_epoch_weights_from_the_given_label_confidence_fast():
   np.testing.assert_allclose(new["targets"], [[1, 0], [0.5, 0.5], [1, 0], [0, 1], [0, 1]],
                              atol=1e-7)
   np.testing.assert_array_equal(new["relation"], ms["relation"])
+
+
+def test_sinet_defaults_are_the_documented_ones():
+  """The module docstring's "Defaults" line, value by value."""
+  from nlx.methods import sinet
+  doc = " ".join(sinet.__doc__.split())
+  line = doc.split("Defaults (`default_config`):", 1)[1]
+  shown = ['variant "C",', "alpha = 1.2,", "beta = 1.5 ", "gamma = 1.0,", "eps = 1e-3 ",
+           "topk = 100,", "warmup_epochs = 5,", 'prototypes "weighted",', "smoothing_topk = 0 ",
+           'text_encoder "tfidf",', "no side information set"]
+  assert [s for s in shown if s not in line] == []
+  assert sinet.default_config().to_dict() == {
+      "name": "sinet", "variant": "C", "alpha": 1.2, "beta": 1.5, "gamma": 1.0, "eps": 1e-3,
+      "topk": 100, "warmup_epochs": 5, "prototypes": "weighted", "smoothing_topk": 0,
+      "hierarchy": "", "descriptions": "", "embeddings": "", "text_encoder": "tfidf"}
