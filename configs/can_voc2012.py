@@ -2,12 +2,14 @@
 
 Command:  python -m nlx.main --config=configs/can_voc2012.py:shuffle40 \
             --config.data.data_dir=DIR --config.model.pretrained=resnet34.safetensors
-          DIR: VOCtrainval_11-May-2012.tar (or VOCdevkit/ extracted); the weights: torchvision's ImageNet resnet34 as .safetensors.
+          DIR: VOCtrainval_11-May-2012.tar (or VOCdevkit/ extracted); the weights:
+          torchvision's ImageNet resnet34 as .safetensors.
           Variants: clean | shuffle20 | shuffle40 | shuffle60; a method: can (default),
           bce, bootstrap_sigmoid, learnq_sigmoid, icnm; tiny. Reported: mAP and VOC07's
           11-point mAP (results.json: test.map, test.map_voc07, test.per_class_ap).
 Runtime:  a GPU job (ResNet-34 at 224x224, 90 epochs on the 5,717 train images, tested
-          on the 5,823 val images); not run here (no VOC on this machine; without the data it stops with the instructions above).
+          on the 5,823 val images); not run here (no VOC on this machine; without the data
+          it stops with the instructions above).
 Expected: the paper reports CAN above ResnetN, LearnQ, ICNM and Bootstrap under noise.
 """
 

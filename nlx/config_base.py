@@ -114,7 +114,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.init_from_exclude = ""    # comma-separated top-level modules left at their own init
   c.train.allow_more_epochs = False  # True: a rerun with a larger num_epochs trains the
                                      # workdir's run on (recorded in workdir.json)
-  c.train.collapse_share = 0.9      # top predicted class share on train = collapse (nlx.collapse); 0: off
+  c.train.collapse_share = 0.9      # top predicted class share on train = collapse
+                                    # (nlx.collapse); 0: off
   c.train.stop_on_collapse = False  # end the run (evaluated, results.json) at a collapse
   # predict the training set after every epoch for the training dynamics (nlx.dynamics)
   # and write label_issues.csv/json/png; False: no such pass (the collapse guard then

@@ -31,7 +31,8 @@ def settings(coordinator_address: str | None = None, num_processes: int | None =
   missing = [k for k, v in values.items() if v is None]
   if missing:
     raise ConfigError(f"multi-host needs coordinator_address, num_processes and process_id; "
-                      f"missing {', '.join(missing)} (flags or {', '.join(_ENV[k] for k in missing)})")
+                      f"missing {', '.join(missing)} "
+                      f"(flags or {', '.join(_ENV[k] for k in missing)})")
   try:
     n, i = int(values["num_processes"]), int(values["process_id"])
   except ValueError:

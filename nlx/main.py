@@ -45,7 +45,8 @@ except Exception as e:  # noqa: BLE001
 _WORKDIR = flags.DEFINE_string("workdir", None,
                                 "Output directory (default: workdirs/<config>[/<variant>]).")
 _DISTRIBUTED = flags.DEFINE_string("distributed", "", "'auto': let JAX detect the cluster.")
-_COORDINATOR = flags.DEFINE_string("coordinator_address", None, "Multi-host: HOST:PORT of process 0.")
+_COORDINATOR = flags.DEFINE_string("coordinator_address", None,
+                                   "Multi-host: HOST:PORT of process 0.")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "Multi-host: this process's id.")
 

@@ -17,7 +17,8 @@ def learning_rate_schedule(config, steps_per_epoch: int, num_epochs: int) -> opt
     main = optax.piecewise_constant_schedule(
         lr, {int(e * steps_per_epoch) - warmup: config.step_factor for e in config.step_epochs})
   else:
-    raise ConfigError(f"optimizer.schedule must be constant, cosine or step, got {config.schedule!r}")
+    raise ConfigError(f"optimizer.schedule must be constant, cosine or step, "
+                      f"got {config.schedule!r}")
   if warmup <= 0:
     return main
   return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), main], [warmup])

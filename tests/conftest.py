@@ -81,7 +81,8 @@ def write_images(root, names, size=(8, 8), seed=0):
 def write_idx(path, array):
   """`array` as an IDX file (the MNIST / Fashion-MNIST format: uint8, big-endian sizes),
   gzipped when `path` ends with .gz."""
-  header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+  header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big")
+                                                      for n in array.shape)
   opener = gzip.open if path.endswith(".gz") else open
   with opener(path, "wb") as f:
     f.write(header + array.astype(np.uint8).tobytes())

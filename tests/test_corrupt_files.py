@@ -22,7 +22,7 @@ from conftest import override, run_main, write_idx, write_image_folder
 from nlx import dynamics, label_issues, workdir
 from nlx.config_base import base_config, load_file
 from nlx.data import load_dataset, side_info
-from nlx.data.datasets import cifar10n, fashion_mnist, face_sentiment, image_folder
+from nlx.data.datasets import cifar10n, face_sentiment, fashion_mnist, image_folder
 from nlx.data.datasets import features as features_lib
 from nlx.errors import ConfigError, DataError
 from nlx.io import read_json, write_json
@@ -410,7 +410,8 @@ def test_a_label_issues_write_that_fails_names_its_file(tmp_path, monkeypatch):
   monkeypatch.setattr(builtins, "open", full_open)
 
   class Issues:
-    scores, labels, suggested, flagged = np.zeros(2), np.zeros(2, int), np.zeros(2, int), np.zeros(2)
+    scores, labels, suggested, flagged = (np.zeros(2), np.zeros(2, int), np.zeros(2, int),
+                                          np.zeros(2))
 
   class Train:
     decode = None

@@ -12,12 +12,12 @@ from nlx.checkpointing import Checkpointer
 def test_margin_loss_probs_by_hand():
   logits = np.array([[2.0, 0.5, -1.0], [0.0, 3.0, 1.0], [1.0, 1.0, 1.0]], np.float32)
   labels = np.array([0, 2, 1])
-  m, l, p = dynamics.margin_loss_probs(logits, labels)
+  margin, loss, prob = dynamics.margin_loss_probs(logits, labels)
   # margins: 2 - 0.5; 1 - 3; 1 - 1
-  np.testing.assert_allclose(np.asarray(m), [1.5, -2.0, 0.0], atol=1e-6)
+  np.testing.assert_allclose(np.asarray(margin), [1.5, -2.0, 0.0], atol=1e-6)
   lse = np.log(np.exp(logits).sum(1))
-  np.testing.assert_allclose(np.asarray(l), lse - logits[[0, 1, 2], labels], rtol=1e-6)
-  np.testing.assert_allclose(np.asarray(p), np.exp(logits - lse[:, None]), rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(loss), lse - logits[[0, 1, 2], labels], rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(prob), np.exp(logits - lse[:, None]), rtol=1e-6)
 
 
 def test_dynamics_sums_and_means_over_epochs():

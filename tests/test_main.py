@@ -74,10 +74,12 @@ def test_help_prints_the_docstring_intact(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_names_the_step_and_the_checkpoint_kept(tmp_path):
   p = start_main(f"--config={CONFIGS}/quickstart.py:tiny", "--config.train.num_epochs=30",
-                 "--config.train.checkpoint_every_steps=2", f"--workdir={tmp_path}/wd", cwd=tmp_path)
+                 "--config.train.checkpoint_every_steps=2", f"--workdir={tmp_path}/wd",
+                 cwd=tmp_path)
   deadline = time.time() + 240
   ckpts = tmp_path / "wd" / "checkpoints"
-  while time.time() < deadline and not (ckpts.is_dir() and any(n.isdigit() for n in os.listdir(ckpts))):
+  while time.time() < deadline and not (ckpts.is_dir()
+                                        and any(n.isdigit() for n in os.listdir(ckpts))):
     time.sleep(0.05)  # in the training loop once the first checkpoint exists
   p.send_signal(signal.SIGINT)
   _, err = p.communicate(timeout=120)

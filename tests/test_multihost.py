@@ -63,12 +63,14 @@ def test_two_processes_equal_one_process_with_eight_devices(tmp_path):
   finish(single)
   assert "| digits | ce |" in outs[0] and "| digits | ce |" in outs[1]
 
-  (r_multi, loss_multi), (r_single, loss_single) = read(tmp_path / "multi"), read(tmp_path / "single")
+  (r_multi, loss_multi), (r_single, loss_single) = (read(tmp_path / "multi"),
+                                                    read(tmp_path / "single"))
   assert r_multi["steps"] == r_single["steps"] == 16
   np.testing.assert_allclose(loss_multi, loss_single, rtol=1e-5)
   for k in ("accuracy", "macro_f1"):
     assert r_multi["test"][k] == pytest.approx(r_single["test"][k], abs=1e-9)
-  (steps_m, p_m), (steps_s, p_s) = final_params(tmp_path / "multi"), final_params(tmp_path / "single")
+  (steps_m, p_m), (steps_s, p_s) = (final_params(tmp_path / "multi"),
+                                    final_params(tmp_path / "single"))
   assert steps_m == steps_s == [8, 16]  # written once per epoch, not once per process
   flat_m, flat_s = (jax.tree.leaves(p) for p in (p_m, p_s))
   assert len(flat_m) == len(flat_s) > 0

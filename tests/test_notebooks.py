@@ -72,7 +72,8 @@ def test_notebook_code_passes_ruff(tmp_path):
   # The same rules do catch what they are for in a notebook: a name used before any cell
   # defines it, an unused import, a bare except.
   nb = nbformat.read(NOTEBOOKS[0], as_version=4)
-  nb.cells.append(nbformat.v4.new_code_cell("import json\ntry:\n    print(undefined_name)\nexcept:\n    pass"))
+  nb.cells.append(nbformat.v4.new_code_cell(
+      "import json\ntry:\n    print(undefined_name)\nexcept:\n    pass"))
   nbformat.write(nb, tmp_path / "bad.ipynb")
   found = ruff(str(tmp_path / "bad.ipynb")).stdout
   assert {"F401", "F821", "E722"} <= set(re.findall(r"\b([A-Z]+[0-9]+)\b", found)), found

@@ -62,7 +62,8 @@ def test_sigkill_mid_epoch_then_the_same_command_gives_the_uninterrupted_result(
   rerun = main_process(tmp_path / "killed")
   _, err = rerun.communicate(timeout=300)
   assert rerun.returncode == 0, err[-2000:]
-  (r_ref, e_ref, s_ref), (r_new, e_new, s_new) = outcome(tmp_path / "reference"), outcome(tmp_path / "killed")
+  (r_ref, e_ref, s_ref), (r_new, e_new, s_new) = (outcome(tmp_path / "reference"),
+                                                  outcome(tmp_path / "killed"))
   assert r_new["steps"] == r_ref["steps"] == 96
   assert r_new["test"] == r_ref["test"]
   assert [e["step"] for e in e_new] == [8 * k for k in range(1, 13)]  # each epoch once
@@ -133,7 +134,8 @@ def test_fine_tuning_from_a_run_with_another_class_count_names_the_layer(tmp_pat
   same.train.init_from = str(tmp_path / "run3")
   saved = read_arrays(str(tmp_path / "run3" / "checkpoints" / "8" / "state"))
   np.testing.assert_array_equal(
-      train.Trainer(same, data_lib.load_dataset(same)).initial_state.params["model"]["head"]["bias"],
+      train.Trainer(same, data_lib.load_dataset(same))
+      .initial_state.params["model"]["head"]["bias"],
       saved["params"]["model"]["head"]["bias"]["value"])
   with monkeypatch.context() as m:  # a relative path reads the same arrays
     m.chdir(tmp_path)

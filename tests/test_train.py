@@ -69,7 +69,8 @@ def test_fashion_mnist_and_image_folder_tiny_end_to_end(tmp_path):
   rng = np.random.default_rng(0)
   fm = tmp_path / "fm"
   fm.mkdir()
-  for stem, shape in [("train-images-idx3-ubyte", (300, 28, 28)), ("t10k-images-idx3-ubyte", (60, 28, 28))]:
+  for stem, shape in [("train-images-idx3-ubyte", (300, 28, 28)),
+                      ("t10k-images-idx3-ubyte", (60, 28, 28))]:
     write_idx(str(fm / f"{stem}.gz"), rng.integers(0, 256, shape))
   write_idx(str(fm / "train-labels-idx1-ubyte.gz"), rng.integers(0, 10, 300))
   write_idx(str(fm / "t10k-labels-idx1-ubyte.gz"), rng.integers(0, 10, 60))

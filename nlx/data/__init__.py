@@ -66,7 +66,8 @@ def load_dataset(config) -> Dataset:
   elif config.noise.type != "none":
     if ds.train.labels.ndim != 1 or not np.array_equal(ds.train.labels, ds.train.clean_labels):
       raise ConfigError(f"noise.type={config.noise.type!r} corrupts clean labels, but "
-                        f"{ds.name} already has noisy or soft training labels; use noise.type='none'")
+                        f"{ds.name} already has noisy or soft training labels; "
+                        "use noise.type='none'")
     if ds.train.decode is not None and config.noise.type == "virtual_agent":
       raise ConfigError("virtual_agent noise needs in-memory images, not image files")
     result = noise.apply(config.noise, ds.train.clean_labels, ds.train.inputs, ds.num_classes)

@@ -19,8 +19,8 @@ from nlx.models.outputs import Outputs
 from nlx.models.resnet import ResNet18, ResNet34
 from nlx.ops import conv as conv_ops
 
-NAMES = ("mlp", "small_cnn", "cifar10_quick", "resnet18", "resnet34", "resnet18_imagenet", "resnet34_imagenet",
-         "multimodal")
+NAMES = ("mlp", "small_cnn", "cifar10_quick", "resnet18", "resnet34", "resnet18_imagenet",
+         "resnet34_imagenet", "multimodal")
 
 
 class Model(NamedTuple):

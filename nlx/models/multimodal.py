@@ -159,7 +159,8 @@ class MultimodalNet(nnx.Module):
              else jnp.asarray(label_embeddings, jnp.float32))
         if e.shape != (num_classes, output_dim):
           raise ConfigError(f"label embeddings have shape {e.shape}; model.output_dim="
-                            f"{output_dim} and {num_classes} classes need {(num_classes, output_dim)}")
+                            f"{output_dim} and {num_classes} classes need "
+                            f"{(num_classes, output_dim)}")
         self.label_embeddings = FixedEmbedding(e)
 
   def gate_value(self) -> jax.Array:

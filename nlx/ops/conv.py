@@ -18,8 +18,9 @@ block on 8 x 8 digits) XLA's CPU convolution is slow in both directions: 23.7 ms
 2.9 ms for a product of the patches at [256, 2, 2, 64] -> 128 channels, forward, and
 24.3 ms against 5.5 ms for the kernel gradient (experiments/bench_small_maps.py, 2-core
 CPU, 2026-12-03; at 4 x 4 the patches won by 1.1-2.2x over three runs, a candidate for a
-higher threshold; from 16 x 16 up XLA's forward wins: experiments/bench_xla_cpu.py). There the whole convolution is
-`conv3x3_patches`: im2col and one matrix product, differentiated by JAX.
+higher threshold; from 16 x 16 up XLA's forward wins: experiments/bench_xla_cpu.py). There
+the whole convolution is `conv3x3_patches`: im2col and one matrix product, differentiated
+by JAX.
 
 `conv_general_dilated` has `jax.lax.conv_general_dilated`'s signature, for
 `nnx.Conv(conv_general_dilated=...)`: it takes these paths only where they are known

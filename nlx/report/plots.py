@@ -9,8 +9,9 @@ import matplotlib.pyplot as plt
 def training_curves(records: list[dict], path: str) -> None:
   """Writes `curves.png` from metrics.jsonl records: train loss per logged step (the
   data term `data_loss` where the method logs one, with the total on a second axis),
-  clean-test accuracy (multi-label: mAP) per evaluation and, where the method exposes refined labels, the
-  fraction of training examples whose refined label equals the clean label."""
+  clean-test accuracy (multi-label: mAP) per evaluation and, where the method exposes
+  refined labels, the fraction of training examples whose refined label equals the clean
+  label."""
   train = [r for r in records if r.get("kind") == "train"]
   evals = [r for r in records if r.get("kind") == "eval"]
   precision = [r for r in evals if "label_precision" in r]
@@ -47,8 +48,9 @@ def tsne_panels(panels: list[dict], path: str, *, seed: int = 0, max_points: int
   """t-SNE (scikit-learn) of embeddings, one panel per model, prototypes as stars.
 
   Each panel: `{"title": str, "features": [N, D], "labels": [N], "prototypes": [L, D] or
-  None, "names": optional names of the label values for a legend}`. Features and prototypes are L2-normalised and embedded together, so the stars
-  sit among the points they attract.
+  None, "names": optional names of the label values for a legend}`. Features and
+  prototypes are L2-normalised and embedded together, so the stars sit among the points
+  they attract.
   """
   import numpy as np
   from sklearn.manifold import TSNE

@@ -60,7 +60,8 @@ def results_table(results: dict) -> str:
             f"| {results['dataset']} | {results['method']} | {results['model']} | "
             f"{100 * results['noise_rate']:.1f}% | {100 * t['map']:.2f}% | "
             f"{100 * t['map_voc07']:.2f}% |")
-  test = "clean-test" if results.get("test_labels", "clean") == "clean" else "test (labels as given)"
+  test = ("clean-test" if results.get("test_labels", "clean") == "clean"
+          else "test (labels as given)")
   return (f"| dataset | method | model | noise rate | {test} acc | macro-F1 |\n"
           "|---|---|---|---|---|---|\n"
           f"| {results['dataset']} | {results['method']} | {results['model']} | "

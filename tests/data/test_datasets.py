@@ -161,7 +161,8 @@ def make_folder(root, n=6, corrupt=False):
   for c in ("cat", "dog"):
     os.makedirs(root / c)
     for i in range(n):
-      Image.fromarray(rng.integers(0, 256, (20 + i, 24, 3), dtype=np.uint8)).save(root / c / f"{i}.png")
+      Image.fromarray(rng.integers(0, 256, (20 + i, 24, 3), dtype=np.uint8)).save(
+          root / c / f"{i}.png")
   if corrupt:
     (root / "dog" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
 
@@ -170,7 +171,8 @@ def test_image_folder_and_corrupt_images(tmp_path):
   make_folder(tmp_path, corrupt=True)
   with pytest.raises(DataError, match="broken.jpg"):
     load_dataset(data_config("image_folder", image_size=16, data_dir=str(tmp_path)))
-  ds = load_dataset(data_config("image_folder", image_size=16, data_dir=str(tmp_path), corrupt_images="skip"))
+  ds = load_dataset(data_config("image_folder", image_size=16, data_dir=str(tmp_path),
+                                corrupt_images="skip"))
   assert ds.info["skipped_corrupt_images"] == 1
   assert len(ds.train) + len(ds.test) == 12 and ds.class_names == ["cat", "dog"]
   img = ds.train.decode(ds.train.inputs[0])
@@ -179,9 +181,11 @@ def test_image_folder_and_corrupt_images(tmp_path):
 
 def test_image_folder_csv(tmp_path):
   make_folder(tmp_path, n=20)
-  lines = ["path,label"] + [f"cat/{i}.png,cat" for i in range(20)] + [f"dog/{i}.png,dog" for i in range(20)]
+  lines = (["path,label"] + [f"cat/{i}.png,cat" for i in range(20)]
+           + [f"dog/{i}.png,dog" for i in range(20)])
   (tmp_path / "labels.csv").write_text("\n".join(lines))
-  ds = load_dataset(data_config("image_folder", image_size=16, csv_file=str(tmp_path / "labels.csv"), split="80/5/15"))
+  ds = load_dataset(data_config("image_folder", image_size=16,
+                                csv_file=str(tmp_path / "labels.csv"), split="80/5/15"))
   assert (len(ds.train), len(ds.val), len(ds.test)) == (32, 2, 6)
   with pytest.raises(DataError, match="directory not found"):
     load_dataset(data_config("image_folder", image_size=16, data_dir=str(tmp_path / "nope")))

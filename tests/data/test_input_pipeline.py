@@ -66,7 +66,7 @@ def test_random_crop_flip_is_a_crop_of_the_padded_image():
   padded = np.pad(img, ((4, 4), (4, 4), (0, 0)))
   for seed in range(5):
     out = augment.train_transform("crop_flip", 0)(img, np.random.default_rng(seed))
-    candidates = [padded[t:t + 32, l:l + 32] for t in range(9) for l in range(9)]
+    candidates = [padded[top:top + 32, left:left + 32] for top in range(9) for left in range(9)]
     candidates += [c[:, ::-1] for c in candidates]
     assert any(np.array_equal(out, c) for c in candidates)
 

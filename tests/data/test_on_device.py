@@ -40,9 +40,10 @@ def crop_offset(original, out, pad=4):
   """(top, left, flipped) of `out` as a crop of the zero-padded `original`."""
   h, w = original.shape[:2]
   padded = np.pad(original, ((pad, pad), (pad, pad), (0, 0)))
-  found = [(t, l, f) for t in range(2 * pad + 1) for l in range(2 * pad + 1) for f in (0, 1)
-           if np.array_equal(out, padded[t:t + h, l:l + w][:, ::-1] if f else
-                             padded[t:t + h, l:l + w])]
+  found = [(top, left, f)
+           for top in range(2 * pad + 1) for left in range(2 * pad + 1) for f in (0, 1)
+           if np.array_equal(out, padded[top:top + h, left:left + w][:, ::-1] if f else
+                             padded[top:top + h, left:left + w])]
   assert len(found) == 1, found
   return found[0]
 
@@ -167,8 +168,8 @@ def test_random_crop_draws_every_offset_from_0_to_2_pad_and_both_flips(pad):
   outs = np.asarray(crop_flip(coordinate_images(n, size), jax.random.PRNGKey(3), *args))
   assert outs.shape == (n, size, size, 2)
   found = decode_crops(outs, p)
-  assert {(t, l) for t, l, _ in found} == {(t, l) for t in range(2 * p + 1)
-                                           for l in range(2 * p + 1)}
+  assert {(top, left) for top, left, _ in found} == {(top, left) for top in range(2 * p + 1)
+                                                     for left in range(2 * p + 1)}
   flips = np.array([f for _, _, f in found])
   assert set(flips.tolist()) == {0, 1}
   assert abs(flips.mean() - 0.5) < 0.05  # sd 0.008 for 4000 fair draws
@@ -281,7 +282,8 @@ def test_on_device_trains_like_grain_without_augmentation():
     # either half of the requirement alone fails: float images of the right rank, or uint8
     # arrays without a channel axis
     ({"augment": "crop_flip"}, Split(np.zeros((8, 6, 6, 1), np.float32), np.zeros(8, int),
-                                     np.zeros(8, int)), r"got float32 \(8, 6, 6, 1\) \(use the grain"),
+                                     np.zeros(8, int)),
+     r"got float32 \(8, 6, 6, 1\) \(use the grain"),
     ({"augment": "crop_flip"}, Split(np.zeros((8, 6, 6), np.uint8), np.zeros(8, int),
                                      np.zeros(8, int)), r"got uint8 \(8, 6, 6\) \(use the grain"),
 ])
@@ -348,6 +350,7 @@ def test_random_crop_flip_equals_a_numpy_crop_at_the_documented_draws():
   flips = np.asarray(jax.random.bernoulli(flip_key, 0.5, (16,)))
   assert 0 < flips.sum() < 16 and len(set(map(tuple, offsets.tolist()))) > 8
   padded = np.pad(images, ((0, 0), (4, 4), (4, 4), (0, 0)))
-  want = np.stack([padded[i, t:t + 6, l:l + 6] for i, (t, l) in enumerate(offsets)])
+  want = np.stack([padded[i, top:top + 6, left:left + 6]
+                   for i, (top, left) in enumerate(offsets)])
   want[flips] = want[flips][:, :, ::-1]
   np.testing.assert_array_equal(np.asarray(on_device.random_crop_flip(images, key)), want)

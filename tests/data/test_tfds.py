@@ -111,7 +111,8 @@ def tfds_config(data_dir, name="nlx_tiny_noisy", **kw):
 
 
 def as_counter(images, *label_arrays):
-  return collections.Counter(zip((x.tobytes() for x in images), *(map(int, y) for y in label_arrays)))
+  return collections.Counter(zip((x.tobytes() for x in images),
+                                 *(map(int, y) for y in label_arrays)))
 
 
 def test_reads_what_was_written_without_tensorflow(data_dir):

@@ -30,7 +30,8 @@ def torchvision_resnet_state_dict(stages, num_classes=1000, seed=0):
     cout = 64 * 2 ** i
     for j in range(n):
       p = f"layer{i + 1}.{j}"
-      sd[f"{p}.conv1.weight"] = rng.normal(size=(cout, cin if j == 0 else cout, 3, 3)).astype(np.float32) * 0.05
+      sd[f"{p}.conv1.weight"] = rng.normal(
+          size=(cout, cin if j == 0 else cout, 3, 3)).astype(np.float32) * 0.05
       bn(f"{p}.bn1", cout)
       sd[f"{p}.conv2.weight"] = rng.normal(size=(cout, cout, 3, 3)).astype(np.float32) * 0.05
       bn(f"{p}.bn2", cout)

@@ -117,8 +117,9 @@ def test_event_axis_is_the_last_for_any_rank():
                                                   jnp.full((1, 2, 3), logit(p))),
                              np.full((1, 2), 3 * kl), rtol=1e-5)
   # gaussian: KL(N(1, 1) || N(0, 1)) = 1/2 per dimension; H(N(., 1)) = (1 + log 2 pi) / 2
-  np.testing.assert_allclose(reparam.gaussian_kl_standard(jnp.ones((1, 2, 3)), jnp.zeros((1, 2, 3))),
-                             np.full((1, 2), 1.5), rtol=1e-6)
+  np.testing.assert_allclose(
+      reparam.gaussian_kl_standard(jnp.ones((1, 2, 3)), jnp.zeros((1, 2, 3))),
+      np.full((1, 2), 1.5), rtol=1e-6)
   np.testing.assert_allclose(reparam.gaussian_entropy(jnp.zeros((1, 2, 3))),
                              np.full((1, 2), 1.5 * (1 + np.log(2 * np.pi))), rtol=1e-6)
   # a single hard Gumbel-softmax sample [C] is one-hot

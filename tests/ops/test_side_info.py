@@ -172,7 +172,8 @@ def test_hyperparameters_are_keyword_only():
     si.consistency(jnp.zeros((2, 2)), jnp.zeros((2, 2)), 1.0, 0.5)
   # identical rows: KL 0, p = eps^-gamma = 0.5^-1 = 2
   np.testing.assert_allclose(si.consistency(relation_rows=jnp.zeros((2, 2)),
-                                            visual_similarity=jnp.zeros((2, 2)), gamma=1.0, eps=0.5),
+                                            visual_similarity=jnp.zeros((2, 2)), gamma=1.0,
+                                            eps=0.5),
                              [2.0, 2.0], rtol=1e-6)
   with pytest.raises(TypeError):
     si.noise_weights(g, labels, g, 1.2, 1.0)

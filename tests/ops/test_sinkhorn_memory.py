@@ -24,8 +24,9 @@ def swav_reference(scores, epsilon=0.05, iters=3):
   return (q * b).T
 
 
-def random_scores(b=16, l=4, seed=0):
-  return np.asarray(jax.random.uniform(jax.random.key(seed), (b, l), minval=-1, maxval=1))
+def random_scores(b=16, k=4, seed=0):
+  """`[b, k]` scores of b samples against k prototypes, uniform in [-1, 1]."""
+  return np.asarray(jax.random.uniform(jax.random.key(seed), (b, k), minval=-1, maxval=1))
 
 
 def test_matches_the_swav_reference():
@@ -35,7 +36,7 @@ def test_matches_the_swav_reference():
 
 
 def test_marginals_rows_one_columns_equal_at_convergence():
-  s = random_scores(b=32, l=8, seed=1)
+  s = random_scores(b=32, k=8, seed=1)
   q = np.asarray(sinkhorn_assignment(jnp.asarray(s), epsilon=0.5, num_iters=200))
   np.testing.assert_allclose(q.sum(1), 1.0, rtol=1e-5)
   np.testing.assert_allclose(q.sum(0), 32 / 8, rtol=1e-3)  # equipartition: B / L each
@@ -44,7 +45,7 @@ def test_marginals_rows_one_columns_equal_at_convergence():
 
 
 def test_invalid_rows_are_excluded():
-  s = random_scores(b=12, l=4, seed=2)
+  s = random_scores(b=12, k=4, seed=2)
   valid = np.array([False] * 4 + [True] * 8)
   q = np.asarray(sinkhorn_assignment(jnp.asarray(s), valid=jnp.asarray(valid)))
   assert np.all(q[:4] == 0)
@@ -61,7 +62,7 @@ def test_no_gradient_through_the_assignment():
 def test_eight_devices_with_psum_equal_one_device():
   assert jax.device_count() == 8
   mesh = Mesh(np.asarray(jax.devices()), ("data",))
-  s = jnp.asarray(random_scores(b=64, l=8, seed=3))
+  s = jnp.asarray(random_scores(b=64, k=8, seed=3))
   sharded = jax.shard_map(functools.partial(sinkhorn_assignment, axis_name="data"), mesh=mesh,
                           in_specs=P("data"), out_specs=P("data"))(s)
   np.testing.assert_allclose(sharded, sinkhorn_assignment(s), rtol=1e-5, atol=1e-7)
@@ -123,7 +124,7 @@ def test_two_devices_with_psum_equal_one_device_valid_rows_too():
   on both shards, gives the rows one device computes on the whole batch; the prototype
   write psums its sums. Reference: SwAV's sinkhorn on the valid rows, in numpy."""
   mesh = Mesh(np.asarray(jax.devices()[:2]), ("data",))
-  s = random_scores(b=8, l=4, seed=5)
+  s = random_scores(b=8, k=4, seed=5)
   valid = np.array([True, False, True, True, True, True, False, True])
   q = jax.shard_map(lambda x, m: sinkhorn_assignment(x, valid=m, axis_name="data"), mesh=mesh,
                     in_specs=(P("data"), P("data")), out_specs=P("data"))(
@@ -143,7 +144,7 @@ def test_two_devices_with_psum_equal_one_device_valid_rows_too():
 
 def test_epsilon_and_iterations_follow_the_swav_reference():
   # The marginals test cannot see epsilon (equipartition holds for any); the values can.
-  s = random_scores(b=12, l=3, seed=7)
+  s = random_scores(b=12, k=3, seed=7)
   for eps, iters in ((0.3, 1), (0.02, 6)):
     np.testing.assert_allclose(sinkhorn_assignment(jnp.asarray(s), epsilon=eps, num_iters=iters),
                                swav_reference(s, epsilon=eps, iters=iters), rtol=1e-4, atol=1e-6)
@@ -211,9 +212,9 @@ def test_options_are_keyword_only_and_arrays_may_be_named():
 
 
 def test_memory_read_one_example_at_a_time_under_vmap():
-  h = jnp.asarray(random_scores(b=5, l=3, seed=8))
-  c = jnp.asarray(random_scores(b=4, l=3, seed=9))
-  g = jax.nn.softmax(jnp.asarray(random_scores(b=4, l=2, seed=10)))
+  h = jnp.asarray(random_scores(b=5, k=3, seed=8))
+  c = jnp.asarray(random_scores(b=4, k=3, seed=9))
+  g = jax.nn.softmax(jnp.asarray(random_scores(b=4, k=2, seed=10)))
   log_p, v = memory.memory_read(h, c, g, temperature=0.5)
   one_log_p, one_v = jax.vmap(lambda x: memory.memory_read(x, c, g, temperature=0.5))(h)
   np.testing.assert_allclose(one_log_p, log_p, rtol=1e-6, atol=1e-7)

@@ -110,7 +110,8 @@ def test_results_table_for_labels_as_given_and_for_multi_label():
   base = {"dataset": "folder", "method": "ce", "model": "mlp", "noise_rate": 0.0}
   given = run_files.results_table({**base, "test_labels": "as given",
                                    "test": {"accuracy": 0.5, "macro_f1": 0.25}}).splitlines()
-  assert given[0] == "| dataset | method | model | noise rate | test (labels as given) acc | macro-F1 |"
+  assert given[0] == ("| dataset | method | model | noise rate | test (labels as given) acc | "
+                      "macro-F1 |")
   assert given[2] == "| folder | ce | mlp | 0.0% | 50.00% | 25.00% |"
   ml = run_files.results_table({**base, "test": {"map": 0.61234, "map_voc07": 0.6}}).splitlines()
   assert ml[2] == "| folder | ce | mlp | 0.0% | 61.23% | 60.00% |"

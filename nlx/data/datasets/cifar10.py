@@ -25,7 +25,8 @@ def find_batches_dir(data_dir: str) -> str:
   for d in (data_dir, os.path.join(data_dir, "cifar-10-batches-py")):
     if all(os.path.isfile(os.path.join(d, f)) for f in FILES):
       return d
-  missing = [f for f in FILES if not os.path.isfile(os.path.join(data_dir, "cifar-10-batches-py", f))]
+  missing = [f for f in FILES
+             if not os.path.isfile(os.path.join(data_dir, "cifar-10-batches-py", f))]
   raise DataError(f"cifar10: {data_dir} lacks {', '.join(missing)}; {hint}")
 
 

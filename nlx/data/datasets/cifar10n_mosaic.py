@@ -49,7 +49,8 @@ def load(config) -> Dataset:
     raise DataError(f"cifar10n_mosaic: {path} not found; write the CPU-protocol feature cache "
                     "with `python experiments/protocols.py --out=DIR` and set data.data_dir=DIR")
   label_set = config.label_set or "worst"
-  with reading(path, "NumPy .npz archive", features.REWRITE), np.load(path, allow_pickle=False) as f:
+  with (reading(path, "NumPy .npz archive", features.REWRITE),
+        np.load(path, allow_pickle=False) as f):
     key = f"train_labels_{label_set}"
     if key not in f.files:
       raise ConfigError(f"data.label_set={label_set!r}: {path} has no {key}")

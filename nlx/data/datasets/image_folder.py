@@ -160,7 +160,8 @@ def build(name: str, paths, labels, classes, config, copies: str | None = None) 
   `copies` "error"/"drop" also for files with the same pixels), then makes the seeded
   `data.split`; ImageNet normalisation."""
   if config.corrupt_images not in ("error", "skip"):
-    raise ConfigError(f"data.corrupt_images must be 'error' or 'skip', got {config.corrupt_images!r}")
+    raise ConfigError(f"data.corrupt_images must be 'error' or 'skip', "
+                      f"got {config.corrupt_images!r}")
   if config.image_size <= 0:
     raise ConfigError(f"{name}: images differ in size; set data.image_size (e.g. 224)")
   checked = [_check(p) for p in paths]

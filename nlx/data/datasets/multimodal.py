@@ -1,8 +1,8 @@
 """Image + caption sentiment data for `nlx.models.multimodal`: each example's `inputs`
 are its image features `[D]` float32 and its `token_ids` `[L]` int32 the caption
-(`Split.model_inputs` packs both into the model's input, see that module). The vocabulary is built on
-the training split only (`data.vocab_size` entries, `data.text_len` tokens per post);
-`info` carries `text_len`, `vocab_size` and the vocabulary.
+(`Split.model_inputs` packs both into the model's input, see that module). The vocabulary
+is built on the training split only (`data.vocab_size` entries, `data.text_len` tokens per
+post); `info` carries `text_len`, `vocab_size` and the vocabulary.
 
 `multimodal_anp` (the study's MVSO/Flickr format, from `data.data_dir`):
   `posts.csv` with a header and the columns `features_row` (row of `features.npy`),
@@ -88,7 +88,8 @@ def load_anp(config) -> Dataset:
     raise DataError(f"{posts}: needs the columns {sorted(need)}")
   short = next((n for n, r in enumerate(rows, 2) if None in r.values()), None)
   if short is not None:  # a line cut short
-    raise DataError(f"{posts}: line {short} has {sum(v is not None for v in rows[short - 2].values())} "
+    raise DataError(f"{posts}: line {short} has "
+                    f"{sum(v is not None for v in rows[short - 2].values())} "
                     f"of the {len(rows[0])} columns")
   try:
     index = np.array([int(r["features_row"]) for r in rows])
