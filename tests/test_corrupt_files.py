@@ -21,7 +21,7 @@ from conftest import override, run_main, write_idx, write_image_folder
 
 from nlx import dynamics, label_issues, workdir
 from nlx.config_base import base_config, load_file
-from nlx.data import load_dataset, side_info
+from nlx.data import class_texts, load_dataset
 from nlx.data.datasets import cifar10n, face_sentiment, fashion_mnist, image_folder
 from nlx.data.datasets import features as features_lib
 from nlx.errors import ConfigError, DataError
@@ -197,7 +197,8 @@ def _descriptions(tmp):
   path = tmp / "descriptions.txt"
   path.write_text("".join(f"class{c}: a long description of class number {c}\n"
                           for c in range(6)))
-  return str(path), lambda: side_info.read_descriptions(str(path), [f"class{c}" for c in range(6)])
+  names = [f"class{c}" for c in range(6)]
+  return str(path), lambda: class_texts.read_descriptions(str(path), names)
 
 
 def _workdir_json(tmp):

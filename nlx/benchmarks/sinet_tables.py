@@ -17,7 +17,7 @@ SUITE = "cifar10n_cpu"
 MODELS = {"Model-A (CE)": "sinet+method.variant=A",
           "Model-B (high-weight images)": "sinet+method.variant=B",
           "Model-C (weighted CE)": "sinet"}
-# Eq. 5's prototypes (`nlx.ops.side_info.PROTOTYPES`): nlx's default and the paper's Table 3
+# Eq. 5's prototypes (`nlx.ops.class_relations.PROTOTYPES`): nlx's default and the paper's Table 3
 PROTOTYPES = {
     "every example labelled c, weighted by p_i (nlx's default)": "sinet",
     "constant: mean of the top-k by classifier confidence": "sinet+method.prototypes=constant",

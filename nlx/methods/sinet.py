@@ -1,7 +1,7 @@
 """SINet: weakly supervised learning with side information (Cheng et al., ECCV 2020).
 
 Side information is a class relation graph S_t (from a class hierarchy and/or label
-description embeddings, `nlx.ops.side_info`). After `warmup_epochs` of plain CE, at
+description embeddings, `nlx.ops.class_relations`). After `warmup_epochs` of plain CE, at
 the end of every epoch the trainer's model embeds the whole training set (features g_i
 of its last hidden layer); per class, visual prototypes are formed from the top-k most
 confident examples and re-weighted by their consistency with S_t (Eqs. 4-5), and every
@@ -10,7 +10,7 @@ example gets the noise weight `w_i = relu(alpha - ||v_{c_i} - g_i||)^beta` (Eq. 
   normalised by its total weight (our choice), so its scale stays that of CE.
 - `variant="B"` (Model-B): unweighted CE on the examples with w > 0 only.
 - `variant="A"` (Model-A): plain CE (weights are still computed, as a trust score).
-- `prototypes` (`nlx.ops.side_info.sinet_weights`): "weighted" (default, nlx's reading of
+- `prototypes` (`nlx.ops.class_relations.sinet_weights`): "weighted" (default, nlx's reading of
   Eq. 5: every example labelled c weighted by its matching score p_i), "constant" (the
   ablation without consistency weighting: v_c = the top-k mean by classifier
   confidence), "topk_weighted" (the paper's Table 3: the top-k examples by matching
@@ -38,10 +38,10 @@ import ml_collections
 import numpy as np
 
 from nlx import losses
-from nlx.data import side_info as side_data
+from nlx.data import class_texts
 from nlx.errors import ConfigError, DataError
 from nlx.io import reading
-from nlx.ops import side_info
+from nlx.ops import class_relations
 
 
 def default_config(name: str = "sinet") -> ml_collections.ConfigDict:
@@ -65,7 +65,7 @@ def shrink_for_tiny(config) -> None:
 
 
 def _resolve(path: str, suffix: str) -> str:
-  return side_data.bundled(f"{path}_{suffix}.txt") if path and "/" not in path and \
+  return class_texts.bundled(f"{path}_{suffix}.txt") if path and "/" not in path and \
       not path.endswith(".txt") else path
 
 
@@ -83,7 +83,7 @@ def relation_matrix(config, class_names) -> np.ndarray:
   hierarchy = None
   if config.hierarchy:
     path = _resolve(config.hierarchy, "hierarchy")
-    hierarchy = side_info.read_hierarchy(path)
+    hierarchy = class_relations.read_hierarchy(path)
     missing = [c for c in class_names if c not in hierarchy]
     if missing:  # e.g. a file cut short
       raise DataError(f"{path}: no 'child parent' line for the classes {missing[:8]}"
@@ -92,21 +92,22 @@ def relation_matrix(config, class_names) -> np.ndarray:
   if config.embeddings:
     embeddings.append(read_embeddings(config.embeddings))
   if config.descriptions:
-    texts = side_data.read_descriptions(_resolve(config.descriptions, "descriptions"),
+    texts = class_texts.read_descriptions(_resolve(config.descriptions, "descriptions"),
                                         class_names)
-    embeddings.append(side_data.embed_texts(texts, config.text_encoder))
+    embeddings.append(class_texts.embed_texts(texts, config.text_encoder))
   if hierarchy is None and not embeddings:
     raise ConfigError("method sinet needs side information: set method.hierarchy, "
                       "method.descriptions or method.embeddings")
-  return side_info.relation_graph(list(class_names), hierarchy=hierarchy, embeddings=embeddings)
+  return class_relations.relation_graph(list(class_names), hierarchy=hierarchy,
+                                        embeddings=embeddings)
 
 
 def init_state(config, *, dataset, model, rng, **unused):
   del rng, unused
   if config.variant not in VARIANTS:
     raise ConfigError(f"method.variant must be A, B or C, got {config.variant!r}")
-  if config.prototypes not in side_info.PROTOTYPES:
-    raise ConfigError(f"method.prototypes must be one of {side_info.PROTOTYPES}, got "
+  if config.prototypes not in class_relations.PROTOTYPES:
+    raise ConfigError(f"method.prototypes must be one of {class_relations.PROTOTYPES}, got "
                       f"{config.prototypes!r}")
   labels = dataset.train.hard_labels()
   n, c = len(labels), dataset.num_classes
@@ -145,7 +146,7 @@ def smoothed_targets(probs: jax.Array, labels: jax.Array, weights: jax.Array, k:
 
 
 # one compiled program for every epoch (a jit wrapper made per call would re-trace)
-_sinet_weights = jax.jit(side_info.sinet_weights,
+_sinet_weights = jax.jit(class_relations.sinet_weights,
                          static_argnames=("k", "gamma", "eps", "alpha", "beta", "prototypes"))
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nlx import metrics
-from nlx.ops import side_info
+from nlx.ops import class_relations
 
 
 def _unit(v):
@@ -20,10 +20,10 @@ def test_topk_prototypes_rank_by_score_and_weight():
   labels = jnp.array([0, 0, 0, 1])
   score = jnp.array([0.9, 0.1, 0.5, 0.7])
   # k = 2: class 0 keeps examples 0 and 2 (scores 0.9, 0.5)
-  plain = side_info.topk_prototypes(f, labels, score, 2, 2)
+  plain = class_relations.topk_prototypes(f, labels, score, 2, 2)
   np.testing.assert_allclose(plain[0], (np.array([1, 0]) + _unit([1, 1])) / 2, rtol=1e-6)
   np.testing.assert_allclose(plain[1], [-1, 0], rtol=1e-6)
-  weighted = side_info.topk_prototypes(f, labels, score, 2, 2, weights=score)
+  weighted = class_relations.topk_prototypes(f, labels, score, 2, 2, weights=score)
   np.testing.assert_allclose(weighted[0], (0.9 * np.array([1, 0]) + 0.5 * _unit([1, 1])) / 1.4,
                              rtol=1e-6)
 
@@ -35,12 +35,12 @@ def test_sinet_prototype_readings_differ_as_documented():
   confidence = jnp.asarray(rng.random(12), jnp.float32)
   relation = jnp.array([[1.0, 0.2], [0.2, 1.0]])
   kw = {"k": 3, "gamma": 1.0, "eps": 1e-3, "alpha": 1.2, "beta": 1.5}
-  got = {m: side_info.sinet_weights(f, labels, confidence, relation, prototypes=m, **kw)[1]
-         for m in side_info.PROTOTYPES}
+  got = {m: class_relations.sinet_weights(f, labels, confidence, relation, prototypes=m, **kw)[1]
+         for m in class_relations.PROTOTYPES}
   # the same by hand: v0 = top-3 mean by confidence; p from Eq. 4; then each reading
-  init = side_info.topk_prototypes(f, labels, confidence, 2, 3)
-  s_v = side_info.l2_normalize(f) @ side_info.l2_normalize(init).T
-  p = np.asarray(side_info.consistency(relation[labels], s_v, gamma=1.0, eps=1e-3))
+  init = class_relations.topk_prototypes(f, labels, confidence, 2, 3)
+  s_v = class_relations.l2_normalize(f) @ class_relations.l2_normalize(init).T
+  p = np.asarray(class_relations.consistency(relation[labels], s_v, gamma=1.0, eps=1e-3))
   g = _unit(np.asarray(f))
   for c in (0, 1):
     members = np.flatnonzero(np.asarray(labels) == c)

@@ -1,6 +1,6 @@
 """Side information files for SINet: class hierarchies and label descriptions.
 
-Bundled for CIFAR-10 (`nlx/side_info/`): `cifar10_hierarchy.txt` (WordNet-style
+Bundled for CIFAR-10 (`nlx/class_texts/`): `cifar10_hierarchy.txt` (WordNet-style
 `child parent` lines) and `cifar10_descriptions.txt` (`class: description` lines).
 `embed_texts` turns descriptions (or class names) into the embedding matrix of S_l:
 - `tfidf` (default; scikit-learn, no model needed): TF-IDF vectors of the words;
@@ -16,7 +16,7 @@ import numpy as np
 from nlx.errors import ConfigError, DataError
 from nlx.io import reading
 
-BUNDLED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "side_info")
+BUNDLED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "class_texts")
 
 
 def bundled(name: str) -> str:

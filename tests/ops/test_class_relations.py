@@ -2,9 +2,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nlx.data import side_info as side_data
+from nlx.data import class_texts
 from nlx.errors import DataError
-from nlx.ops import side_info as si
+from nlx.ops import class_relations as si
 
 
 def write(tmp_path, name, text):
@@ -33,17 +33,17 @@ def test_tree_distances_by_hand(tmp_path):
 def test_bundled_cifar10_side_information_is_sensible():
   classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
              "truck"]
-  parents = si.read_hierarchy(side_data.bundled("cifar10_hierarchy.txt"))
+  parents = si.read_hierarchy(class_texts.bundled("cifar10_hierarchy.txt"))
   d = si.tree_distances(classes, parents)
   k = classes.index
   assert d[k("cat"), k("dog")] == 4  # cat-feline-carnivore-canine-dog
   assert d[k("automobile"), k("truck")] == 2
   assert d[k("cat"), k("dog")] < d[k("cat"), k("frog")] < d[k("cat"), k("truck")]
-  texts = side_data.read_descriptions(side_data.bundled("cifar10_descriptions.txt"), classes)
-  s_l = si.cosine_similarity_matrix(side_data.embed_texts(texts))
+  texts = class_texts.read_descriptions(class_texts.bundled("cifar10_descriptions.txt"), classes)
+  s_l = si.cosine_similarity_matrix(class_texts.embed_texts(texts))
   np.testing.assert_allclose(np.diag(s_l), 1.0, atol=1e-6)
   assert s_l[k("cat"), k("dog")] > s_l[k("cat"), k("truck")]
-  s_t = si.relation_graph(classes, hierarchy=parents, embeddings=[side_data.embed_texts(texts)])
+  s_t = si.relation_graph(classes, hierarchy=parents, embeddings=[class_texts.embed_texts(texts)])
   np.testing.assert_allclose(s_t, s_l + 1 / (1 + d), rtol=1e-5)
 
 
@@ -121,8 +121,8 @@ def test_topk_prototypes_pick_the_most_confident():
 def test_text_encoder_must_be_tfidf_or_a_local_model(tmp_path):
   from nlx.errors import ConfigError
   with pytest.raises(ConfigError, match="never downloads"):
-    side_data.embed_texts(["a cat"], "sentence-transformers/all-MiniLM-L6-v2")
-  emb = side_data.embed_texts(["a small cat", "a big dog", "a small dog"])
+    class_texts.embed_texts(["a cat"], "sentence-transformers/all-MiniLM-L6-v2")
+  emb = class_texts.embed_texts(["a small cat", "a big dog", "a small dog"])
   # TF-IDF by hand: "a" is an English stop word; columns big, cat, dog, small; smoothed
   # idf = ln((1 + 3) / (1 + df)) + 1 (df 1: big, cat; df 2: dog, small); rows L2-normed.
   rare, common = np.log(4 / 2) + 1, np.log(4 / 3) + 1
