@@ -78,11 +78,17 @@ class ResNet(nnx.Module):
     self.fc = nnx.Linear(cin, num_classes, dtype=dtype, rngs=rngs)
     self.feature_dim = cin
 
-  def __call__(self, x: jax.Array, *, train: bool, rngs: nnx.Rngs | None = None) -> Outputs:
-    del rngs
+  def stem_features(self, x: jax.Array, *, train: bool) -> jax.Array:
+    """conv1 -> BN -> ReLU (-> 3x3 stride-2 max-pool, padding 1, for the imagenet stem):
+    `[B, H, W, C_in] -> [B, H', W', 64]`, torchvision's `maxpool(relu(bn1(conv1(x))))`."""
     h = nnx.relu(self.bn1(self.conv1(x), use_running_average=not train))
     if self.stem == "imagenet":
       h = nnx.max_pool(h, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    return h
+
+  def __call__(self, x: jax.Array, *, train: bool, rngs: nnx.Rngs | None = None) -> Outputs:
+    del rngs
+    h = self.stem_features(x, train=train)
     for i in range(self.num_stages):
       for block in getattr(self, f"layer{i + 1}"):
         h = block(h, train)

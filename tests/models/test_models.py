@@ -185,3 +185,34 @@ def test_create_builds_in_one_program_the_values_of_building_op_by_op(name, shap
   other = models.create(config, 5, shape, jax.random.PRNGKey(8))  # the key is used
   assert any(not np.array_equal(np.asarray(a), np.asarray(b))
              for a, b in zip(jax.tree.leaves(other.params), jax.tree.leaves(made.params)))
+
+
+def test_imagenet_stem_max_pools_3x3_stride_2_with_one_pixel_of_padding():
+  """torchvision's MaxPool2d(3, 2, padding=1) after conv1-bn-relu, by a numpy loop: a
+  10x10 map (a 20x20 input through the stride-2 conv) pools to 5x5, each output the max
+  of its 3x3 window over the map padded with -inf."""
+  from nlx.models import resnet
+  net = resnet.ResNet18(3, 10, stem="imagenet", rngs=nnx.Rngs(0))
+  x = jax.random.normal(jax.random.key(1), (2, 20, 20, 3))
+  before = np.asarray(nnx.relu(net.bn1(net.conv1(x), use_running_average=True)))
+  assert before.shape == (2, 10, 10, 64)
+  padded = np.pad(before, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
+  want = np.stack([np.stack([padded[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3].max(axis=(1, 2))
+                             for j in range(5)], axis=1) for i in range(5)], axis=1)
+  got = np.asarray(net.stem_features(x, train=False))
+  np.testing.assert_allclose(got, want, rtol=1e-6)
+  cifar = resnet.ResNet18(3, 10, stem="cifar", rngs=nnx.Rngs(0))
+  assert cifar.stem_features(x, train=False).shape == (2, 20, 20, 64)  # no pool, stride 1
+
+
+def test_the_mlp_and_small_cnn_default_to_no_dropout_and_the_documented_width():
+  """Without a dropout rate a training-mode forward pass (given an rng) is the eval-mode
+  one; the small CNN's default width is 32 (features 4 * 32 = 128)."""
+  from nlx.models.cnn import SmallCNN
+  from nlx.models.mlp import MLP
+  mlp = MLP(6, (5,), 3, rngs=nnx.Rngs(0))
+  x = jax.random.normal(jax.random.key(2), (4, 6))
+  train_out = mlp(x, train=True, rngs=nnx.Rngs(dropout=3))
+  np.testing.assert_array_equal(train_out.logits, mlp(x, train=False).logits)
+  cnn = SmallCNN(3, 10, rngs=nnx.Rngs(0))
+  assert [c.kernel.value.shape[-1] for c in cnn.convs] == [32, 64, 128] and cnn.feature_dim == 128

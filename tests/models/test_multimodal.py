@@ -132,3 +132,20 @@ def test_embedding_method_needs_an_embedding_model():
   out = Outputs(logits=jnp.zeros((1, 2)), features=jnp.zeros((1, 2)))
   with pytest.raises(ConfigError, match="output_dim"):
     label_embedding.per_class_loss(out, cfg)
+
+
+def test_multimodal_net_defaults_are_the_studys_sizes_and_its_boundaries():
+  """The module docstring's sizes: 600-d image compression, a 200-d embedding, an LSTM of
+  300 each way (600-d text vector). image_compress = 0 keeps the raw features (no image
+  layer); a second image layer needs a compression; no image features is an error."""
+  from nlx.models.multimodal import MultimodalNet
+  net = MultimodalNet(10, 5, 20, 3, rngs=nnx.Rngs(0))
+  assert [layer.kernel.value.shape for layer in net.image_mlp] == [(10, 600)]
+  assert net.text.embed.embedding.value.shape == (20, 200) and net.text.out_dim == 600
+  raw = MultimodalNet(10, 5, 20, 3, image_compress=0, rngs=nnx.Rngs(0))
+  assert len(raw.image_mlp) == 0
+  with pytest.raises(ConfigError, match="image_layers=2 needs"):
+    MultimodalNet(10, 5, 20, 3, image_compress=0, image_layers=2, rngs=nnx.Rngs(0))
+  with pytest.raises(ConfigError, match="needs image features"):
+    MultimodalNet(0, 5, 20, 3, rngs=nnx.Rngs(0))
+  MultimodalNet(0, 5, 20, 3, fusion="text", rngs=nnx.Rngs(0))  # text alone needs none
