@@ -160,7 +160,7 @@ def commit(rev: str) -> str:
                         text=True).stdout.strip()
 
 
-def sample_pending(session, sample, module):
+def sample_pending(session, sample, module, seed=0):
   """Keeps at most `sample` mutants run or pending in `session`: the others not yet run
   are dropped, drawn at random with a seed from `module`'s path. Returns the number of
   mutants the session had before any was dropped (kept in the session's `totals`)."""
@@ -180,7 +180,8 @@ def sample_pending(session, sample, module):
         "ORDER BY job_id")]
     keep = max(0, sample - done)
     if len(pending) > keep:
-      drop = sorted(set(pending) - set(random.Random(module).sample(pending, keep)))
+      rng = random.Random(module if seed == 0 else f"{module}:{seed}")
+      drop = sorted(set(pending) - set(rng.sample(pending, keep)))
       for job in drop:
         db.execute("DELETE FROM work_items WHERE job_id = ?", (job,))
         db.execute("DELETE FROM mutation_specs WHERE job_id = ?", (job,))
@@ -203,7 +204,8 @@ def session_total(session):
   return row[0]
 
 
-def run_module(module, workroot, timeout, fresh, recheck, executor, sample=0, rev="HEAD"):
+def run_module(module, workroot, timeout, fresh, recheck, executor, sample=0, rev="HEAD",
+               seed=0):
   """One cosmic-ray session for `module` in its own scratch copy of commit `rev`; returns
   its results."""
   tests = tests_for(module)
@@ -244,7 +246,7 @@ def run_module(module, workroot, timeout, fresh, recheck, executor, sample=0, re
     subprocess.run(["cosmic-ray", "init", config, session], cwd=copy, env=env, check=True,
                    capture_output=True)
     keep_operators(session)
-  total = sample_pending(session, sample, module)
+  total = sample_pending(session, sample, module, seed)
   if executor == "cosmic-ray":
     subprocess.run(["cosmic-ray", "exec", config, session], cwd=copy, env=env, check=True,
                    capture_output=True)
@@ -418,6 +420,8 @@ def main():
   parser.add_argument("--sample", type=int, default=0,
                       help="at most this many mutants per module, drawn at random (0: all)")
   parser.add_argument("--rev", default="HEAD", help="the commit whose modules and tests run")
+  parser.add_argument("--seed", type=int, default=0,
+                      help="another seed draws another sample (0: seeded by the path alone)")
   parser.add_argument("--out", default="", help="markdown file to write (else stdout)")
   parser.add_argument("--report_only", action="store_true",
                       help="write the table from the sessions in --workroot, run nothing")
@@ -440,7 +444,8 @@ def main():
   else:
     with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
       futures = [pool.submit(run_module, m, args.workroot, args.timeout, args.fresh,
-                             args.recheck, args.executor, args.sample, args.rev)
+                             args.recheck, args.executor, args.sample, args.rev,
+                             args.seed)
                  for m in modules]
       reports = []
       for module, future in zip(modules, futures):
