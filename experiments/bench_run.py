@@ -1,7 +1,7 @@
 """Whole runs, start-up and compile included, of nlx and of the same work in plain PyTorch
 and plain JAX, timed one after the other in one invocation on this machine.
 
-  python experiments/bench_run.py --torch_python=/tmp/torchvenv/bin/python \\
+  python experiments/bench_run.py --torch_python=.torchvenv/bin/python \\
       [--runs=protocol,methods,startup,quickstart,steps] [--protocol_methods=ce,elr]
       [--features_dir=DIR] [--out=FILE.md]
 

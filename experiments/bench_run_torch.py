@@ -2,7 +2,7 @@
 plain PyTorch loop, timed from the command (start-up included). Standalone on purpose: it
 imports nothing from nlx, and runs with a Python that has torch (never an nlx dependency):
 
-  /tmp/torchvenv/bin/python experiments/bench_run_torch.py --run=protocol --method=elr \\
+  .torchvenv/bin/python experiments/bench_run_torch.py --run=protocol --method=elr \\
       --data=DIR/features.npz
 
 Runs (each prints one JSON line: wall seconds, final clean-test accuracy):

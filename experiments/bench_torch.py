@@ -2,8 +2,8 @@
 steps written in plain PyTorch, timed on the same CPU. Run it with a Python that has
 torch (never an nlx dependency), e.g. a separate venv:
 
-  python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch numpy
-  /tmp/torchvenv/bin/python experiments/bench_torch.py --models=small_cnn,resnet18
+  python3 -m venv .torchvenv && .torchvenv/bin/pip install torch numpy   # a venv of its own
+  .torchvenv/bin/python experiments/bench_torch.py --models=small_cnn,resnet18
 
 Prints one JSON line per (model, method): the median seconds of a train step (forward,
 backward, Adam) at batch 128 on random 32x32x3 inputs, after 3 warm-up steps. Models:

@@ -13,7 +13,7 @@ Run, on the GPU machine (under 10 minutes on one H200; --budget_s bounds the who
   (where nlx is not installed: `python -m nlx.benchmarks.gpu_check --out="$OUT"` from the
   repo root, the same program)
 Check on the CPU first (the test suite runs this; a few steps of every part):
-  python experiments/gpu_check.py --tiny --out=/tmp/gpu_check
+  python experiments/gpu_check.py --tiny --out=workdirs/gpu_check
 
 What it measures, and how the data are read (the pack written out once in the official
 layout under --workroot, then nlx's own CIFAR-10N loader): nlx.benchmarks.gpu_check.

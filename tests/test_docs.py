@@ -19,25 +19,11 @@ EXTENSIONS = (".md", ".py", ".ipynb", ".csv", ".cfg", ".toml", ".txt")
 ROOTS = ("tmp", "work", "root", "home", "Users", "mnt")
 ABSOLUTE = re.compile(r"(?<![\w.~/-])/(?:%s)/[^\s`'\")\]]*" % "|".join(ROOTS))
 
-# (file, path) pairs where an absolute path stays for now, each with why. The test fails
-# when a pair is no longer found, so the list cannot outlive the problem.
+# (file, path) pairs where an absolute path stays for now, each with why (none today). The
+# test fails when a pair is no longer found, so the list cannot outlive the problem.
 # This file is not read: its examples and ALLOWED name such paths on purpose.
 SELF = "tests/test_docs.py"
-ALLOWED = {
-    # TODO(lead): experiments/bench_run.py: the usage line's --torch_python; write PATH (a
-    # Python with torch in its own venv), as experiments/results/bench_run.md does.
-    ("experiments/bench_run.py", "/tmp/torchvenv/bin/python"): "TODO(lead)",
-    # TODO(lead): experiments/bench_run_torch.py: the usage line's Python; write PATH.
-    ("experiments/bench_run_torch.py", "/tmp/torchvenv/bin/python"): "TODO(lead)",
-    # TODO(lead): experiments/bench_torch.py: the venv made in its usage lines; a relative
-    # folder (e.g. `.torchvenv`) pastes anywhere.
-    ("experiments/bench_torch.py", "/tmp/torchvenv"): "TODO(lead)",
-    ("experiments/bench_torch.py", "/tmp/torchvenv/bin/pip"): "TODO(lead)",
-    ("experiments/bench_torch.py", "/tmp/torchvenv/bin/python"): "TODO(lead)",
-    # TODO(lead): experiments/gpu_check.py: the docstring's `--tiny --out=`; the README
-    # now prints `--out=workdirs/gpu_check`.
-    ("experiments/gpu_check.py", "/tmp/gpu_check"): "TODO(lead)",
-}
+ALLOWED: dict = {}
 
 
 def text_files() -> list:
