@@ -205,3 +205,38 @@ def test_auto_count_switches_to_the_peak_once_the_run_memorised_its_labels():
   # the mean over both epochs, example 2: (0.311, 0.129, 0.561), below t_0 = 0.576: none
   np.testing.assert_array_equal(label_issues.estimated_counts(labels, dyn, "confident_learning"),
                                 [0, 0, 0])
+
+
+def _one_epoch(logits, labels):
+  from nlx import dynamics
+  logits = np.asarray(logits, np.float32)
+  dyn = dynamics.Dynamics.zeros(*logits.shape)
+  dyn.add(logits, np.asarray(labels), 1)
+  return dyn
+
+
+def test_a_single_memorised_epoch_already_switches_auto_to_the_peak():
+  """The boundary of `auto`: one epoch, agreeing with every given label (share 1.0 >= 0.99)."""
+  labels = np.array([0, 1, 2])
+  dyn = _one_epoch([[3.0, 0, 0], [0, 3.0, 0], [0, 0, 3.0]], labels)
+  np.testing.assert_allclose(dyn.epoch_agreement, [1.0])
+  assert label_issues.resolve_count(dyn, "auto") == "confident_learning_peak"
+
+
+def test_counts_use_each_examples_probabilities_and_have_one_entry_per_class():
+  """confident_learning counts on the epoch-averaged softmax rows as they are (each sums
+  to 1; a per-class rescaling would move example 4's argmax among the classes it passes:
+  [2, 2, 0] instead of [1, 2, 0] here), and `mixture` gives one count per class."""
+  from nlx.ops.confident_learning import confident_learning_counts, estimated_errors_per_class
+  logits = [[2.7, -1.3, 0.7], [1.8, 0.2, -1.5], [-1.8, -0.9, 0.4], [-2.0, -0.4, -0.3],
+            [1.1, 0.4, 0.7], [-1.3, -0.3, 1.6]]
+  labels = np.array([1, 1, 2, 1, 0, 0])
+  dyn = _one_epoch(logits, labels)
+  probs = np.asarray(jax.nn.softmax(np.asarray(logits, np.float32), axis=-1), np.float64)
+  want = confident_learning_counts(labels, probs)
+  np.testing.assert_array_equal(want, [1, 2, 0])
+  np.testing.assert_array_equal(label_issues.estimated_counts(labels, dyn, "confident_learning"),
+                                want)
+  mixture = label_issues.estimated_counts(labels, dyn, "mixture")
+  assert mixture.shape == (3,)  # C, not N = 6
+  np.testing.assert_array_equal(mixture, estimated_errors_per_class(labels, dyn.mean_loss(), 3))

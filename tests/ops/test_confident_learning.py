@@ -157,3 +157,10 @@ def test_detection_metrics_by_hand():
   assert m["auroc"] == 1.0 and m["true_errors"] == 2
   assert (m["precision"], m["recall"], m["f1"]) == (0.5, 0.5, 0.5)
   assert confident_learning.detection_metrics(scores, np.zeros(4, bool), labels, labels) == {}
+
+
+def test_a_label_out_of_range_is_an_error_with_more_examples_than_classes():
+  """Labels index the C = 2 columns: label 2 is out of range though N = 4 > 2."""
+  probs = np.full((4, 2), 0.5)
+  with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\); got 0 to 2"):
+    confident_learning.confident_joint(np.array([0, 1, 2, 0]), probs)
