@@ -240,3 +240,14 @@ def test_counts_use_each_examples_probabilities_and_have_one_entry_per_class():
   mixture = label_issues.estimated_counts(labels, dyn, "mixture")
   assert mixture.shape == (3,)  # C, not N = 6
   np.testing.assert_array_equal(mixture, estimated_errors_per_class(labels, dyn.mean_loss(), 3))
+
+
+def test_a_short_row_in_label_issues_csv_is_named_by_its_line_in_the_file(tmp_path):
+  """Line 1 is the header, so the third example's row is line 4."""
+  from nlx.errors import DataError
+  header = ",".join(label_issues.FIELDS)
+  good = "0,,1,b,0.5,1,b,0"
+  assert len(good.split(",")) == len(label_issues.FIELDS)
+  (tmp_path / label_issues.CSV_NAME).write_text(f"{header}\n{good}\n{good}\n0,,1\n{good}\n")
+  with pytest.raises(DataError, match=r"line 4: not the \d+ columns of the header"):
+    label_issues.find(str(tmp_path))
