@@ -16,7 +16,10 @@ G `[L, K]` (method state, uniform init).
   beta = 0.8. The paper says g_j is "the average of the predictions of the samples
   assigned" to prototype j; we take the Sinkhorn-weighted average of the softmax
   predictions, which keeps every g_j a distribution.
-Defaults: lam = 0.8, L = 64 (the paper tries 16-128). Inference uses only the network.
+Defaults: lam = 0.8, alpha = 3.0, beta = 0.8, L = num_prototypes = 64 (the paper tries
+16-128), Sinkhorn epsilon = 0.05 with sinkhorn_iters = 3 (SwAV's), cache_size = 1000,
+read and cluster temperatures 1.0, target "current" with target_momentum = 0.7,
+cache_full_only False. Inference uses only the network.
 
 Readings (config options; the defaults are the paper as written):
 - `read_temperature` (Eq. 1) and `cluster_temperature` (Eq. 3), both 1: the paper's

@@ -399,3 +399,17 @@ def test_named_readings_are_config_variants(config_name):
     assert all(method[k] == v for k, v in reading.items())
   with pytest.raises(ConfigError, match="two reading words, .swav. and .running."):
     load_config(config_name, "swav,running")
+
+
+def test_arnet_defaults_are_the_documented_ones():
+  doc = " ".join(arnet.__doc__.split())
+  line = doc.split("Defaults:", 1)[1].split("Inference uses only the network", 1)[0]
+  shown = ["lam = 0.8,", "alpha = 3.0,", "beta = 0.8,", "num_prototypes = 64 ", "epsilon = 0.05",
+           "sinkhorn_iters = 3 ", "cache_size = 1000,", "temperatures 1.0,",
+           'target "current"', "target_momentum = 0.7,", "cache_full_only False."]
+  assert [s for s in shown if s not in line] == []
+  assert arnet.default_config().to_dict() == {
+      "name": "arnet", "lam": 0.8, "alpha": 3.0, "beta": 0.8, "num_prototypes": 64,
+      "epsilon": 0.05, "sinkhorn_iters": 3, "cache_size": 1000, "read_temperature": 1.0,
+      "cluster_temperature": 1.0, "target": "current", "target_momentum": 0.7,
+      "cache_full_only": False}
