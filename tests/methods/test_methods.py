@@ -563,3 +563,27 @@ def test_mixup_alpha_defaults_to_the_documented_8():
   from nlx.methods import mixup
   assert "alpha = 8 by default" in " ".join(mixup.__doc__.split())
   assert mixup.default_config().to_dict() == {"name": "mixup", "alpha": 8.0}
+
+
+def test_noise_free_posterior_by_xiaos_eq_5_in_numpy():
+  """The noise model's label-issue score, sum_y q(y, z = noise-free | y~, x), against Eq. 5
+  written in numpy: p(y~ | y, free) = [y~ = y], p(y~ | y, random) = [y~ != y] / (L - 1),
+  p(y~ | y, confusing) = C[y~, y]; on D_c it is 1 when the known label is the given one."""
+  from nlx.methods import noise_model
+  trainer = make_trainer("noise_model")
+  state, split = trainer.initial_state, trainer.dataset.train
+  confusion = np.asarray(jax.random.dirichlet(jax.random.key(3), jnp.ones(10), (10,))).T
+  state = state.replace(method_state={**state.method_state, "confusion": jnp.asarray(confusion)})
+  got = noise_model.noise_free_posterior(trainer, state, split)
+  py = np.asarray(jax.nn.softmax(trainer.predict_outputs(state, split)[0]), np.float64)
+  pz = np.asarray(noise_model.z_probabilities(trainer, state, split), np.float64)
+  noisy = np.asarray(split.hard_labels())
+  n, num_classes = py.shape
+  same = np.eye(num_classes)[noisy]                                       # [N, L]
+  like = np.stack([same, (1 - same) / (num_classes - 1), confusion[noisy]], -1)  # [N, L, 3]
+  joint = py[:, :, None] * pz[:, None, :] * like
+  want = joint[:, :, 0].sum(1) / joint.sum((1, 2))
+  known = split.extras["known_label"]
+  want = np.where(known >= 0, (known == noisy).astype(np.float64), want)
+  assert (known >= 0).any() and (known < 0).any()
+  np.testing.assert_allclose(got, want, rtol=2e-4, atol=1e-6)
