@@ -126,3 +126,25 @@ def test_sinet_defaults_are_the_documented_ones():
       "name": "sinet", "variant": "C", "alpha": 1.2, "beta": 1.5, "gamma": 1.0, "eps": 1e-3,
       "topk": 100, "warmup_epochs": 5, "prototypes": "weighted", "smoothing_topk": 0,
       "hierarchy": "", "descriptions": "", "embeddings": "", "text_encoder": "tfidf"}
+
+
+def test_with_top_k_smoothing_a_dropped_example_trains_at_weight_one():
+  """w = (0.5, 0): Model-C drops example 1; with smoothing_topk > 0 it trains at weight 1
+  on its smoothed target: per-example (0.5 ce_0, ce_1) * 2 / 1.5."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+
+  from nlx.methods import sinet
+  logits = jnp.array([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+  targets = jnp.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]])
+  state = {"targets": targets, "weights": jnp.array([0.5, 0.0])}
+  batch = {"index": jnp.array([0, 1])}
+  ce = -(targets * jax.nn.log_softmax(logits)).sum(1)
+  outputs = type("O", (), {"logits": logits})
+  for topk, want in ((0, [0.5 * ce[0] * 2 / 0.5, 0.0]),
+                     (2, [0.5 * ce[0] * 2 / 1.5, ce[1] * 2 / 1.5])):
+    config = sinet.default_config()
+    config.smoothing_topk = topk
+    got, _ = sinet.loss_fn({}, state, outputs, batch, None, config=config, ctx=None)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6)
