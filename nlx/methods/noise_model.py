@@ -14,6 +14,7 @@ on p(y|x)'s features (`params["z_head"]`): one network, about the cost of a CE s
   q(y, z | y~, x) (Eq. 5) with the M-step losses of Eq. 7; the z network's loss is
   scaled by `z_loss_scale` (0.1 in the authors' second stage).
 The per-example loss is normalised by the number of examples that train in the batch.
+Defaults: pretrain_epochs = 5, z_loss_scale = 0.1, shared_trunk False.
 Label-issue score (`noise_free_posterior`, what `nlx.label_issue_scores` uses for this
 method; the `score_labels` hook):
 the E-step posterior q(z = noise-free | y~, x), computed from the final networks; the

@@ -587,3 +587,11 @@ def test_noise_free_posterior_by_xiaos_eq_5_in_numpy():
   want = np.where(known >= 0, (known == noisy).astype(np.float64), want)
   assert (known >= 0).any() and (known < 0).any()
   np.testing.assert_allclose(got, want, rtol=2e-4, atol=1e-6)
+
+
+def test_noise_model_defaults_are_the_documented_ones():
+  from nlx.methods import noise_model
+  doc = " ".join(noise_model.__doc__.split())
+  assert "Defaults: pretrain_epochs = 5, z_loss_scale = 0.1, shared_trunk False." in doc
+  assert noise_model.default_config().to_dict() == {
+      "name": "noise_model", "pretrain_epochs": 5, "z_loss_scale": 0.1, "shared_trunk": False}
