@@ -4,6 +4,7 @@ import os
 
 from nlx import methods
 from nlx.config_base import base_config, make_tiny, parse_variant
+from nlx.errors import ConfigError
 
 NOISE = {"clean": ("none", 0.0), "sym20": ("symmetric", 0.2), "sym30": ("symmetric", 0.3),
          "sym40": ("symmetric", 0.4), "pair40": ("pair", 0.4), "agent": ("virtual_agent", 0.0)}
@@ -33,8 +34,12 @@ def scale_method_epochs(c, hierarchy: str = ""):
 
 def use_reading(c, reading: str) -> None:
   """Applies the method's named reading of its paper (its READINGS; the first when
-  `reading` is ""); a method without readings is left as it is."""
+  `reading` is ""); a method without readings is left as it is (the variant group serves
+  every method of a config file). A reading the method's READINGS lack is a ConfigError."""
   readings = methods.get(c.method.name).readings
+  if readings and reading and reading not in readings:
+    raise ConfigError(f"method {c.method.name!r} has no reading {reading!r}; its readings: "
+                      f"{', '.join(readings) or 'none'}")
   if readings:
     c.method.update(readings[reading or next(iter(readings))])
 

@@ -308,11 +308,4 @@ def default_config(name: str) -> ml_collections.ConfigDict:
 
 def reading_names() -> tuple:
   """The names of every method's READINGS, in registry order, each once."""
-  names = []
-  for module in dict.fromkeys(REGISTRY.values()):
-    names += [n for n in get(_first_name(module)).readings if n not in names]
-  return tuple(names)
-
-
-def _first_name(module: str) -> str:
-  return next(n for n, m in REGISTRY.items() if m == module)
+  return tuple(dict.fromkeys(r for name in NAMES for r in get(name).readings))
