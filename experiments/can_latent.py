@@ -22,9 +22,7 @@ FLAGS = flags.FLAGS
 @output.one_line_errors
 def main(argv):
   del argv
-  cells.setup_cache(FLAGS.workroot)
-  text = can_latent.latent_tables(cells.Cells.from_flags(can_latent.SUITE),
-                                  FLAGS.settings or ["worst"], [int(s) for s in FLAGS.seeds],
+  text = can_latent.latent_tables(*cells.start(can_latent.SUITE, ["worst"]),
                                   command=output.command_line())
   output.write_text(os.path.join(FLAGS.out, "can_latent.md"), text)
   print(text)

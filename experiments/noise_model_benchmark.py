@@ -25,9 +25,7 @@ ROWS = ("ce_clean_subset", "ce_clean_and_noisy", "bottom_up", "noise_model")
 @output.one_line_errors
 def main(argv):
   del argv
-  cells.setup_cache(FLAGS.workroot)
-  suite_cells = cells.Cells.from_flags(SUITE)
-  seeds = [int(s) for s in FLAGS.seeds]
+  suite_cells, _, seeds = cells.start(SUITE, [SETTING])
   print(cells.run_suite(suite_cells, ROWS, [SETTING], seeds, out=FLAGS.out,
                         command=output.command_line(), tag="noise_model_cifar10n_cpu",
                         upper_bound=False))

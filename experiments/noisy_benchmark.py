@@ -31,12 +31,9 @@ FLAGS = flags.FLAGS
 @output.one_line_errors
 def main(argv):
   del argv
-  cells.setup_cache(FLAGS.workroot)
-  suite = FLAGS.suite
-  settings = FLAGS.settings or suites.DEFAULT_SETTINGS[suite].split(",")
-  rows = FLAGS.methods or suites.MULTI_LABEL_SUITES.get(suite, suites.DEFAULT_METHODS)
-  print(cells.run_suite(cells.Cells.from_flags(suite), rows, settings,
-                        [int(s) for s in FLAGS.seeds], out=FLAGS.out,
+  suite_cells, settings, seeds = cells.start(FLAGS.suite)
+  rows = FLAGS.methods or suites.MULTI_LABEL_SUITES.get(FLAGS.suite, suites.DEFAULT_METHODS)
+  print(cells.run_suite(suite_cells, rows, settings, seeds, out=FLAGS.out,
                         command=output.command_line(), tag=FLAGS.tag,
                         upper_bound=FLAGS.upper_bound))
 

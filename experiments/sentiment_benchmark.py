@@ -15,7 +15,7 @@ noisy_benchmark.py apply; cells already run (by either script) are reused.
 
 from absl import app, flags
 
-from nlx.benchmarks import cells, output, suites
+from nlx.benchmarks import cells, output
 
 PAPER_METHODS = ("ce", "bootstrap_soft", "gce", "sce", "tce", "coteaching_plus", "mixup",
                  "elr", "arnet")
@@ -28,11 +28,8 @@ FLAGS = flags.FLAGS
 @output.one_line_errors
 def main(argv):
   del argv
-  cells.setup_cache(FLAGS.workroot)
   suite = FLAGS.suite
-  settings = FLAGS.settings or suites.DEFAULT_SETTINGS[suite].split(",")
-  seeds = [int(s) for s in FLAGS.seeds]
-  suite_cells = cells.Cells.from_flags(suite)
+  suite_cells, settings, seeds = cells.start(suite)
   methods = FLAGS.methods if FLAGS["methods"].present else PAPER_METHODS
   command = output.command_line()
   print(cells.run_suite(suite_cells, methods, settings, seeds, out=FLAGS.out, command=command,

@@ -93,6 +93,17 @@ def write_image_folder(root, per_class, classes=("cat", "dog"), size=(16, 16)):
   return write_images(root, [f"{c}/{i}.png" for c in classes for i in range(per_class)], size)
 
 
+def count_train_steps(monkeypatch) -> list:
+  """The steps the trainer runs from here on: one per host batch it shards, `n` per
+  compiled call of n steps (data on the device)."""
+  from nlx import train
+  calls, shard, shard_chunk = [], train.Trainer.shard, train.Trainer.shard_chunk
+  monkeypatch.setattr(train.Trainer, "shard", lambda self, b: calls.append(1) or shard(self, b))
+  monkeypatch.setattr(train.Trainer, "shard_chunk",
+                      lambda self, rows: calls.extend([1] * len(rows)) or shard_chunk(self, rows))
+  return calls
+
+
 def main_env(devices=None):
   """The environment of an `nlx.main` subprocess: this checkout, the CPU, `devices` host
   devices (None: jax's default, one)."""

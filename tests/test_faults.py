@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_config
+from conftest import count_train_steps, load_config
 
 from nlx import train
 from nlx.checkpointing import RECORD, Checkpointer, load_model_weights
@@ -49,16 +49,6 @@ def damage(step_dir):
 
 def steps_in(folder) -> list[str]:
   return sorted(os.listdir(folder), key=lambda n: (len(n), n)) if os.path.isdir(folder) else []
-
-
-def count_train_steps(monkeypatch) -> list:
-  """The steps the trainer runs from here on: one per host batch it shards, `n` per
-  compiled call of n steps (data on the device)."""
-  calls, shard, shard_chunk = [], train.Trainer.shard, train.Trainer.shard_chunk
-  monkeypatch.setattr(train.Trainer, "shard", lambda self, b: calls.append(1) or shard(self, b))
-  monkeypatch.setattr(train.Trainer, "shard_chunk",
-                      lambda self, rows: calls.extend([1] * len(rows)) or shard_chunk(self, rows))
-  return calls
 
 
 def assert_same_params(a, b):

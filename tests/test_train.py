@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_config, shared_path, write_idx, write_image_folder
+from conftest import count_train_steps, load_config, shared_path, write_idx, write_image_folder
 
 from nlx import data as data_lib
 from nlx import dynamics, io, label_issues, methods, models, train
@@ -141,16 +141,6 @@ def test_the_compiled_chunk_and_the_resident_prediction_compile_once():
 def checkpoint_steps(workdir) -> list[int]:
   """The steps of the checkpoints on disk, by their directory names."""
   return sorted(int(n) for n in os.listdir(os.path.join(workdir, "checkpoints")) if n.isdigit())
-
-
-def count_train_steps(monkeypatch) -> list:
-  """The steps the trainer runs from here on: one per host batch it shards, `n` per
-  compiled call of n steps (data on the device)."""
-  calls, shard, shard_chunk = [], train.Trainer.shard, train.Trainer.shard_chunk
-  monkeypatch.setattr(train.Trainer, "shard", lambda self, b: calls.append(1) or shard(self, b))
-  monkeypatch.setattr(train.Trainer, "shard_chunk",
-                      lambda self, rows: calls.extend([1] * len(rows)) or shard_chunk(self, rows))
-  return calls
 
 
 def resumable(**overrides):

@@ -62,6 +62,17 @@ def define_suite_flags() -> None:
   flags.DEFINE_bool("upper_bound", True, "Add the CE-on-clean-labels row (single-label suites).")
 
 
+def start(suite: str, default_settings: list[str] | None = None,
+          values=flags.FLAGS) -> tuple["Cells", list[str], list[int]]:
+  """What a suite script does first, from `define_suite_flags`' flags: the compile cache
+  under --workroot (`setup_cache`), then `(cells of the suite, settings, seeds)`, the
+  settings being --settings, else `default_settings`, else the suite's defaults."""
+  setup_cache(values.workroot)
+  settings = (values.settings or default_settings
+              or suites.DEFAULT_SETTINGS[suite].split(","))
+  return Cells.from_flags(suite, values), settings, [int(s) for s in values.seeds]
+
+
 def suite_data_dir(suite: str, *, data_dir: str, workroot: str, cifar10_dir: str = "",
                    label_file: str = "") -> str:
   """The data folder of a suite's cells: the CPU protocol's features cache for the

@@ -449,20 +449,20 @@ def sigmoid_bootstrap_soft(logits: jax.Array, labels: jax.Array, *,
 def sigmoid_bootstrap_hard(logits: jax.Array, labels: jax.Array, *, beta: float = 0.8) -> jax.Array:
   """Multi-label hard bootstrapping: BCE against `beta * y + (1 - beta) * [sigmoid(z) > 0.5]`.
 
-  Per class, summed over classes (`sigmoid_binary_cross_entropy`).
+  Per class, summed over classes (`sigmoid_binary_cross_entropy`); the inputs, output and
+  errors are `sigmoid_bootstrap_soft`'s.
 
   Args:
-    logits: float `[B, C]` independent per-class scores (or one example `[C]`); any
-      float dtype, computed in float32.
-    labels: float `[B, C]` targets in [0, 1] (0/1 or soft), the logits' shape.
+    logits: float `[B, C]` (or `[C]`), per-class scores.
+    labels: float `[B, C]` targets in [0, 1].
     beta: weight of the given labels against the model's thresholded prediction
       (default 0.8).
 
   Returns:
-    float32 `[B]` per-example loss (sum over classes), no reduction.
+    float32 `[B]`, summed over classes.
 
   Raises:
-    LabelShapeError: labels whose shape is not the logits' shape.
+    LabelShapeError: as `sigmoid_bootstrap_soft`.
 
   Examples:
     >>> import jax.numpy as jnp

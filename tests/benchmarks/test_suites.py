@@ -96,3 +96,22 @@ def test_a_suite_without_its_data_is_a_one_line_error(tmp_path):
   with pytest.raises(ConfigError, match="needs --cifar10_dir"):
     cells.suite_data_dir("cifar10n_full", data_dir="", workroot=str(tmp_path))
   assert cells.suite_data_dir("digits", data_dir="", workroot=str(tmp_path)) == ""
+
+
+def test_start_reads_the_suite_flags_in_the_order_a_script_needs(monkeypatch, tmp_path):
+  calls = []
+  monkeypatch.setattr(cells, "setup_cache", calls.append)  # not the test process's cache
+
+  class Values:  # what define_suite_flags parses, set by hand
+    workroot, data_dir, cifar10_dir, label_file, epochs = str(tmp_path), "", "", "", 3
+    settings, seeds = None, ["2", "5"]
+
+  got, settings, seeds = cells.start("digits", values=Values)
+  assert calls == [str(tmp_path)]
+  assert (got.suite, got.workroot, got.epochs) == ("digits", str(tmp_path), 3)
+  assert settings == suites.DEFAULT_SETTINGS["digits"].split(",") and len(settings) > 1
+  assert seeds == [2, 5]
+  # a script's own default wins over the suite's; --settings over both
+  assert cells.start("digits", ["sym0.2"], values=Values)[1] == ["sym0.2"]
+  Values.settings = ["asym0.4", "sym0.6"]
+  assert cells.start("digits", ["sym0.2"], values=Values)[1] == ["asym0.4", "sym0.6"]
