@@ -2,7 +2,7 @@
 paper, Tables 2-7).
 
 Command:  python -m nlx.main --config=configs/arnet_emotion6.py:sym20 \
-            --config.data.data_dir=DIR --config.model.pretrained=resnet34.safetensors
+            --config.data.data_dir=DIR --config.model.pretrained=resnet34-b627a593.pth
           DIR: the Emotion6 release, DIR/images/<emotion>/*.jpg;
           see nlx/data/datasets/emotion.py.
           Weights, variants (noise, method, prototypes, ARNet reading, tiny) and tables:

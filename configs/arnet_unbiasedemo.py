@@ -2,7 +2,7 @@
 paper, Tables 2-7).
 
 Command:  python -m nlx.main --config=configs/arnet_unbiasedemo.py:sym20 \
-            --config.data.data_dir=DIR --config.model.pretrained=resnet34.safetensors
+            --config.data.data_dir=DIR --config.model.pretrained=resnet34-b627a593.pth
           DIR: the UnBiasedEmo release, whose images lie at any depth below
           DIR/images/<emotion>/ (nlx/data/datasets/emotion.py reads them all).
           Weights, variants (noise, method, prototypes, ARNet reading, tiny) and tables:

@@ -1,9 +1,9 @@
 """CAN on PASCAL VOC 2007 classification with Table-VI label shuffling (CAN paper).
 
 Command:  python -m nlx.main --config=configs/can_voc2007.py:shuffle40 \
-            --config.data.data_dir=DIR --config.model.pretrained=resnet34.safetensors
+            --config.data.data_dir=DIR --config.model.pretrained=resnet34-b627a593.pth
           DIR: VOCtrainval_06-Nov-2007.tar and VOCtest_06-Nov-2007.tar (or VOCdevkit/
-          extracted); the weights: torchvision's ImageNet resnet34 as .safetensors.
+          extracted); the weights: torchvision's ImageNet resnet34 (its .pth, or .safetensors).
           Variants: clean | shuffle20 | shuffle40 | shuffle60; a method: can (default),
           bce, bootstrap_sigmoid, learnq_sigmoid, icnm; tiny. Reported: mAP and VOC07's
           11-point mAP (results.json: test.map, test.map_voc07, test.per_class_ap).

@@ -1,9 +1,9 @@
 """CAN on PASCAL VOC 2012 classification with Table-VI label shuffling (CAN paper).
 
 Command:  python -m nlx.main --config=configs/can_voc2012.py:shuffle40 \
-            --config.data.data_dir=DIR --config.model.pretrained=resnet34.safetensors
+            --config.data.data_dir=DIR --config.model.pretrained=resnet34-b627a593.pth
           DIR: VOCtrainval_11-May-2012.tar (or VOCdevkit/ extracted); the weights:
-          torchvision's ImageNet resnet34 as .safetensors.
+          torchvision's ImageNet resnet34 (its .pth, or .safetensors).
           Variants: clean | shuffle20 | shuffle40 | shuffle60; a method: can (default),
           bce, bootstrap_sigmoid, learnq_sigmoid, icnm; tiny. Reported: mAP and VOC07's
           11-point mAP (results.json: test.map, test.map_voc07, test.per_class_ap).

@@ -2,7 +2,7 @@
 tags were mapped to the 20 VOC classes).
 
 Command:  python -m nlx.main --config=configs/can_web.py \
-            --config.data.csv_file=DIR/web.csv --config.model.pretrained=resnet34.safetensors
+            --config.data.csv_file=DIR/web.csv --config.model.pretrained=resnet34-b627a593.pth
           web.csv: lines `path,tag1 tag2 ...` (paths relative to DIR, tags VOC class
           names, or the names in DIR/classes.txt); see nlx/data/datasets/multilabel_list.py.
           Variants: a method (can (default), bce, bootstrap_sigmoid, learnq_sigmoid,

@@ -1,7 +1,7 @@
 """CE on your own images: DIR/<class>/*.jpg (or a `path,label` CSV), ImageNet-style.
 
 Command:  python -m nlx.main --config=configs/ce_image_folder.py --config.data.data_dir=DIR
-          [--config.data.csv_file=labels.csv] [--config.model.pretrained=resnet18.safetensors]
+          [--config.data.csv_file=labels.csv] [--config.model.pretrained=resnet18-f37072fd.pth]
 Runtime:  depends on the data; ResNet-18 at 224x224 wants a GPU. Tiny: seconds.
 Expected: no reference figure (user data).
 """

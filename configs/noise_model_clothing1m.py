@@ -1,7 +1,7 @@
 """The noise-type model of Xiao et al. (CVPR 2015) on Clothing1M, where it was proposed.
 
 Command:  python -m nlx.main --config=configs/noise_model_clothing1m.py \
-            --config.data.data_dir=DIR --config.model.pretrained=resnet34.safetensors
+            --config.data.data_dir=DIR --config.model.pretrained=resnet34-b627a593.pth
           DIR: the Clothing1M release (see nlx/data/datasets/web_noisy.py); its clean
           training list is the clean subset D_c (`known_label`), from which C is
           estimated in closed form; the rest trains through the EM posterior.

@@ -1,7 +1,7 @@
 """SINet on Clothing1M (14 classes, 1M web images with real noise; Cheng et al., ECCV 2020).
 
 Command:  python -m nlx.main --config=configs/sinet_clothing1m.py:C \
-            --config.data.data_dir=DIR --config.model.pretrained=resnet34.safetensors
+            --config.data.data_dir=DIR --config.model.pretrained=resnet34-b627a593.pth
           DIR: the Clothing1M release (category_names_eng.txt, noisy/clean_label_kv.txt,
           the key lists and images/; see nlx/data/datasets/web_noisy.py).
           Variants: C (Model-C, weighted CE, default) | B (high-weight images only) |

@@ -4,7 +4,7 @@ ImageNet val of those classes as a second test set (Cheng et al., ECCV 2020).
 Command:  python -m nlx.main --config=configs/sinet_webvision.py:mini \
             --config.data.data_dir=DIR --config.data.imagenet_val_dir=VAL \
             --config.method.hierarchy=wordnet_hierarchy.txt \
-            --config.model.pretrained=resnet34.safetensors
+            --config.model.pretrained=resnet34-b627a593.pth
           DIR: the WebVision 1.0 resized release (info/*.txt, google/, flickr/,
           val_images_256/); VAL: ILSVRC 2012 val as <wnid>/*.JPEG folders. The class
           names are WordNet ids: give the hierarchy as `wnid parent_wnid` lines (e.g.

@@ -72,7 +72,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.hidden = (256, 256)       # mlp
   c.model.width = 32                # small_cnn: channels of the first layer
   c.model.dropout = 0.0
-  c.model.pretrained = ""           # resnet: torchvision-layout .safetensors / .npz
+  c.model.pretrained = ""           # resnet: torchvision state dict, .pth / .safetensors / .npz
   c.model.dtype = "float32"         # compute dtype: float32 | bfloat16
   c.model.conv = "auto"             # 3x3 convs: auto (chunked kernel gradient on one CPU
                                     # device, nlx.ops.conv) | xla

@@ -69,8 +69,9 @@ def sentiment(dataset: str, split: str, variant: str):
   sym40, clean), a method (default arnet; the others run as baselines), ARNet's
   prototypes (L16, L32, L64 (default), L128), an ARNet reading (paper (default), swav,
   running: `nlx.methods.arnet.READINGS`; a method's READINGS), tiny. Weights
-  (`--config.model.pretrained`): torchvision's ImageNet resnet34 state dict saved as
-  .safetensors. A GPU job (ResNet-34 at 224x224, 50 epochs); tiny: seconds on the CPU.
+  (`--config.model.pretrained`): torchvision's ImageNet resnet34 state dict, the
+  .pth file torchvision downloads (resnet34-b627a593.pth) or the same as .safetensors.
+  A GPU job (ResNet-34 at 224x224, 50 epochs); tiny: seconds on the CPU.
   """
   v = parse_variant(variant, **SENTIMENT_VARIANTS)
   c = base_config()

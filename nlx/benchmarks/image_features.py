@@ -4,8 +4,8 @@ Row i of the result is the globally pooled last-stage feature of image i (resize
 shorter side, centre crop, ImageNet normalisation), computed by the trainer's own padded
 prediction (`train.Trainer.predict_outputs`: batches of `batch_size`, the last one padded,
 so one compiled program serves every batch). With torchvision's ImageNet weights
-(`pretrained`, a state dict saved as .safetensors / .npz) these are ImageNet features;
-without, a randomly initialised network (for testing only).
+(`pretrained`: the .pth file torchvision downloads, or .safetensors / .npz) these are
+ImageNet features; without, a randomly initialised network (for testing only).
 """
 
 import jax
@@ -20,11 +20,11 @@ MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet's
 
 
 def extract(paths, *, model_name: str, pretrained: str, size: int, batch_size: int) -> np.ndarray:
-  """`[len(paths), D]` float32 features (D = 512 for the ImageNet ResNet-18/34).
+  """`[len(paths), D]` float32 features (D = 512 for ResNet-18/34, 2048 for ResNet-50).
 
   Args:
     paths: image files, in the order of the rows.
-    model_name: `resnet18_imagenet` or `resnet34_imagenet`.
+    model_name: `resnet18_imagenet`, `resnet34_imagenet` or `resnet50_imagenet`.
     pretrained: torchvision weights ("" for a random network).
     size: the crop size (the shorter side is resized to 256/224 of it first).
     batch_size: images per forward pass.

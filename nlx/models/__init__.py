@@ -16,11 +16,12 @@ from nlx.models.cnn import Cifar10Quick, SmallCNN
 from nlx.models.mlp import MLP
 from nlx.models.multimodal import MultimodalNet
 from nlx.models.outputs import Outputs
-from nlx.models.resnet import ResNet18, ResNet34
+from nlx.models.resnet import ResNet18, ResNet34, ResNet50
 from nlx.ops import conv as conv_ops
 
-NAMES = ("mlp", "small_cnn", "cifar10_quick", "resnet18", "resnet34", "resnet18_imagenet",
-         "resnet34_imagenet", "multimodal")
+RESNETS = {"resnet18": ResNet18, "resnet34": ResNet34, "resnet50": ResNet50}
+NAMES = ("mlp", "small_cnn", "cifar10_quick", *RESNETS, *(f"{n}_imagenet" for n in RESNETS),
+         "multimodal")
 
 
 class Model(NamedTuple):
@@ -58,10 +59,10 @@ def build_module(config, num_classes: int, input_shape, rng: jax.Array, *,
                     conv_fn=conv_fn, rngs=rngs)
   if name == "cifar10_quick":
     return Cifar10Quick(tuple(input_shape), num_classes, dtype=dtype, rngs=rngs)
-  if name in ("resnet18", "resnet34", "resnet18_imagenet", "resnet34_imagenet"):
-    ctor = ResNet18 if name.startswith("resnet18") else ResNet34
+  if name.removesuffix("_imagenet") in RESNETS:
     stem = "imagenet" if name.endswith("_imagenet") else "cifar"
-    return ctor(cin, num_classes, stem=stem, dtype=dtype, conv_fn=conv_fn, rngs=rngs)
+    return RESNETS[name.removesuffix("_imagenet")](cin, num_classes, stem=stem, dtype=dtype,
+                                                   conv_fn=conv_fn, rngs=rngs)
   raise ConfigError(f"unknown model {name!r}; known models: {', '.join(NAMES)}")
 
 

@@ -1,7 +1,9 @@
-"""ImageNet weights for ResNet-18/34 from a local torchvision-layout state dict.
+"""ImageNet weights for ResNet-18/34/50 from a local torchvision-layout state dict.
 
-The file is a torchvision `resnet18`/`resnet34` state dict saved as `.safetensors` or
-`.npz` (nlx never downloads weights). Keys map one to one onto `nlx.models.resnet`:
+The file is a torchvision `resnet18`/`resnet34`/`resnet50` state dict: the `.pth` file
+torchvision downloads (a `torch.save` zip, read without torch and without running any
+code: `nlx.data.safe_pickle.load_torch_state_dict`), or the same saved as `.safetensors`
+or `.npz` (nlx never downloads weights). Keys map one to one onto `nlx.models.resnet`:
 `layer1.0.conv1.weight` -> `layer1/0/conv1/kernel`. Conversions: conv OIHW -> HWIO,
 linear [out, in] -> [in, out], BatchNorm weight/running_mean/running_var ->
 scale/mean/var; `num_batches_tracked` is ignored. If the classifier's class count
@@ -17,13 +19,19 @@ from nlx.errors import DataError
 from nlx.io import reading
 
 _BN_NAMES = {"weight": "scale", "bias": "bias", "running_mean": "mean", "running_var": "var"}
-REWRITE = "save the torchvision state dict again (.safetensors or .npz) for model.pretrained"
+REWRITE = ("save the torchvision state dict again (.pth, .safetensors or .npz) for "
+           "model.pretrained")
+TORCH_SUFFIXES = (".pth", ".pt")
 
 
 def read_state_dict(path: str) -> dict[str, np.ndarray]:
   if not os.path.isfile(path):
     raise DataError(f"pretrained weights file not found: {path} (expected a torchvision "
-                    "ResNet state dict saved as .safetensors or .npz)")
+                    "ResNet state dict: the .pth file torchvision downloads, or .safetensors "
+                    "or .npz)")
+  if path.endswith(TORCH_SUFFIXES):
+    from nlx.data.safe_pickle import load_torch_state_dict
+    return load_torch_state_dict(path)
   if path.endswith(".safetensors"):
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
@@ -32,7 +40,7 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
   if path.endswith(".npz"):
     with reading(path, "NumPy .npz archive", REWRITE), np.load(path, allow_pickle=False) as f:
       return {k: f[k] for k in f.files}
-  raise DataError(f"pretrained weights must be .safetensors or .npz, got {path}")
+  raise DataError(f"pretrained weights must be .pth, .safetensors or .npz, got {path}")
 
 
 def _key(path) -> str:

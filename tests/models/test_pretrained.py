@@ -1,5 +1,8 @@
+import os
+
 import jax
 import jax.numpy as jnp
+import ml_dtypes
 import numpy as np
 import pytest
 from flax import nnx
@@ -9,10 +12,13 @@ from nlx import models
 from nlx.config_base import base_config
 from nlx.errors import DataError
 
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
-def torchvision_resnet_state_dict(stages, num_classes=1000, seed=0):
+
+def torchvision_resnet_state_dict(stages, num_classes=1000, seed=0, bottleneck=False):
   """A state dict with torchvision's resnet key names and shapes (written from the
-  torchvision architecture, independently of nlx's mapping), filled with random values."""
+  torchvision architecture, independently of nlx's mapping), filled with random values.
+  bottleneck: torchvision's `Bottleneck` blocks (resnet50): 1x1, 3x3, 1x1 (4x wider)."""
   rng = np.random.default_rng(seed)
   sd = {}
 
@@ -27,19 +33,23 @@ def torchvision_resnet_state_dict(stages, num_classes=1000, seed=0):
   bn("bn1", 64)
   cin = 64
   for i, n in enumerate(stages):
-    cout = 64 * 2 ** i
+    width = 64 * 2 ** i
+    cout = 4 * width if bottleneck else width
     for j in range(n):
       p = f"layer{i + 1}.{j}"
-      sd[f"{p}.conv1.weight"] = rng.normal(
-          size=(cout, cin if j == 0 else cout, 3, 3)).astype(np.float32) * 0.05
-      bn(f"{p}.bn1", cout)
-      sd[f"{p}.conv2.weight"] = rng.normal(size=(cout, cout, 3, 3)).astype(np.float32) * 0.05
-      bn(f"{p}.bn2", cout)
-      if j == 0 and i > 0:
+      block_in = cin if j == 0 else cout
+      if bottleneck:
+        convs = [(width, block_in, 1), (width, width, 3), (cout, width, 1)]
+      else:
+        convs = [(cout, block_in, 3), (cout, cout, 3)]
+      for k, (o, c, size) in enumerate(convs, 1):
+        sd[f"{p}.conv{k}.weight"] = rng.normal(size=(o, c, size, size)).astype(np.float32) * 0.05
+        bn(f"{p}.bn{k}", o)
+      if j == 0 and (i > 0 or cin != cout):
         sd[f"{p}.downsample.0.weight"] = rng.normal(size=(cout, cin, 1, 1)).astype(np.float32) * 0.1
         bn(f"{p}.downsample.1", cout)
     cin = cout
-  sd["fc.weight"] = rng.normal(size=(num_classes, 512)).astype(np.float32) * 0.01
+  sd["fc.weight"] = rng.normal(size=(num_classes, cin)).astype(np.float32) * 0.01
   sd["fc.bias"] = rng.normal(size=num_classes).astype(np.float32)
   return sd
 
@@ -99,3 +109,66 @@ def test_missing_unexpected_and_mismatched_keys_are_named(resnet18_file, tmp_pat
     create("resnet18", str(d / "r18.npz"))
   with pytest.raises(DataError, match="not found"):
     create("resnet18_imagenet", str(tmp_path / "nope.npz"))
+
+
+def torch_conv_bn(x, sd, conv, bn, stride=1):
+  """Reference in torch's layout (NCHW input, OIHW weight, padding k // 2), then eval-mode
+  BatchNorm from the state dict: `x [B, H, W, C]` -> `[B, H', W', O]`."""
+  w = sd[f"{conv}.weight"]
+  pad = w.shape[-1] // 2
+  y = jax.lax.conv_general_dilated(jnp.asarray(x.transpose(0, 3, 1, 2)), w, (stride, stride),
+                                   ((pad, pad), (pad, pad)),
+                                   dimension_numbers=("NCHW", "OIHW", "NCHW"),
+                                   precision="highest")
+  y = np.asarray(y).transpose(0, 2, 3, 1)
+  return ((y - sd[f"{bn}.running_mean"]) / np.sqrt(sd[f"{bn}.running_var"] + 1e-5)
+          * sd[f"{bn}.weight"] + sd[f"{bn}.bias"])
+
+
+@pytest.mark.parametrize("layer,stride", [("layer1", 1), ("layer2", 2)])
+def test_resnet50_bottleneck_computes_torchvisions_block(tmp_path, layer, stride):
+  sd = torchvision_resnet_state_dict((3, 4, 6, 3), bottleneck=True)
+  np.savez(tmp_path / "r50.npz", **sd)
+  m = create("resnet50_imagenet", str(tmp_path / "r50.npz"))
+  assert m.feature_dim == 2048 and m.params.to_pure_dict()["fc"]["kernel"].shape == (2048, 1000)
+  block = getattr(nnx.merge(m.graphdef, m.params, m.state), layer)[0]
+  cin = 64 if layer == "layer1" else 256
+  x = np.random.default_rng(2).normal(size=(2, 8, 8, cin)).astype(np.float32)
+  relu = lambda v: np.maximum(v, 0)  # noqa: E731
+  p = f"{layer}.0"
+  h = relu(torch_conv_bn(x, sd, f"{p}.conv1", f"{p}.bn1"))
+  h = relu(torch_conv_bn(h, sd, f"{p}.conv2", f"{p}.bn2", stride))  # v1.5: the 3x3 strides
+  h = torch_conv_bn(h, sd, f"{p}.conv3", f"{p}.bn3")
+  want = relu(h + torch_conv_bn(x, sd, f"{p}.downsample.0", f"{p}.downsample.1", stride))
+  got = block(jnp.asarray(x), train=False)
+  assert got.shape == (2, 8 // stride, 8 // stride, 4 * (cin if layer == "layer1" else 128))
+  np.testing.assert_allclose(np.asarray(got), want, rtol=2e-4, atol=2e-4)
+
+
+def test_a_resnet50_file_into_resnet34_names_the_first_keys_that_do_not_fit(tmp_path):
+  np.savez(tmp_path / "r50.npz", **torchvision_resnet_state_dict((3, 4, 6, 3), bottleneck=True))
+  with pytest.raises(DataError, match=r"unexpected keys: \['layer1.0.bn3.bias'") as e:
+    create("resnet34_imagenet", str(tmp_path / "r50.npz"))
+  assert "\n" not in str(e.value)
+
+
+def test_a_torch_pth_file_is_read_without_torch():
+  """The fixture was written by torch.save (tests/models/fixtures/make_torch_state_dict.py):
+  every tensor equals its closed form, views of one storage included."""
+  from nlx.data.safe_pickle import load_torch_state_dict
+  path = os.path.join(FIXTURES, "torch_state_dict.pth")
+  got = load_torch_state_dict(path)
+  big = np.arange(24, dtype=np.float32).reshape(4, 6)
+  want = {"conv1.weight": np.arange(54, dtype=np.float32).reshape(2, 3, 3, 3) / 10,
+          "rows.1.to.2": big[1:3], "transposed": big.T, "every.other.column": big[:, ::2],
+          "bn1.num_batches_tracked": np.array(7), "half": np.array([1.5, -2.0], np.float16),
+          "bfloat16": np.array([0.5, 3.0], ml_dtypes.bfloat16),
+          "double": np.array([[1e-300, 2.0]]), "flags": np.array([True, False, True]),
+          "empty": np.zeros((0, 3), np.float32)}
+  assert list(got) == list(want)  # the file's order
+  for k, v in want.items():
+    assert got[k].dtype == v.dtype and got[k].shape == v.shape, k
+    np.testing.assert_array_equal(got[k], v, err_msg=k)
+  # model.pretrained reads .pth (and .pt) through the same reader
+  from nlx.models.pretrained import read_state_dict
+  assert read_state_dict(path).keys() == want.keys()
