@@ -49,6 +49,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.tfds_clean_label_field = "label"  # tfds: the clean label (evaluation only)
   c.data.tfds_splits = ("train", "test")  # tfds: (train, test) or (train, val, test) splits
   c.data.anp_drop_between = False   # multimodal_anp: two cuts, the posts between dropped
+  c.data.backbone = ""              # image_folder_features: the pretrained network whose
+                                    # pooled features the run trains on (resnet50_imagenet)
+  c.data.backbone_weights = ""      # its torchvision state dict (.pth/.safetensors/.npz)
+  c.data.features_cache = ""        # where extracted features are kept ("": ~/.cache/nlx/features)
   c.data.batch_size = 128
   c.data.eval_batch_size = 256
   c.data.num_threads = 2            # grain read threads

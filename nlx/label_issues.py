@@ -76,7 +76,8 @@ def write(workdir: str, issues: LabelIssues, dataset) -> None:
   """
   names = list(dataset.class_names)
   split = dataset.train
-  paths = split.inputs if split.decode is not None else None
+  paths = split.paths if split.paths is not None else (
+      split.inputs if split.decode is not None else None)
   path = os.path.join(workdir, CSV_NAME)
   with replacing(path, newline="") as f:
     w = csv.writer(f)

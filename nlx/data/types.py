@@ -28,6 +28,9 @@ class Split:
   # (e.g. `known_label`: the clean label where the protocol gives it, else -1).
   extras: dict = dataclasses.field(default_factory=dict)
   token_ids: np.ndarray | None = None
+  # The files the examples come from, where `inputs` are not the paths themselves
+  # (features extracted from images: nlx.data.datasets.image_features), else None.
+  paths: np.ndarray | None = None
 
   def __len__(self):
     return len(self.labels)
@@ -43,7 +46,8 @@ class Split:
     return Split(self.inputs[idx], self.labels[idx], self.clean_labels[idx], self.decode,
                  None if self.groups is None else self.groups[idx],
                  {k: v[idx] for k, v in self.extras.items()},
-                 None if self.token_ids is None else self.token_ids[idx])
+                 None if self.token_ids is None else self.token_ids[idx],
+                 None if self.paths is None else self.paths[idx])
 
   def model_inputs(self, idx) -> np.ndarray:
     """The model's input for example(s) `idx` (an int or an index array), decoded:

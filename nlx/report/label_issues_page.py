@@ -28,7 +28,11 @@ CSV_NAME, JSON_NAME = "label_issues.csv", "label_issues.json"
 
 
 def _image(split, i: int):
-  x = split.inputs[i] if split.decode is None else split.decode(split.inputs[i])
+  if split.paths is not None:  # features of image files: show the file
+    from nlx.data.datasets.image_folder import decode_image
+    x = decode_image(str(split.paths[i]))
+  else:
+    x = split.inputs[i] if split.decode is None else split.decode(split.inputs[i])
   x = np.asarray(x)
   if x.ndim == 3 and x.shape[-1] == 1:
     x = x[..., 0]
