@@ -7,7 +7,8 @@ Command:  python -m nlx.main --config=configs/image_folder_features.py \
           downloads to ~/.cache/torch/hub/checkpoints, or the same as .safetensors/.npz;
           --config.data.backbone=resnet18_imagenet|resnet34_imagenet for those files)
 Runtime:  the extraction, once per image list, weights and transform (cached in
-          ~/.cache/nlx/features, resumed when killed), then seconds for the head.
+          ~/.cache/nlx/features, resumed when killed: nlx.feature_cache), then seconds
+          for the head.
 Writes:   label_issues.csv (with each image's path), label_issues.png, results.json.
 Expected: no reference figure (user data); the CIFAR-10N check is in experiments/results.
 """
@@ -18,7 +19,7 @@ from nlx.config_base import base_config, make_tiny, parse_variant
 def get_config(variant: str = ""):
   v = parse_variant(variant)
   c = base_config()
-  c.data.name = "image_folder_features"
+  c.data.name = "image_folder"
   c.data.backbone = "resnet50_imagenet"
   c.data.image_size = 224
   c.data.split = "80/20"

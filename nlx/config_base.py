@@ -49,8 +49,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.tfds_clean_label_field = "label"  # tfds: the clean label (evaluation only)
   c.data.tfds_splits = ("train", "test")  # tfds: (train, test) or (train, val, test) splits
   c.data.anp_drop_between = False   # multimodal_anp: two cuts, the posts between dropped
-  c.data.backbone = ""              # image_folder_features: the pretrained network whose
-                                    # pooled features the run trains on (resnet50_imagenet)
+  c.data.backbone = ""              # image files: a pretrained network (resnet50_imagenet)
+                                    # whose pooled features the run trains on (nlx.feature_cache)
   c.data.backbone_weights = ""      # its torchvision state dict (.pth/.safetensors/.npz)
   c.data.features_cache = ""        # where extracted features are kept ("": ~/.cache/nlx/features)
   c.data.batch_size = 128

@@ -22,6 +22,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 import tqdm
@@ -29,7 +30,16 @@ from absl import logging
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from nlx import checkpointing, collapse, dynamics, label_issues, methods, models, optim
+from nlx import (
+  checkpointing,
+  collapse,
+  dynamics,
+  feature_cache,
+  label_issues,
+  methods,
+  models,
+  optim,
+)
 from nlx import data as data_lib
 from nlx import metrics as metrics_lib
 from nlx import workdir as workdir_lib
@@ -192,12 +202,17 @@ class Trainer:
         config.method, dataset=dataset, model=model, rng=method_rng, new_model=new_model)
     self.tx, self.schedule = optim.build(config.optimizer, self.steps_per_epoch,
                                          config.train.num_epochs)
-    params = {"model": model.params, "method": method_params}
-    state = TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=model.state,
-                       opt_state=self.tx.init(params), method_state=method_state, rng=state_rng)
-    # Own buffers for every leaf: a method may use one array twice (donation needs distinct).
-    state = jax.tree.map(lambda x: jnp.array(x, copy=True), state)
-    self.initial_state = jax.device_put(state, self.replicated)
+    self.learning_rate = jax.jit(self.schedule)  # the logged rate: one program, not op by op
+    def initial_state(params, model_state, method_state, rng):
+      # Own buffers for every leaf (a copy in the program, so no output is an input passed
+      # through): a method may use one array twice, and donation needs distinct buffers.
+      state = TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=model_state,
+                         opt_state=self.tx.init(params), method_state=method_state, rng=rng)
+      return jax.tree.map(lambda x: jnp.array(x, copy=True), state)
+
+    # one compiled program for the whole state (not one small one per leaf shape: start-up)
+    self.initial_state = jax.jit(initial_state, out_shardings=self.replicated)(
+        {"model": model.params, "method": method_params}, model.state, method_state, state_rng)
 
     task = Task(dataset.num_classes, len(dataset.train), dataset.mean, dataset.std,
                 jnp.bfloat16 if config.model.dtype == "bfloat16" else jnp.float32,
@@ -333,9 +348,64 @@ class Trainer:
     return metrics_lib.classification_metrics(logits, split.clean_labels, self.dataset.num_classes)
 
 
+def load_dataset(config, mesh: Mesh | None = None) -> data_lib.Dataset:
+  """`config.data`'s dataset; with `data.backbone`, its images embedded by that pretrained
+  network (`embedded`), so the run trains on features."""
+  dataset = data_lib.load_dataset(config)
+  return embedded(dataset, config, mesh) if config.data.backbone else dataset
+
+
+def embedded(dataset: data_lib.Dataset, config, mesh: Mesh | None = None) -> data_lib.Dataset:
+  """`dataset` (image files) with every split's images replaced by the pooled features of
+  the pretrained `data.backbone` (`data.backbone_weights`; `nlx.feature_cache.RANDOM`: a
+  random network), cached by `nlx.feature_cache` and computed, on a miss, by this module's
+  own prediction path (`Trainer.predict_outputs`: decode, `resize_crop_flip`'s eval crop
+  at `data.image_size`, the dataset's normalisation, padded batches of
+  `data.eval_batch_size` sharded over the mesh). Each split keeps its files in `paths`."""
+  cfg = config.data
+  splits = [s for s in (dataset.train, dataset.val, dataset.test) if s is not None]
+  if any(s.decode is None for s in splits):
+    raise ConfigError(f"data.backbone embeds image files; {dataset.name} holds arrays "
+                      "(unset data.backbone, or use image_folder)")
+  paths = np.concatenate([s.inputs for s in splits])
+  whole = data_lib.Split(paths, np.zeros(len(paths), np.int64), np.zeros(len(paths), np.int64),
+                         decode=splits[0].decode)
+  key = feature_cache.cache_key(paths, cfg.backbone_weights, cfg.backbone, cfg.image_size,
+                                "resize_crop_flip eval crop", list(dataset.mean),
+                                list(dataset.std))
+  backbone = []  # built on the first block to extract (a cached run never builds it)
+
+  def embed(indices: np.ndarray) -> np.ndarray:
+    if not backbone:
+      c = ml_collections.ConfigDict(config.to_dict())
+      c.model.name, c.model.dtype, c.model.conv = cfg.backbone, "float32", "xla"
+      c.model.pretrained = "" if cfg.backbone_weights == feature_cache.RANDOM else \
+          cfg.backbone_weights
+      c.data.augment, c.data.on_device = "resize_crop_flip", False
+      c.data.batch_size = jax.device_count()
+      c.method = methods.default_config("ce")
+      ds = dataclasses.replace(dataset, train=whole, test=whole, val=None)
+      backbone.append(Trainer(c, ds, mesh))
+    trainer = backbone[0]
+    return trainer.predict_outputs(trainer.initial_state, whole.subset(indices))[1]
+
+  feats = feature_cache.cached_features(paths, key, cfg.features_cache or
+                                        feature_cache.default_dir(), embed,
+                                        progress=config.train.progress_bar)
+  out, start = [], 0
+  for s in splits:
+    out.append(dataclasses.replace(s, inputs=feats[start:start + len(s)], decode=None,
+                                   paths=s.inputs))
+    start += len(s)
+  return dataclasses.replace(
+      dataset, train=out[0], test=out[-1], val=out[1] if len(out) == 3 else None,
+      mean=(0.0,), std=(1.0,), info={**dataset.info, "backbone": cfg.backbone,
+                                     "feature_dim": int(feats.shape[1])})
+
+
 def restore(config, workdir: str, dataset: data_lib.Dataset | None = None):
   """`(trainer, state)` from the latest checkpoint in `workdir` (e.g. a finished run)."""
-  trainer = Trainer(config, dataset or data_lib.load_dataset(config))
+  trainer = Trainer(config, dataset or load_dataset(config))
   with Checkpointer(os.path.join(workdir, "checkpoints")) as ckpt:
     step = ckpt.latest_step()
     if step is None:
@@ -431,7 +501,7 @@ class _Loop:
     _check_finite(fetched, self.last_ckpt)
     self.metrics.log({"kind": "train", "step": step, "epoch": step / self.spe,
                       **{k: float(np.mean([x[k] for _, x in fetched])) for k in fetched[-1][1]},
-                      "learning_rate": float(self.trainer.schedule(step - 1))})
+                      "learning_rate": float(self.trainer.learning_rate(step - 1))})
 
   def save(self, step: int, state: TrainState) -> None:
     if self.tracker is not None:  # the sums this checkpoint's resume reloads, first
@@ -548,7 +618,7 @@ def _train_with(config, workdir, run, ckpt: Checkpointer, start_time, is_main, m
                 dataset) -> dict:
   start_step = ckpt.latest_step()
   extension = run.resume(config, start_step)  # ConfigError unless this run continues
-  dataset = dataset or data_lib.load_dataset(config)
+  dataset = dataset or load_dataset(config, mesh)
   trainer = Trainer(config, dataset, mesh)
   state = trainer.initial_state
   it = trainer.train_iterator(config.train.num_epochs)

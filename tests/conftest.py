@@ -104,6 +104,45 @@ def count_train_steps(monkeypatch) -> list:
   return calls
 
 
+def torchvision_resnet_state_dict(stages, num_classes=1000, seed=0, bottleneck=False):
+  """A state dict with torchvision's resnet key names and shapes (written from the
+  torchvision architecture, independently of nlx's mapping), filled with random values.
+  bottleneck: torchvision's `Bottleneck` blocks (resnet50): 1x1, 3x3, 1x1 (4x wider)."""
+  rng = np.random.default_rng(seed)
+  sd = {}
+
+  def bn(prefix, c):
+    sd[f"{prefix}.weight"] = rng.uniform(0.5, 1.5, c).astype(np.float32)
+    sd[f"{prefix}.bias"] = rng.normal(size=c).astype(np.float32)
+    sd[f"{prefix}.running_mean"] = rng.normal(size=c).astype(np.float32)
+    sd[f"{prefix}.running_var"] = rng.uniform(0.5, 2.0, c).astype(np.float32)
+    sd[f"{prefix}.num_batches_tracked"] = np.array(100, np.int64)
+
+  sd["conv1.weight"] = rng.normal(size=(64, 3, 7, 7)).astype(np.float32) * 0.1
+  bn("bn1", 64)
+  cin = 64
+  for i, n in enumerate(stages):
+    width = 64 * 2 ** i
+    cout = 4 * width if bottleneck else width
+    for j in range(n):
+      p = f"layer{i + 1}.{j}"
+      block_in = cin if j == 0 else cout
+      if bottleneck:
+        convs = [(width, block_in, 1), (width, width, 3), (cout, width, 1)]
+      else:
+        convs = [(cout, block_in, 3), (cout, cout, 3)]
+      for k, (o, c, size) in enumerate(convs, 1):
+        sd[f"{p}.conv{k}.weight"] = rng.normal(size=(o, c, size, size)).astype(np.float32) * 0.05
+        bn(f"{p}.bn{k}", o)
+      if j == 0 and (i > 0 or cin != cout):
+        sd[f"{p}.downsample.0.weight"] = rng.normal(size=(cout, cin, 1, 1)).astype(np.float32) * 0.1
+        bn(f"{p}.downsample.1", cout)
+    cin = cout
+  sd["fc.weight"] = rng.normal(size=(num_classes, cin)).astype(np.float32) * 0.01
+  sd["fc.bias"] = rng.normal(size=num_classes).astype(np.float32)
+  return sd
+
+
 def main_env(devices=None):
   """The environment of an `nlx.main` subprocess: this checkout, the CPU, `devices` host
   devices (None: jax's default, one)."""

@@ -229,7 +229,7 @@ def test_registry_passes_each_name_its_fixed_arguments(tmp_path, name, message):
 def test_every_registered_name_has_a_loader():
   import importlib
   import inspect
-  assert len(datasets.NAMES) == 22 and "image_folder_features" in datasets.NAMES
+  assert len(datasets.NAMES) == 21 and "image_folder" in datasets.NAMES
   for name in datasets.NAMES:
     module, function, *args = datasets.REGISTRY[name]
     loader = getattr(importlib.import_module(f"nlx.data.datasets.{module}"), function)

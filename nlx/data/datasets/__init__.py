@@ -22,7 +22,6 @@ REGISTRY = {
     "fashion_mnist": ("fashion_mnist", "load"),
     "face_sentiment": ("face_sentiment", "load"),
     "image_folder": ("image_folder", "load"),
-    "image_folder_features": ("image_features", "load"),
     "features": ("features", "load"),
     "fi": ("emotion", "load", "fi"),
     "emotion6": ("emotion", "load", "emotion6"),

@@ -1,5 +1,6 @@
-"""Features of the user's own images (nlx.data.datasets.image_features): what is extracted,
-the cache's key, resuming, and the run's label issues naming the files."""
+"""Features of the user's own images (`data.backbone`: nlx.train.embedded and
+nlx.feature_cache): what is extracted, the cache's key, resuming, and the run's label
+issues naming the files."""
 
 import csv
 import os
@@ -8,18 +9,18 @@ import jax
 import ml_collections
 import numpy as np
 import pytest
-from conftest import load_config, write_image_folder
+from conftest import load_config, torchvision_resnet_state_dict, write_image_folder
 from PIL import Image
 
-from nlx import data as data_lib
-from nlx import models, train
-from nlx.data.datasets import image_features
-from nlx.errors import DataError
+from nlx import feature_cache, models, train
+from nlx.errors import ConfigError, DataError
 
 
 def config_for(root, cache, **data):
+  """The tiny config on `root`; the backbone a ResNet-18 with the fixture's weights."""
   c = load_config("image_folder_features", "tiny")
   c.data.data_dir, c.data.features_cache = str(root), str(cache)
+  c.data.backbone_weights = str(root.parent / "r18.npz")
   for k, v in data.items():
     setattr(c.data, k, v)
   return c
@@ -29,13 +30,14 @@ def config_for(root, cache, **data):
 def folder(tmp_path):
   root = tmp_path / "images"
   write_image_folder(root, 10, size=(40, 30))  # 20 images, 30 wide: the crop's resize acts
+  np.savez(tmp_path / "r18.npz", **torchvision_resnet_state_dict((2, 2, 2, 2)))
   return root
 
 
-def reference_features(path, size=32):
-  """The backbone's pooled features of one file, worked out apart from the extractor:
-  PIL's shorter side to round(size * 256 / 224), centre crop, ImageNet's mean and std
-  in numpy, then nlx's random ResNet-18 (key 0) on that one image."""
+def reference_features(path, weights, size=32):
+  """The backbone's pooled features of one file, worked out apart from the trainer: PIL's
+  shorter side to round(size * 256 / 224), centre crop, ImageNet's mean and std in
+  numpy, then nlx's ResNet-18 with `weights` on that one image."""
   with Image.open(path) as im:
     im = im.convert("RGB")
     w, h = im.size
@@ -48,21 +50,23 @@ def reference_features(path, size=32):
   x = x[top:top + size, left:left + size] / 255.0
   x = (x - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
   cfg = ml_collections.ConfigDict({"name": "resnet18_imagenet", "dtype": "float32",
-                                   "conv": "xla", "pretrained": ""})
+                                   "conv": "xla", "pretrained": str(weights)})
   m = models.create(cfg, 1000, (size, size, 3), jax.random.key(0))
   out, _ = models.apply(m.graphdef, m.params, m.state, x[None].astype(np.float32), train=False)
   return np.asarray(out.features[0])
 
 
 def test_each_split_holds_its_files_features_and_paths(folder, tmp_path):
-  ds = data_lib.load_dataset(config_for(folder, tmp_path / "cache"))
+  ds = train.load_dataset(config_for(folder, tmp_path / "cache"))
   assert ds.train.inputs.shape == (16, 512) and ds.test.inputs.shape == (4, 512)
   assert ds.info["backbone"] == "resnet18_imagenet" and ds.info["feature_dim"] == 512
+  assert ds.train.decode is None and ds.mean == (0.0,) and ds.std == (1.0,)
   assert ds.class_names == ["cat", "dog"]
   for split in (ds.train, ds.test):
     assert split.paths is not None and len(split.paths) == len(split)
     for i in (0, len(split) - 1):  # the first and the last (a padded batch's) example
-      np.testing.assert_allclose(split.inputs[i], reference_features(split.paths[i]),
+      np.testing.assert_allclose(split.inputs[i], reference_features(split.paths[i],
+                                                                    folder.parent / "r18.npz"),
                                  rtol=1e-4, atol=1e-4)
       assert split.labels[i] == ["cat", "dog"].index(os.path.basename(
           os.path.dirname(split.paths[i])))
@@ -72,27 +76,30 @@ def test_each_split_holds_its_files_features_and_paths(folder, tmp_path):
 
 
 def count_extractions(monkeypatch) -> list:
-  calls, real = [], image_features.Extractor.__call__
+  """The images of each block the backbone embeds from here on."""
+  calls, real = [], feature_cache.cached_features
 
-  def counted(self, paths, *args, **kwargs):
-    calls.append(len(paths))
-    return real(self, paths, *args, **kwargs)
-  monkeypatch.setattr(image_features.Extractor, "__call__", counted)
+  def counting(paths, key, cache_dir, embed, progress=True):
+    def counted(indices):
+      calls.append(len(indices))
+      return embed(indices)
+    return real(paths, key, cache_dir, counted, progress)
+  monkeypatch.setattr(feature_cache, "cached_features", counting)
   return calls
 
 
 def test_the_cache_serves_the_same_list_and_a_changed_image_is_extracted_again(
     folder, tmp_path, monkeypatch):
   calls = count_extractions(monkeypatch)
-  first = data_lib.load_dataset(config_for(folder, tmp_path / "cache"))
+  first = train.load_dataset(config_for(folder, tmp_path / "cache"))
   assert calls == [20]
-  again = data_lib.load_dataset(config_for(folder, tmp_path / "cache"))
+  again = train.load_dataset(config_for(folder, tmp_path / "cache"))
   assert calls == [20]  # read from the cache
   np.testing.assert_array_equal(again.train.inputs, first.train.inputs)
   # another image in the same file: a fresh key, a fresh extraction, other features
   path = str(first.train.paths[0])
   Image.fromarray(np.zeros((40, 30, 3), np.uint8)).save(path)
-  changed = data_lib.load_dataset(config_for(folder, tmp_path / "cache"))
+  changed = train.load_dataset(config_for(folder, tmp_path / "cache"))
   assert calls == [20, 20]
   assert not np.allclose(changed.train.inputs[0], first.train.inputs[0])
   np.testing.assert_array_equal(changed.train.inputs[1:], first.train.inputs[1:])
@@ -103,51 +110,56 @@ def test_the_key_changes_with_the_weights_the_size_and_the_list(folder, tmp_path
   (tmp_path / "a.npz").write_bytes(b"one")
   (tmp_path / "b.npz").write_bytes(b"two")
   a, b = str(tmp_path / "a.npz"), str(tmp_path / "b.npz")
-  key = image_features.cache_key(paths, "resnet18_imagenet", a, 32)
-  assert key == image_features.cache_key(list(paths), "resnet18_imagenet", a, 32)
-  others = {image_features.cache_key(paths, "resnet18_imagenet", b, 32),
-            image_features.cache_key(paths, "resnet34_imagenet", a, 32),
-            image_features.cache_key(paths, "resnet18_imagenet", a, 64),
-            image_features.cache_key(paths[::-1], "resnet18_imagenet", a, 32),
-            image_features.cache_key(paths[:-1], "resnet18_imagenet", a, 32)}
+  key = feature_cache.cache_key(paths, a, "resnet18_imagenet", 32)
+  assert key == feature_cache.cache_key(list(paths), a, "resnet18_imagenet", 32)
+  others = {feature_cache.cache_key(paths, b, "resnet18_imagenet", 32),
+            feature_cache.cache_key(paths, a, "resnet34_imagenet", 32),
+            feature_cache.cache_key(paths, a, "resnet18_imagenet", 64),
+            feature_cache.cache_key(paths[::-1], a, "resnet18_imagenet", 32),
+            feature_cache.cache_key(paths[:-1], a, "resnet18_imagenet", 32)}
   assert key not in others and len(others) == 5
   (tmp_path / "a.npz").write_bytes(b"ONE")  # same size, other bytes
-  assert image_features.cache_key(paths, "resnet18_imagenet", a, 32) != key
+  assert feature_cache.cache_key(paths, a, "resnet18_imagenet", 32) != key
   (tmp_path / "a.npz").write_bytes(b"one")
-  assert image_features.cache_key(paths, "resnet18_imagenet", a, 32) == key
+  assert feature_cache.cache_key(paths, a, "resnet18_imagenet", 32) == key
   st = os.stat(paths[3])  # an image rewritten: same size, a later modification time
   os.utime(paths[3], ns=(st.st_atime_ns, st.st_mtime_ns + 1))
-  assert image_features.cache_key(paths, "resnet18_imagenet", a, 32) != key
+  assert feature_cache.cache_key(paths, a, "resnet18_imagenet", 32) != key
 
 
 def test_a_killed_extraction_resumes_at_its_first_missing_block(folder, tmp_path, monkeypatch):
-  whole = data_lib.load_dataset(config_for(folder, tmp_path / "whole"))
-  monkeypatch.setattr(image_features, "BLOCK", 6)  # blocks of 6, 6, 6, 2
-  calls, real = [], image_features.Extractor.__call__
+  whole = train.load_dataset(config_for(folder, tmp_path / "whole"))
+  monkeypatch.setattr(feature_cache, "BLOCK", 6)  # blocks of 6, 6, 6, 2
+  calls = count_extractions(monkeypatch)
+  real = feature_cache.cached_features
 
-  def dies_on_the_third_block(self, paths, *args, **kwargs):
-    calls.append(len(paths))
-    if len(calls) == 3:
-      raise KeyboardInterrupt
-    return real(self, paths, *args, **kwargs)
-  monkeypatch.setattr(image_features.Extractor, "__call__", dies_on_the_third_block)
+  def dies_on_the_third_block(paths, key, cache_dir, embed, progress=True):
+    def embed_or_die(indices):  # called after `calls` counted its block
+      if len(calls) == 3:
+        raise KeyboardInterrupt
+      return embed(indices)
+    return real(paths, key, cache_dir, embed_or_die, progress)
+  monkeypatch.setattr(feature_cache, "cached_features", dies_on_the_third_block)
   with pytest.raises(KeyboardInterrupt):
-    data_lib.load_dataset(config_for(folder, tmp_path / "cache"))
+    train.load_dataset(config_for(folder, tmp_path / "cache"))
   (entry,) = os.listdir(tmp_path / "cache")
   assert sorted(os.listdir(tmp_path / "cache" / entry)) == ["block_000000.npy",
                                                              "block_000001.npy"]
-  calls.clear()
-  resumed = data_lib.load_dataset(config_for(folder, tmp_path / "cache"))
+  monkeypatch.setattr(feature_cache, "cached_features", real)
+  calls = count_extractions(monkeypatch)
+  resumed = train.load_dataset(config_for(folder, tmp_path / "cache"))
   assert calls == [6, 2]  # the third and fourth blocks only
   np.testing.assert_allclose(resumed.train.inputs, whole.train.inputs, rtol=1e-5, atol=1e-5)
   assert os.listdir(tmp_path / "cache" / entry) == ["features.npy"]
 
 
-def test_missing_weights_and_a_missing_backbone_are_named(folder, tmp_path):
+def test_missing_weights_and_a_dataset_of_arrays_are_named(folder, tmp_path):
   with pytest.raises(DataError, match=r"backbone_weights: file not found: .*nope\.pth"):
-    data_lib.load_dataset(config_for(folder, tmp_path, backbone_weights=str(tmp_path / "nope.pth")))
-  with pytest.raises(Exception, match="needs data.backbone"):
-    data_lib.load_dataset(config_for(folder, tmp_path, backbone=""))
+    train.load_dataset(config_for(folder, tmp_path, backbone_weights=str(tmp_path / "nope.pth")))
+  digits = load_config("quickstart", "tiny")
+  digits.data.backbone = "resnet18_imagenet"
+  with pytest.raises(ConfigError, match="data.backbone embeds image files; digits holds arrays"):
+    train.load_dataset(digits)
 
 
 def test_the_run_names_each_suspect_by_its_file(folder, tmp_path):
