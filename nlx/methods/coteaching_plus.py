@@ -7,7 +7,7 @@ one jitted step updates both. Per step, with e = step // steps_per_epoch (0-base
   default the training set's noise rate; num_gradual = 10 = the paper's E_k): the
   authors' `rate_schedule = linspace(0, tau, num_gradual)` read at their epoch e + 1
   (their training loop starts at epoch 1), so R reaches tau at e = num_gradual - 2;
-- candidates: all examples while `e + 1 < init_epochs` (plain Co-teaching; the
+- candidates: all examples while `e + 1 < init_epochs` (default 20; plain Co-teaching; the
   authors' `epoch < init_epoch`, with their 1-based epochs), afterwards the examples
   on which the two networks' predictions disagree;
 - each network keeps the `floor((1 - R) * |candidates|)` candidates with the smallest

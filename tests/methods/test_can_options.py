@@ -120,3 +120,16 @@ def test_can_defaults_are_the_documented_ones():
       "name": "can", "quality_dim": 16, "hidden": 128, "mi_weight": 0.3, "tau_start": 1.0,
       "tau_end": 0.5, "anneal_epochs": 10, "init_gain": 3.0, "tau_rate": 1e-4,
       "tau_schedule": "geometric", "init": "identity"}
+
+
+def test_latent_precision_and_recall_are_zero_without_positives():
+  """No latent label above 1/2 (and no clean positive): precision and recall are 0, not
+  0/0; one latent positive that is clean: precision 1."""
+  q = jnp.full((2, 3), -1.0)
+  noisy = jnp.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+  m = can.latent_label_metrics(q, noisy, jnp.zeros((2, 3)), jnp.zeros((2, 2)))
+  assert float(m["latent_precision"]) == 0.0 and float(m["latent_recall"]) == 0.0
+  q = q.at[1, 2].set(2.0)
+  clean = jnp.zeros((2, 3)).at[1, 2].set(1.0)
+  m = can.latent_label_metrics(q, noisy, clean, jnp.zeros((2, 2)))
+  assert float(m["latent_precision"]) == 1.0 and float(m["latent_recall"]) == 1.0

@@ -595,3 +595,29 @@ def test_noise_model_defaults_are_the_documented_ones():
   assert "Defaults: pretrain_epochs = 5, z_loss_scale = 0.1, shared_trunk False." in doc
   assert noise_model.default_config().to_dict() == {
       "name": "noise_model", "pretrain_epochs": 5, "z_loss_scale": 0.1, "shared_trunk": False}
+
+
+def test_coteaching_plus_defaults_and_a_batch_without_disagreement(step_context):
+  """init_epochs defaults to the documented 20; after it, two networks that agree on every
+  example leave no candidate: the loss is 0 on every example (not 0 * B / 0)."""
+  assert coteaching_plus.default_config().init_epochs == 20
+  assert coteaching_plus.default_config().num_gradual == 10
+  trainer = make_trainer("coteaching_plus", init_epochs=0, forget_rate=0.0)
+  s0 = trainer.initial_state
+  batch = first_batch(trainer)
+  x = train.normalize(batch["image"], trainer.dataset.mean, trainer.dataset.std)
+  out1, _ = models.apply(trainer.graphdef, s0.params["model"], s0.model_state, x, train=True)
+  params = {**s0.params["method"], "net2": s0.params["model"]}  # net 2 = net 1
+  state = {**s0.method_state, "net2_state": s0.model_state}
+  per_ex, _ = coteaching_plus.loss_fn(params, state, out1, {**batch, "input": x},
+                                      jax.random.key(0), config=trainer.config.method,
+                                      ctx=step_context(trainer.steps_per_epoch, trainer=trainer))
+  np.testing.assert_array_equal(np.asarray(per_ex), np.zeros(len(batch["label"])))
+
+
+def test_learnq_starts_at_the_configured_smoothing(step_context):
+  """Q0 = (1 - eps) I + eps / (C - 1) off the diagonal, at eps = 0.3 (not the default)."""
+  trainer = make_trainer("learnq", init_eps=0.3)
+  q = np.asarray(learnq.noise_matrix(trainer.initial_state.params["method"]))
+  want = np.full((10, 10), 0.3 / 9) + np.eye(10) * (0.7 - 0.3 / 9)
+  np.testing.assert_allclose(q, want, rtol=1e-5)

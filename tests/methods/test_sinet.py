@@ -148,3 +148,23 @@ def test_with_top_k_smoothing_a_dropped_example_trains_at_weight_one():
     config.smoothing_topk = topk
     got, _ = sinet.loss_fn({}, state, outputs, batch, None, config=config, ctx=None)
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6)
+
+
+def test_side_information_names_a_bundled_file_or_a_path_of_any_kind():
+  """A bare name is the bundled `NAME_SUFFIX.txt`; a path with a folder, or any `.txt`, is
+  the user's file as given, whatever its extension; "" stays "" (no side information)."""
+  import os
+  bundled = sinet._resolve("cifar10", "hierarchy")
+  assert os.path.basename(bundled) == "cifar10_hierarchy.txt" and os.path.isfile(bundled)
+  assert sinet._resolve("mine/hier.csv", "hierarchy") == "mine/hier.csv"
+  assert sinet._resolve("hier.txt", "hierarchy") == "hier.txt"
+  assert sinet._resolve("", "descriptions") == ""
+
+
+def test_class_embeddings_holding_pickled_objects_are_refused(tmp_path):
+  path = str(tmp_path / "emb.npy")
+  np.save(path, np.array([{"not": "numbers"}, None], dtype=object), allow_pickle=True)
+  with pytest.raises(Exception, match="emb.npy"):
+    sinet.read_embeddings(path)
+  np.save(path, np.eye(3, dtype=np.float32))
+  np.testing.assert_array_equal(sinet.read_embeddings(path), np.eye(3))

@@ -15,9 +15,10 @@ def model_config(name, **kw):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,count", [("resnet18_imagenet", 11_689_512),
-                                        ("resnet34_imagenet", 21_797_672)])
+                                        ("resnet34_imagenet", 21_797_672),
+                                        ("resnet50_imagenet", 25_557_032)])
 def test_resnet_parameter_counts_match_torchvision(name, count):
-  # torchvision.models.resnet18/34(num_classes=1000) have exactly these many parameters.
+  # torchvision.models.resnet18/34/50(num_classes=1000) have exactly these many parameters.
   m = models.create(model_config(name), 1000, (224, 224, 3), jax.random.key(0))
   assert models.count_params(m.params) == count
 
@@ -216,3 +217,26 @@ def test_the_mlp_and_small_cnn_default_to_no_dropout_and_the_documented_width():
   np.testing.assert_array_equal(train_out.logits, mlp(x, train=False).logits)
   cnn = SmallCNN(3, 10, rngs=nnx.Rngs(0))
   assert [c.kernel.value.shape[-1] for c in cnn.convs] == [32, 64, 128] and cnn.feature_dim == 128
+
+
+def test_resnet_batchnorm_keeps_torchvisions_momentum():
+  """torchvision's BatchNorm: running = 0.9 * running + 0.1 * the batch's statistic (the
+  stem's bn1 after one train-mode forward)."""
+  m = models.create(model_config("resnet18", conv="xla"), 3, (8, 8, 3), jax.random.key(0))
+  x = jax.random.normal(jax.random.key(1), (4, 8, 8, 3)) * 2 + 1
+  conv = np.asarray(nnx.merge(m.graphdef, m.params, m.state).conv1(x), np.float64)
+  _, state = jax.jit(models.apply, static_argnums=0, static_argnames="train")(
+      m.graphdef, m.params, m.state, x, train=True)
+  after = state.to_pure_dict()["bn1"]
+  np.testing.assert_allclose(after["mean"], 0.1 * conv.mean((0, 1, 2)), rtol=1e-4, atol=1e-6)
+  np.testing.assert_allclose(after["var"], 0.9 + 0.1 * conv.var((0, 1, 2)), rtol=1e-4)
+
+
+def test_mlp_layers_follow_the_hidden_sizes_in_order():
+  """hidden (12, 5): 7 -> 12 -> 5 -> classes; the features are the last hidden layer's."""
+  m = models.create(model_config("mlp", hidden=(12, 5)), 3, (7,), jax.random.key(0))
+  p = m.params.to_pure_dict()
+  assert [p["layers"][i]["kernel"].shape for i in range(2)] == [(7, 12), (12, 5)]
+  assert p["head"]["kernel"].shape == (5, 3) and m.feature_dim == 5
+  out, _ = models.apply(m.graphdef, m.params, m.state, jnp.ones((2, 7)), train=False)
+  assert out.logits.shape == (2, 3) and out.features.shape == (2, 5)

@@ -149,3 +149,21 @@ def test_multimodal_net_defaults_are_the_studys_sizes_and_its_boundaries():
   with pytest.raises(ConfigError, match="needs image features"):
     MultimodalNet(0, 5, 20, 3, rngs=nnx.Rngs(0))
   MultimodalNet(0, 5, 20, 3, fusion="text", rngs=nnx.Rngs(0))  # text alone needs none
+
+
+def test_label_embeddings_given_as_an_array_stay_fixed_and_logits_are_cosines():
+  """A `[K, D]` array (GloVe's) is kept as is and never trained; the logits are the cosines
+  of the output vector with each class's vector (rows normalised, K != D)."""
+  import jax
+  from nlx.models.multimodal import FixedEmbedding, MultimodalNet
+  e = np.arange(15, dtype=np.float32).reshape(3, 5) - 6.0
+  net = MultimodalNet(4, 6, 50, 3, fusion="image", output_dim=5, label_embeddings=e,
+                      rngs=nnx.Rngs(0))
+  assert isinstance(net.label_embeddings, FixedEmbedding)
+  np.testing.assert_array_equal(net.label_embeddings[...], e)
+  x = jnp.concatenate([jax.random.normal(jax.random.key(1), (2, 4)), jnp.ones((2, 6))], -1)
+  out = net(x, train=False)
+  v = np.asarray(out.vector, np.float64)
+  want = (v / np.linalg.norm(v, axis=1, keepdims=True)) @ (
+      e / np.linalg.norm(e, axis=1, keepdims=True)).T
+  np.testing.assert_allclose(np.asarray(out.logits), want, rtol=1e-5, atol=1e-6)
