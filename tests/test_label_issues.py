@@ -251,3 +251,22 @@ def test_a_short_row_in_label_issues_csv_is_named_by_its_line_in_the_file(tmp_pa
   (tmp_path / label_issues.CSV_NAME).write_text(f"{header}\n{good}\n{good}\n0,,1\n{good}\n")
   with pytest.raises(DataError, match=r"line 4: not the \d+ columns of the header"):
     label_issues.find(str(tmp_path))
+
+
+def test_the_given_probability_score_is_the_softmax_over_classes_at_the_given_label():
+  """`given_probability` by hand: softmax of each row of the logits, read at the label."""
+  import types
+
+  from nlx import label_issue_scores
+  logits = np.array([[2.0, 0.0, -1.0], [0.0, 3.0, 1.0], [1.0, 1.0, 1.0], [-2.0, 0.5, 0.0]],
+                    np.float32)
+  labels = np.array([0, 2, 1, 0])
+  split = types.SimpleNamespace(hard_labels=lambda: labels)
+  run = label_issue_scores.TrainedRun(
+      trainer=types.SimpleNamespace(predict=lambda state, s: logits), state=None,
+      dataset=types.SimpleNamespace(train=split), dynamics=None)
+  e = np.exp(logits - logits.max(1, keepdims=True))
+  want = (e / e.sum(1, keepdims=True))[np.arange(4), labels]
+  np.testing.assert_allclose(label_issue_scores.SCORES["given_probability"](run), want,
+                             rtol=1e-6)
+  assert want[2] == pytest.approx(1 / 3)

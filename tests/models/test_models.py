@@ -240,3 +240,17 @@ def test_mlp_layers_follow_the_hidden_sizes_in_order():
   assert p["head"]["kernel"].shape == (5, 3) and m.feature_dim == 5
   out, _ = models.apply(m.graphdef, m.params, m.state, jnp.ones((2, 7)), train=False)
   assert out.logits.shape == (2, 3) and out.features.shape == (2, 5)
+
+
+@pytest.mark.parametrize("name,blocks,count", [
+    ("resnet18_imagenet", [2, 2, 2, 2], 11_689_512),
+    ("resnet34_imagenet", [3, 4, 6, 3], 21_797_672),
+    ("resnet50_imagenet", [3, 4, 6, 3], 25_557_032)])
+def test_resnet_depths_and_sizes_are_torchvisions_fast(name, blocks, count):
+  """Blocks per stage and parameters of torchvision's resnet18/34/50 (num_classes=1000),
+  from the module's abstract shapes (nothing computed)."""
+  module = nnx.eval_shape(lambda: models.build_module(model_config(name), 1000, (224, 224, 3),
+                                                      jax.random.key(0)))
+  assert [len(getattr(module, f"layer{i}")) for i in range(1, 5)] == blocks
+  params = nnx.state(module, nnx.Param)
+  assert sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params)) == count

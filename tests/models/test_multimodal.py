@@ -155,6 +155,7 @@ def test_label_embeddings_given_as_an_array_stay_fixed_and_logits_are_cosines():
   """A `[K, D]` array (GloVe's) is kept as is and never trained; the logits are the cosines
   of the output vector with each class's vector (rows normalised, K != D)."""
   import jax
+
   from nlx.models.multimodal import FixedEmbedding, MultimodalNet
   e = np.arange(15, dtype=np.float32).reshape(3, 5) - 6.0
   net = MultimodalNet(4, 6, 50, 3, fusion="image", output_dim=5, label_embeddings=e,
