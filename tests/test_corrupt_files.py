@@ -415,7 +415,7 @@ def test_a_label_issues_write_that_fails_names_its_file(tmp_path, monkeypatch):
                                           np.zeros(2))
 
   class Train:
-    decode = None
+    decode = paths = None
 
   class Data:
     class_names, train = ["a", "b"], Train()
