@@ -3,6 +3,7 @@ nlx.feature_cache): what is extracted, the cache's key, resuming, and the run's 
 issues naming the files."""
 
 import csv
+import functools
 import os
 
 import jax
@@ -34,6 +35,14 @@ def folder(tmp_path):
   return root
 
 
+@functools.lru_cache(maxsize=2)
+def reference_model(weights: str, size: int):
+  cfg = ml_collections.ConfigDict({"name": "resnet18_imagenet", "dtype": "float32",
+                                   "conv": "xla", "pretrained": weights})
+  m = models.create(cfg, 1000, (size, size, 3), jax.random.key(0))
+  return jax.jit(lambda x: models.apply(m.graphdef, m.params, m.state, x, train=False)[0])
+
+
 def reference_features(path, weights, size=32):
   """The backbone's pooled features of one file, worked out apart from the trainer: PIL's
   shorter side to round(size * 256 / 224), centre crop, ImageNet's mean and std in
@@ -49,10 +58,7 @@ def reference_features(path, weights, size=32):
   top, left = (x.shape[0] - size) // 2, (x.shape[1] - size) // 2
   x = x[top:top + size, left:left + size] / 255.0
   x = (x - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
-  cfg = ml_collections.ConfigDict({"name": "resnet18_imagenet", "dtype": "float32",
-                                   "conv": "xla", "pretrained": str(weights)})
-  m = models.create(cfg, 1000, (size, size, 3), jax.random.key(0))
-  out, _ = models.apply(m.graphdef, m.params, m.state, x[None].astype(np.float32), train=False)
+  out = reference_model(str(weights), size)(x[None].astype(np.float32))
   return np.asarray(out.features[0])
 
 

@@ -87,30 +87,36 @@ def torch_conv_bn(x, sd, conv, bn, stride=1):
           * sd[f"{bn}.weight"] + sd[f"{bn}.bias"])
 
 
-@pytest.mark.parametrize("layer,stride", [("layer1", 1), ("layer2", 2)])
-def test_resnet50_bottleneck_computes_torchvisions_block(tmp_path, layer, stride):
+@pytest.fixture(scope="module")
+def resnet50_file(tmp_path_factory):
   sd = torchvision_resnet_state_dict((3, 4, 6, 3), bottleneck=True)
-  np.savez(tmp_path / "r50.npz", **sd)
-  m = create("resnet50_imagenet", str(tmp_path / "r50.npz"))
+  path = tmp_path_factory.mktemp("weights50") / "r50.npz"
+  np.savez(path, **sd)
+  return sd, path
+
+
+def test_resnet50_bottleneck_computes_torchvisions_block(resnet50_file):
+  sd, path = resnet50_file
+  m = create("resnet50_imagenet", str(path))
   assert m.feature_dim == 2048 and m.params.to_pure_dict()["fc"]["kernel"].shape == (2048, 1000)
-  block = getattr(nnx.merge(m.graphdef, m.params, m.state), layer)[0]
-  cin = 64 if layer == "layer1" else 256
-  x = np.random.default_rng(2).normal(size=(2, 8, 8, cin)).astype(np.float32)
+  module = nnx.merge(m.graphdef, m.params, m.state)
   relu = lambda v: np.maximum(v, 0)  # noqa: E731
-  p = f"{layer}.0"
-  h = relu(torch_conv_bn(x, sd, f"{p}.conv1", f"{p}.bn1"))
-  h = relu(torch_conv_bn(h, sd, f"{p}.conv2", f"{p}.bn2", stride))  # v1.5: the 3x3 strides
-  h = torch_conv_bn(h, sd, f"{p}.conv3", f"{p}.bn3")
-  want = relu(h + torch_conv_bn(x, sd, f"{p}.downsample.0", f"{p}.downsample.1", stride))
-  got = block(jnp.asarray(x), train=False)
-  assert got.shape == (2, 8 // stride, 8 // stride, 4 * (cin if layer == "layer1" else 128))
-  np.testing.assert_allclose(np.asarray(got), want, rtol=2e-4, atol=2e-4)
+  for layer, stride, cin in (("layer1", 1, 64), ("layer2", 2, 256)):
+    block = getattr(module, layer)[0]
+    x = np.random.default_rng(2).normal(size=(2, 8, 8, cin)).astype(np.float32)
+    p = f"{layer}.0"
+    h = relu(torch_conv_bn(x, sd, f"{p}.conv1", f"{p}.bn1"))
+    h = relu(torch_conv_bn(h, sd, f"{p}.conv2", f"{p}.bn2", stride))  # v1.5: the 3x3 strides
+    h = torch_conv_bn(h, sd, f"{p}.conv3", f"{p}.bn3")
+    want = relu(h + torch_conv_bn(x, sd, f"{p}.downsample.0", f"{p}.downsample.1", stride))
+    got = block(jnp.asarray(x), train=False)
+    assert got.shape == (2, 8 // stride, 8 // stride, 256 if layer == "layer1" else 512)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=2e-4, atol=2e-4, err_msg=layer)
 
 
-def test_a_resnet50_file_into_resnet34_names_the_first_keys_that_do_not_fit(tmp_path):
-  np.savez(tmp_path / "r50.npz", **torchvision_resnet_state_dict((3, 4, 6, 3), bottleneck=True))
+def test_a_resnet50_file_into_resnet34_names_the_first_keys_that_do_not_fit(resnet50_file):
   with pytest.raises(DataError, match=r"unexpected keys: \['layer1.0.bn3.bias'") as e:
-    create("resnet34_imagenet", str(tmp_path / "r50.npz"))
+    create("resnet34_imagenet", str(resnet50_file[1]))
   assert "\n" not in str(e.value)
 
 
