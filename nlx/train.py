@@ -367,6 +367,9 @@ def embedded(dataset: data_lib.Dataset, config, mesh: Mesh | None = None) -> dat
   if any(s.decode is None for s in splits):
     raise ConfigError(f"data.backbone embeds image files; {dataset.name} holds arrays "
                       "(unset data.backbone, or use image_folder)")
+  if cfg.augment != "none":  # the run trains on feature vectors, not on images
+    raise ConfigError(f"data.backbone: the run trains on features, so data.augment must be "
+                      f"'none', got {cfg.augment!r}")
   paths = np.concatenate([s.inputs for s in splits])
   whole = data_lib.Split(paths, np.zeros(len(paths), np.int64), np.zeros(len(paths), np.int64),
                          decode=splits[0].decode)
@@ -377,15 +380,8 @@ def embedded(dataset: data_lib.Dataset, config, mesh: Mesh | None = None) -> dat
 
   def embed(indices: np.ndarray) -> np.ndarray:
     if not backbone:
-      c = ml_collections.ConfigDict(config.to_dict())
-      c.model.name, c.model.dtype, c.model.conv = cfg.backbone, "float32", "xla"
-      c.model.pretrained = "" if cfg.backbone_weights == feature_cache.RANDOM else \
-          cfg.backbone_weights
-      c.data.augment, c.data.on_device = "resize_crop_flip", False
-      c.data.batch_size = jax.device_count()
-      c.method = methods.default_config("ce")
-      ds = dataclasses.replace(dataset, train=whole, test=whole, val=None)
-      backbone.append(Trainer(c, ds, mesh))
+      backbone.append(backbone_trainer(
+          config, dataclasses.replace(dataset, train=whole, test=whole, val=None), mesh))
     trainer = backbone[0]
     return trainer.predict_outputs(trainer.initial_state, whole.subset(indices))[1]
 
@@ -401,6 +397,26 @@ def embedded(dataset: data_lib.Dataset, config, mesh: Mesh | None = None) -> dat
       dataset, train=out[0], test=out[-1], val=out[1] if len(out) == 3 else None,
       mean=(0.0,), std=(1.0,), info={**dataset.info, "backbone": cfg.backbone,
                                      "feature_dim": int(feats.shape[1])})
+
+
+def backbone_trainer(config, dataset: data_lib.Dataset, mesh: Mesh | None = None) -> Trainer:
+  """A Trainer of the pretrained `data.backbone` (weights `data.backbone_weights`;
+  `feature_cache.RANDOM`: random) over `dataset`'s image files, whose `predict_outputs`
+  give the pooled features: decode, `resize_crop_flip`'s eval crop at `data.image_size`,
+  the dataset's normalisation, padded batches of `data.eval_batch_size` on the mesh."""
+  cfg = config.data
+  if not cfg.backbone:
+    raise ConfigError("data.backbone is unset: name the pretrained network (e.g. "
+                      "resnet50_imagenet)")
+  c = ml_collections.ConfigDict(config.to_dict())
+  c.model.name, c.model.dtype, c.model.conv = cfg.backbone, "float32", "xla"
+  c.model.pretrained = "" if cfg.backbone_weights == feature_cache.RANDOM else \
+      cfg.backbone_weights
+  c.data.augment, c.data.on_device = "resize_crop_flip", False
+  mesh = mesh or make_mesh()
+  c.data.batch_size = mesh.devices.size  # never trained: the smallest batch the mesh takes
+  c.method = methods.default_config("ce")
+  return Trainer(c, dataset, mesh)
 
 
 def restore(config, workdir: str, dataset: data_lib.Dataset | None = None):

@@ -159,9 +159,11 @@ def test_a_killed_extraction_resumes_at_its_first_missing_block(folder, tmp_path
   assert os.listdir(tmp_path / "cache" / entry) == ["features.npy"]
 
 
-def test_missing_weights_and_a_dataset_of_arrays_are_named(folder, tmp_path):
+def test_missing_weights_an_image_augmentation_and_a_dataset_of_arrays_are_named(folder, tmp_path):
   with pytest.raises(DataError, match=r"backbone_weights: file not found: .*nope\.pth"):
     train.load_dataset(config_for(folder, tmp_path, backbone_weights=str(tmp_path / "nope.pth")))
+  with pytest.raises(ConfigError, match="data.augment must be 'none', got 'resize_crop_flip'"):
+    train.load_dataset(config_for(folder, tmp_path, augment="resize_crop_flip"))
   digits = load_config("quickstart", "tiny")
   digits.data.backbone = "resnet18_imagenet"
   with pytest.raises(ConfigError, match="data.backbone embeds image files; digits holds arrays"):

@@ -11,7 +11,7 @@ ImageNet features; without, a randomly initialised network (for testing only).
 import jax
 import numpy as np
 
-from nlx import train
+from nlx import feature_cache, train
 from nlx.config_base import base_config
 from nlx.data.datasets.image_folder import decode_image
 from nlx.data.types import Dataset, Split
@@ -30,13 +30,13 @@ def extract(paths, *, model_name: str, pretrained: str, size: int, batch_size: i
     batch_size: images per forward pass.
   """
   c = base_config()
-  c.model.name, c.model.pretrained = model_name, pretrained
-  c.data.augment, c.data.image_size = "resize_crop_flip", size
-  c.data.batch_size, c.data.eval_batch_size = 1, batch_size
+  c.data.backbone = model_name
+  c.data.backbone_weights = pretrained or feature_cache.RANDOM
+  c.data.image_size, c.data.eval_batch_size = size, batch_size
   c.train.progress_bar = False
   labels = np.zeros(len(paths), np.int64)  # unused: the 1,000 ImageNet classes' head
   split = Split(np.asarray(paths), labels, labels.copy(), decode=decode_image)
   dataset = Dataset("images", split, split, 1000, [str(i) for i in range(1000)], MEAN, STD)
-  trainer = train.Trainer(c, dataset, train.make_mesh(jax.devices()[:1]))
+  trainer = train.backbone_trainer(c, dataset, train.make_mesh(jax.devices()[:1]))
   _, features = trainer.predict_outputs(trainer.initial_state, split)
   return features.astype(np.float32)
