@@ -425,3 +425,18 @@ def test_init_from_loads_the_newest_checkpoint_less_the_excluded_modules(tmp_pat
   everything, _ = load_model_weights(str(tmp_path), params, stats)  # nothing excluded
   for leaf in jax.tree.leaves(nnx.to_pure_dict(everything)):
     np.testing.assert_array_equal(np.asarray(leaf), np.full(np.shape(leaf), 2.0))
+
+
+def test_the_logged_learning_rate_is_the_schedule_at_the_last_step_taken(tmp_path):
+  """Each train record's learning_rate is the cosine schedule (by hand) at the record's
+  last step, counted from 0: lr * (1 + cos(pi * (step - 1) / total)) / 2."""
+  import math
+  config = tiny(**{"model.name": "mlp", "model.hidden": (16,), "optimizer.schedule": "cosine",
+                   "optimizer.learning_rate": 0.02})
+  train.train_and_evaluate(config, str(tmp_path))
+  records = [r for r in io.read_jsonl(str(tmp_path / "metrics.jsonl")) if r["kind"] == "train"]
+  total = records[-1]["step"]
+  assert len(records) >= 3 and total > 4
+  for r in records:
+    want = 0.02 * (1 + math.cos(math.pi * (r["step"] - 1) / total)) / 2
+    assert r["learning_rate"] == pytest.approx(want, rel=1e-5), r["step"]
