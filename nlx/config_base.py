@@ -25,6 +25,8 @@ def base_config() -> ml_collections.ConfigDict:
                                     # face_sentiment: sample|majority|soft
   c.data.resolution = "small"       # face_sentiment: small (32x30) | large (64x60)
   c.data.csv_file = ""              # image_folder: optional `path,label` CSV
+  c.data.test_csv_file = ""         # image_folder: the test set as a second CSV (then all
+                                    # of the first listing is trained on and scored)
   c.data.class_names = ()           # image_folder: the classes, in label order; a label
                                     # (folder or CSV) not among them is an error
   c.data.duplicates = "error"       # image_folder: a path listed twice or two files with
@@ -51,7 +53,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.anp_drop_between = False   # multimodal_anp: two cuts, the posts between dropped
   c.data.backbone = ""              # image files: a pretrained network (resnet50_imagenet)
                                     # whose pooled features the run trains on (nlx.feature_cache)
-  c.data.backbone_weights = ""      # its torchvision state dict (.pth/.safetensors/.npz)
+  c.data.backbone_weights = ""      # its torchvision state dict (.pth/.safetensors/.npz),
+                                    # or a network nlx trained (a .npz written by
+                                    # nlx.models.pretrained.save_backbone), which fixes
+                                    # its own input size and normalisation
+  c.data.backbone_grid = 1          # the backbone's last map average-pooled to grid x grid
+                                    # cells per image (1: global pooling, the usual)
   c.data.features_cache = ""        # where extracted features are kept ("": ~/.cache/nlx/features)
   c.data.batch_size = 128
   c.data.eval_batch_size = 256
@@ -75,6 +82,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.name = "mlp"              # see nlx.models.NAMES
   c.model.hidden = (256, 256)       # mlp
   c.model.width = 32                # small_cnn: channels of the first layer
+  c.model.feature_grid = 1          # small_cnn / resnet: `features` = the last map
+                                    # average-pooled to grid x grid cells (1: global)
   c.model.dropout = 0.0
   c.model.pretrained = ""           # resnet: torchvision state dict, .pth / .safetensors / .npz
   c.model.dtype = "float32"         # compute dtype: float32 | bfloat16

@@ -373,9 +373,9 @@ def embedded(dataset: data_lib.Dataset, config, mesh: Mesh | None = None) -> dat
   paths = np.concatenate([s.inputs for s in splits])
   whole = data_lib.Split(paths, np.zeros(len(paths), np.int64), np.zeros(len(paths), np.int64),
                          decode=splits[0].decode)
-  key = feature_cache.cache_key(paths, cfg.backbone_weights, cfg.backbone, cfg.image_size,
-                                "resize_crop_flip eval crop", list(dataset.mean),
-                                list(dataset.std))
+  spec = backbone_spec(config, dataset)
+  key = feature_cache.cache_key(paths, cfg.backbone_weights, spec["model"], spec["transform"],
+                                spec["image_size"], spec["mean"], spec["std"])
   backbone = []  # built on the first block to extract (a cached run never builds it)
 
   def embed(indices: np.ndarray) -> np.ndarray:
@@ -385,9 +385,11 @@ def embedded(dataset: data_lib.Dataset, config, mesh: Mesh | None = None) -> dat
     trainer = backbone[0]
     return trainer.predict_outputs(trainer.initial_state, whole.subset(indices))[1]
 
+  start_time = time.perf_counter()
   feats = feature_cache.cached_features(paths, key, cfg.features_cache or
                                         feature_cache.default_dir(), embed,
                                         progress=config.train.progress_bar)
+  seconds = time.perf_counter() - start_time
   out, start = [], 0
   for s in splits:
     out.append(dataclasses.replace(s, inputs=feats[start:start + len(s)], decode=None,
@@ -396,26 +398,52 @@ def embedded(dataset: data_lib.Dataset, config, mesh: Mesh | None = None) -> dat
   return dataclasses.replace(
       dataset, train=out[0], test=out[-1], val=out[1] if len(out) == 3 else None,
       mean=(0.0,), std=(1.0,), info={**dataset.info, "backbone": cfg.backbone,
-                                     "feature_dim": int(feats.shape[1])})
+                                     "feature_dim": int(feats.shape[1]),
+                                     "feature_cache_key": key,
+                                     "feature_seconds": round(seconds, 2)})
+
+
+def backbone_spec(config, dataset: data_lib.Dataset) -> dict:
+  """How `data.backbone` sees the images: `model` (the config.model keys that build it),
+  `transform` (the eval transform: `data.augment`'s name), `image_size`, `mean`, `std`.
+  A torchvision file: ImageNet's centre crop at `data.image_size` and the dataset's
+  normalisation. A network nlx trained (`nlx.models.pretrained.save_backbone`): the model
+  keys, input size and normalisation its file records."""
+  from nlx.models import pretrained
+  cfg = config.data
+  if not cfg.backbone:
+    raise ConfigError("data.backbone is unset: name the pretrained network (e.g. "
+                      "resnet50_imagenet)")
+  record = (pretrained.backbone_record(cfg.backbone_weights)
+            if cfg.backbone_weights != feature_cache.RANDOM else None)
+  if record is None:
+    return {"model": {"name": cfg.backbone, "feature_grid": cfg.backbone_grid},
+            "transform": "resize_crop_flip", "image_size": cfg.image_size,
+            "mean": list(dataset.mean), "std": list(dataset.std)}
+  if record["model"].get("name") != cfg.backbone:
+    raise ConfigError(f"data.backbone is {cfg.backbone!r} but {cfg.backbone_weights} holds a "
+                      f"{record['model'].get('name')!r} network")
+  model = {k: tuple(v) if isinstance(v, list) else v for k, v in record["model"].items()}
+  return {"model": {**model, "feature_grid": cfg.backbone_grid}, "transform": "none",
+          "image_size": record["image_size"], "mean": record["mean"], "std": record["std"]}
 
 
 def backbone_trainer(config, dataset: data_lib.Dataset, mesh: Mesh | None = None) -> Trainer:
   """A Trainer of the pretrained `data.backbone` (weights `data.backbone_weights`;
   `feature_cache.RANDOM`: random) over `dataset`'s image files, whose `predict_outputs`
-  give the pooled features: decode, `resize_crop_flip`'s eval crop at `data.image_size`,
-  the dataset's normalisation, padded batches of `data.eval_batch_size` on the mesh."""
-  cfg = config.data
-  if not cfg.backbone:
-    raise ConfigError("data.backbone is unset: name the pretrained network (e.g. "
-                      "resnet50_imagenet)")
+  give the pooled features: decode, the backbone's eval transform (`backbone_spec`), its
+  normalisation, padded batches of `data.eval_batch_size` on the mesh."""
+  spec = backbone_spec(config, dataset)
   c = ml_collections.ConfigDict(config.to_dict())
-  c.model.name, c.model.dtype, c.model.conv = cfg.backbone, "float32", "xla"
-  c.model.pretrained = "" if cfg.backbone_weights == feature_cache.RANDOM else \
-      cfg.backbone_weights
-  c.data.augment, c.data.on_device = "resize_crop_flip", False
+  c.model.update(spec["model"])
+  c.model.dtype, c.model.conv = "float32", "xla"
+  c.model.pretrained = "" if config.data.backbone_weights == feature_cache.RANDOM else \
+      config.data.backbone_weights
+  c.data.augment, c.data.image_size, c.data.on_device = spec["transform"], spec["image_size"], False
   mesh = mesh or make_mesh()
   c.data.batch_size = mesh.devices.size  # never trained: the smallest batch the mesh takes
   c.method = methods.default_config("ce")
+  dataset = dataclasses.replace(dataset, mean=tuple(spec["mean"]), std=tuple(spec["std"]))
   return Trainer(c, dataset, mesh)
 
 
@@ -694,4 +722,7 @@ def _results(config, trainer: Trainer, state: TrainState, loop: _Loop, step: int
         trust, train_labels, dataset.train.clean_labels)
   if "label_set" in dataset.info:
     results["label_set"] = dataset.info["label_set"]
+  if "backbone" in dataset.info:  # trained on a backbone's features (`embedded`)
+    results["backbone"] = {k: dataset.info[k] for k in (
+        "backbone", "feature_dim", "feature_cache_key", "feature_seconds")}
   return results

@@ -34,11 +34,15 @@ from nlx.config_base import base_config
 from nlx.data.datasets import cifar10, cifar10n
 from nlx.data.types import Dataset, Split
 from nlx.errors import DataError
+from nlx.models import pretrained
+from nlx.models.outputs import grid_pool
 
 # the checkout's root; the real data shared between checkouts lie beside it
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = os.path.normpath(os.path.join(REPO, "..", "shared", "data"))
 PRETRAIN_EXAMPLES = 5000
+FEATURE_GRID = 2  # the last 4x4 map pooled to 2x2 cells
+BACKBONE_FILE = "backbone.npz"  # the pretrained small CNN as a data.backbone file
 LABEL_SETS = ("clean", "aggre", "random1", "random2", "random3", "worst")
 
 
@@ -77,9 +81,8 @@ def pretrain_config(seed: int = 0):
 def conv_features(graphdef, state, images, *, mean, std):
   """`[B, 32, 32, 3]` uint8 -> `[B, 1024]` float32: the small CNN's last 4x4 map, 2x2-pooled."""
   module = nnx.merge(graphdef, state.params["model"], state.model_state)
-  fmap = module.feature_map(train.normalize(images, mean, std), train=False)
-  b, h, w, c = fmap.shape
-  return fmap.reshape(b, 2, h // 2, 2, w // 2, c).mean((2, 4)).reshape(b, -1)
+  return grid_pool(module.feature_map(train.normalize(images, mean, std), train=False),
+                   FEATURE_GRID)
 
 
 def build_cpu_features(cifar10_dir: str, label_file: str, out_dir: str, *, seed: int = 0,
@@ -105,6 +108,7 @@ def build_cpu_features(cifar10_dir: str, label_file: str, out_dir: str, *, seed:
   trainer = train.Trainer(config, pre_ds)
   embed = jax.jit(functools.partial(conv_features, trainer.graphdef, mean=mean, std=std))
   state = result["state"]
+  save_backbone(os.path.join(out_dir, BACKBONE_FILE), config, state)
   feats_rest = np.concatenate([np.asarray(embed(state, x_tr[rest][i:i + 1000]))
                                for i in range(0, len(rest), 1000)])
   feats_test = np.concatenate([np.asarray(embed(state, x_te[i:i + 1000]))
@@ -116,6 +120,29 @@ def build_cpu_features(cifar10_dir: str, label_file: str, out_dir: str, *, seed:
     arrays[f"train_labels_{name}"] = human[cifar10n.LABEL_SETS[name]][rest]
   os.makedirs(out_dir, exist_ok=True)
   np.savez(path, **arrays)
+  return path
+
+
+def save_backbone(path: str, config, state) -> None:
+  """The pretrained small CNN as a `data.backbone` file (`nlx.models.pretrained`): its
+  weights, CIFAR-10's normalisation, 32x32 inputs."""
+  pretrained.save_backbone(path, config.model, state.params["model"], state.model_state,
+                           mean=cifar10.MEAN, std=cifar10.STD, image_size=32)
+
+
+def backbone_file(features_dir: str, seed: int = 0) -> str:
+  """`features_dir/backbone.npz`, the CPU protocol's pretrained small CNN as a
+  `data.backbone` file, written from the pretraining run's last checkpoint when missing."""
+  path = os.path.join(features_dir, BACKBONE_FILE)
+  if not os.path.exists(path):
+    n = pretrain_config().data.batch_size  # the Trainer needs the inputs' shape only
+    shape_only = Split(np.zeros((n, 32, 32, 3), np.uint8), np.zeros(n, np.int64),
+                       np.zeros(n, np.int64))
+    ds = Dataset("cifar10_pretrain", shape_only, shape_only, 10, [str(i) for i in range(10)],
+                 cifar10.MEAN, cifar10.STD)
+    config = pretrain_config(seed)
+    _, state = train.restore(config, os.path.join(features_dir, "pretrain"), ds)
+    save_backbone(path, config, state)
   return path
 
 

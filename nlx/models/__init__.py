@@ -45,6 +45,11 @@ def build_module(config, num_classes: int, input_shape, rng: jax.Array, *,
   if conv_fn is None:
     raise ConfigError(f"model.conv must be auto or xla, got {config.conv!r}")
   rngs = nnx.Rngs(params=rng)
+  grid = config.get("feature_grid", 1)
+  if grid != 1 and name not in ("small_cnn", *RESNETS,
+                                                *(f"{n}_imagenet" for n in RESNETS)):
+    raise ConfigError(f"model.feature_grid pools a convolutional map; {name!r} has none "
+                      f"(got {grid}; use 1)")
   if name == "mlp":
     in_features = int(np.prod(input_shape))
     return MLP(in_features, tuple(config.hidden), num_classes, dropout=config.dropout,
@@ -55,14 +60,15 @@ def build_module(config, num_classes: int, input_shape, rng: jax.Array, *,
     raise ConfigError(f"model {name!r} needs images [H, W, C], got inputs of shape {input_shape}")
   cin = input_shape[-1]
   if name == "small_cnn":
-    return SmallCNN(cin, num_classes, width=config.width, dropout=config.dropout, dtype=dtype,
-                    conv_fn=conv_fn, rngs=rngs)
+    return SmallCNN(cin, num_classes, width=config.width, dropout=config.dropout,
+                    feature_grid=grid, dtype=dtype, conv_fn=conv_fn, rngs=rngs)
   if name == "cifar10_quick":
     return Cifar10Quick(tuple(input_shape), num_classes, dtype=dtype, rngs=rngs)
   if name.removesuffix("_imagenet") in RESNETS:
     stem = "imagenet" if name.endswith("_imagenet") else "cifar"
-    return RESNETS[name.removesuffix("_imagenet")](cin, num_classes, stem=stem, dtype=dtype,
-                                                   conv_fn=conv_fn, rngs=rngs)
+    return RESNETS[name.removesuffix("_imagenet")](cin, num_classes, stem=stem,
+                                                   feature_grid=grid,
+                                                   dtype=dtype, conv_fn=conv_fn, rngs=rngs)
   raise ConfigError(f"unknown model {name!r}; known models: {', '.join(NAMES)}")
 
 
@@ -85,17 +91,50 @@ def _multimodal(config, num_classes, input_shape, info, class_names, dtype, rngs
 
 def create(config, num_classes: int, input_shape, rng: jax.Array, *, data_info=None,
            class_names=None) -> Model:
+  """The model of `config` (`config.pretrained`: its weights from that file), randomly
+  initialised from `rng` where no file gives the values."""
+  def build(r):
+    return build_module(config, num_classes, input_shape, r, data_info=data_info,
+                        class_names=class_names)
+  if config.get("pretrained"):
+    return _pretrained(config.pretrained, build, rng)
   # built in one compiled program, not op by op: the same values (tests/test_models.py),
   # about a second less at start-up on the CPU, and kept by the persistent compile cache
-  module = nnx.jit(lambda r: build_module(config, num_classes, input_shape, r,
-                                          data_info=data_info, class_names=class_names))(rng)
+  module = nnx.jit(build)(rng)
   graphdef, params, state = nnx.split(module, nnx.Param, ...)
-  model = Model(graphdef, params, state, module.feature_dim)
-  if config.get("pretrained"):
-    from nlx.models import pretrained
-    model = model._replace(**pretrained.load_torchvision_resnet(
-        model.params, model.state, config.pretrained))
-  return model
+  return Model(graphdef, params, state, module.feature_dim)
+
+
+def _pretrained(path: str, build, rng: jax.Array) -> Model:
+  """The model with the file's weights, built without computing the random values the
+  file replaces: shapes first (`nnx.eval_shape`), then the file's arrays; a leaf the file
+  does not give (a head of another class count) gets the random value `build(rng)` gives
+  it, from a program that computes only those leaves (ResNet-50's full initialisation
+  takes 10 s to compile on the CPU)."""
+  from nlx.models import pretrained
+  module = nnx.eval_shape(lambda: build(rng))
+  graphdef, params, state = nnx.split(module, nnx.Param, ...)
+  load = (pretrained.load_backbone if pretrained.backbone_record(path)
+          else pretrained.load_torchvision_resnet)
+  loaded = load(params, state, path)
+  trees = [loaded["params"].to_pure_dict(), loaded["state"].to_pure_dict()]
+  is_abstract = lambda x: isinstance(x, jax.ShapeDtypeStruct)  # noqa: E731
+  missing = [[i for i, x in enumerate(jax.tree.leaves(t)) if is_abstract(x)] for t in trees]
+  if any(missing):
+    @jax.jit
+    def fresh(r):  # XLA drops every other leaf's initialisation
+      _, p, s = nnx.split(build(r), nnx.Param, ...)
+      return [[jax.tree.leaves(t.to_pure_dict())[i] for i in m]
+              for t, m in zip((p, s), missing)]
+    values = fresh(rng)
+    for k, (t, m) in enumerate(zip(trees, missing)):
+      leaves, treedef = jax.tree.flatten(t)
+      for i, v in zip(m, values[k]):
+        leaves[i] = v
+      trees[k] = jax.tree.unflatten(treedef, leaves)
+  nnx.replace_by_pure_dict(params, trees[0])
+  nnx.replace_by_pure_dict(state, trees[1])
+  return Model(graphdef, params, state, module.feature_dim)
 
 
 def apply(graphdef, params, state, x: jax.Array, *, train: bool,

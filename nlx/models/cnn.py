@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from nlx.models.outputs import Outputs
+from nlx.models.outputs import Outputs, grid_pool
 
 
 def max_pool_2x2(h: jax.Array) -> jax.Array:
@@ -25,10 +25,14 @@ def max_pool_2x2(h: jax.Array) -> jax.Array:
 
 
 class SmallCNN(nnx.Module):
-  """`x [B, H, W, C_in] -> Outputs(logits [B, C], features [B, 4 * width])`."""
+  """`x [B, H, W, C_in] -> Outputs(logits [B, C], features [B, grid^2 * 4 * width])`.
+
+  The head reads the globally pooled map; `features` is the map average-pooled to
+  `feature_grid x feature_grid` cells (`grid_pool`; 1, the default: the same global pool).
+  """
 
   def __init__(self, in_channels: int, num_classes: int, *, width: int = 32,
-               dropout: float = 0.0, dtype=jnp.float32,
+               dropout: float = 0.0, feature_grid: int = 1, dtype=jnp.float32,
                conv_fn=jax.lax.conv_general_dilated, rngs: nnx.Rngs):
     chans = (in_channels, width, 2 * width, 4 * width)
     self.convs = nnx.List([nnx.Conv(a, b, (3, 3), padding=1, use_bias=False, dtype=dtype,
@@ -38,7 +42,8 @@ class SmallCNN(nnx.Module):
                            for b in chans[1:]])
     self.dropout = nnx.Dropout(dropout)
     self.head = nnx.Linear(chans[-1], num_classes, dtype=dtype, rngs=rngs)
-    self.feature_dim = chans[-1]
+    self.feature_grid = feature_grid
+    self.feature_dim = chans[-1] * feature_grid ** 2
 
   def feature_map(self, x: jax.Array, *, train: bool) -> jax.Array:
     """The last block's output `[B, H / 8, W / 8, 4 * width]` (before global pooling)."""
@@ -50,8 +55,10 @@ class SmallCNN(nnx.Module):
     return h
 
   def __call__(self, x: jax.Array, *, train: bool, rngs: nnx.Rngs | None = None) -> Outputs:
-    features = self.feature_map(x, train=train).mean(axis=(1, 2))
-    h = self.dropout(features, deterministic=not train, rngs=rngs)
+    fmap = self.feature_map(x, train=train)
+    pooled = fmap.mean(axis=(1, 2))
+    h = self.dropout(pooled, deterministic=not train, rngs=rngs)
+    features = pooled if self.feature_grid == 1 else grid_pool(fmap, self.feature_grid)
     return Outputs(logits=self.head(h).astype(jnp.float32), features=features.astype(jnp.float32))
 
 

@@ -11,3 +11,13 @@ class Outputs(NamedTuple):
   # label-embedding outputs only: the output vector [B, d] and the label embeddings [C, d]
   vector: jax.Array | None = None
   label_embeddings: jax.Array | None = None
+
+
+def grid_pool(fmap: jax.Array, grid: int) -> jax.Array:
+  """`[B, H, W, C]` -> `[B, grid * grid * C]`: the map average-pooled to `grid x grid`
+  cells, flattened cell by cell in row-major order (row, column, channel). `grid=1` is
+  global average pooling. H and W must be multiples of `grid`."""
+  b, h, w, c = fmap.shape
+  if grid < 1 or h % grid or w % grid:
+    raise ValueError(f"feature grid {grid} does not divide the {h}x{w} feature map")
+  return fmap.reshape(b, grid, h // grid, grid, w // grid, c).mean((2, 4)).reshape(b, -1)

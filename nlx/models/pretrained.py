@@ -1,5 +1,11 @@
-"""ImageNet weights for ResNet-18/34/50 from a local torchvision-layout state dict.
+"""Pretrained weights from local files: torchvision ResNets, and networks nlx trained.
 
+nlx networks (`save_backbone` / `load_backbone`): a `.npz` of every parameter and
+BatchNorm statistic under its dotted module path (`convs.0.kernel`, `norms.0.mean`), with
+a JSON record (`BACKBONE_RECORD`) of what using it as `data.backbone` needs: the model keys
+it was built with, the normalisation and the input size it was trained at.
+
+ImageNet weights for ResNet-18/34/50 from a local torchvision-layout state dict:
 The file is a torchvision `resnet18`/`resnet34`/`resnet50` state dict: the `.pth` file
 torchvision downloads (a `torch.save` zip, read without torch and without running any
 code: `nlx.data.safe_pickle.load_torch_state_dict`), or the same saved as `.safetensors`
@@ -10,6 +16,7 @@ scale/mean/var; `num_batches_tracked` is ignored. If the classifier's class coun
 differs from the file's (`fc.*`), the head keeps its random initialisation.
 """
 
+import json
 import os
 
 import numpy as np
@@ -107,3 +114,57 @@ def load_torchvision_resnet(params: nnx.State, state: nnx.State, path: str) -> d
   nnx.replace_by_pure_dict(new_params, replace(params.to_pure_dict()))
   nnx.replace_by_pure_dict(new_state, replace(state.to_pure_dict()))
   return {"params": new_params, "state": new_state}
+
+
+BACKBONE_RECORD = "__nlx_backbone__"  # the .npz entry holding the JSON record
+BACKBONE_MODEL_KEYS = ("name", "width", "hidden", "dropout")  # what rebuilds the network
+
+
+def save_backbone(path: str, model_config, params: nnx.State, state: nnx.State, *,
+                  mean, std, image_size: int) -> None:
+  """Writes a network nlx trained (`model_config`: its `config.model`) as a backbone file:
+  its weights, plus the record of the model keys, the input normalisation `mean`/`std`
+  (per channel, on 0..1 pixels) and the `image_size` it expects."""
+  record = {"model": {k: model_config[k] for k in BACKBONE_MODEL_KEYS if k in model_config},
+            "mean": [float(m) for m in mean], "std": [float(s) for s in std],
+            "image_size": int(image_size)}
+  arrays = {_key(k): np.asarray(v) for tree in (params, state)
+            for k, v in _flatten(tree.to_pure_dict())}
+  if not path.endswith(".npz"):
+    raise DataError(f"a backbone file is a .npz, got {path}")
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  np.savez(path + ".tmp.npz", **arrays, **{BACKBONE_RECORD: np.array(json.dumps(record))})
+  os.replace(path + ".tmp.npz", path)
+
+
+def backbone_record(path: str) -> dict | None:
+  """The record of an nlx backbone file (`save_backbone`), or None for any other file."""
+  if not path.endswith(".npz") or not os.path.isfile(path):
+    return None
+  with reading(path, "NumPy .npz archive", REWRITE), np.load(path, allow_pickle=False) as f:
+    if BACKBONE_RECORD not in f.files:
+      return None
+    return json.loads(str(f[BACKBONE_RECORD]))
+
+
+def load_backbone(params: nnx.State, state: nnx.State, path: str) -> dict:
+  """`{"params": ..., "state": ...}` with an nlx backbone file's weights loaded (every
+  weight of the model from the file, same shapes); a DataError names the first keys that
+  do not fit."""
+  with reading(path, "NumPy .npz archive", REWRITE), np.load(path, allow_pickle=False) as f:
+    saved = {k: f[k] for k in f.files if k != BACKBONE_RECORD}
+  ours = {_key(k): v for tree in (params, state) for k, v in _flatten(tree.to_pure_dict())}
+  missing, unexpected = sorted(ours.keys() - saved.keys()), sorted(saved.keys() - ours.keys())
+  wrong = [f"{k} {saved[k].shape} (model: {tuple(ours[k].shape)})" for k in sorted(ours)
+           if k in saved and saved[k].shape != tuple(ours[k].shape)]
+  if missing or unexpected or wrong:
+    raise DataError(f"{path}: the weights do not fit the model; missing keys: {missing[:4]}; "
+                    f"unexpected keys: {unexpected[:4]}; other shapes: {wrong[:4]}")
+
+  def replace(pure, prefix=()):
+    return {k: replace(v, prefix + (k,)) if isinstance(v, dict)
+            else saved[_key(prefix + (k,))].astype(v.dtype) for k, v in pure.items()}
+
+  nnx.replace_by_pure_dict(params, replace(params.to_pure_dict()))
+  nnx.replace_by_pure_dict(state, replace(state.to_pure_dict()))
+  return {"params": params, "state": state}

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from nlx.models.outputs import Outputs
+from nlx.models.outputs import Outputs, grid_pool
 
 
 def _conv(cin, cout, k, stride, *, dtype, conv_fn, rngs):
@@ -94,8 +94,8 @@ class ResNet(nnx.Module):
   """
 
   def __init__(self, stage_sizes: Sequence[int], in_channels: int, num_classes: int, *,
-               stem: str = "cifar", block=BasicBlock, dtype=jnp.float32,
-               conv_fn=jax.lax.conv_general_dilated, rngs: nnx.Rngs):
+               stem: str = "cifar", block=BasicBlock, feature_grid: int = 1,
+               dtype=jnp.float32, conv_fn=jax.lax.conv_general_dilated, rngs: nnx.Rngs):
     if stem not in ("cifar", "imagenet"):
       raise ValueError(f"stem must be 'cifar' or 'imagenet', got {stem!r}")
     self.stem = stem
@@ -113,7 +113,8 @@ class ResNet(nnx.Module):
       setattr(self, f"layer{i + 1}", nnx.List(blocks))
     self.num_stages = len(stage_sizes)
     self.fc = nnx.Linear(cin, num_classes, dtype=dtype, rngs=rngs)
-    self.feature_dim = cin
+    self.feature_grid = feature_grid  # features: the last map pooled to grid x grid cells
+    self.feature_dim = cin * feature_grid ** 2
 
   def stem_features(self, x: jax.Array, *, train: bool) -> jax.Array:
     """conv1 -> BN -> ReLU (-> 3x3 stride-2 max-pool, padding 1, for the imagenet stem):
@@ -129,8 +130,9 @@ class ResNet(nnx.Module):
     for i in range(self.num_stages):
       for block in getattr(self, f"layer{i + 1}"):
         h = block(h, train)
-    features = h.mean(axis=(1, 2))
-    return Outputs(logits=self.fc(features).astype(jnp.float32),
+    pooled = h.mean(axis=(1, 2))
+    features = pooled if self.feature_grid == 1 else grid_pool(h, self.feature_grid)
+    return Outputs(logits=self.fc(pooled).astype(jnp.float32),
                    features=features.astype(jnp.float32))
 
 

@@ -55,9 +55,20 @@ def test_loaded_stem_computes_torch_conv_bn(resnet18_file, ext):
 
 
 def test_other_class_count_keeps_random_head(resnet18_file):
-  _, d = resnet18_file
+  sd, d = resnet18_file
   m = create("resnet18_imagenet", str(d / "r18.npz"), num_classes=10)
-  assert m.params.to_pure_dict()["fc"]["kernel"].shape == (512, 10)
+  fresh = create("resnet18_imagenet", "", num_classes=10)  # the same key, no file
+  p, f = m.params.to_pure_dict(), fresh.params.to_pure_dict()
+  # the head: the random values a run without the file starts from (not zeros, not
+  # another key's); the body: the file's
+  np.testing.assert_array_equal(p["fc"]["kernel"], f["fc"]["kernel"])
+  np.testing.assert_array_equal(p["fc"]["bias"], f["fc"]["bias"])
+  assert p["fc"]["kernel"].shape == (512, 10) and np.abs(p["fc"]["kernel"]).max() > 0
+  np.testing.assert_array_equal(p["layer1"][0]["conv1"]["kernel"],
+                                sd["layer1.0.conv1.weight"].transpose(2, 3, 1, 0))
+  np.testing.assert_array_equal(m.state.to_pure_dict()["bn1"]["mean"], sd["bn1.running_mean"])
+  leaves = jax.tree.leaves((m.params.to_pure_dict(), m.state.to_pure_dict()))
+  assert not any(isinstance(x, jax.ShapeDtypeStruct) for x in leaves)
 
 
 def test_missing_unexpected_and_mismatched_keys_are_named(resnet18_file, tmp_path):

@@ -12,7 +12,10 @@ pixels (which could land on both sides of the train/test split), is an error, or
 Images are decoded lazily by the input pipeline; every file is checked once at load:
 missing and unreadable files are counted apart; `data.corrupt_images = "error"` stops
 naming the first, `"skip"` drops them. Splits are seeded: `data.split` 80/20 or 80/5/15.
-Test labels are the user's, "as given" (not known to be clean).
+With `data.test_csv_file` (a second `path,label` CSV, same classes) every example of the
+first listing is trained on (and so gets a label-issue score) and the second is the test
+set; `data.split` is then unused. Test labels are the user's, "as given" (not known to be
+clean).
 """
 
 import csv
@@ -122,7 +125,18 @@ def load(config) -> Dataset:
   warning = info.pop("warning")
   if warning:
     logging.warning(warning)
-  ds = build("image_folder", paths, labels, classes, config, copies=config.duplicates)
+  test = None
+  if config.test_csv_file:
+    if len(parse_split(config.split)) == 3:
+      raise ConfigError(f"data.split={config.split!r} makes a validation split, which "
+                        "data.test_csv_file does not: use data.split='80/20' with it")
+    test_paths, test_raw = _from_csv(config.test_csv_file)
+    _, test_labels = listing.class_indices(test_raw, tuple(classes), config.test_csv_file)
+    test_paths, test_labels, _ = listing.drop_repeated_paths(
+        test_paths, test_labels, classes, "error", config.test_csv_file)
+    test = (test_paths, test_labels)
+  ds = build("image_folder", paths, labels, classes, config, copies=config.duplicates,
+             test=test)
   ds.info.update(info, test_labels="as given")
   return ds
 
@@ -155,10 +169,15 @@ def _drop_copies(name, paths, digests, mode) -> np.ndarray:
   return keep
 
 
-def build(name: str, paths, labels, classes, config, copies: str | None = None) -> Dataset:
+def build(name: str, paths, labels, classes, config, copies: str | None = None,
+          test: tuple | None = None) -> Dataset:
   """A lazily decoded image dataset: checks every file once (`data.corrupt_images`; with
   `copies` "error"/"drop" also for files with the same pixels), then makes the seeded
-  `data.split`; ImageNet normalisation."""
+  `data.split`, or with `test` (`(paths, labels)`) trains on all of `paths` and tests on
+  those; ImageNet normalisation."""
+  num_train = len(paths)
+  if test is not None:
+    paths, labels = [*paths, *test[0]], [*labels, *test[1]]
   if config.corrupt_images not in ("error", "skip"):
     raise ConfigError(f"data.corrupt_images must be 'error' or 'skip', "
                       f"got {config.corrupt_images!r}")
@@ -169,13 +188,19 @@ def build(name: str, paths, labels, classes, config, copies: str | None = None) 
   _report_unreadable(name, paths, status, config.corrupt_images)
   ok = np.array([s == "ok" for s in status], bool)
   keep = ok & _drop_copies(name, paths, [d for _, d in checked], copies)
+  is_test = np.arange(len(paths)) >= num_train
   paths = np.array(paths, dtype=object)[keep]
   labels = np.array(labels, np.int64)[keep]
-  if len(paths) == 0:
+  is_test = is_test[keep]
+  if len(paths) == 0 or is_test.all():
     raise DataError(f"{name}: no readable images under {config.data_dir or config.csv_file}")
+  if test is not None and not is_test.any():
+    raise DataError(f"{name}: no readable images in data.test_csv_file {config.test_csv_file}")
   full = Split(paths, labels, labels.copy(), decode=decode_image)
-  parts = [full.subset(i) for i in seeded_split(len(full), parse_split(config.split),
-                                                config.split_seed)]
+  parts = ([full.subset(np.flatnonzero(~is_test)), full.subset(np.flatnonzero(is_test))]
+           if test is not None else
+           [full.subset(i) for i in seeded_split(len(full), parse_split(config.split),
+                                                 config.split_seed)])
   return Dataset(name, parts[0], parts[-1], len(classes), list(classes),
                  mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
                  val=parts[1] if len(parts) == 3 else None,
