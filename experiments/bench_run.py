@@ -17,6 +17,12 @@ Runs (each command timed from its start to its exit, as a user waits for it):
 - `quickstart`: `python -m nlx.main` (digits, small CNN, 30 epochs, the default config)
   against bench_run_torch.py's same run.
 - `steps`: experiments/bench_step.py's small-CNN and ResNet-18 train steps against PyTorch.
+- `extract`: features of `--extract_images` photo-sized JPEG files (320x240, generated)
+  through a ResNet-50 (torchvision's architecture, one seeded random state dict saved by
+  torch as `.pth`): `python -m nlx.benchmarks.image_features` (nlx reads the `.pth`
+  itself: the path of `data.backbone`) against bench_run_torch.py's torchvision loop
+  (PIL, Resize 256, CenterCrop 224, batches of 64); both the whole command and a second,
+  warm pass, and the largest difference between the two sides' features.
 Every line states the load average before it ran; ratios are over PyTorch's wall time
 (above 1: nlx is faster) and over the floor: the run's floating-point work over this
 machine's own float32 matmul rate (measured here, `matmul_rate`).
@@ -39,11 +45,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(REPO, "experiments")
 
 flags.DEFINE_string("torch_python", "", "A Python with torch (never an nlx dependency).")
-flags.DEFINE_list("runs", ["protocol", "methods", "startup", "quickstart", "steps"],
+flags.DEFINE_list("runs", ["protocol", "methods", "startup", "quickstart", "steps", "extract"],
                   "What to time.")
 flags.DEFINE_string("features_dir", "", "Folder with the CPU protocol's features.npz.")
 flags.DEFINE_integer("epochs", 30, "Epochs of the protocol runs.")
 flags.DEFINE_list("protocol_methods", ["ce", "elr"], "Methods of the `protocol` runs.")
+flags.DEFINE_integer("extract_images", 256, "Images of the `extract` run.")
 flags.DEFINE_string("out", "", "Also write the table (markdown) here.")
 FLAGS = flags.FLAGS
 
@@ -252,6 +259,56 @@ def steps(table: Table):
                          "accuracy": None, "load": before, "note": line.split(": ", 1)[1]})
 
 
+# forward FLOPs of one 224x224 image through ResNet-50 (4.09 G multiply-adds, 2 per MAC)
+RESNET50_FORWARD = 2 * 4.09e9
+
+
+def photos(folder: str, n: int) -> None:
+  """`n` smooth 320x240 RGB JPEG files (quality 90), seeded: photo-like to decode."""
+  from PIL import Image
+  os.makedirs(folder, exist_ok=True)
+  rng = np.random.default_rng(0)
+  yy, xx = np.mgrid[0:240, 0:320] / 40.0
+  for i in range(n):
+    f = rng.uniform(0.2, 1.5, (3, 2))
+    img = np.stack([np.sin(f[c, 0] * xx + i) * np.cos(f[c, 1] * yy) for c in range(3)], -1)
+    img = 127.5 * (1 + img) + rng.normal(0, 8, img.shape)
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(
+        os.path.join(folder, f"{i:05d}.jpg"), quality=90)
+
+
+def extract(table: Table, tmp: str):
+  images, n = os.path.join(tmp, "photos"), FLAGS.extract_images
+  photos(images, n)
+  weights, torch_wall, ref = "none", None, None
+  flops = n * RESNET50_FORWARD
+  if FLAGS.torch_python:
+    weights = os.path.join(tmp, "resnet50.pth")
+    timed([FLAGS.torch_python, os.path.join(HERE, "bench_run_torch.py"), "--run=write_resnet50",
+           f"--weights={weights}"])
+    before = load()
+    ref = os.path.join(tmp, "torch_features.npy")
+    wall, out = timed([FLAGS.torch_python, os.path.join(HERE, "bench_run_torch.py"),
+                       "--run=extract", f"--images={images}", f"--weights={weights}",
+                       f"--features_out={ref}"])
+    torch_wall, again = wall, last_json(out)["again_s"]
+    table.add("extract ResNet-50", "torchvision", wall, None, before, torch_wall=wall,
+              flops=flops, note=f"{n / wall:.1f} images/s whole; a second pass "
+                                f"{n / again:.1f} images/s ({again:.1f} s)")
+  before = load()
+  ours = os.path.join(tmp, "nlx_features.npy")
+  wall, out = timed([sys.executable, "-m", "nlx.benchmarks.image_features", images,
+                     f"--out={ours}", f"--weights={weights}", "--again"])
+  again = last_json(out)["again_s"]
+  note = f"{n / wall:.1f} images/s whole; a second pass {n / again:.1f} images/s ({again:.1f} s)"
+  if ref:
+    a, b = np.load(ours), np.load(ref)
+    note += (f"; features: largest difference {np.abs(a - b).max():.2g} "
+             f"(largest value {np.abs(b).max():.3g})")
+  table.add("extract ResNet-50", "nlx", wall, None, before, torch_wall=torch_wall, flops=flops,
+            note=note)
+
+
 def main(argv):
   del argv
   import jax
@@ -273,6 +330,8 @@ def main(argv):
       quickstart(table, tmp)
     if "steps" in FLAGS.runs:
       steps(table)
+    if "extract" in FLAGS.runs:
+      extract(table, tmp)
   text = (f"float32 matmul rate {rate / 1e9:.1f} GFLOP/s (the floor's denominator); "
           f"protocol data: {what or 'none'}; {os.cpu_count()} CPUs\n\n{table.markdown()}\n")
   print(text)

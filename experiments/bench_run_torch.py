@@ -16,6 +16,10 @@ Runs (each prints one JSON line: wall seconds, final clean-test accuracy):
   global average pool, linear) on the 8x8 digits, Adam 3e-3 with a cosine schedule, batch
   64, 30 epochs; every epoch: the training-set pass and the test set; the state saved
   every 5 epochs.
+- `extract`: torchvision's ResNet-50 (`--weights`, a state dict `--run=write_resnet50`
+  wrote) as a feature extractor over the image files in `--images` (sorted): PIL decode,
+  Resize(256), CenterCrop(224), ToTensor, ImageNet's Normalize, batches of 64, the pooled
+  2,048-d features (fc = Identity) to `--features_out`; `again_s`: a second pass.
 `--data` is the `.npz` bench_run.py writes (`x_train, y_train, x_test, y_test`, and for
 the quickstart the normalisation `mean, std`), so every side trains on the same arrays.
 """
@@ -65,16 +69,56 @@ def predict(model, x, batch_size):
   return out
 
 
+def resnet50_features(a):
+  """The `extract` run (and `write_resnet50`, which saves a seeded random ResNet-50)."""
+  import torchvision
+  from PIL import Image
+  from torchvision import transforms as T
+  if a.run == "write_resnet50":
+    torch.save(torchvision.models.resnet50().state_dict(), a.weights)
+    return
+  model = torchvision.models.resnet50()
+  model.load_state_dict(torch.load(a.weights))
+  model.fc = nn.Identity()
+  model.eval()
+  tf = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(),
+                  T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+  files = sorted(os.path.join(a.images, f) for f in os.listdir(a.images))
+
+  def run():
+    out = []
+    with torch.inference_mode():
+      for i in range(0, len(files), 64):
+        batch = torch.stack([tf(Image.open(f).convert("RGB")) for f in files[i:i + 64]])
+        out.append(model(batch))
+    return torch.cat(out).numpy()
+  feats = run()
+  np.save(a.features_out, feats)
+  wall = time.time() - START
+  t0 = time.time()
+  run()
+  print(json.dumps({"side": "torch", "run": "extract", "images": len(files), "wall_s": wall,
+                    "again_s": time.time() - t0, "torch": torch.__version__,
+                    "torchvision": torchvision.__version__,
+                    "threads": torch.get_num_threads()}))
+
+
 def main():
   p = argparse.ArgumentParser()
-  p.add_argument("--run", choices=("protocol", "quickstart"), required=True)
+  p.add_argument("--run", choices=("protocol", "quickstart", "extract", "write_resnet50"),
+                 required=True)
+  p.add_argument("--images", default="")
+  p.add_argument("--weights", default="")
+  p.add_argument("--features_out", default="")
   p.add_argument("--method", choices=("ce", "elr"), default="ce")
-  p.add_argument("--data", required=True)
+  p.add_argument("--data", default="")
   p.add_argument("--epochs", type=int, default=30)
   p.add_argument("--threads", type=int, default=2)
   a = p.parse_args()
   torch.set_num_threads(a.threads)
   torch.manual_seed(0)
+  if a.run in ("extract", "write_resnet50"):
+    return resnet50_features(a)
   with np.load(a.data) as f:
     d = {k: f[k] for k in f.files}
   if a.run == "protocol":
