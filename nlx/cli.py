@@ -1,4 +1,5 @@
-"""The `nlx` command: `nlx train ...` (= python -m nlx.main), `nlx report WORKDIR...` and
+"""The `nlx` command: `nlx train ...` (= python -m nlx.main), `nlx report WORKDIR...`,
+`nlx report label-issues WORKDIR` (the review page, nlx.report.review_page) and
 `nlx find-label-issues --config=... [--top=20]` (trains, then prints the likely wrong labels)."""
 
 import os
@@ -16,6 +17,9 @@ def main() -> None:
   command, rest = sys.argv[1], sys.argv[2:]
   if command == "find-label-issues":  # train (or resume), then print the top suspects
     find_label_issues(rest)
+  elif command == "report" and rest[:1] == ["label-issues"]:  # the review page
+    from nlx.report.review_page import main as review_page
+    review_page(rest[1:])
   elif command == "report":
     from nlx.report.report import main as report
     report(rest)

@@ -8,6 +8,9 @@ Every multi-class run writes, at the end of `train.train_and_evaluate` (`finish_
 - `WORKDIR/label_issues.json`: which score, the estimated number of wrong labels and,
   where the dataset knows its clean labels, the true number and how well the score and
   the flagged set find them (AUROC, AP, precision, recall, F1).
+- `WORKDIR/label_issues.html`: the review page (`nlx.report.review_page`): every flagged
+  example with its thumbnail, a control to accept each suggestion, and the corrected CSV
+  to download.
 No clean label is used to score or flag. Read it back with `nlx.label_issues.find(workdir)`.
 
 The parts, each importable on its own:
@@ -114,9 +117,19 @@ def finish_run(workdir: str, trainer, state, dynamics, *, is_main: bool = True) 
     # this module's `write`, looked up at call time (tests/test_faults.py replaces it)
     write(workdir, issues, dataset)
     write_json(os.path.join(workdir, JSON_NAME), summary)
-    from nlx.report import label_issues_page
+    from nlx.report import label_issues_page, review_page
     label_issues_page.suspects_figure(workdir, dataset, issues)
+    review_page.write(workdir, images=_images(dataset.train))
   return summary
+
+
+def _images(split):
+  """An in-memory split's uint8 images (for the review page's thumbnails), else None."""
+  x = split.inputs
+  if split.decode is None and split.paths is None and isinstance(x, np.ndarray) \
+      and x.dtype == np.uint8 and x.ndim in (3, 4):
+    return x
+  return None
 
 
 def remove_files(workdir: str) -> None:
@@ -125,8 +138,8 @@ def remove_files(workdir: str) -> None:
   Args:
     workdir: the run's folder.
   """
-  from nlx.report import label_issues_page
-  for name in (CSV_NAME, JSON_NAME, label_issues_page.FIGURE_NAME):
+  from nlx.report import label_issues_page, review_page
+  for name in (CSV_NAME, JSON_NAME, label_issues_page.FIGURE_NAME, review_page.PAGE_NAME):
     if os.path.exists(os.path.join(workdir, name)):
       os.remove(os.path.join(workdir, name))
 

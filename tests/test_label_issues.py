@@ -87,6 +87,11 @@ def test_planted_wrong_labels_are_flagged_first(tmp_path):
   assert f"estimated wrong labels: {len(flagged)}, true: {len(PLANTED)}" in text
   assert f"| 1 | {top[0]['index']} | {top[0]['given_class']} |" in text
   assert not os.path.exists(tmp_path / "label_issues.png")
+  # the review page, written with the run: every flagged example, by index (no files)
+  from nlx.report import review_page
+  page = review_page.page_data(str(tmp_path))
+  assert {r["index"] for r in page["flagged"]} == flagged and page["key"] == "index"
+  assert (tmp_path / "label_issues.html").read_text().count('"thumb": ""') == len(flagged)
 
 
 # A representative subset of the 22 multi-class methods (every kind of method module:
