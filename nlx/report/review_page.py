@@ -15,7 +15,6 @@ network, it works opened from disk.
 
 import argparse
 import base64
-import concurrent.futures
 import csv
 import html
 import io as bytes_io
@@ -88,12 +87,10 @@ def page_data(workdir: str, images=None, page_size: int = PAGE_SIZE) -> dict:
   rows = _read_rows(workdir)
   has_paths = bool(rows) and all(r["path"] for r in rows)
   by_index = sorted(rows, key=lambda r: r["index"])
-  rows_flagged = [r for r in rows if r["flagged"]]
-  with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:  # decoding: 18,000
-    thumbs = list(pool.map(lambda r: _thumbnail(r, images), rows_flagged))  # files ~ 30 s
+  # 18,259 flagged image files: 13-15 s (threads gained nothing on 2 cores)
   flagged = [{"index": r["index"], "path": r["path"], "given": r["given_class"],
-              "suggested": r["suggested_class"], "score": r["score"], "thumb": t}
-             for r, t in zip(rows_flagged, thumbs)]
+              "suggested": r["suggested_class"], "score": r["score"],
+              "thumb": _thumbnail(r, images)} for r in rows if r["flagged"]]
   summary = io.read_json(os.path.join(workdir, "label_issues.json"), default={})
   return {"workdir": workdir, "key": "path" if has_paths else "index",
           "all": [[r["path"] if has_paths else r["index"], r["given_class"]] for r in by_index],
