@@ -1,7 +1,8 @@
 """Features of image files, extracted once and kept: the cache behind `data.backbone`.
 
 With `data.backbone` set (e.g. `resnet50_imagenet`, weights in `data.backbone_weights`:
-the `.pth` file torchvision downloads, or `.safetensors` / `.npz`), a run on image files
+the `.pth` file torchvision downloads, `.safetensors` / `.npz`, or a network nlx trained,
+`nlx.models.pretrained.save_backbone`), a run on image files
 trains its model on the backbone's pooled features of the images instead of the pixels
 (as cleanlab's tutorials do to find label issues): `nlx.train.load_dataset` embeds every
 split once through the trainer's own prediction path and keeps each example's file in
