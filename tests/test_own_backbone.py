@@ -35,8 +35,10 @@ def test_grid_pool_averages_each_cell_in_row_column_channel_order():
                        for b in range(2)])
   np.testing.assert_allclose(out, expected, rtol=1e-6)
   np.testing.assert_allclose(np.asarray(grid_pool(x, 1)), x.mean((1, 2)), rtol=1e-6)
-  with pytest.raises(ValueError, match="grid 4 does not divide the 4x6"):
+  with pytest.raises(ConfigError, match="= 4 does not divide the 4x6 feature map"):
     grid_pool(x, 4)
+  with pytest.raises(ConfigError, match="= 0 does not divide"):
+    grid_pool(x, 0)
 
 
 def test_a_feature_grid_changes_the_features_not_the_logits():
@@ -53,6 +55,9 @@ def test_a_feature_grid_changes_the_features_not_the_logits():
                                    "dtype": "float32", "feature_grid": 2})
   with pytest.raises(ConfigError, match="model.feature_grid pools a convolutional map; 'mlp'"):
     models.create(mlp, 3, (12,), jax.random.key(0))
+  for bad in (0, -2):
+    with pytest.raises(ConfigError, match=f"must be a positive integer, got {bad}"):
+      small_cnn(grid=bad)
 
 
 def trained_like(model, seed=1):
@@ -156,6 +161,9 @@ def test_a_backbone_of_another_name_and_a_bad_test_csv_are_named(own):
   with pytest.raises(ConfigError, match=r"data.backbone is 'resnet18_imagenet' but .*bb.npz "
                                         r"holds a 'small_cnn' network"):
     train.load_dataset(own_config(root, backbone="resnet18_imagenet"))
+  with pytest.raises(ConfigError, match=r"data.backbone_grid for a backbone\) = 3 does not "
+                                        r"divide the 4x4 feature map"):
+    train.load_dataset(own_config(root, grid=3))
   with pytest.raises(ConfigError, match="data.split='80/5/15' makes a validation split"):
     train.load_dataset(own_config(root, split="80/5/15"))
   with open(root / "test.csv", "a") as f:

@@ -46,6 +46,9 @@ def build_module(config, num_classes: int, input_shape, rng: jax.Array, *,
     raise ConfigError(f"model.conv must be auto or xla, got {config.conv!r}")
   rngs = nnx.Rngs(params=rng)
   grid = config.get("feature_grid", 1)
+  if not isinstance(grid, int) or grid < 1:
+    raise ConfigError(f"model.feature_grid (data.backbone_grid for a backbone) must be a "
+                      f"positive integer, got {grid!r}")
   if grid != 1 and name not in ("small_cnn", *RESNETS,
                                                 *(f"{n}_imagenet" for n in RESNETS)):
     raise ConfigError(f"model.feature_grid pools a convolutional map; {name!r} has none "
