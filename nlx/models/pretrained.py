@@ -80,9 +80,7 @@ def load_torchvision_resnet(params: nnx.State, state: nnx.State, path: str) -> d
   Raises DataError naming missing keys, unexpected keys, or shape mismatches.
   """
   tv = {k: v for k, v in read_state_dict(path).items() if not k.endswith("num_batches_tracked")}
-  p_flat = {_key(k): v for k, v in _flatten(params.to_pure_dict())}
-  s_flat = {_key(k): v for k, v in _flatten(state.to_pure_dict())}
-  ours = {**p_flat, **s_flat}
+  ours = _flat(params, state)
   converted = dict(torchvision_to_nlx(k, np.asarray(v)) for k, v in tv.items())
   head_differs = ("fc.kernel" in converted and
                   converted["fc.kernel"].shape != ours.get("fc.kernel", np.empty(0)).shape)
@@ -100,20 +98,28 @@ def load_torchvision_resnet(params: nnx.State, state: nnx.State, path: str) -> d
       raise DataError(f"{path}: shape of {k} is {v.shape} in the file, the model needs "
                       f"{tuple(ours[k].shape)} (wrong depth or stem?)")
 
+  return fill(params, state, converted)
+
+
+def _flat(params: nnx.State, state: nnx.State) -> dict:
+  """Every leaf of the model's parameters and statistics by dotted path."""
+  return {_key(k): v for tree in (params, state) for k, v in _flatten(tree.to_pure_dict())}
+
+
+def fill(params: nnx.State, state: nnx.State, values: dict) -> dict:
+  """`{"params": ..., "state": ...}` with the leaves named in `values` (dotted paths, checked
+  by the caller) set from it, cast to each leaf's dtype; the other leaves as they were."""
   def replace(pure, prefix=()):
     out = {}
     for k, v in pure.items():
-      if isinstance(v, dict):
-        out[k] = replace(v, prefix + (k,))
-      else:
-        key = _key(prefix + (k,))
-        out[k] = converted[key].astype(v.dtype) if key in converted else v
+      key = _key(prefix + (k,))
+      out[k] = (replace(v, prefix + (k,)) if isinstance(v, dict) else
+                values[key].astype(v.dtype) if key in values else v)
     return out
 
-  new_params, new_state = params, state
-  nnx.replace_by_pure_dict(new_params, replace(params.to_pure_dict()))
-  nnx.replace_by_pure_dict(new_state, replace(state.to_pure_dict()))
-  return {"params": new_params, "state": new_state}
+  nnx.replace_by_pure_dict(params, replace(params.to_pure_dict()))
+  nnx.replace_by_pure_dict(state, replace(state.to_pure_dict()))
+  return {"params": params, "state": state}
 
 
 BACKBONE_RECORD = "__nlx_backbone__"  # the .npz entry holding the JSON record
@@ -128,8 +134,7 @@ def save_backbone(path: str, model_config, params: nnx.State, state: nnx.State, 
   record = {"model": {k: model_config[k] for k in BACKBONE_MODEL_KEYS if k in model_config},
             "mean": [float(m) for m in mean], "std": [float(s) for s in std],
             "image_size": int(image_size)}
-  arrays = {_key(k): np.asarray(v) for tree in (params, state)
-            for k, v in _flatten(tree.to_pure_dict())}
+  arrays = {k: np.asarray(v) for k, v in _flat(params, state).items()}
   if not path.endswith(".npz"):
     raise DataError(f"a backbone file is a .npz, got {path}")
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -153,18 +158,11 @@ def load_backbone(params: nnx.State, state: nnx.State, path: str) -> dict:
   do not fit."""
   with reading(path, "NumPy .npz archive", REWRITE), np.load(path, allow_pickle=False) as f:
     saved = {k: f[k] for k in f.files if k != BACKBONE_RECORD}
-  ours = {_key(k): v for tree in (params, state) for k, v in _flatten(tree.to_pure_dict())}
+  ours = _flat(params, state)
   missing, unexpected = sorted(ours.keys() - saved.keys()), sorted(saved.keys() - ours.keys())
   wrong = [f"{k} {saved[k].shape} (model: {tuple(ours[k].shape)})" for k in sorted(ours)
            if k in saved and saved[k].shape != tuple(ours[k].shape)]
   if missing or unexpected or wrong:
     raise DataError(f"{path}: the weights do not fit the model; missing keys: {missing[:4]}; "
                     f"unexpected keys: {unexpected[:4]}; other shapes: {wrong[:4]}")
-
-  def replace(pure, prefix=()):
-    return {k: replace(v, prefix + (k,)) if isinstance(v, dict)
-            else saved[_key(prefix + (k,))].astype(v.dtype) for k, v in pure.items()}
-
-  nnx.replace_by_pure_dict(params, replace(params.to_pure_dict()))
-  nnx.replace_by_pure_dict(state, replace(state.to_pure_dict()))
-  return {"params": params, "state": state}
+  return fill(params, state, saved)
