@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-from nlx.io import reading, replacing, write_json
+from nlx.io import replacing, write_json
 from nlx.label_issue_scores import (
     COUNTS,
     DEFAULT_COUNT,
@@ -165,13 +165,5 @@ def find(workdir: str) -> list[dict]:
   if not os.path.exists(path):
     raise FileNotFoundError(f"no {path}: train a multi-class run there first "
                             "(nlx train or nlx find-label-issues --config=...)")
-  with reading(path, "label issues CSV", "train the run again to rewrite it"):
-    with open(path, newline="") as f:
-      rows = list(csv.DictReader(f))
-    for n, r in enumerate(rows, 2):
-      if None in r.values() or None in r:
-        raise ValueError(f"line {n}: not the {len(r) - (None in r)} columns of the header")
-      for k in ("index", "given_label", "suggested_label"):
-        r[k] = int(r[k])
-      r["score"], r["flagged"] = float(r["score"]), r["flagged"] == "1"
-  return rows
+  from nlx.report.label_issues_page import read_rows
+  return read_rows(path)

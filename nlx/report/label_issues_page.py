@@ -63,6 +63,22 @@ def suspects_figure(workdir: str, dataset, issues, top: int = 24, cols: int = 8)
   return path
 
 
+def read_rows(path: str) -> list[dict]:
+  """The rows of a `label_issues.csv` (most suspicious first), typed: ints `index`,
+  `given_label`, `suggested_label`, a float `score`, a bool `flagged`, strings `path`,
+  `given_class`, `suggested_class`; a damaged file is a DataError saying what to do."""
+  with io.reading(path, "label issues CSV", "train the run again to rewrite it"):
+    with open(path, newline="") as f:
+      rows = list(csv.DictReader(f))
+    for n, r in enumerate(rows, 2):
+      if None in r.values() or None in r:  # a row cut short, or with more fields
+        raise ValueError(f"line {n}: not the {len(r) - (None in r)} columns of the header")
+      for k in ("index", "given_label", "suggested_label"):
+        r[k] = int(r[k])
+      r["score"], r["flagged"] = float(r["score"]), r["flagged"] == "1"
+  return rows
+
+
 def section(workdir: str, base: str, top: int = 20) -> str:
   """The markdown of one run (links relative to `base`, the page's folder)."""
   path = os.path.join(workdir, JSON_NAME)
@@ -80,17 +96,9 @@ def section(workdir: str, base: str, top: int = 20) -> str:
     text += [f"![most suspicious labels of {workdir}]({os.path.relpath(figure, base)})", ""]
   text += ["| rank | index | given | suggested | score | flagged | path |",
            "|---|---|---|---|---|---|---|"]
-  path = os.path.join(workdir, CSV_NAME)
-  with io.reading(path, "label issues CSV", "train the run again to rewrite it"):
-    with open(path, newline="") as f:
-      rows = list(csv.DictReader(f))  # most suspicious first
-    short = next((n for n, r in enumerate(rows, 2) if None in r.values() or None in r), None)
-    if short is not None:  # a row cut short, or with more fields than the header
-      raise ValueError(f"line {short}: not the columns of the header")
-    for rank, r in enumerate(rows[:top], 1):
-      text.append(f"| {rank} | {r['index']} | {r['given_class']} | {r['suggested_class']} | "
-                  f"{float(r['score']):.4g} | {'yes' if r['flagged'] == '1' else 'no'} | "
-                  f"{r['path']} |")
+  for rank, r in enumerate(read_rows(os.path.join(workdir, CSV_NAME))[:top], 1):
+    text.append(f"| {rank} | {r['index']} | {r['given_class']} | {r['suggested_class']} | "
+                f"{r['score']:.4g} | {'yes' if r['flagged'] else 'no'} | {r['path']} |")
   return "\n".join(text) + "\n"
 
 

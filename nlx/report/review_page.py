@@ -15,7 +15,6 @@ network, it works opened from disk.
 
 import argparse
 import base64
-import csv
 import html
 import io as bytes_io
 import json
@@ -27,6 +26,7 @@ from PIL import Image
 
 from nlx import io
 from nlx.errors import DataError, NlxError
+from nlx.report.label_issues_page import read_rows
 
 PAGE_NAME = "label_issues.html"
 CSV_NAME = "label_issues.csv"  # what nlx.label_issues writes (read here as a file)
@@ -54,14 +54,7 @@ def _read_rows(workdir: str) -> list[dict]:
   if not os.path.isfile(path):
     raise DataError(f"no {path}: train a multi-class run there first "
                     "(nlx find-label-issues --config=...)")
-  with io.reading(path, "label issues CSV", "train the run again to rewrite it"):
-    with open(path, newline="") as f:
-      rows = list(csv.DictReader(f))
-    for n, r in enumerate(rows, 2):
-      if None in r.values() or None in r:
-        raise ValueError(f"line {n}: not the columns of the header")
-      r["index"], r["score"], r["flagged"] = int(r["index"]), float(r["score"]), r["flagged"] == "1"
-  return rows
+  return read_rows(path)
 
 
 def _thumbnail(row: dict, images) -> str:
