@@ -173,7 +173,12 @@ def test_missing_weights_an_image_augmentation_and_a_dataset_of_arrays_are_named
 def test_the_run_names_each_suspect_by_its_file(folder, tmp_path):
   c = config_for(folder, tmp_path / "cache")
   workdir = str(tmp_path / "run")
-  train.train_and_evaluate(c, workdir)
+  results = train.train_and_evaluate(c, workdir)
+  # results.json says which features the head trained on: the cache entry and its cost
+  (entry,) = os.listdir(tmp_path / "cache")
+  assert results["backbone"]["feature_cache_key"] == entry
+  assert results["backbone"]["backbone"] == "resnet18_imagenet"
+  assert results["backbone"]["feature_dim"] == 512 and results["backbone"]["feature_seconds"] > 0
   with open(os.path.join(workdir, "label_issues.csv"), newline="") as f:
     rows = list(csv.DictReader(f))
   assert len(rows) == 16
