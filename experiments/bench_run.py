@@ -13,6 +13,10 @@ Runs (each command timed from its start to its exit, as a user waits for it):
   JAX: one scan an epoch, sums in-graph) and experiments/bench_run_torch.py (plain PyTorch,
   `--torch_python`) doing the same work on the same arrays.
 - `methods`: nlx's ARNet and SINet runs of the same protocol (cold), over nlx's CE run.
+- `replicas`: the protocol's CE run for one seed, 3 seeds in one program
+  (`train.replicas=3`, nlx.replicas) and 3 seeds one after another, each as a ratio to
+  the one seed's wall time. `folds`: the same run with out-of-fold label issues
+  (`label_issues.folds=5`) against cleanlab's 5-fold logistic regression.
 - `startup`: `import nlx.main, nlx.train`, and the quickstart stopped after one step.
 - `quickstart`: `python -m nlx.main` (digits, small CNN, 30 epochs, the default config)
   against bench_run_torch.py's same run.
@@ -228,6 +232,54 @@ def quickstart(table: Table, tmp: str):
               torch_wall=torch_wall)
 
 
+def several(table: Table, tmp: str, data_dir: str, runs: list[str]) -> None:
+  """`replicas`: the protocol's CE run for one seed, then 3 seeds as one program
+  (`--config.train.replicas=3`), then 3 seeds one after another; `folds`: the same run
+  with out-of-fold label issues (`--config.label_issues.folds=5`) against cleanlab's
+  5-fold logistic regression on the same features (experiments/label_issues_benchmark.py
+  --scorers=cleanlab_logreg, seed 0). Every nlx run with its own empty compile cache."""
+  n_train, epochs = 45000, FLAGS.epochs
+  one_seed = (3 * MLP_FORWARD * 128 * (n_train // 128) * epochs
+              + MLP_FORWARD * (n_train * epochs + 10000 * epochs // 5))
+
+  def nlx_run(name, extra):
+    wd = os.path.join(tmp, f"wd_{name}")
+    before = load()
+    wall, _ = timed(nlx_config("configs/cifar10n_cpu.py:worst", data_dir, wd) + extra,
+                    env={"NLX_COMPILE_CACHE": os.path.join(tmp, f"cache_{name}")})
+    return wall, wd, before
+
+  wall1, wd, before = nlx_run("seed1", [])
+  table.add("one seed", "nlx", wall1, accuracy(wd), before, flops=one_seed)
+  if "replicas" in runs:
+    wall, wd, before = nlx_run("replicas3", ["--config.train.replicas=3"])
+    with open(os.path.join(wd, "summary.json")) as f:
+      acc = json.load(f)["test"]["accuracy"]["mean"]
+    table.add("3 seeds, one program", "nlx train.replicas=3", wall, acc, before,
+              flops=3 * one_seed, note=f"{wall / wall1:.2f}x one seed's wall time")
+    before, total, accs = load(), 0.0, []
+    for seed in (1, 2, 3):
+      w, wd, _ = nlx_run(f"seq{seed}", [f"--config.seed={seed}"])
+      total += w
+      accs.append(accuracy(wd))
+    table.add("3 seeds, one after another", "nlx", total, float(np.mean(accs)), before,
+              flops=3 * one_seed, note=f"{total / wall1:.2f}x one seed's wall time")
+  if "folds" in runs:
+    fold_flops = one_seed * 4  # 5 runs on 4/5 of the data
+    wall, wd, before = nlx_run("folds5", ["--config.label_issues.folds=5"])
+    with open(os.path.join(wd, "label_issues.json")) as f:
+      li = json.load(f)
+    table.add("label issues, 5 folds", "nlx label_issues.folds=5", wall, None, before,
+              flops=fold_flops, note=f"F1 {100 * li['f1']:.1f}, AUROC {100 * li['auroc']:.1f}")
+    before = load()
+    w, _ = timed([sys.executable, os.path.join(HERE, "label_issues_benchmark.py"),
+                  "--suite=cifar10n_cpu", "--settings=worst", "--seeds=0",
+                  "--scorers=cleanlab_logreg", f"--data_dir={data_dir}",
+                  f"--workroot={os.path.join(tmp, 'cleanlab')}", f"--out={tmp}"])
+    table.add("label issues, 5 folds", "cleanlab logistic regression (whole command)", w,
+              None, before, note=f"nlx {w / wall:.2f}x faster")
+
+
 def startup(table: Table, tmp: str):
   """What a run pays before training: the imports, then (cold and warm compile cache) a
   quickstart run stopped after its first step (data, model, compile, one checkpoint)."""
@@ -317,13 +369,16 @@ def main(argv):
         f"{rate / 1e9:.1f} GFLOP/s; load {load()}", flush=True)
   table = Table(rate)
   with tempfile.TemporaryDirectory() as tmp:
-    data_dir, what = features_dir(tmp) if {"protocol", "methods"} & set(FLAGS.runs) else ("", "")
+    data_dir, what = (features_dir(tmp) if {"protocol", "methods", "replicas", "folds"}
+                      & set(FLAGS.runs) else ("", ""))
     walls = {}
     if "protocol" in FLAGS.runs:
       protocol(table, tmp, data_dir, FLAGS.protocol_methods, True, walls)
     if "methods" in FLAGS.runs:  # each over CE's cold run (timed here if not above)
       protocol(table, tmp, data_dir, ["arnet", "sinet"] if walls else ["ce", "arnet", "sinet"],
                False, walls)
+    if {"replicas", "folds"} & set(FLAGS.runs):
+      several(table, tmp, data_dir, FLAGS.runs)
     if "startup" in FLAGS.runs:
       startup(table, tmp)
     if "quickstart" in FLAGS.runs:

@@ -19,7 +19,7 @@ LAYERS = (
     ("run services", ("nlx.collapse", "nlx.dynamics", "nlx.label_issue_scores",
                       "nlx.label_issues", "nlx.checkpointing", "nlx.workdir",
                       "nlx.feature_cache")),
-    ("trainer", ("nlx.train",)),
+    ("trainer", ("nlx.train", "nlx.replicas")),
     ("entry points", ("nlx.main", "nlx.cli", "nlx.report.__main__")),
     ("benchmarks", ("nlx.benchmarks",)),
 )

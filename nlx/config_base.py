@@ -134,6 +134,20 @@ def base_config() -> ml_collections.ConfigDict:
   # and write label_issues.csv/json/png; False: no such pass (the collapse guard then
   # predicts it at evaluations only)
   c.train.training_dynamics = True
+  # K > 1: K independent runs of this config in one program (`nlx.replicas`): replica r
+  # has seed + r and noise.seed + r (its own init, noise draw, batch order, dropout) and
+  # its own sub-workdir WORKDIR/seed_<seed + r>, exactly the run of that seed alone; the
+  # state carries a leading replica axis and the step is vmapped. Data held in memory only
+  c.train.replicas = 1
+
+  c.label_issues = ml_collections.ConfigDict()
+  # K >= 2: out-of-fold label issues (`nlx.replicas`): K runs in one program, run k not
+  # training on fold k of K stratified folds of the training set (seeded by `seed`); every
+  # example is judged by the run that never trained on it. 0: the run's own in-sample
+  # training dynamics (`nlx.label_issue_scores`)
+  c.label_issues.folds = 0
+  # set by `folds` in each fold's sub-run: the fold it holds out of training (-1: none)
+  c.label_issues.holdout_fold = -1
   c.lock()
   return c
 

@@ -32,6 +32,9 @@ RANGES = {
     "train.max_checkpoints": (1, None, False),
     "train.checkpoint_every_steps": (0, None, False),
     "train.steps_per_call": (0, None, False),
+    "train.replicas": (1, None, False),
+    "label_issues.folds": (0, None, False),
+    "label_issues.holdout_fold": (-1, None, False),
 }
 # -1 means "all" / "no limit" for these; otherwise at least 1.
 ALL_OR_POSITIVE = ("data.max_train_examples", "data.max_test_examples", "train.stop_after_steps")
@@ -64,3 +67,9 @@ def check_values(config) -> None:
     value = _get(config, key)
     if value is not None and value != -1 and value < 1:
       raise ConfigError(f"{key} must be -1 (all) or >= 1, got {value}")
+  folds, holdout = _get(config, "label_issues.folds"), _get(config, "label_issues.holdout_fold")
+  if folds == 1:
+    raise ConfigError("label_issues.folds must be 0 (in-sample) or >= 2 (out-of-fold), got 1")
+  if holdout is not None and holdout >= 0 and not (folds and holdout < folds):
+    raise ConfigError(f"label_issues.holdout_fold={holdout} needs label_issues.folds > "
+                      f"{holdout}, got {folds}")

@@ -223,3 +223,90 @@ def compute(run: TrainedRun, score: str | None = None, count: str = DEFAULT_COUN
   resolved = resolve_count(run.dynamics, count)
   return LabelIssues(score, scores, labels, suggested_labels(labels, probs, flagged), flagged,
                      per_class, resolved if resolved == count else f"{count}: {resolved}")
+
+
+# ---- out-of-fold label issues (label_issues.folds, nlx.replicas) --------------------------
+
+# scores of the folds' runs (`out_of_fold`), high = given label trusted
+OOF_SCORES = ("combined", "oof_aum", "oof_margin", "oof_confidence", "in_sample_aum")
+# where the per-class counts come from: confident learning on the held-out run's final
+# softmax (`oof_final`, cleanlab's setting) or on its softmax averaged over the epochs
+OOF_COUNTS = ("oof_final", "oof_mean")
+OOF_DEFAULT_SCORE, OOF_DEFAULT_COUNT = "combined", "oof_final"
+
+
+def _margins(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+  """`z[y] - max_{k != y} z[k]` per row of logits `[N, C]`."""
+  rows = np.arange(len(labels))
+  given = logits[rows, labels]
+  others = logits.copy()
+  others[rows, labels] = -np.inf
+  return given - others.max(axis=1)
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+  """Each value's rank in [0, 1] (ties: their mean rank), for combining scores of
+  different scales."""
+  order = np.argsort(x, kind="stable")
+  ranks = np.empty(len(x), np.float64)
+  ranks[order] = np.arange(len(x))
+  _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+  sums = np.bincount(inverse, weights=ranks)
+  return (sums / counts)[inverse] / max(len(x) - 1, 1)
+
+
+def out_of_fold(labels: np.ndarray, fold_of: np.ndarray, logits: list, dynamics: list,
+                score: str = OOF_DEFAULT_SCORE, count: str = OOF_DEFAULT_COUNT) -> LabelIssues:
+  """Label issues from K runs, run k never trained on fold k (`label_issues.folds`).
+
+  Example i (in fold f = `fold_of[i]`) is judged by run f:
+  - `oof_aum`: run f's given-label margin on i averaged over its epochs (the area under
+    the margin of a network that never saw i's label);
+  - `oof_margin` / `oof_confidence`: run f's final margin / softmax at the given label
+    (cleanlab's self-confidence);
+  - `in_sample_aum`: the area under the margin averaged over the K - 1 runs that trained
+    on i (Pleiss et al.'s in-sample score);
+  - `combined` (the default): the mean of `oof_aum`'s and `in_sample_aum`'s ranks.
+  Counts per class: confident learning (`nlx.ops.confident_learning`) on the out-of-fold
+  probabilities (`oof_final`: run f's final softmax; `oof_mean`: its softmax averaged
+  over the epochs); that many lowest scores per given class are flagged; the suggestion
+  is the out-of-fold softmax's most probable other class.
+
+  Args:
+    labels: int `[N]` given labels.
+    fold_of: int `[N]` each example's fold in [0, K).
+    logits: K float `[N, C]`: run k's final logits on the whole training set.
+    dynamics: K `nlx.dynamics.Dynamics`: run k's sums over its epochs (whole set).
+    score: a name of `OOF_SCORES`.
+    count: a name of `OOF_COUNTS`.
+
+  Returns:
+    `LabelIssues` named `folds:<score>` / `folds:<count>`.
+  """
+  if score not in OOF_SCORES:
+    raise ConfigError(f"unknown out-of-fold score {score!r}; known: {', '.join(OOF_SCORES)}")
+  if count not in OOF_COUNTS:
+    raise ConfigError(f"unknown out-of-fold count {count!r}; known: {', '.join(OOF_COUNTS)}")
+  labels, fold_of = np.asarray(labels, np.int64), np.asarray(fold_of)
+  k = len(logits)
+  if len(dynamics) != k or fold_of.min() < 0 or fold_of.max() >= k:
+    raise ValueError(f"{k} runs' logits, {len(dynamics)} dynamics, folds in "
+                     f"[{fold_of.min()}, {fold_of.max()}]")
+  rows = np.arange(len(labels))
+  final = np.stack([np.asarray(z, np.float64) for z in logits])[fold_of, rows]  # [N, C]
+  aum = np.stack([d.area_under_margin() for d in dynamics])  # [K, N]
+  oof_aum = aum[fold_of, rows]
+  in_sample = (aum.sum(axis=0) - oof_aum) / (k - 1)
+  probs = np.exp(final - final.max(axis=1, keepdims=True))
+  probs /= probs.sum(axis=1, keepdims=True)
+  mean_probs = np.stack([d.mean_probs() for d in dynamics])[fold_of, rows].astype(np.float64)
+  mean_probs /= mean_probs.sum(axis=1, keepdims=True)
+  scores = {"oof_aum": lambda: oof_aum, "oof_margin": lambda: _margins(final, labels),
+            "oof_confidence": lambda: probs[rows, labels], "in_sample_aum": lambda: in_sample,
+            "combined": lambda: (_ranks(oof_aum) + _ranks(in_sample)) / 2}[score]()
+  count_probs = probs if count == "oof_final" else mean_probs
+  per_class = confident_learning_counts(labels, count_probs)
+  flagged = flag_by_class(scores, labels, per_class)
+  return LabelIssues(f"folds:{score}", np.asarray(scores, np.float64), labels,
+                     suggested_labels(labels, count_probs, flagged), flagged, per_class,
+                     f"folds:{count}")

@@ -56,7 +56,8 @@ from nlx.ops.confident_learning import (
 
 # the public API: the files, and the maths and the run's scores under nlx.label_issues as before
 __all__ = [
-    "CSV_NAME", "JSON_NAME", "FIELDS", "write", "finish_run", "remove_files", "find",
+    "CSV_NAME", "JSON_NAME", "FIELDS", "write", "write_files", "finish_run", "remove_files",
+    "find",
     "COUNTS", "DEFAULT_COUNT", "MEMORISED", "SCORES", "LabelIssues",
     "TrainedRun", "compute", "estimated_counts", "resolve_count", "score_name",
     "calibrate_joint", "class_error_threshold", "confident_joint", "confident_learning_counts",
@@ -114,13 +115,26 @@ def finish_run(workdir: str, trainer, state, dynamics, *, is_main: bool = True) 
   summary = {**issues.summary(), **detection_metrics(
       issues.scores, issues.flagged, issues.labels, dataset.train.clean_labels)}
   if is_main:
-    # this module's `write`, looked up at call time (tests/test_faults.py replaces it)
-    write(workdir, issues, dataset)
-    write_json(os.path.join(workdir, JSON_NAME), summary)
-    from nlx.report import label_issues_page, review_page
-    label_issues_page.suspects_figure(workdir, dataset, issues)
-    review_page.write(workdir, images=_images(dataset.train))
+    write_files(workdir, issues, dataset, summary)
   return summary
+
+
+def write_files(workdir: str, issues: LabelIssues, dataset, summary: dict) -> None:
+  """Writes label_issues.csv, label_issues.json (`summary`), the figure of the most
+  suspicious examples and the review page into `workdir`.
+
+  Args:
+    workdir: the run's folder (or, for `label_issues.folds`, the folds' parent folder).
+    issues: the `LabelIssues`.
+    dataset: the `nlx.data.types.Dataset` they are about.
+    summary: the JSON summary to write.
+  """
+  # this module's `write`, looked up at call time (tests/test_faults.py replaces it)
+  write(workdir, issues, dataset)
+  write_json(os.path.join(workdir, JSON_NAME), summary)
+  from nlx.report import label_issues_page, review_page
+  label_issues_page.suspects_figure(workdir, dataset, issues)
+  review_page.write(workdir, images=_images(dataset.train))
 
 
 def _images(split):

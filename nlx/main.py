@@ -84,7 +84,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint file at INFO
-  from nlx import distributed, train
+  from nlx import distributed, replicas
   from nlx import workdir as workdir_lib
   from nlx.report import run_files
 
@@ -102,7 +102,7 @@ def main(argv):
              ("" if os.path.isfile(path) else ": no such file"))
   workdir = _WORKDIR.value or workdir_lib.default_workdir(flags.FLAGS["config"].config_filename)
   try:
-    results = train.train_and_evaluate(config, workdir)
+    results = replicas.train_and_evaluate(config, workdir)
   except workdir_lib.Interrupted as e:
     print(f"nlx: {e}", file=sys.stderr)
     sys.exit(130)
@@ -111,7 +111,11 @@ def main(argv):
              "or resume it")
   except NlxError as e:
     sys.exit(f"nlx: error: {e}")
-  if results["status"] == "finished":
+  if results["status"] == "finished" and "summary" in results:  # several runs
+    print(replicas.summary_text(results["summary"]))
+    print(f"workdir: {workdir} ({replicas.SUMMARY_NAME}; each run's files in "
+          f"{', '.join(r['workdir'] for r in results['summary']['runs'])})")
+  elif results["status"] == "finished":
     print(run_files.results_table(results))
     print(f"workdir: {workdir} (results.json, metrics.jsonl, curves.png)")
 

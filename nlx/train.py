@@ -46,6 +46,7 @@ from nlx import workdir as workdir_lib
 from nlx.checkpointing import Checkpointer
 from nlx.config_check import check_values
 from nlx.data import augment, input_pipeline, on_device
+from nlx.data import folds as folds_lib
 from nlx.errors import NO_ROOM_ERRNOS, ConfigError, DiskError, NonFiniteLossError, disk_cause
 from nlx.methods import EpochContext, StepContext
 from nlx.periodic import itstime
@@ -132,6 +133,13 @@ def make_eval_step(graphdef, task: Task):
   return eval_step
 
 
+def holdout_fold(config) -> int:
+  """The fold a fold's run does not train on (`label_issues.holdout_fold`); -1: none (also
+  for a config from before the key)."""
+  section = config.get("label_issues")
+  return -1 if section is None else section.get("holdout_fold", -1)
+
+
 def chunk_limit(train_config, steps_per_epoch: int) -> int:
   """The most steps one compiled call runs (`train.steps_per_call`, 0: no limit of its
   own): never past an epoch's end, a log or a mid-epoch checkpoint, which the loop acts
@@ -162,8 +170,20 @@ class Trainer:
                         f"({config.data.eval_batch_size}) must be multiples of the "
                         f"{self.num_devices} devices")
     self.steps_per_epoch = input_pipeline.steps_per_epoch(len(dataset.train), self.batch_size)
+    # label_issues.holdout_fold (a fold's run, `nlx.replicas`): train on the other folds only
+    self.fold_of, self.include = None, None
+    if holdout_fold(config) >= 0:
+      if dataset.multi_label:
+        raise ConfigError("label_issues.folds: out-of-fold label issues are for single-label "
+                          f"data; {dataset.name} is multi-label")
+      k = config.label_issues.folds
+      self.fold_of = folds_lib.stratified_folds(dataset.train.hard_labels(), k, config.seed)
+      self.include = np.flatnonzero(self.fold_of != holdout_fold(config))
+      self.steps_per_epoch = folds_lib.fold_steps_per_epoch(len(dataset.train), k,
+                                                            self.batch_size)
     if self.steps_per_epoch == 0:
-      raise ConfigError(f"data.batch_size={self.batch_size} exceeds the {len(dataset.train)} "
+      raise ConfigError(f"data.batch_size={self.batch_size} exceeds the "
+                        f"{len(dataset.train) if self.include is None else len(self.include)} "
                         "training examples")
     self.total_steps = self.steps_per_epoch * config.train.num_epochs
     self.method = methods.get(config.method.name)
@@ -223,15 +243,22 @@ class Trainer:
     jit_kw = {"donate_argnums": (0,), "out_shardings": (self.replicated, self.replicated)}
     # data.on_device (where it applies): the train set lives on the mesh; batches are cut
     # inside the step, and `steps_per_call` steps run in one compiled call
-    self.device_data = None
+    self.device_data, why = None, None
     if config.data.on_device:
       why = on_device.unsupported(dataset.train, config.data)
       if why is None:
-        self.device_data = on_device.DeviceTrainSet(dataset.train, config.data, self.mesh,
-                                                    config.seed)
+        self.device_data = on_device.DeviceTrainSet(
+            dataset.train, config.data, self.mesh, config.seed, include=self.include,
+            steps_per_epoch=None if self.include is None else self.steps_per_epoch)
       else:
         logging.info("data.on_device: %s; the batches come from grain, one step per call",
                      why)
+    if self.device_data is None and self.include is not None:
+      raise ConfigError(
+          "label_issues.folds needs the training set held in memory on the device "
+          "(data.on_device=True, arrays not image files, data.augment none or crop_flip): "
+          f"{why or 'data.on_device is False'}")
+    self.step_fn = step_fn  # the pure step (nlx.replicas vmaps it)
     self.train_step = (self.device_data.jit_step(step_fn, **jit_kw) if self.device_data
                        else jax.jit(step_fn, **jit_kw))
     self.steps_per_call = chunk_limit(config.train, self.steps_per_epoch) if self.device_data else 1
@@ -633,6 +660,9 @@ def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,
     NonFiniteLossError: a NaN or infinite loss; the last good checkpoint is kept and named.
   """
   check_values(config)  # value ranges, before anything runs
+  if config.train.replicas > 1 or (config.label_issues.folds and holdout_fold(config) < 0):
+    raise ConfigError("train.replicas / label_issues.folds: several runs in one program are "
+                      "trained by nlx.replicas.train_and_evaluate (python -m nlx.main does)")
   with workdir_lib.Run(workdir, is_main=jax.process_index() == 0) as run:
     try:
       return _train_and_evaluate(config, workdir, run, mesh=mesh, dataset=dataset)

@@ -141,6 +141,33 @@ class Cells:
           f"{100 * r['noise_rate']:.1f}% ({time.time() - t:.0f} s)", flush=True)
     return {k: v for k, v in r.items() if k != "state"}
 
+  def run_seeds(self, method: str, setting: str, seeds) -> list[dict]:
+    """Every seed's cell results, as `run`: the unfinished seeds, when consecutive, first
+    trained as one program (`nlx.replicas`, `train.replicas`), each into its own cell
+    folder, where the data is held in memory (else, and for suites that also change the
+    split per seed, one after another)."""
+    todo = [s for s in seeds
+            if finished_results(self.workdir(method, setting, s),
+                                self.config(method, setting, s)) is None]
+    if (len(todo) > 1 and todo == list(range(todo[0], todo[0] + len(todo)))
+        and self.suite not in suites.SPLIT_PER_SEED):
+      from nlx import replicas
+      config = self.config(method, setting, todo[0])
+      config.unlock()
+      config.train.replicas = len(todo)
+      config.lock()
+      parent = os.path.join(self.workroot, self.suite, method, setting,
+                            f"seeds{todo[0]}-{todo[-1]}")
+      t = time.time()
+      try:
+        replicas.train_and_evaluate(config, parent, run_dirs=[
+            self.workdir(method, setting, s) for s in todo])
+        print(f"{self.suite} {method:16s} {setting:8s} seeds {todo[0]}-{todo[-1]} in one "
+              f"program ({time.time() - t:.0f} s)", flush=True)
+      except replicas.NotInMemory:
+        pass  # image files: one run after another below
+    return [self.run(method, setting, s) for s in seeds]
+
   def restore(self, method: str, setting: str, seed: int):
     """`(trainer, state)` of the cell's final checkpoint (`train.restore`)."""
     return train.restore(self.config(method, setting, seed), self.workdir(method, setting, seed))
@@ -177,8 +204,7 @@ def run_suite(cells: Cells, rows, settings, seeds, *, out: str, command: str,
   for setting in settings:
     for row, method in specs.items():
       cell_setting = clean if row == upper else setting
-      for seed in seeds:
-        r = cells.run(method, cell_setting, seed)
+      for r in cells.run_seeds(method, cell_setting, seeds):
         for key, _, _ in keys:
           values[key].setdefault((row, setting), []).append(r["test"][key])
         if row != upper:

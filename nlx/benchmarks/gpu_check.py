@@ -107,7 +107,8 @@ def cifar10n(data_dir: str, label_set: str, workroot: str, max_train: int = -1,
 def step_flops(trainer, state, batch) -> float | None:
   """XLA's FLOP count of one compiled train step (None where the backend gives none)."""
   if trainer.device_data is not None:  # the step gathers its batch from the resident set
-    lowered = trainer.device_data.jitted.lower(state, batch, trainer.device_data.arrays)
+    lowered = trainer.device_data.jitted.lower(state, batch, trainer.device_data.arrays,
+                                               trainer.device_data.key)
   else:
     lowered = trainer.train_step.lower(state, batch)
   cost = lowered.compile().cost_analysis()

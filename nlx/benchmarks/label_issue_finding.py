@@ -49,7 +49,7 @@ NLX_SCORES = {"nlx_ce_aum": ("aum", "confident_learning", None),
               "nlx_ce_aum_peak": ("aum", "confident_learning_peak", None),
               "nlx_ce_aum_mixture": ("aum", "mixture", None),
               "nlx_ce10_aum": ("aum", "confident_learning", 10)}
-SCORERS = (*NLX_SCORES, "cleanlab_logreg", "cleanlab_mlp")
+SCORERS = (*NLX_SCORES, "nlx_folds", "cleanlab_logreg", "cleanlab_mlp", "cleanlab_folds")
 TITLES = {"nlx_ce_aum": "nlx: CE's area under the margin (one run)",
           "nlx_ce_loss": "nlx: CE's mean given-label loss (one run)",
           "nlx_ce_aum_peak": "nlx: CE's area under the margin, peak per-epoch "
@@ -57,7 +57,9 @@ TITLES = {"nlx_ce_aum": "nlx: CE's area under the margin (one run)",
           "nlx_ce_aum_mixture": "nlx: CE's area under the margin, mixture count",
           "nlx_ce10_aum": "nlx: CE's area under the margin, a 10-epoch run",
           "cleanlab_logreg": "cleanlab: 5-fold logistic regression",
-          "cleanlab_mlp": "cleanlab: 5-fold nlx model (CE, same config)"}
+          "cleanlab_mlp": "cleanlab: 5-fold nlx model (CE, same config)",
+          "nlx_folds": "nlx: 5-fold out-of-fold (label_issues.folds=5, one program)",
+          "cleanlab_folds": "cleanlab on nlx's 5-fold out-of-fold softmax (same runs)"}
 FOLDS = 5
 
 
@@ -92,6 +94,53 @@ def run_nlx(config, workdir, score, count):
   return {"score": score, "count": count, "estimated_errors": int(flagged.sum()),
           **label_issues.detection_metrics(scores, flagged, labels, dataset.train.clean_labels),
           "wall_s": wall}
+
+
+def folds_config(config, k=FOLDS):
+  """The cell's CE config with `label_issues.folds=k` (`nlx.replicas`)."""
+  c = config.copy_and_resolve_references()
+  c.unlock()
+  c.label_issues.folds = k
+  c.lock()
+  return c
+
+
+def fold_outputs(config, workdir):
+  """The folds' run of a cell (trained in `workdir` unless finished): `(dataset, fold_of,
+  final train logits per fold's run, dynamics per run, wall seconds)`."""
+  from nlx import replicas
+  from nlx.data import folds as folds_lib
+  summary_path = os.path.join(workdir, replicas.SUMMARY_NAME)
+  if not os.path.exists(summary_path):
+    replicas.train_and_evaluate(config, workdir)
+  summary = io.read_json(summary_path)
+  dataset = data_lib.load_dataset(config)
+  logits, dyns = [], []
+  for name, c in replicas.sub_configs(config):
+    trainer, state = train.restore(c, os.path.join(workdir, name), dataset)
+    logits.append(trainer.predict(state, dataset.train))
+    dyns.append(dynamics.load(os.path.join(workdir, name)))
+  fold_of = folds_lib.stratified_folds(dataset.train.hard_labels(), config.label_issues.folds,
+                                       config.seed)
+  return dataset, fold_of, logits, dyns, summary["wall_time_s"]
+
+
+def oof_candidates(config, workdir) -> dict:
+  """Every out-of-fold (score, count) of `nlx.label_issue_scores.out_of_fold` on a cell's
+  folds' run, against the clean labels: `{"score/count": detection metrics}` (the
+  validation protocol that chose the defaults)."""
+  from nlx.label_issue_scores import OOF_COUNTS, OOF_SCORES, out_of_fold
+  dataset, fold_of, logits, dyns, wall = fold_outputs(config, workdir)
+  labels = np.asarray(dataset.train.hard_labels())
+  out = {}
+  for score in OOF_SCORES:
+    for count in OOF_COUNTS:
+      issues = out_of_fold(labels, fold_of, logits, dyns, score, count)
+      out[f"{score}/{count}"] = {
+          "estimated_errors": int(issues.flagged.sum()), "wall_s": wall,
+          **label_issues.detection_metrics(issues.scores, issues.flagged, labels,
+                                           dataset.train.clean_labels)}
+  return out
 
 
 def folds(labels, seed):
@@ -182,7 +231,20 @@ class Finding:
     if self.reuse_only and (scorer not in NLX_SCORES
                             or not os.path.exists(os.path.join(run_dir, "results.json"))):
       return None
-    if scorer in NLX_SCORES:
+    if scorer in ("nlx_folds", "cleanlab_folds"):
+      fold_dir = os.path.join(out_dir, f"nlx_ce_folds{FOLDS}")
+      if scorer == "nlx_folds":
+        oof = oof_candidates(folds_config(config), fold_dir)
+        from nlx.label_issue_scores import OOF_DEFAULT_COUNT, OOF_DEFAULT_SCORE
+        out = {"score": f"folds:{OOF_DEFAULT_SCORE}", "count": f"folds:{OOF_DEFAULT_COUNT}",
+               **oof[f"{OOF_DEFAULT_SCORE}/{OOF_DEFAULT_COUNT}"], "candidates": oof}
+      else:
+        dataset, fold_of, logits, _, wall = fold_outputs(folds_config(config), fold_dir)
+        z = np.stack(logits)[fold_of, np.arange(len(fold_of))].astype(np.float64)
+        probs = np.exp(z - z.max(1, keepdims=True))
+        out = run_cleanlab(lambda: probs / probs.sum(1, keepdims=True), dataset)
+        out["wall_s"] += wall
+    elif scorer in NLX_SCORES:
       out = run_nlx(config, run_dir, *NLX_SCORES[scorer][:2])
     else:
       dataset = data_lib.load_dataset(config)

@@ -93,32 +93,32 @@ def gather_batch(arrays: dict, index: jax.Array, rng: jax.Array, kind: str) -> d
   return batch
 
 
-def wrap_step(train_step, kind: str, seed: int):
-  """`train_step(state, batch)` -> `step(state, {"index": [B]}, arrays)`: the batch is
+def wrap_step(train_step, kind: str):
+  """`train_step(state, batch)` -> `step(state, {"index": [B]}, arrays, key)`: the batch is
   gathered and augmented inside the same jitted program. The augmentation key is
-  `fold_in(PRNGKey(seed), state.step)`: the same draws for any device count."""
-  base = jax.random.PRNGKey(seed)
+  `fold_in(key, state.step)` (the trainer's key: `PRNGKey(seed + 1)`): the same draws for
+  any device count; a traced argument, so replicas (`nlx.replicas`) each pass their own."""
 
-  def step(state, indices: dict, arrays: dict):
-    rng = jax.random.fold_in(base, state.step)
+  def step(state, indices: dict, arrays: dict, key: jax.Array):
+    rng = jax.random.fold_in(key, state.step)
     return train_step(state, gather_batch(arrays, indices["index"], rng, kind))
   return step
 
 
 def chunk_step(step, max_steps: int):
-  """`step(state, {"index": [B]}, arrays)` -> `chunk(state, {"index": [K, B]}, count,
-  arrays) -> (state, metrics)`: the first `count` (<= K = `max_steps`) steps in one
+  """`step(state, {"index": [B]}, *args)` -> `chunk(state, {"index": [K, B]}, count,
+  *args) -> (state, metrics)`: the first `count` (<= K = `max_steps`) steps in one
   program, a `fori_loop` with a traced trip count (one compiled program serves every
   chunk length), each step exactly the per-step program's. `metrics`: every step's
   scalars stacked `[K]` (rows past `count` are zero), fetched once per chunk."""
-  def chunk(state, indices: dict, count, arrays: dict):
+  def chunk(state, indices: dict, count, *args):
     rows = indices["index"]
-    shapes = jax.eval_shape(lambda s, i: step(s, {"index": i}, arrays)[1], state, rows[0])
+    shapes = jax.eval_shape(lambda s, i: step(s, {"index": i}, *args)[1], state, rows[0])
     stacked = jax.tree.map(lambda x: jnp.zeros((max_steps, *x.shape), x.dtype), shapes)
 
     def body(i, carry):
       state, stacked = carry
-      state, metrics = step(state, {"index": rows[i]}, arrays)
+      state, metrics = step(state, {"index": rows[i]}, *args)
       return state, jax.tree.map(lambda buf, x: buf.at[i].set(x), stacked, metrics)
 
     return jax.lax.fori_loop(0, count, body, (state, stacked))
@@ -127,12 +127,25 @@ def chunk_step(step, max_steps: int):
 
 class IndexIterator:
   """Each step's `{"index": [local B] int32}`: the rows of `BatchSource`'s batch that this
-  process feeds. `get_state`/`set_state` give and take `{"step": n}` (checkpointed)."""
+  process feeds. `get_state`/`set_state` give and take `{"step": n}` (checkpointed).
+
+  `include` (default: every example): the examples drawn from, each epoch a permutation
+  of them seeded by `(seed, epoch)` (a fold's run, `label_issues.holdout_fold`: the other
+  folds); `steps_per_epoch` (default: as many full batches as they fill) may be fewer,
+  e.g. the same for every fold's run."""
 
   def __init__(self, num_examples: int, global_batch_size: int, num_epochs: int, seed: int,
-               process_index: int = 0, process_count: int = 1):
-    self._n, self._b, self._seed = num_examples, global_batch_size, seed
-    self._spe = num_examples // global_batch_size
+               process_index: int = 0, process_count: int = 1, include=None,
+               steps_per_epoch: int | None = None):
+    self._include = None if include is None else np.asarray(include)
+    self._n = num_examples if include is None else len(self._include)
+    self._b, self._seed = global_batch_size, seed
+    self._spe = self._n // global_batch_size
+    if steps_per_epoch is not None:
+      if steps_per_epoch > self._spe:
+        raise ValueError(f"{steps_per_epoch} steps an epoch of {global_batch_size} from "
+                         f"{self._n} examples")
+      self._spe = steps_per_epoch
     self._len = self._spe * num_epochs
     self._local = slice(process_index * global_batch_size // process_count,
                         (process_index + 1) * global_batch_size // process_count)
@@ -147,7 +160,8 @@ class IndexIterator:
       raise StopIteration
     epoch, j = divmod(self._step, self._spe)
     if self._perm[0] != epoch:  # BatchSource's permutation of this epoch
-      self._perm = (epoch, np.random.default_rng((self._seed, epoch)).permutation(self._n))
+      perm = np.random.default_rng((self._seed, epoch)).permutation(self._n)
+      self._perm = (epoch, perm if self._include is None else self._include[perm])
     self._step += 1
     rows = self._perm[1][j * self._b:(j + 1) * self._b][self._local]
     return {"index": rows.astype(np.int32)}
@@ -163,26 +177,32 @@ class DeviceTrainSet:
   """The training split on the mesh, its index iterator and its step wrapper, as the
   `Trainer` uses them when `data.on_device=True`."""
 
-  def __init__(self, split: Split, config, mesh: Mesh, seed: int):
+  def __init__(self, split: Split, config, mesh: Mesh, seed: int, include=None,
+               steps_per_epoch: int | None = None):
     check(split, config)
     self.kind = config.augment
     self.seed = seed
+    self.key = jax.random.PRNGKey(seed + 1)  # the augmentation's (`wrap_step`)
     self.num_examples = len(split)
     self.global_batch_size = config.batch_size
-    self.arrays = put_replicated(host_arrays(split, config.image_size), mesh)
+    self.include, self.steps_per_epoch = include, steps_per_epoch
+    self.host = host_arrays(split, config.image_size)
+    self.arrays = put_replicated(self.host, mesh)
 
   def iterator(self, num_epochs: int) -> IndexIterator:
     return IndexIterator(self.num_examples, self.global_batch_size, num_epochs, self.seed,
-                         jax.process_index(), jax.process_count())
+                         jax.process_index(), jax.process_count(), self.include,
+                         self.steps_per_epoch)
 
   def jit_step(self, train_step, **jit_kwargs):
     """The jitted step with the trainer's call signature `(state, sharded indices)`."""
-    self.jitted = jax.jit(wrap_step(train_step, self.kind, self.seed + 1), **jit_kwargs)
-    return lambda state, indices: self.jitted(state, indices, self.arrays)
+    self.jitted = jax.jit(wrap_step(train_step, self.kind), **jit_kwargs)
+    return lambda state, indices: self.jitted(state, indices, self.arrays, self.key)
 
   def jit_chunk(self, train_step, max_steps: int, **jit_kwargs):
     """The jitted chunk of up to `max_steps` steps (`chunk_step`), called as
     `(state, sharded indices [K, B], count)`."""
-    self.jitted_chunk = jax.jit(
-        chunk_step(wrap_step(train_step, self.kind, self.seed + 1), max_steps), **jit_kwargs)
-    return lambda state, indices, count: self.jitted_chunk(state, indices, count, self.arrays)
+    self.jitted_chunk = jax.jit(chunk_step(wrap_step(train_step, self.kind), max_steps),
+                                **jit_kwargs)
+    return lambda state, indices, count: self.jitted_chunk(state, indices, count, self.arrays,
+                                                           self.key)

@@ -46,6 +46,9 @@ method (tests/methods/test_registry.py checks it):
       `model` of the config files that offer it). Default none.
   LABEL_ISSUE_SCORE: the per-example score `nlx find-label-issues` ranks by for this
       method (a name in `nlx.label_issue_scores.SCORES`, or the method's own). Default "aum".
+  CLASS_PROBABILITIES: whether the softmax of the trained network's logits is a class
+      posterior of that one network, which out-of-fold label issues judge a held-out
+      example by (`label_issues.folds`). Default True.
   score_labels(ctx, state, split) -> float [N]: the method's own label-issue score of every
       example of `split` (high = the given label is trusted), offered under the name
       LABEL_ISSUE_SCORE; `ctx` is the Trainer (`predict_outputs`, `dataset`). Optional.
@@ -208,7 +211,7 @@ def _nothing_to_shrink(config):
 
 # Method's fields that a module gives as upper-case constants (TASKS, READINGS, ...)
 _CONSTANTS = frozenset({"tasks", "needs_clean_subset", "readings", "variants",
-                        "label_issue_score"})
+                        "label_issue_score", "class_probabilities"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,6 +236,7 @@ class Method:
       default_factory=lambda: types.MappingProxyType({}))
   variants: tuple = ()
   label_issue_score: str = "aum"
+  class_probabilities: bool = True
 
   @classmethod
   def from_module(cls, module: types.ModuleType) -> "Method":

@@ -18,6 +18,8 @@ from nlx import losses
 from nlx.errors import ConfigError
 
 LOSSES = ("cosine", "mse", "hinge")
+# the outputs are similarities to the label embeddings, not a class softmax
+CLASS_PROBABILITIES = False
 
 
 def default_config(name: str = "label_embedding") -> ml_collections.ConfigDict:

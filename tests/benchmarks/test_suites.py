@@ -115,3 +115,19 @@ def test_start_reads_the_suite_flags_in_the_order_a_script_needs(monkeypatch, tm
   assert cells.start("digits", ["sym0.2"], values=Values)[1] == ["sym0.2"]
   Values.settings = ["asym0.4", "sym0.6"]
   assert cells.start("digits", ["sym0.2"], values=Values)[1] == ["asym0.4", "sym0.6"]
+
+
+@pytest.mark.slow  # 1.5 minutes: two digits runs of the suite's small CNN
+def test_a_cells_unfinished_seeds_train_as_one_program_into_their_own_folders(tmp_path):
+  suite_cells = cells.Cells("digits", str(tmp_path), epochs=1)
+  got = suite_cells.run_seeds("ce", "sym40", [0, 1])
+  parent = os.path.join(str(tmp_path), "digits", "ce", "sym40", "seeds0-1")
+  summary = io.read_json(os.path.join(parent, "summary.json"))
+  assert [r["workdir"] for r in summary["runs"]] == [os.path.join("..", "seed0"),
+                                                     os.path.join("..", "seed1")]
+  for seed, result in zip((0, 1), got, strict=True):
+    # each cell is its seed's own run: finished under the cell's config, reused as is
+    workdir = suite_cells.workdir("ce", "sym40", seed)
+    assert cells.finished_results(workdir, suite_cells.config("ce", "sym40", seed)) == result
+    assert result["test"]["accuracy"] == summary["runs"][seed]["test"]["accuracy"]
+  assert got[0]["test"] != got[1]["test"] or got[0]["noise_rate"] != got[1]["noise_rate"]
