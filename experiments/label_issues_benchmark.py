@@ -32,6 +32,9 @@ def main():
   p.add_argument("--data_dir", default="workdirs/cifar10n_cpu_features")
   p.add_argument("--workroot", default="workdirs")
   p.add_argument("--out", default="experiments/results")
+  p.add_argument("--candidates", action="store_true",
+                 help="write the table of every out-of-fold score and count of the nlx_folds "
+                      "cells instead (label_issues_folds_candidates_SUITE.md)")
   p.add_argument("--reuse_only", action="store_true",
                  help="table the finished cells only; train and fit nothing")
   a = p.parse_args()
@@ -45,6 +48,12 @@ def main():
     cells = finding.run(a.suite, settings, seeds, a.scorers.split(","))
   except NlxError as e:
     sys.exit(f"label_issues_benchmark: {e}")
+  if a.candidates:
+    text = label_issue_finding.candidates_table(cells, a.suite, settings, seeds,
+                                                arguments=" ".join(sys.argv[1:]))
+    output.write_text(os.path.join(a.out, f"label_issues_folds_candidates_{a.suite}.md"), text)
+    print(text)
+    return
   text = label_issue_finding.report(cells, a.suite, settings, seeds,
                                     arguments=" ".join(sys.argv[1:]))
   output.write_text(os.path.join(a.out, f"label_issues_{a.suite}.md"), text)

@@ -33,7 +33,8 @@ def main() -> None:
 
 def find_label_issues(args: list[str]) -> None:
   """`nlx find-label-issues --config=... [--workdir=...] [--top=20] [train flags]`: trains
-  (or resumes) the configured run, then prints its most suspicious labels."""
+  (or resumes) the configured run, then prints its most suspicious labels; with
+  `--config.label_issues.folds=K` the K fold runs' out-of-fold list (`nlx.replicas`)."""
   import argparse
 
   from absl import app, flags
@@ -47,6 +48,10 @@ def find_label_issues(args: list[str]) -> None:
   a, rest = p.parse_known_args(args)
 
   def run(argv):
+    if flags.FLAGS.config.train.replicas > 1:
+      sys.exit("nlx: error: find-label-issues lists the labels of one training set: use "
+               "--config.label_issues.folds=K (K runs, each example judged by the one that "
+               "never trained on it), not train.replicas")
     train_main.main(argv)  # the same workdir as `nlx train` (variant included), never another run's
     workdir = flags.FLAGS.workdir or workdir_lib.default_workdir(
         flags.FLAGS["config"].config_filename)

@@ -175,7 +175,10 @@ def train_and_evaluate(config, workdir: str, *, mesh=None, dataset=None,
         if loop.last_ckpt != step:
           loop.save(step, _unstack(state, r))
       if parent.interrupt.requested:
-        raise parent.interrupted(step, step)
+        raise workdir_lib.Interrupted(
+            f"interrupted at step {step}; checkpoint step {step} kept in each run's "
+            f"checkpoints/ ({', '.join(os.path.join(workdir, n) for n, _ in subs)}); rerun "
+            "the same command to resume")
       return {"status": "stopped", "step": step, "state": state}
     for ck in ckpts:
       ck.close()

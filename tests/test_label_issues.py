@@ -275,3 +275,32 @@ def test_the_given_probability_score_is_the_softmax_over_classes_at_the_given_la
   np.testing.assert_allclose(label_issue_scores.SCORES["given_probability"](run), want,
                              rtol=1e-6)
   assert want[2] == pytest.approx(1 / 3)
+
+
+@pytest.mark.slow
+def test_find_label_issues_with_folds_prints_the_out_of_fold_list(tmp_path):
+  import subprocess
+  import sys
+
+  from conftest import main_env
+
+  def command(*flags):
+    code = ("import sys; from nlx import cli; sys.argv = ['nlx', 'find-label-issues', "
+            f"'--config=configs/quickstart.py:tiny', '--top=3', {', '.join(map(repr, flags))}]; "
+            "cli.main()")
+    return subprocess.run([sys.executable, "-c", code], env=main_env(), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600, check=False)
+
+  out = command("--config.label_issues.folds=3", "--workdir=folds")
+  assert out.returncode == 0, out.stderr[-2000:]
+  summary = json.loads((tmp_path / "folds" / label_issues.JSON_NAME).read_text())
+  assert summary["score"] == "folds:combined" and summary["folds"] == 3
+  assert f"score: folds:combined; estimated wrong labels: {summary['estimated_errors']}" \
+      in out.stdout
+  assert sorted(p.name for p in (tmp_path / "folds").iterdir() if p.name.startswith("fold_")) \
+      == ["fold_0", "fold_1", "fold_2"]
+  refused = command("--config.train.replicas=2", "--workdir=seeds")
+  assert refused.returncode == 1
+  assert refused.stderr.strip().splitlines()[-1].startswith(
+      "nlx: error: find-label-issues lists the labels of one training set")
+  assert not (tmp_path / "seeds").exists()

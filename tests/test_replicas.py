@@ -96,6 +96,35 @@ def test_replicas_resume_to_the_uninterrupted_program(tmp_path):
     assert a["test"] == b["test"]
 
 
+@pytest.mark.slow  # 30 s: two programs of two replicas
+def test_ctrl_c_stops_every_replica_at_the_chunks_end_with_a_checkpoint(tmp_path, monkeypatch):
+  import signal
+
+  from nlx.errors import NlxError
+  config = with_values(tiny_mlp(), **{"train.replicas": 2})
+  log_train, logged = replicas._Group.log_train, []
+
+  def log_then_ctrl_c(self, step):
+    log_train(self, step)
+    logged.append(step)
+    if step == 4:  # Ctrl-C while the second chunk's results are logged
+      signal.raise_signal(signal.SIGINT)
+
+  wd = str(tmp_path / "wd")
+  with monkeypatch.context() as m:
+    m.setattr(replicas._Group, "log_train", log_then_ctrl_c)
+    with pytest.raises(NlxError, match=r"interrupted at step 4; checkpoint step 4 kept"):
+      replicas.train_and_evaluate(config, wd)
+  assert logged == [4]
+  for s in (0, 1):
+    assert os.listdir(os.path.join(wd, f"seed_{s}", "checkpoints")) == ["4"]
+  resumed = replicas.train_and_evaluate(config, wd)
+  whole = replicas.train_and_evaluate(config, str(tmp_path / "whole"))
+  for a, b in zip(resumed["runs"], whole["runs"], strict=True):
+    assert_same_leaves(a["state"].params, b["state"].params, rtol=1e-6, atol=1e-7)
+    assert a["test"] == b["test"]
+
+
 def nan_for_seed_1(directory, n=256, batch=32):
   """Synthetic features where one training example is huge (3e38, so its loss is not
   finite) and is drawn by replica seed_1 at step 3 but by seed_0 only after step 4 (so

@@ -281,6 +281,35 @@ class Finding:
     return cells
 
 
+def candidates_table(cells, suite, settings, seeds, *, arguments: str) -> str:
+  """Markdown: every out-of-fold (score, count) of the `nlx_folds` cells (their
+  `candidates`), per setting, mean over the seeds, and the mean F1 and AP over the
+  settings: the validation protocol that chose `label_issue_scores.OOF_DEFAULT_*`."""
+  names = None
+  per = {}
+  for s in settings:
+    rows = [cells[(s, seed, "nlx_folds")]["candidates"] for seed in seeds
+            if (s, seed, "nlx_folds") in cells]
+    if rows:
+      names = names or list(rows[0])
+      per[s] = {n: {k: float(np.mean([r[n][k] for r in rows])) for k in ("auroc", "ap", "f1")}
+                | {"estimated": float(np.mean([r[n]["estimated_errors"] for r in rows])),
+                   "true": float(np.mean([r[n]["true_errors"] for r in rows]))}
+                for n in names}
+  head = "| score / count | " + " | ".join(f"{s}: AP / F1 (est.)" for s in per) + \
+      " | mean AP | mean F1 |"
+  lines = [f"## Out-of-fold label issues: every score and count, {suite}", "",
+           f"`python experiments/label_issues_benchmark.py {arguments}`", "", head,
+           "|" + "---|" * (len(per) + 3)]
+  for n in names or []:
+    cols = [f"{100 * per[s][n]['ap']:.1f} / {100 * per[s][n]['f1']:.1f} "
+            f"({per[s][n]['estimated']:.0f} of {per[s][n]['true']:.0f})" for s in per]
+    lines.append(f"| {n} | " + " | ".join(cols) + f" | "
+                 f"{100 * np.mean([per[s][n]['ap'] for s in per]):.1f} | "
+                 f"{100 * np.mean([per[s][n]['f1'] for s in per]):.1f} |")
+  return "\n".join(lines) + "\n"
+
+
 def _column(rows, key, **kw):
   return output.mean_std_text([r[key] for r in rows], std_of_one=False, **kw)
 
