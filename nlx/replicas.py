@@ -91,9 +91,11 @@ def _check(config, dataset) -> None:
   if config.train.stop_on_collapse:
     raise ConfigError(f"{key}: the runs step together, so train.stop_on_collapse (which ends "
                       "one run early) cannot be used with it; unset it")
-  if dataset is not None and config.train.replicas > 1 and config.noise.type != "none":
+  if (dataset is not None and not isinstance(dataset, list) and config.train.replicas > 1
+      and config.noise.type != "none"):
     raise ConfigError("train.replicas draws each replica's label noise (noise.seed + r), "
-                      "which a dataset passed in cannot: pass none, or use noise.type='none'")
+                      "which one dataset passed in cannot: pass none, one per replica, or "
+                      "use noise.type='none'")
   if key == "label_issues.folds":
     method = methods.get(config.method.name)
     if not method.class_probabilities:
@@ -122,7 +124,8 @@ def train_and_evaluate(config, workdir: str, *, mesh=None, dataset=None,
     config: as `nlx.train.train_and_evaluate`'s.
     workdir: the parent folder; sub-workdirs `seed_S` or `fold_k` are made in it.
     mesh: the device mesh (default: every local device).
-    dataset: an `nlx.data.Dataset` every run trains on instead of `config.data`'s.
+    dataset: an `nlx.data.Dataset` every run trains on instead of `config.data`'s, or a
+      list of K, one per run.
     run_dirs: the K runs' workdirs (default `WORKDIR/seed_S` or `WORKDIR/fold_k`), e.g.
       the benchmark cells' own folders.
 
@@ -315,6 +318,10 @@ class _Group:
       state_r = _unstack(state, r)
       sub = os.path.join(self.workdir, name)
       res = train._results(c, t, state_r, loop, step, start_time)
+      # the program's time is shared: each run records its share, and the whole
+      res["program"] = {"workdir": os.path.abspath(self.workdir), "runs": len(self.subs),
+                        "wall_time_s": res["wall_time_s"]}
+      res["wall_time_s"] /= len(self.subs)
       if loop.tracker is not None:
         res["label_issues"] = label_issues.finish_run(sub, t, state_r, loop.tracker.dynamics,
                                                       is_main=self.is_main)
@@ -350,6 +357,10 @@ def _datasets(configs, dataset, mesh) -> list:
   """Each run's dataset: `dataset` for all when given (the folds' runs: one dataset);
   else each config's own (its noise draw), sharing the arrays that come out equal (one
   copy in memory)."""
+  if isinstance(dataset, list):
+    if len(dataset) != len(configs):
+      raise ValueError(f"{len(dataset)} datasets for {len(configs)} runs")
+    return dataset
   if dataset is not None:
     return [dataset] * len(configs)
   first = train.load_dataset(configs[0], mesh)

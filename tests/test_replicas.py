@@ -52,8 +52,11 @@ def test_a_replica_trains_as_its_seed_alone(tmp_path, method, devices):
   # quickstart tiny: 40% symmetric noise, so each replica draws its own noisy labels
   mesh = train.make_mesh(jax.devices()[:devices])
   config = with_values(tiny_mlp(method), **{"seed": 3, "noise.seed": 5})
+  # the fast case passes each replica's dataset (as the benchmarks do); the others load them
+  datasets = ([train.load_dataset(with_values(config, **{"seed": s, "noise.seed": n}))
+               for s, n in ((3, 5), (4, 6))] if (method, devices) == ("ce", 1) else None)
   out = replicas.train_and_evaluate(with_values(config, **{"train.replicas": 2}),
-                                    str(tmp_path / "both"), mesh=mesh)
+                                    str(tmp_path / "both"), mesh=mesh, dataset=datasets)
   assert [r["workdir"] for r in out["summary"]["runs"]] == ["seed_3", "seed_4"]
   for r, (seed, noise_seed) in enumerate([(3, 5), (4, 6)]):
     alone_dir = str(tmp_path / f"alone{r}")
@@ -76,6 +79,10 @@ def test_a_replica_trains_as_its_seed_alone(tmp_path, method, devices):
                          jax.tree.leaves(out["runs"][1]["state"].params)[0])
   with open(tmp_path / "both" / "summary.json") as f:
     summary = json.load(f)
+  # each run records its share of the program's time, and the whole
+  program = out["runs"][0]["program"]
+  assert program["runs"] == 2 and out["runs"][0]["wall_time_s"] == pytest.approx(
+      program["wall_time_s"] / 2)
   accs = [r["test"]["accuracy"] for r in out["runs"]]
   assert summary["test"]["accuracy"]["mean"] == pytest.approx((accs[0] + accs[1]) / 2)
   assert summary["test"]["accuracy"]["std"] == pytest.approx(abs(accs[0] - accs[1]) / 2)

@@ -83,12 +83,28 @@ class Ablation:
   val_fraction: float = 0.1
   render_only: bool = False
 
-  def run_cell(self, suite, setting, row, spec, seed, data_dir) -> dict | None:
-    """One cell's test and validation accuracy, collapse record and diagnostics (None
-    with `render_only` when the cell has not run)."""
+  def cell(self, suite, setting, row, spec, seed, data_dir):
+    """`(config, workdir)` of one cell."""
     workdir = os.path.join(self.workroot, suite, setting, row.replace(" ", "_"), f"seed{seed}")
     config = suites.suite_config(suite, spec, setting, seed, data_dir=data_dir)
     config.train.eval_every_epochs = min(config.train.eval_every_epochs, 5)
+    return config, workdir
+
+  def train_seeds(self, suite, setting, row, spec, seeds, data_dir) -> bool:
+    """The row's unfinished seeds as one program (`cells.train_together`), each with its
+    own validation split carved."""
+    pairs = [self.cell(suite, setting, row, spec, s, data_dir) for s in seeds]
+    todo = [(c, wd) for c, wd in pairs if cells.finished_results(wd, c) is None]
+    if len(todo) < 2:
+      return False
+    datasets = [carve_validation(data_lib.load_dataset(c), self.val_fraction, c.seed)
+                for c, wd in pairs]
+    return cells.train_together(pairs, os.path.dirname(pairs[0][1]), datasets)
+
+  def run_cell(self, suite, setting, row, spec, seed, data_dir) -> dict | None:
+    """One cell's test and validation accuracy, collapse record and diagnostics (None
+    with `render_only` when the cell has not run)."""
+    config, workdir = self.cell(suite, setting, row, spec, seed, data_dir)
     r = cells.finished_results(workdir, config)
     if r is None:
       if self.render_only:
@@ -119,6 +135,9 @@ class Ablation:
       suite, setting, *only = cell.split(":")
       cell_seeds = [int(s) for s in only[0].split("+")] if only else list(seeds)
       data_dir = data_dir_for(suite, self.data_dir, self.workroot)
+      if not self.render_only:  # each row's unfinished seeds as one program, where it can
+        for row, spec in rows.items():
+          self.train_seeds(suite, setting, row, spec, cell_seeds, data_dir)
       results = {row: [self.run_cell(suite, setting, row, spec, s, data_dir)
                        for s in cell_seeds] for row, spec in rows.items()}
       results = {row: [r for r in runs if r] for row, runs in results.items()}

@@ -36,6 +36,46 @@ def finished_results(workdir: str, config) -> dict | None:
   return io.read_json(path)
 
 
+def train_together(cells, parent_root: str, datasets=None) -> bool:
+  """Trains the unfinished cells among `cells` (`[(config, workdir)]`, one per seed) as
+  one program (`nlx.replicas`, `train.replicas=K`), each into its own workdir, where
+  that is the same as running them one by one: at least two, each config being the
+  first's with `seed + r` and `noise.seed + r` (nothing else per seed, e.g. not a split
+  per seed), the data held in memory. `datasets`: each cell's dataset (`[...]`, e.g. with
+  its validation split carved), else each config's own. The program's own folder:
+  `PARENT_ROOT/seedsA-B`. Returns whether it trained them so.
+
+  Each run's results.json then records the program's wall time over K as its
+  `wall_time_s` (`nlx.replicas`)."""
+  from nlx import replicas
+  todo = [i for i, (c, wd) in enumerate(cells) if finished_results(wd, c) is None]
+  if len(todo) < 2:
+    return False
+  config = cells[todo[0]][0].copy_and_resolve_references()
+  config.unlock()
+  config.train.replicas = len(todo)
+  config.lock()
+  try:
+    subs = replicas.sub_configs(config)
+  except ConfigError:
+    return False
+  if any(workdir_lib.fingerprint_keys(sub) != workdir_lib.fingerprint_keys(cells[i][0])
+         for (_, sub), i in zip(subs, todo, strict=True)):
+    return False  # not the same runs as one by one
+  seeds = [cells[i][0].seed for i in todo]
+  t = time.time()
+  try:
+    replicas.train_and_evaluate(
+        config, os.path.join(parent_root, f"seeds{seeds[0]}-{seeds[-1]}"),
+        dataset=None if datasets is None else [datasets[i] for i in todo],
+        run_dirs=[cells[i][1] for i in todo])
+  except replicas.NotInMemory:
+    return False  # image files: one run after another
+  print(f"{parent_root}: seeds {', '.join(map(str, seeds))} in one program "
+        f"({time.time() - t:.0f} s)", flush=True)
+  return True
+
+
 def setup_cache(workroot: str) -> None:
   """Quiet logs, and JAX's compilation cache under `workroot`: the cells of one method
   share their programs, so compiled executables are reused across cells."""
@@ -142,30 +182,11 @@ class Cells:
     return {k: v for k, v in r.items() if k != "state"}
 
   def run_seeds(self, method: str, setting: str, seeds) -> list[dict]:
-    """Every seed's cell results, as `run`: the unfinished seeds, when consecutive, first
-    trained as one program (`nlx.replicas`, `train.replicas`), each into its own cell
-    folder, where the data is held in memory (else, and for suites that also change the
-    split per seed, one after another)."""
-    todo = [s for s in seeds
-            if finished_results(self.workdir(method, setting, s),
-                                self.config(method, setting, s)) is None]
-    if (len(todo) > 1 and todo == list(range(todo[0], todo[0] + len(todo)))
-        and self.suite not in suites.SPLIT_PER_SEED):
-      from nlx import replicas
-      config = self.config(method, setting, todo[0])
-      config.unlock()
-      config.train.replicas = len(todo)
-      config.lock()
-      parent = os.path.join(self.workroot, self.suite, method, setting,
-                            f"seeds{todo[0]}-{todo[-1]}")
-      t = time.time()
-      try:
-        replicas.train_and_evaluate(config, parent, run_dirs=[
-            self.workdir(method, setting, s) for s in todo])
-        print(f"{self.suite} {method:16s} {setting:8s} seeds {todo[0]}-{todo[-1]} in one "
-              f"program ({time.time() - t:.0f} s)", flush=True)
-      except replicas.NotInMemory:
-        pass  # image files: one run after another below
+    """Every seed's cell results, as `run`; the unfinished seeds first trained as one
+    program where they can be (`train_together`)."""
+    train_together([(self.config(method, setting, s), self.workdir(method, setting, s))
+                    for s in seeds],
+                   os.path.join(self.workroot, self.suite, method, setting))
     return [self.run(method, setting, s) for s in seeds]
 
   def restore(self, method: str, setting: str, seed: int):

@@ -20,7 +20,9 @@ Per (setting, seed), on the suite's training set (`suites`; the CIFAR-10N CPU pr
 - `cleanlab, 5-fold nlx MLP`: the same with the suite's own model and config trained
   by nlx (CE) on each 4/5 and predicting the held-out 1/5 (same folds).
 Measured against "given label != clean label": AUROC and AP of the score, precision,
-recall and F1 of the flagged set, the estimated and true error counts, wall time. Every
+recall and F1 of the flagged set, the estimated and true error counts, wall time (a CE
+run trained with the other seeds' as one program, `cells.train_together`, counts its
+share: the program's time over its runs). Every
 cell's numbers are kept in `WORKROOT/label_issues/SUITE/SETTING/seedN/SCORER.json`.
 cleanlab (`pip install "cleanlab>=2,<3"`) is needed by this benchmark only, never by nlx.
 """
@@ -38,7 +40,7 @@ from nlx import data as data_lib
 from nlx import dynamics, io, label_issues, train
 from nlx import workdir as workdir_lib
 from nlx.benchmarks import output, suites
-from nlx.benchmarks.cells import finished_results
+from nlx.benchmarks.cells import finished_results, train_together
 from nlx.data.types import Dataset
 from nlx.errors import ConfigError
 
@@ -265,6 +267,13 @@ class Finding:
     """`{(setting, seed, scorer): numbers}` of the cells run (or reused), plus the
     cells of other scorers stored from earlier calls."""
     cells = {}
+    if not self.reuse_only:  # each setting's unfinished CE runs of all seeds as one program
+      for s in settings:
+        for epochs in {NLX_SCORES[k][2] for k in scorers if k in NLX_SCORES}:
+          name = "nlx_ce" + (f"_e{epochs}" if epochs else "")
+          train_together([(cell_config(suite, s, seed, self.data_dir, epochs),
+                           os.path.join(self.cell_dir(suite, s, seed), name)) for seed in seeds],
+                         os.path.join(self.workroot, "label_issues", suite, s, name))
     for seed in seeds:
       for s in settings:
         for scorer in scorers:
@@ -344,4 +353,7 @@ def report(cells, suite, settings, seeds, *, arguments: str) -> str:
   done = {s: [seed for seed in seeds if any((s, seed, k) in cells for k in SCORERS)]
           for s in settings}
   return (f"## Label issues, {suite}\n\n`python experiments/label_issues_benchmark.py "
-          f"{arguments}`\n\n" + table(cells, settings, done))
+          f"{arguments}`\n\nWall time: per cell, start-up included; the CE runs of a "
+          "setting's seeds train as one program (`nlx.replicas`) and each counts its share "
+          "(the program's time over its runs); the folds' program is one cell's.\n\n"
+          + table(cells, settings, done))

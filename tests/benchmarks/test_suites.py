@@ -131,3 +131,19 @@ def test_a_cells_unfinished_seeds_train_as_one_program_into_their_own_folders(tm
     assert cells.finished_results(workdir, suite_cells.config("ce", "sym40", seed)) == result
     assert result["test"]["accuracy"] == summary["runs"][seed]["test"]["accuracy"]
   assert got[0]["test"] != got[1]["test"] or got[0]["noise_rate"] != got[1]["noise_rate"]
+
+
+def test_cells_train_together_only_where_that_is_the_same_as_one_by_one(tmp_path):
+  def cell(seed, split_seed=None):
+    c = suites.suite_config("digits", "ce", "sym40", seed, epochs=1)
+    if split_seed is not None:
+      c.data.split_seed = split_seed
+    return c, str(tmp_path / f"seed{seed}")
+
+  # one unfinished cell; seeds 0 and 2 (seed 1 would be the program's second run); a
+  # split per seed (another key per seed): each is trained one by one, no folder made
+  assert not cells.train_together([cell(0)], str(tmp_path))
+  assert not cells.train_together([cell(0), cell(2)], str(tmp_path))
+  assert not cells.train_together([cell(0, split_seed=0), cell(1, split_seed=1)],
+                                  str(tmp_path))
+  assert os.listdir(tmp_path) == []
