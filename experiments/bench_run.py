@@ -13,10 +13,10 @@ Runs (each command timed from its start to its exit, as a user waits for it):
   JAX: one scan an epoch, sums in-graph) and experiments/bench_run_torch.py (plain PyTorch,
   `--torch_python`) doing the same work on the same arrays.
 - `methods`: nlx's ARNet and SINet runs of the same protocol (cold), over nlx's CE run.
-- `replicas`: the protocol's CE run for one seed, 3 seeds in one program
-  (`train.replicas=3`, nlx.replicas) and 3 seeds one after another, each as a ratio to
-  the one seed's wall time. `folds`: the same run with out-of-fold label issues
-  (`label_issues.folds=5`) against cleanlab's 5-fold logistic regression.
+- `replicas`: the protocol's CE run for one seed and 3 seeds in one program
+  (`train.replicas=3`, nlx.replicas), as a ratio to the one seed's wall time. `folds`:
+  the same run with out-of-fold label issues (`label_issues.folds=5`) against cleanlab's
+  5-fold logistic regression.
 - `startup`: `import nlx.main, nlx.train`, and the quickstart stopped after one step.
 - `quickstart`: `python -m nlx.main` (digits, small CNN, 30 epochs, the default config)
   against bench_run_torch.py's same run.
@@ -234,7 +234,7 @@ def quickstart(table: Table, tmp: str):
 
 def several(table: Table, tmp: str, data_dir: str, runs: list[str]) -> None:
   """`replicas`: the protocol's CE run for one seed, then 3 seeds as one program
-  (`--config.train.replicas=3`), then 3 seeds one after another; `folds`: the same run
+  (`--config.train.replicas=3`); `folds`: the same run
   with out-of-fold label issues (`--config.label_issues.folds=5`) against cleanlab's
   5-fold logistic regression on the same features (experiments/label_issues_benchmark.py
   --scorers=cleanlab_logreg, seed 0). Every nlx run with its own empty compile cache."""
@@ -257,13 +257,6 @@ def several(table: Table, tmp: str, data_dir: str, runs: list[str]) -> None:
       acc = json.load(f)["test"]["accuracy"]["mean"]
     table.add("3 seeds, one program", "nlx train.replicas=3", wall, acc, before,
               flops=3 * one_seed, note=f"{wall / wall1:.2f}x one seed's wall time")
-    before, total, accs = load(), 0.0, []
-    for seed in (1, 2, 3):
-      w, wd, _ = nlx_run(f"seq{seed}", [f"--config.seed={seed}"])
-      total += w
-      accs.append(accuracy(wd))
-    table.add("3 seeds, one after another", "nlx", total, float(np.mean(accs)), before,
-              flops=3 * one_seed, note=f"{total / wall1:.2f}x one seed's wall time")
   if "folds" in runs:
     fold_flops = one_seed * 4  # 5 runs on 4/5 of the data
     wall, wd, before = nlx_run("folds5", ["--config.label_issues.folds=5"])

@@ -229,10 +229,12 @@ def compute(run: TrainedRun, score: str | None = None, count: str = DEFAULT_COUN
 
 # scores of the folds' runs (`out_of_fold`), high = given label trusted
 OOF_SCORES = ("combined", "oof_aum", "oof_margin", "oof_confidence", "in_sample_aum")
-# where the per-class counts come from: confident learning on the held-out run's final
-# softmax (`oof_final`, cleanlab's setting) or on its softmax averaged over the epochs
-OOF_COUNTS = ("oof_final", "oof_mean")
-OOF_DEFAULT_SCORE, OOF_DEFAULT_COUNT = "combined", "oof_final"
+# where the per-class counts come from (`out_of_fold`)
+OOF_COUNTS = ("auto", "oof_final", "oof_mean", "in_sample")
+# chosen on the validation protocol (generated noise on digits and on the CIFAR-10 CPU
+# protocol's features, before any CIFAR-10N label set was scored this way): the highest
+# mean F1 over its four sets (experiments/results/label_issues_folds_candidates_*.md)
+OOF_DEFAULT_SCORE, OOF_DEFAULT_COUNT = "combined", "auto"
 
 
 def _margins(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -267,10 +269,14 @@ def out_of_fold(labels: np.ndarray, fold_of: np.ndarray, logits: list, dynamics:
   - `in_sample_aum`: the area under the margin averaged over the K - 1 runs that trained
     on i (Pleiss et al.'s in-sample score);
   - `combined` (the default): the mean of `oof_aum`'s and `in_sample_aum`'s ranks.
-  Counts per class: confident learning (`nlx.ops.confident_learning`) on the out-of-fold
-  probabilities (`oof_final`: run f's final softmax; `oof_mean`: its softmax averaged
-  over the epochs); that many lowest scores per given class are flagged; the suggestion
-  is the out-of-fold softmax's most probable other class.
+  Counts per class: confident learning (`nlx.ops.confident_learning`) on `oof_final`: run
+  f's final softmax (cleanlab's setting); `oof_mean`: run f's softmax averaged over its
+  epochs; `in_sample`: the epoch-averaged softmax of the K - 1 runs that trained on i;
+  `auto` (the default): `in_sample`, unless the runs memorised their training folds (their
+  final predictions agree with the given labels on at least `MEMORISED` of them, on
+  average), where in-sample probabilities no longer tell wrong labels apart: then
+  `oof_mean`. That many lowest scores per given class are flagged; the suggestion is the
+  most probable other class of the probabilities counted on.
 
   Args:
     labels: int `[N]` given labels.
@@ -281,7 +287,7 @@ def out_of_fold(labels: np.ndarray, fold_of: np.ndarray, logits: list, dynamics:
     count: a name of `OOF_COUNTS`.
 
   Returns:
-    `LabelIssues` named `folds:<score>` / `folds:<count>`.
+    `LabelIssues` named `folds:<score>` / `folds:<count>` (`folds:auto: <count>`).
   """
   if score not in OOF_SCORES:
     raise ConfigError(f"unknown out-of-fold score {score!r}; known: {', '.join(OOF_SCORES)}")
@@ -299,14 +305,23 @@ def out_of_fold(labels: np.ndarray, fold_of: np.ndarray, logits: list, dynamics:
   in_sample = (aum.sum(axis=0) - oof_aum) / (k - 1)
   probs = np.exp(final - final.max(axis=1, keepdims=True))
   probs /= probs.sum(axis=1, keepdims=True)
-  mean_probs = np.stack([d.mean_probs() for d in dynamics])[fold_of, rows].astype(np.float64)
+  all_mean = np.stack([d.mean_probs() for d in dynamics]).astype(np.float64)  # [K, N, C]
+  mean_probs = all_mean[fold_of, rows]
   mean_probs /= mean_probs.sum(axis=1, keepdims=True)
+  in_probs = (all_mean.sum(axis=0) - all_mean[fold_of, rows]) / (k - 1)
+  in_probs /= in_probs.sum(axis=1, keepdims=True)
   scores = {"oof_aum": lambda: oof_aum, "oof_margin": lambda: _margins(final, labels),
             "oof_confidence": lambda: probs[rows, labels], "in_sample_aum": lambda: in_sample,
             "combined": lambda: (_ranks(oof_aum) + _ranks(in_sample)) / 2}[score]()
-  count_probs = probs if count == "oof_final" else mean_probs
+  count_name = f"folds:{count}"
+  if count == "auto":
+    agreement = np.mean([np.mean(np.argmax(z[fold_of != r], axis=1) == labels[fold_of != r])
+                         for r, z in enumerate(logits)])
+    count = "oof_mean" if agreement >= MEMORISED else "in_sample"
+    count_name = f"folds:auto: {count}"
+  count_probs = {"oof_final": probs, "oof_mean": mean_probs, "in_sample": in_probs}[count]
   per_class = confident_learning_counts(labels, count_probs)
   flagged = flag_by_class(scores, labels, per_class)
   return LabelIssues(f"folds:{score}", np.asarray(scores, np.float64), labels,
                      suggested_labels(labels, count_probs, flagged), flagged, per_class,
-                     f"folds:{count}")
+                     count_name)

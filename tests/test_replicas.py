@@ -228,7 +228,7 @@ def test_out_of_fold_scores_judge_each_example_by_the_run_that_held_it_out():
   # combined: the mean of the two ranks (0..5 scaled to [0, 1])
   rank_oof = np.array([2, 5, 1, 0, 3, 4]) / 5
   rank_in = np.array([0, 1, 2, 3, 4, 5]) / 5  # 8, 9, 11.5, 17, 18.5, 24
-  combined = out_of_fold(labels, fold_of, logits, dyn)
+  combined = out_of_fold(labels, fold_of, logits, dyn, count="oof_final")
   np.testing.assert_allclose(combined.scores, (rank_oof + rank_in) / 2)
   assert combined.score_name == "folds:combined" and combined.count_name == "folds:oof_final"
   # the count: confident learning on the held-out runs' final softmax. By hand: the
@@ -254,7 +254,23 @@ def test_out_of_fold_scores_judge_each_example_by_the_run_that_held_it_out():
   np.testing.assert_array_equal(
       out_of_fold(labels, fold_of, logits, dyn, count="oof_mean").per_class_errors, [0, 0])
   np.testing.assert_array_equal(confident_learning_counts(labels, m[:, ::-1]), [3, 3])
-  assert set(OOF_COUNTS) == {"oof_final", "oof_mean"}
+  # in_sample: the mean of the other runs' epoch-averaged softmax = m's columns swapped,
+  # confidently the other class everywhere: 3 wrong labels per class
+  np.testing.assert_array_equal(
+      out_of_fold(labels, fold_of, logits, dyn, count="in_sample").per_class_errors, [3, 3])
+  # auto: the runs' final predictions on their own training folds ([9, 9]: class 0)
+  # agree with half the given labels, so not memorised: the in-sample count ...
+  auto = out_of_fold(labels, fold_of, logits, dyn)
+  assert auto.count_name == "folds:auto: in_sample"
+  np.testing.assert_array_equal(auto.per_class_errors, [3, 3])
+  # ... and once each run predicts its training folds' given labels (memorised), the
+  # held-out runs' epoch-averaged count
+  memorised = [np.where((fold_of == k)[:, None], z, np.eye(2)[labels] * 5)
+               for k, z in enumerate(logits)]
+  auto = out_of_fold(labels, fold_of, memorised, dyn)
+  assert auto.count_name == "folds:auto: oof_mean"
+  np.testing.assert_array_equal(auto.per_class_errors, [0, 0])
+  assert set(OOF_COUNTS) == {"auto", "oof_final", "oof_mean", "in_sample"}
   with pytest.raises(ConfigError, match="unknown out-of-fold score 'aum'"):
     out_of_fold(labels, fold_of, logits, dyn, score="aum")
 

@@ -63,6 +63,7 @@ TITLES = {"nlx_ce_aum": "nlx: CE's area under the margin (one run)",
           "nlx_folds": "nlx: 5-fold out-of-fold (label_issues.folds=5, one program)",
           "cleanlab_folds": "cleanlab on nlx's 5-fold out-of-fold softmax (same runs)"}
 FOLDS = 5
+FOLD_SCORERS = ("nlx_folds", "cleanlab_folds")  # from one program of FOLDS runs (nlx.replicas)
 
 
 def cell_config(suite, setting, seed, data_dir, epochs=None):
@@ -222,7 +223,9 @@ class Finding:
     epochs = NLX_SCORES[scorer][2] if scorer in NLX_SCORES else None
     config = cell_config(suite, setting, seed, self.data_dir, epochs)
     keys = workdir_lib.fingerprint_keys(config)  # the data and noise the cell was scored on
-    if os.path.exists(path) and scorer not in NLX_SCORES:  # nlx cells: rescored each time
+    # nlx's cells (and cleanlab's on nlx's folds) are rescored from their runs each time
+    rescored = scorer in NLX_SCORES or scorer in FOLD_SCORERS
+    if os.path.exists(path) and not rescored:
       done = io.read_json(path)
       diff = workdir_lib.differences(done.get("config_keys", {}), keys)
       if diff:
@@ -230,11 +233,12 @@ class Finding:
                           "use another --workroot, or delete it to score the cell again")
       return done
     run_dir = os.path.join(out_dir, "nlx_ce" + (f"_e{epochs}" if epochs else ""))
-    if self.reuse_only and (scorer not in NLX_SCORES
-                            or not os.path.exists(os.path.join(run_dir, "results.json"))):
+    fold_dir = os.path.join(out_dir, f"nlx_ce_folds{FOLDS}")
+    done = (os.path.join(fold_dir, "summary.json") if scorer in FOLD_SCORERS
+            else os.path.join(run_dir, "results.json"))
+    if self.reuse_only and (not rescored or not os.path.exists(done)):
       return None
-    if scorer in ("nlx_folds", "cleanlab_folds"):
-      fold_dir = os.path.join(out_dir, f"nlx_ce_folds{FOLDS}")
+    if scorer in FOLD_SCORERS:
       if scorer == "nlx_folds":
         oof = oof_candidates(folds_config(config), fold_dir)
         from nlx.label_issue_scores import OOF_DEFAULT_COUNT, OOF_DEFAULT_SCORE
