@@ -208,8 +208,12 @@ class _Group:
             f"{'train.replicas' if config.train.replicas > 1 else 'label_issues.folds'} "
             "needs the training set held in memory on the device (data.on_device=True, "
             f"arrays not image files, data.augment none or crop_flip): {why}")
-      if self.trainers:  # one resident copy of an in-memory split the runs share
-        trainer._resident_splits = self.trainers[0]._resident_splits
+      if self.trainers:  # one resident copy of an in-memory split the runs share, and
+        # one compiled program for each prediction (the runs' networks have one graph)
+        first = self.trainers[0]
+        trainer._resident_splits = first._resident_splits
+        trainer.eval_steps, trainer.predict_all = first.eval_steps, first.predict_all
+        trainer.eval_step = first.eval_step
       self.trainers.append(trainer)
     first = self.trainers[0]
     self.mesh, self.replicated = first.mesh, first.replicated
