@@ -248,8 +248,7 @@ class _Group:
           f"{self.workdir}: finish or remove the ones ahead, or use another --workdir")
     if steps[0]:
       logging.info("resumed %d runs from step %d", len(steps), steps[0])
-    self.stacked_state = jax.jit(lambda *s: jax.tree.map(lambda *x: jnp.stack(x), *s),
-                                 out_shardings=self.replicated)(*states)
+    self.stacked_state = self.stack(*states)
     return steps[0]
 
   def make_loops(self, ckpts, start: int) -> None:

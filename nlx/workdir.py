@@ -110,10 +110,11 @@ def check_resume(workdir: str, config, has_checkpoint: bool) -> dict | None:
   otherwise None. A workdir without a checkpoint holds nothing to resume: any config
   starts fresh there.
   """
+  new = fingerprint_keys(config)
   if not has_checkpoint:
+    _check_layout(workdir, new)
     return None
   record = read_record(workdir)
-  new = fingerprint_keys(config)
   if record is None:
     raise ConfigError(f"workdir {workdir} has checkpoints but no {FINGERPRINT_FILE} or "
                       "config.json, so nlx cannot tell which run they belong to; use "
@@ -134,6 +135,26 @@ def check_resume(workdir: str, config, has_checkpoint: bool) -> dict | None:
   shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
   raise ConfigError(f"workdir {workdir} holds a run of another config ({shown}); use "
                     f"another --workdir, or delete {workdir} to start fresh")
+
+
+# keys that decide what a workdir holds (one run, K seeds' sub-runs, K folds' sub-runs, one
+# fold's run), with their values in workdirs recorded before they existed
+LAYOUT_KEYS = {"train.replicas": 1, "label_issues.folds": 0, "label_issues.holdout_fold": -1}
+
+
+def _check_layout(workdir: str, new: dict) -> None:
+  """Even with no checkpoint to resume (a finished run of several keeps its checkpoints
+  in its sub-workdirs), a workdir recorded for another layout is a one-line ConfigError:
+  a single run never writes over several runs' folder, nor several over a single run's."""
+  record = read_record(workdir) if os.path.exists(os.path.join(workdir, FINGERPRINT_FILE)) \
+      else None
+  if record is None:
+    return
+  diff = [f"{k}: {record['keys'].get(k, d)!r} -> {new.get(k, d)!r}"
+          for k, d in LAYOUT_KEYS.items() if record["keys"].get(k, d) != new.get(k, d)]
+  if diff:
+    raise ConfigError(f"workdir {workdir} holds another layout of runs ({'; '.join(diff)}); "
+                      f"use another --workdir, or delete {workdir} to start fresh")
 
 
 def _without_new_defaults(old: dict, new: dict, legacy: bool) -> dict:

@@ -351,3 +351,16 @@ def test_folds_refuse_a_method_without_class_probabilities_or_a_clean_subset(tmp
 def test_the_single_run_trainer_refuses_several_runs(tmp_path):
   with pytest.raises(ConfigError, match=r"nlx.replicas.train_and_evaluate"):
     train.train_and_evaluate(with_values(tiny_mlp(), **{"train.replicas": 2}), str(tmp_path))
+
+
+def test_a_workdir_of_one_run_and_one_of_several_refuse_each_other(tmp_path):
+  from nlx import workdir as workdir_lib
+  single, several = tiny_mlp(), with_values(tiny_mlp(), **{"train.replicas": 3})
+  one, many = str(tmp_path / "one"), str(tmp_path / "many")
+  for wd, c in ((one, single), (many, several)):  # what a finished first run recorded
+    os.makedirs(wd)
+    workdir_lib.write_record(wd, c, None, step=16)
+  with pytest.raises(ConfigError, match=r"train.replicas: 1 -> 3"):
+    replicas.train_and_evaluate(several, one)
+  with pytest.raises(ConfigError, match=r"train.replicas: 3 -> 1"):
+    replicas.train_and_evaluate(single, many)
