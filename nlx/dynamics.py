@@ -1,8 +1,10 @@
 """Training dynamics: per example, the given label's margin and loss, summed over epochs.
 
 After every epoch the trainer's model predicts the whole training set once (eval mode,
-the eval transform, `Trainer.predict`: jitted and sharded along `data` like evaluation),
-and for example i with given label y_i we add to running sums
+the eval transform, `Trainer.predict_for_dynamics`: for an in-memory training set one
+compiled program over the device-resident split, whose logits never leave the device),
+and for example i with given label y_i one more compiled program adds to running sums
+kept on the device
 - the margin `m_i = z_i[y_i] - max_{k != y_i} z_i[k]` of its logits z_i (Pleiss et al.,
   "Identifying mislabeled data using the area under the margin ranking", NeurIPS 2020);
   the mean over epochs is the area under the margin (AUM): low or negative = the
@@ -14,10 +16,13 @@ and we keep, per epoch, confident learning's estimated wrong labels per given cl
 that epoch's probabilities alone (`[C]` ints: on digits with 40% noise the estimate is
 575 of 575 at epoch 1 and falls to 0 once the network has fitted the noise, while the
 running mean still holds the memorised epochs).
+Nothing is read back to the host until a checkpoint writes the sums or the run's end
+reads them (the per-epoch counts too: their `[C, C]` confident joint is computed
+in-graph, with float32 thresholds, and only calibrated and rounded on the host).
 Memory is O(N) per epoch-independent quantity (`[N]` sums, `[N, C]` probability sums,
 the size of one prediction of the split) plus O(C x epochs), never O(N x epochs).
 
-Checkpoint safety: the sums are kept in memory and written with every checkpoint (just
+Checkpoint safety: the sums are kept on the device and written with every checkpoint (just
 before it, `Tracker.save`): at a checkpoint of step s the sums through epoch
 e = `s // steps_per_epoch` go to `WORKDIR/dynamics/epoch_EEEE.npz` (none while no epoch is
 counted). A run resumed from a checkpoint at step s reloads the file of epoch e (files of
@@ -29,7 +34,7 @@ names it), the sums restart at zero: the means stay means, over the epochs that 
 counted (`count`).
 """
 
-import dataclasses
+import functools
 import glob
 import os
 import re
@@ -44,7 +49,6 @@ from nlx.io import reading
 from nlx.ops import confident_learning
 
 SUBDIR = "dynamics"
-_CHUNK = 65536  # rows per jitted call: bounds device memory on large splits
 
 
 @jax.jit
@@ -59,49 +63,108 @@ def margin_loss_probs(logits: jax.Array, labels: jax.Array):
   return given - jnp.max(others, axis=-1), loss, jnp.exp(log_p)
 
 
-@dataclasses.dataclass
-class Dynamics:
-  """Running sums over the `count` epochs accumulated so far (through `epoch`)."""
-  sum_margin: np.ndarray  # [N] float64
-  sum_loss: np.ndarray    # [N] float64
-  sum_probs: np.ndarray   # [N, C] float32
-  count: int = 0
-  epoch: int = 0
-  # [count, C] int64: per counted epoch, confident learning's wrong labels per given class
-  # from that epoch's probabilities (`confident_learning.confident_learning_counts`)
-  epoch_counts: np.ndarray | None = None
-  # [count] float: per counted epoch, the share of examples predicted as their given label
-  epoch_agreement: np.ndarray | None = None
+def _confident_joint(labels: jax.Array, probs: jax.Array) -> jax.Array:
+  """`nlx.ops.confident_learning.confident_joint` in-graph (float32 thresholds):
+  int32 `[C, C]`, row i = the examples labelled i counted at their most probable class
+  among those at or above the class's threshold (the mean probability of the class over
+  the examples labelled with it)."""
+  num_classes = probs.shape[1]
+  onehot = jax.nn.one_hot(labels, num_classes, dtype=jnp.float32)
+  counts = onehot.sum(axis=0)
+  given = jnp.take_along_axis(probs, labels[:, None], axis=-1)[:, 0]
+  thresholds = jnp.where(counts > 0, (onehot * given[:, None]).sum(0) / jnp.maximum(counts, 1),
+                         jnp.inf)
+  above = probs >= thresholds - confident_learning.THRESHOLD_TOLERANCE
+  guess = jnp.argmax(jnp.where(above, probs, -jnp.inf), axis=1)
+  counted = above.any(axis=1).astype(jnp.int32)
+  return jnp.zeros((num_classes, num_classes), jnp.int32).at[labels, guess].add(counted)
 
-  def __post_init__(self):
-    if self.epoch_counts is None:
-      self.epoch_counts = np.zeros((0, self.sum_probs.shape[1]), np.int64)
-    if self.epoch_agreement is None:
-      self.epoch_agreement = np.zeros((0,), np.float64)
+
+@functools.partial(jax.jit, donate_argnums=(0,))
+def _add_epoch(sums: tuple, logits: jax.Array, labels: jax.Array):
+  """One epoch's logits `[N, C]` added to the sums `(margin [N], loss [N], probs [N, C])`
+  (float32, on the device); also that epoch's confident joint `[C, C]` and how many
+  examples it predicts as their given label (a margin above 0; a tie is not)."""
+  margin, loss, probs = margin_loss_probs(logits, labels)
+  new = (sums[0] + margin, sums[1] + loss, sums[2] + probs)
+  return new, _confident_joint(labels, probs), jnp.sum(margin > 0, dtype=jnp.int32)
+
+
+class Dynamics:
+  """Running sums over the `count` epochs accumulated so far (through `epoch`): kept on
+  the device (float32), fetched when read. Per counted epoch also confident learning's
+  wrong labels per given class from that epoch's probabilities (`epoch_counts`, int64
+  `[count, C]`, `confident_learning.confident_learning_counts`) and the share of examples
+  predicted as their given label (`epoch_agreement`, float `[count]`)."""
+
+  def __init__(self, sum_margin, sum_loss, sum_probs, count: int = 0, epoch: int = 0,
+               epoch_counts=None, epoch_agreement=None):
+    self._sums = tuple(jnp.asarray(s, jnp.float32) for s in (sum_margin, sum_loss, sum_probs))
+    self._host = None  # the sums fetched, until the next epoch is added
+    self.count, self.epoch = int(count), int(epoch)
+    c = self._sums[2].shape[1]
+    self._counts = np.zeros((0, c), np.int64) if epoch_counts is None else np.asarray(
+        epoch_counts, np.int64).reshape(-1, c)
+    self._agreement = np.zeros((0,), np.float64) if epoch_agreement is None else np.asarray(
+        epoch_agreement, np.float64)
+    self._labels = None  # (host labels, device labels, label counts) of the epochs added
+    self._pending = []   # per epoch added and not yet read: (joint [C, C], agreeing), device
 
   @classmethod
   def zeros(cls, num_examples: int, num_classes: int) -> "Dynamics":
     return cls(np.zeros(num_examples), np.zeros(num_examples),
                np.zeros((num_examples, num_classes), np.float32))
 
-  def add(self, logits: np.ndarray, labels: np.ndarray, epoch: int) -> None:
-    """Adds one epoch's prediction `logits [N, C]` for the given `labels [N]`."""
-    labels = np.asarray(labels, np.int32)
-    probs = np.zeros(self.sum_probs.shape, np.float32)
-    agree = 0
-    for i in range(0, len(labels), _CHUNK):
-      margin, loss, prob = margin_loss_probs(jnp.asarray(logits[i:i + _CHUNK]),
-                                             jnp.asarray(labels[i:i + _CHUNK]))
-      agree += int(np.sum(np.asarray(margin) > 0))
-      self.sum_margin[i:i + _CHUNK] += np.asarray(margin, np.float64)
-      self.sum_loss[i:i + _CHUNK] += np.asarray(loss, np.float64)
-      probs[i:i + _CHUNK] = np.asarray(prob)
-    self.sum_probs += probs
-    counts = confident_learning.confident_learning_counts(labels, probs)
-    self.epoch_counts = np.concatenate([self.epoch_counts, counts[None]])
-    self.epoch_agreement = np.append(self.epoch_agreement, agree / len(labels))
+  def add(self, logits, labels, epoch: int) -> None:
+    """Adds one epoch's prediction `logits [N, C]` (a device array is not fetched) for
+    the given `labels [N]` (int); one compiled call, nothing read back until asked."""
+    if self._labels is None or self._labels[0] is not labels:
+      host = np.asarray(labels, np.int32)
+      self._labels = (labels, jnp.asarray(host),
+                      np.bincount(host, minlength=self._sums[2].shape[1]))
+    self._sums, joint, agreeing = _add_epoch(self._sums, logits, self._labels[1])
+    self._pending.append((joint, agreeing, self._labels[2]))
+    self._host = None
     self.count += 1
     self.epoch = epoch
+
+  def _sums_on_host(self) -> tuple:
+    if self._host is None:
+      self._host = tuple(np.asarray(s) for s in jax.device_get(self._sums))
+    return self._host
+
+  def _set_sum(self, i: int, value) -> None:
+    sums = list(self._sums)
+    sums[i] = jnp.asarray(value, jnp.float32)
+    self._sums, self._host = tuple(sums), None
+
+  sum_margin = property(lambda self: self._sums_on_host()[0],
+                        lambda self, v: self._set_sum(0, v), doc="`[N]` float32")
+  sum_loss = property(lambda self: self._sums_on_host()[1],
+                      lambda self, v: self._set_sum(1, v), doc="`[N]` float32")
+  sum_probs = property(lambda self: self._sums_on_host()[2],
+                       lambda self, v: self._set_sum(2, v), doc="`[N, C]` float32")
+
+  def _settle(self) -> None:
+    """The per-epoch figures of the epochs added since the last read, fetched."""
+    if not self._pending:
+      return
+    fetched = jax.device_get([(joint, agreeing) for joint, agreeing, _ in self._pending])
+    for (joint, agreeing), (_, _, label_counts) in zip(fetched, self._pending, strict=True):
+      counts = confident_learning.counts_from_joint(joint, label_counts)
+      self._counts = np.concatenate([self._counts, counts[None]])
+      self._agreement = np.append(self._agreement, int(agreeing) / label_counts.sum())
+    self._pending = []
+
+  @property
+  def epoch_counts(self) -> np.ndarray:
+    self._settle()
+    return self._counts
+
+  @property
+  def epoch_agreement(self) -> np.ndarray:
+    self._settle()
+    return self._agreement
 
   def _mean(self, total: np.ndarray) -> np.ndarray:
     if self.count == 0:

@@ -149,6 +149,12 @@ def chunk_limit(train_config, steps_per_epoch: int) -> int:
   return min(p for p in periods if p > 0)
 
 
+@functools.partial(jax.jit, static_argnums=1)
+def _first_rows(batches: jax.Array, n: int) -> jax.Array:
+  """`[batches, B, ...]` -> its first `n` rows `[n, ...]` (the padding cut)."""
+  return batches.reshape(-1, *batches.shape[2:])[:n]
+
+
 def _map_batches(eval_step):
   """`eval_step(params, model_state, [B, ...])` -> the same over `[batches, B, ...]`."""
   def predict_all(params, model_state, images):
@@ -337,6 +343,16 @@ class Trainer:
       logits, features = eval_step(params, model_state, images)
       out.append((np.asarray(logits)[:n], np.asarray(features)[:n]))
     return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
+
+  def predict_for_dynamics(self, state: TrainState, split: data_lib.Split):
+    """Logits `[N, C]` of a split for the training dynamics: a device array, never
+    fetched, when the split is held on the device (one compiled program); else
+    `predict`'s."""
+    resident = self._resident(split)
+    if resident is None:
+      return self.predict(state, split)
+    logits, _ = self.predict_all[MODEL](state.params["model"], state.model_state, resident)
+    return _first_rows(logits, len(split))
 
   def _resident(self, split: data_lib.Split):
     """An in-memory split's eval inputs on the mesh, `[batches, eval_batch_size, ...]`
@@ -586,8 +602,8 @@ class _Loop:
     state = trainer.method.end_of_epoch(trainer.epoch_context(), state, epoch,
                                         config=self.config.method)
     train_logits = None  # one pass over the training set an epoch, shared below
-    if self.tracker is not None:
-      train_logits = trainer.predict(state, train)
+    if self.tracker is not None:  # on the device when the training set is (not fetched)
+      train_logits = trainer.predict_for_dynamics(state, train)
       self.tracker.add_epoch(train_logits, epoch)
     if itstime(epoch, cfg.eval_every_epochs, self.total // self.spe):
       self.evaluate(state, step, epoch, train_logits)
@@ -618,7 +634,7 @@ class _Loop:
 
 
 def _given_or_predicted(logits, trainer: Trainer, state, split) -> np.ndarray:
-  return trainer.predict(state, split) if logits is None else logits
+  return trainer.predict(state, split) if logits is None else np.asarray(logits)
 
 
 def train_and_evaluate(config, workdir: str, *, mesh: Mesh | None = None,

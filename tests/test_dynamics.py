@@ -1,5 +1,6 @@
 import os
 
+import jax
 import numpy as np
 import pytest
 from conftest import load_config, override
@@ -237,29 +238,84 @@ def test_tracker_from_scratch_a_missing_record_and_a_process_that_does_not_write
   assert files(wd) == ["epoch_0001.npz"]
 
 
-def test_chunked_sums_equal_the_reference_across_chunk_boundaries(monkeypatch):
-  """Rows are summed in chunks of `_CHUNK`; with chunks of 2, five rows cross two chunk
-  boundaries and end in a short chunk. A tie (margin 0) is not agreement."""
+def test_sums_ties_and_device_logits_equal_the_reference():
+  """A tie (margin 0) is not agreement; logits given as a device array add the same as
+  numpy ones, and adding them reads nothing back to the host (the transfer guard would
+  raise on any device-to-host copy, explicit ones included)."""
   labels = np.array([0, 2, 1, 1, 0])
   epochs = [np.array([[3.0, 1.0, 0.0], [0.0, 2.0, 2.5], [1.0, 1.0, 0.0], [0.0, 4.0, 1.0],
                       [0.0, 0.0, 5.0]]),  # margins 2, 0.5, 0 (tie), 3, -5
             np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [2.0, 1.0, 3.0],
                       [1.0, 0.5, 0.0]])]  # margins -1, -1, 2, -2, 0.5
-  whole = dynamics.Dynamics.zeros(5, 3)
+  host, device = dynamics.Dynamics.zeros(5, 3), dynamics.Dynamics.zeros(5, 3)
   for e, z in enumerate(epochs, 1):
-    whole.add(z, labels, epoch=e)
-  monkeypatch.setattr(dynamics, "_CHUNK", 2)
-  chunked = dynamics.Dynamics.zeros(5, 3)
-  for e, z in enumerate(epochs, 1):
-    chunked.add(z, labels, epoch=e)
+    host.add(z, labels, epoch=e)
+    logits = jax.device_put(z.astype(np.float32))
+    with jax.transfer_guard_device_to_host("disallow_explicit"):
+      device.add(logits, labels, epoch=e)
   parts = [reference(z, labels) for z in epochs]
-  for d in (whole, chunked):
+  for d in (host, device):
     np.testing.assert_allclose(d.sum_margin, [2 - 1, 0.5 - 1, 0 + 2, 3 - 2, -5 + 0.5])
     np.testing.assert_allclose(d.sum_loss, parts[0][1] + parts[1][1], rtol=1e-6)
     np.testing.assert_allclose(d.sum_probs, parts[0][2] + parts[1][2], rtol=1e-6)
     np.testing.assert_allclose(d.epoch_agreement, [3 / 5, 2 / 5])
     assert (d.count, d.epoch) == (2, 2)
-  np.testing.assert_array_equal(chunked.epoch_counts, whole.epoch_counts)
+  np.testing.assert_array_equal(device.epoch_counts, host.epoch_counts)
+
+
+def test_the_epoch_pass_of_an_in_memory_set_reads_nothing_back():
+  """The trainer's per-epoch pass over a device-resident training set and the sums it
+  feeds stay on the device (any device-to-host copy would raise); what they then read
+  back equals the margins of the logits `predict` fetches."""
+  config = tiny_config(epochs=1)
+  ds = data_lib.load_dataset(config)
+  trainer = train.Trainer(config, ds)
+  labels = ds.train.hard_labels()
+  tracker = dynamics.Tracker("unused", labels, ds.num_classes, start_epoch=0, write=False)
+  state = trainer.initial_state
+  trainer.predict_for_dynamics(state, ds.train)  # compiled and the split put there first
+  with jax.transfer_guard_device_to_host("disallow_explicit"):
+    logits = trainer.predict_for_dynamics(state, ds.train)
+    tracker.add_epoch(logits, epoch=1)
+  assert isinstance(logits, jax.Array) and logits.shape == (len(labels), ds.num_classes)
+  want = reference(trainer.predict(state, ds.train), labels)
+  np.testing.assert_allclose(tracker.dynamics.sum_margin, want[0], rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(tracker.dynamics.sum_probs, want[2], rtol=1e-5, atol=1e-6)
+
+
+def test_epoch_counts_at_a_threshold_tie_by_hand():
+  """Probabilities exactly at a class's threshold count as at or above it.
+  t0 = .5 (both examples labelled 0 have p0 = .5), t1 = (.2 + .5) / 2 = .35, t2 = .8.
+  Labelled 0: p = (.5, .4, .1) passes t0 (a tie) and t1 -> counted at 0 (the higher).
+  Labelled 1: (.7, .2, .1) passes only t0 -> at 0; (.3, .5, .2) -> at 1. Labelled 2:
+  (.1, .1, .8) ties t2 -> at 2. Joint [[2, 0, 0], [1, 1, 0], [0, 0, 1]]: 0, 1, 0 wrong."""
+  probs = np.array([[.5, .4, .1], [.5, .4, .1], [.7, .2, .1], [.3, .5, .2], [.1, .1, .8]])
+  labels = np.array([0, 0, 1, 1, 2])
+  d = dynamics.Dynamics.zeros(5, 3)
+  d.add(np.log(probs).astype(np.float32), labels, epoch=1)
+  np.testing.assert_array_equal(d.epoch_counts, [[0, 1, 0]])
+  np.testing.assert_array_equal(label_issues.confident_learning_counts(labels, probs), [0, 1, 0])
+
+
+@pytest.mark.parametrize("num_classes,empty_class", [(3, None), (10, None), (6, 4)])
+def test_in_graph_epoch_counts_equal_confident_learning_on_the_host(num_classes, empty_class):
+  """Each epoch's counts (the confident joint in-graph, float32 thresholds) equal
+  `confident_learning_counts` in float64 on the same probabilities: random logits of
+  several scales, a class no example is labelled with (its threshold is +inf)."""
+  rng = np.random.default_rng(num_classes)
+  n = 600
+  labels = rng.integers(0, num_classes, n)
+  if empty_class is not None:
+    labels[labels == empty_class] = (empty_class + 1) % num_classes
+  d = dynamics.Dynamics.zeros(n, num_classes)
+  want = []
+  for e, scale in enumerate((0.3, 1.0, 4.0), 1):
+    logits = (rng.normal(size=(n, num_classes)) * scale).astype(np.float32)
+    logits[np.arange(n), labels] += 1.0  # the given label favoured, as after training
+    d.add(logits, labels, epoch=e)
+    want.append(label_issues.confident_learning_counts(labels, reference(logits, labels)[2]))
+  np.testing.assert_array_equal(d.epoch_counts, want)
+  assert np.asarray(want).sum() > 0  # wrong labels were estimated: not a trivial match
 
 
 def test_the_sums_are_written_with_the_checkpoints_and_a_resume_counts_each_epoch_once(

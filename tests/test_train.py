@@ -293,6 +293,14 @@ def count_predictions(monkeypatch, trainer_cls=train.Trainer) -> list:
     seen.append(len(split))
     return original(self, name, params, model_state, split, progress)
   monkeypatch.setattr(trainer_cls, "predict_network", predict_network)
+  for_dynamics = trainer_cls.predict_for_dynamics
+
+  def predict_for_dynamics(self, state, split):
+    out = for_dynamics(self, state, split)
+    if isinstance(out, jax.Array):  # on the device, not through predict_network
+      seen.append(len(split))
+    return out
+  monkeypatch.setattr(trainer_cls, "predict_for_dynamics", predict_for_dynamics)
   return seen
 
 

@@ -27,7 +27,7 @@ from sklearn import metrics as skm
 # p_j counts as "at or above t_j" within this margin: t_j is a mean of floats, and an
 # example whose p_j equals it (every example of a class alike) must not fall below it by
 # rounding (cleanlab uses the same 1e-6, count.compute_confident_joint)
-_THRESHOLD_TOLERANCE = 1e-6
+THRESHOLD_TOLERANCE = 1e-6
 
 
 def _check_labels_probs(labels, probs) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +89,7 @@ def confident_joint(labels: np.ndarray, probs: np.ndarray,
   labels, probs = _check_labels_probs(labels, probs)
   if thresholds is None:
     thresholds = confident_thresholds(labels, probs)
-  above = probs >= np.asarray(thresholds) - _THRESHOLD_TOLERANCE
+  above = probs >= np.asarray(thresholds) - THRESHOLD_TOLERANCE
   guess = np.argmax(np.where(above, probs, -np.inf), axis=1)
   counted = above.any(axis=1)
   num_classes = probs.shape[1]
@@ -151,8 +151,22 @@ def confident_learning_counts(labels: np.ndarray, probs: np.ndarray) -> np.ndarr
     ValueError: when the shapes do not match or a label lies outside [0, C).
   """
   labels, probs = _check_labels_probs(labels, probs)
-  calibrated = calibrate_joint(confident_joint(labels, probs),
-                               np.bincount(labels, minlength=probs.shape[1]))
+  return counts_from_joint(confident_joint(labels, probs),
+                           np.bincount(labels, minlength=probs.shape[1]))
+
+
+def counts_from_joint(joint: np.ndarray, label_counts: np.ndarray) -> np.ndarray:
+  """Estimated wrong labels per given class from a confident joint.
+
+  Args:
+    joint: int `[C, C]` uncalibrated confident joint (`confident_joint`).
+    label_counts: int `[C]` how many examples carry each given label.
+
+  Returns:
+    int64 `[C]`: the off-diagonal sums of the rows of `calibrate_joint(joint,
+    label_counts)`.
+  """
+  calibrated = calibrate_joint(joint, label_counts)
   return calibrated.sum(axis=1) - np.diag(calibrated)
 
 

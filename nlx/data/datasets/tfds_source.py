@@ -4,7 +4,7 @@ may carry a config and version (`NAME/CONFIG:1.0.0`).
 
 `data.data_dir` is the TFDS data dir (empty: TFDS's default, `$TFDS_DATA_DIR` or
 `~/tensorflow_datasets`). nlx never downloads: a dataset that is not prepared there in
-the array_record format is an error saying how to prepare it (README, "TFDS datasets").
+the array_record format is an error saying how to prepare it (the example below).
 Fields (all features of the record, named by config):
 - `data.tfds_input_field` (`image`): an `Image` feature (pixels), or a float `Tensor`
   `[D]` (features). Images of one fixed shape are decoded into memory at load; images
@@ -18,6 +18,16 @@ Fields (all features of the record, named by config):
   human labels).
 `data.tfds_splits`: (train, test) or (train, val, test) split names, e.g. TFDS slices
 such as `("train[:90%]", "train[90%:]", "test")`.
+
+CIFAR-10N, prepared once where CIFAR-10's site is reachable, then copied to `~/tfds/`
+(DIR: `side_info_cifar10N.csv`, `image_order_c10.npy` and
+`CIFAR-10_human_annotations.csv` from https://github.com/UCSC-REAL/cifar-10-100n, as the
+builder's instructions say):
+
+  pip install tensorflow   # only for preparing
+  tfds build cifar10_n --file_format=array_record --data_dir=~/tfds --manual_dir=DIR
+  python -m nlx.main --config=configs/ce_cifar10n.py:worst --config.data.name=tfds:cifar10_n \
+    --config.data.data_dir=~/tfds --config.data.tfds_label_field=worse_label
 """
 
 import os
@@ -35,7 +45,7 @@ def _hint(name: str, data_dir: str) -> str:
           f"--file_format=array_record --data_dir={where}` (add --manual_dir=DIR with the "
           "release files where the dataset needs a manual download; the tfds command needs "
           "TensorFlow, nlx does not), or in Python tfds.builder(...).download_and_prepare("
-          "file_format='array_record'); see the README, 'TFDS datasets'")
+          "file_format='array_record'); see nlx/data/datasets/tfds_source.py")
 
 
 def open_builder(name: str, data_dir: str):
