@@ -14,6 +14,7 @@ rows of the global batch, and the grain iterator state (a position, the same in 
 process, which step in lockstep) is saved once with the train state.
 """
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -280,6 +281,7 @@ class Trainer:
         k: jax.jit(_map_batches(make_eval_step(g, task)), out_shardings=self.replicated)
         for k, g in self.graphdefs.items()}
     self._resident_splits = {}
+    self._shared_predictions = None  # see sharing_predictions
 
   def _first_input(self):
     example = input_pipeline.ExampleSource(self.dataset.train)[0]
@@ -324,11 +326,9 @@ class Trainer:
     repeats its last example, then is cut), so one program serves every split."""
     eval_step = self.eval_steps[name]
     bs = self.config.data.eval_batch_size
-    resident = self._resident(split)
-    if resident is not None:  # one program over the split on the mesh
-      logits, features = jax.device_get(self.predict_all[name](params, model_state, resident))
-      return (logits.reshape(-1, logits.shape[-1])[:len(split)],
-              features.reshape(-1, features.shape[-1])[:len(split)])
+    on_device = self._predict_resident(name, params, model_state, split)
+    if on_device is not None:  # one program over the split on the mesh
+      return tuple(np.asarray(a) for a in jax.device_get(on_device))
     out = []
     ds = input_pipeline.eval_dataset(split, self.config.data, batch_size=bs)
     for batch in tqdm.tqdm(ds, total=-(-len(split) // bs), desc="eval", leave=False,
@@ -348,11 +348,37 @@ class Trainer:
     """Logits `[N, C]` of a split for the training dynamics: a device array, never
     fetched, when the split is held on the device (one compiled program); else
     `predict`'s."""
+    on_device = self._predict_resident(MODEL, state.params["model"], state.model_state, split)
+    return self.predict(state, split) if on_device is None else on_device[0]
+
+  def _predict_resident(self, name: str, params, model_state, split: data_lib.Split):
+    """`(logits [N, C], features [N, D])` on the device for a split held there, else None;
+    within `sharing_predictions`, one pass per network, state and split."""
     resident = self._resident(split)
     if resident is None:
-      return self.predict(state, split)
-    logits, _ = self.predict_all[MODEL](state.params["model"], state.model_state, resident)
-    return _first_rows(logits, len(split))
+      return None
+    shared = self._shared_predictions
+    if shared is not None:
+      for key, out in shared:  # the same objects (immutable arrays): the same outputs
+        if all(a is b for a, b in zip(key, (name, params, model_state, split), strict=True)):
+          return out
+    logits, features = self.predict_all[name](params, model_state, resident)
+    out = (_first_rows(logits, len(split)), _first_rows(features, len(split)))
+    if shared is not None:
+      shared.append(((name, params, model_state, split), out))
+    return out
+
+  @contextlib.contextmanager
+  def sharing_predictions(self):
+    """Within it, predicting a device-resident split again with the same network, state
+    and split reuses the first pass (an epoch's end: a method's hook, e.g. SINet's
+    weights, and the training dynamics predict the training set with one state); the
+    outputs are released on exit."""
+    self._shared_predictions = []
+    try:
+      yield
+    finally:
+      self._shared_predictions = None
 
   def _resident(self, split: data_lib.Split):
     """An in-memory split's eval inputs on the mesh, `[batches, eval_batch_size, ...]`
@@ -599,12 +625,13 @@ class _Loop:
   def end_of_epoch(self, state: TrainState, step: int) -> TrainState:
     trainer, cfg, train = self.trainer, self.config.train, self.dataset.train
     epoch = step // self.spe
-    state = trainer.method.end_of_epoch(trainer.epoch_context(), state, epoch,
-                                        config=self.config.method)
     train_logits = None  # one pass over the training set an epoch, shared below
-    if self.tracker is not None:  # on the device when the training set is (not fetched)
-      train_logits = trainer.predict_for_dynamics(state, train)
-      self.tracker.add_epoch(train_logits, epoch)
+    with trainer.sharing_predictions():  # the method's hook and the dynamics: one pass
+      state = trainer.method.end_of_epoch(trainer.epoch_context(), state, epoch,
+                                          config=self.config.method)
+      if self.tracker is not None:  # on the device when the training set is (not fetched)
+        train_logits = trainer.predict_for_dynamics(state, train)
+        self.tracker.add_epoch(train_logits, epoch)
     if itstime(epoch, cfg.eval_every_epochs, self.total // self.spe):
       self.evaluate(state, step, epoch, train_logits)
     if itstime(epoch, cfg.checkpoint_every_epochs, self.total // self.spe):

@@ -1,4 +1,5 @@
 import os
+import tempfile
 
 import jax
 import numpy as np
@@ -283,6 +284,35 @@ def test_the_epoch_pass_of_an_in_memory_set_reads_nothing_back():
   np.testing.assert_allclose(tracker.dynamics.sum_probs, want[2], rtol=1e-5, atol=1e-6)
 
 
+def test_an_epoch_end_predicts_the_training_set_once_for_the_method_and_the_dynamics():
+  """Within `sharing_predictions` a second prediction of the same network, state and
+  split reuses the first pass (SINet's hook and the dynamics at an epoch's end); another
+  state, another split, or outside the context: a new pass."""
+  config = tiny_config(epochs=1)
+  ds = data_lib.load_dataset(config)
+  trainer = train.Trainer(config, ds)
+  passes = []
+  real = trainer.predict_all[train.MODEL]
+  trainer.predict_all[train.MODEL] = lambda *a: passes.append(1) or real(*a)
+  state = trainer.initial_state
+  logits, features = trainer.predict_outputs(state, ds.train)
+  assert len(passes) == 1
+  with trainer.sharing_predictions():
+    first = trainer.predict_outputs(state, ds.train)
+    again = trainer.predict_for_dynamics(state, ds.train)
+    assert len(passes) == 2  # one pass for both
+    trainer.predict_outputs(state, ds.test)  # another split
+    other = state.replace(params=jax.tree.map(lambda x: x * 0.5, state.params))
+    moved = trainer.predict_for_dynamics(other, ds.train)  # another state
+    assert len(passes) == 4
+  trainer.predict_for_dynamics(state, ds.train)  # outside: not shared any more
+  assert len(passes) == 5
+  np.testing.assert_array_equal(first[0], logits)
+  np.testing.assert_array_equal(first[1], features)
+  np.testing.assert_array_equal(np.asarray(again), logits)
+  assert not np.allclose(np.asarray(moved), logits)
+
+
 def test_epoch_counts_at_a_threshold_tie_by_hand():
   """Probabilities exactly at a class's threshold count as at or above it.
   t0 = .5 (both examples labelled 0 have p0 = .5), t1 = (.2 + .5) / 2 = .35, t2 = .8.
@@ -341,3 +371,24 @@ def test_the_sums_are_written_with_the_checkpoints_and_a_resume_counts_each_epoc
   assert (b.count, b.epoch) == (a.count, a.epoch) == (3, 3)
   np.testing.assert_allclose(b.sum_margin, a.sum_margin, rtol=1e-4, atol=1e-4)
   np.testing.assert_array_equal(b.epoch_counts, a.epoch_counts)
+
+
+def test_a_sinet_run_predicts_the_training_set_once_an_epoch(monkeypatch):
+  """SINet's epoch-end weights and the training dynamics share one pass over the
+  training set (after SINet's warm-up; 3 epochs, warm-up 1 in the tiny run)."""
+  config = load_config("baselines", "sinet,tiny")
+  config.train.num_epochs = 3
+  seen = []
+  real = train.Trainer._predict_resident
+
+  def counted(self, name, params, model_state, split):
+    before = None if self._shared_predictions is None else len(self._shared_predictions)
+    out = real(self, name, params, model_state, split)
+    if before is None or len(self._shared_predictions) > before:  # a new pass
+      seen.append(len(split))
+    return out
+  monkeypatch.setattr(train.Trainer, "_predict_resident", counted)
+  result = train.train_and_evaluate(config, tempfile.mkdtemp())
+  epochs_after_warmup = 3 - config.method.warmup_epochs
+  assert config.method.warmup_epochs < 3 and epochs_after_warmup > 0
+  assert seen.count(result["num_train"]) == 3  # one pass an epoch, hook or not
