@@ -122,6 +122,12 @@ class Dynamics:
       host = np.asarray(labels, np.int32)
       self._labels = (labels, jnp.asarray(host),
                       np.bincount(host, minlength=self._sums[2].shape[1]))
+    sharding = getattr(logits, "sharding", None)
+    if (sharding is not None and sharding.is_fully_replicated
+        and self._sums[0].sharding != sharding):  # where the logits are: one compiled
+      # program for every epoch (not a first one for the sums as they were made)
+      self._sums, device_labels = jax.device_put((self._sums, self._labels[1]), sharding)
+      self._labels = (self._labels[0], device_labels, self._labels[2])
     self._sums, joint, agreeing = _add_epoch(self._sums, logits, self._labels[1])
     self._pending.append((joint, agreeing, self._labels[2]))
     self._host = None
