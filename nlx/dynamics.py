@@ -256,8 +256,9 @@ class Tracker:
         if e > start_epoch:
           os.remove(path(workdir, e))
 
-  def add_epoch(self, logits: np.ndarray, epoch: int) -> None:
-    """Adds epoch `epoch`'s logits `[N, C]` to the sums (in memory; `save` writes them)."""
+  def add_epoch(self, logits, epoch: int) -> None:
+    """Adds epoch `epoch`'s logits `[N, C]` (a device array or numpy) to the sums (on the
+    device; `save` writes them)."""
     self.dynamics.add(logits, self.labels, epoch)
 
   def save(self, keep_from_epoch: int) -> None:
