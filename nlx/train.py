@@ -238,7 +238,8 @@ class Trainer:
       return jax.tree.map(lambda x: jnp.array(x, copy=True), state)
 
     # one compiled program for the whole state (not one small one per leaf shape: start-up)
-    self.initial_state = jax.jit(initial_state, out_shardings=self.replicated)(
+    self.initial_state = jax.jit(initial_state, out_shardings=self.replicated,
+                                 compiler_options=models.run_once_options())(
         {"model": model.params, "method": method_params}, model.state, method_state, state_rng)
 
     task = Task(dataset.num_classes, len(dataset.train), dataset.mean, dataset.std,
