@@ -32,7 +32,9 @@ Every line states the load average before it ran; ratios are over PyTorch's wall
 machine's own float32 matmul rate (measured here, `matmul_rate`). The protocol's work
 (`protocol_flops`: 2.9 TFLOP for 30 epochs) counts what a training step computes: the
 forward, the weights' gradients and the hidden layers' input gradients, not the first
-layer's (its input is data); XLA's cost analysis of the step gives the same within 0.2%.
+layer's (its input is data); the protocol rows take each method's step from XLA's cost
+analysis of its compiled step (`step_flops`: CE's 2.6% above the matmuls counted by hand,
+Adam's and the loss's elementwise work), the replicas and folds rows the hand count.
 Before 2026-12-04 20:00 the floor counted 3 forwards per training example (3.6 TFLOP),
 so the earlier tables' "x floor" figures are 1.24x too low.
 Feature vectors: --features_dir (a folder with the protocol's features.npz, e.g. written by
@@ -73,13 +75,35 @@ MLP_FORWARD = 2 * (1024 * 256 + 256 * 256 + 256 * 10)
 MLP_TRAIN = 2 * MLP_FORWARD + 2 * (256 * 256 + 256 * 10)
 
 
-def protocol_flops(n_train: int = 45000, epochs: int = 30, batch: int = 128) -> int:
-  """The CPU protocol run's floating-point work: its training steps, a forward pass over
-  the training set after every epoch (the dynamics) and over the 10,000 test vectors
-  every 5 epochs."""
+def protocol_flops(n_train: int = 45000, epochs: int = 30, batch: int = 128,
+                   step_flops: float | None = None) -> float:
+  """The CPU protocol run's floating-point work: its training steps (`step_flops` each,
+  default CE's `MLP_TRAIN * batch`), a forward pass over the training set after every
+  epoch (the dynamics) and over the 10,000 test vectors every 5 epochs."""
   steps = (n_train // batch) * epochs
-  return (MLP_TRAIN * batch * steps
+  return ((step_flops or MLP_TRAIN * batch) * steps
           + MLP_FORWARD * (n_train * epochs + 10000 * (epochs // 5)))
+
+
+def step_flops(variant: str, data_dir: str) -> float:
+  """XLA's count (cost analysis of the compiled program) of one training step's FLOPs of
+  `configs/cifar10n_cpu.py:VARIANT` on the features in `data_dir`: a method's own work
+  (ARNet's Sinkhorn over its cache, ...) counted as CE's is."""
+  import jax
+  import jax.numpy as jnp
+
+  from nlx import train
+  from nlx.config_base import load_file
+  from nlx.data import on_device
+  config = load_file("cifar10n_cpu", variant)
+  config.data.data_dir = data_dir
+  trainer = train.Trainer(config, train.load_dataset(config))
+  data = trainer.device_data
+  step = jax.jit(on_device.wrap_step(trainer.step_fn, data.kind))
+  index = {"index": jnp.zeros(config.data.batch_size, jnp.int32)}
+  cost = step.lower(trainer.initial_state, index, data.arrays, data.key).compile()
+  cost = cost.cost_analysis()
+  return float((cost[0] if isinstance(cost, list) else cost)["flops"])
 
 
 def load() -> str:
@@ -186,14 +210,18 @@ class Table:
 
 
 def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_others: bool,
-             walls: dict) -> None:
-  """Times each method's run; `walls[(method, "cold" | "warm")]` gets nlx's wall times."""
+             walls: dict, work: dict) -> None:
+  """Times each method's run; `walls[(method, "cold" | "warm")]` gets nlx's wall times,
+  `work[method]` the run's FLOPs (the floor's numerator)."""
   arrays = os.path.join(tmp, "protocol.npz")
   write_arrays("cifar10n_cpu", "worst", data_dir, arrays)
   n_train, epochs = 45000, FLAGS.epochs
-  flops = protocol_flops(n_train, epochs)
   for method in methods:
     variant = "worst" if method == "ce" else f"worst,{method}"
+    # the method's own work in its steps (ARNet's Sinkhorn over its cache, ...), by XLA's
+    # count; CE's within 3% of the matmuls counted by hand (MLP_TRAIN: the rest is Adam's
+    # and the loss's elementwise work)
+    flops = work[method] = protocol_flops(n_train, epochs, step_flops(variant, data_dir))
     cache = os.path.join(tmp, f"cache_{method}")
     torch_wall = None
     if with_others and FLAGS.torch_python:
@@ -226,7 +254,8 @@ def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_oth
       table.add(f"protocol {method}", f"nlx ({kind} compile cache)", wall, accuracy(wd), before,
                 torch_wall=torch_wall, flops=flops,
                 note="" if method == "ce" or ("ce", kind) not in walls else
-                f"{wall / walls[('ce', kind)]:.2f}x CE's wall time")
+                f"{wall / walls[('ce', kind)]:.2f}x CE's wall time, "
+                f"{work[method] / work['ce']:.2f}x CE's work")
 
 
 def quickstart(table: Table, tmp: str):
@@ -379,12 +408,12 @@ def main(argv):
   with tempfile.TemporaryDirectory() as tmp:
     data_dir, what = (features_dir(tmp) if {"protocol", "methods", "replicas", "folds"}
                       & set(FLAGS.runs) else ("", ""))
-    walls = {}
+    walls, work = {}, {}
     if "protocol" in FLAGS.runs:
-      protocol(table, tmp, data_dir, FLAGS.protocol_methods, True, walls)
+      protocol(table, tmp, data_dir, FLAGS.protocol_methods, True, walls, work)
     if "methods" in FLAGS.runs:  # each over CE's cold run (timed here if not above)
       protocol(table, tmp, data_dir, ["arnet", "sinet"] if walls else ["ce", "arnet", "sinet"],
-               False, walls)
+               False, walls, work)
     if {"replicas", "folds"} & set(FLAGS.runs):
       several(table, tmp, data_dir, FLAGS.runs)
     if "startup" in FLAGS.runs:
