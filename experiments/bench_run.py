@@ -75,7 +75,7 @@ MLP_FORWARD = 2 * (1024 * 256 + 256 * 256 + 256 * 10)
 MLP_TRAIN = 2 * MLP_FORWARD + 2 * (256 * 256 + 256 * 10)
 
 
-def protocol_flops(n_train: int = 45000, epochs: int = 30, batch: int = 128,
+def protocol_flops(n_train: int = 45000, epochs: int = 30, *, batch: int = 128,
                    step_flops: float | None = None) -> float:
   """The CPU protocol run's floating-point work: its training steps (`step_flops` each,
   default CE's `MLP_TRAIN * batch`), a forward pass over the training set after every
@@ -221,7 +221,8 @@ def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_oth
     # the method's own work in its steps (ARNet's Sinkhorn over its cache, ...), by XLA's
     # count; CE's within 3% of the matmuls counted by hand (MLP_TRAIN: the rest is Adam's
     # and the loss's elementwise work)
-    flops = work[method] = protocol_flops(n_train, epochs, step_flops(variant, data_dir))
+    flops = work[method] = protocol_flops(n_train, epochs,
+                                          step_flops=step_flops(variant, data_dir))
     cache = os.path.join(tmp, f"cache_{method}")
     torch_wall = None
     if with_others and FLAGS.torch_python:
