@@ -361,7 +361,8 @@ class Trainer:
     shared = self._shared_predictions
     if shared is not None:
       for key, out in shared:  # the same objects (immutable arrays): the same outputs
-        if all(a is b for a, b in zip(key, (name, params, model_state, split), strict=True)):
+        if key[0] == name and all(a is b for a, b in zip(key[1:], (params, model_state, split),
+                                                         strict=True)):
           return out
     logits, features = self.predict_all[name](params, model_state, resident)
     out = (_first_rows(logits, len(split)), _first_rows(features, len(split)))

@@ -114,7 +114,7 @@ def create(config, num_classes: int, input_shape, rng: jax.Array, *, data_info=N
     return _pretrained(config.pretrained, build, rng)
   # built in one compiled program, not op by op: the same values (tests/test_models.py),
   # about a second less at start-up on the CPU, and kept by the persistent compile cache;
-  # compiled without optimisation (`run_once_options`)
+  # compiled at the CPU's light optimisation level (`run_once_options`)
   static = {}
 
   def init(r):
