@@ -119,7 +119,14 @@ class Dynamics:
     """Adds one epoch's prediction `logits [N, C]` (a device array is not fetched) for
     the given `labels [N]` (int); one compiled call, nothing read back until asked."""
     if self._labels is None or self._labels[0] is not labels:
-      host = np.asarray(labels, np.int32)
+      host = np.asarray(labels)
+      n, c = self._sums[2].shape
+      if host.shape != (n,) or not np.issubdtype(host.dtype, np.integer) or (
+          n and (host.min() < 0 or host.max() >= c)):
+        raise ValueError(f"training dynamics need {n} integer labels in [0, {c}); got shape "
+                         f"{host.shape}, dtype {host.dtype}"
+                         + (f", values {host.min()} to {host.max()}" if host.size else ""))
+      host = host.astype(np.int32)
       self._labels = (labels, jnp.asarray(host),
                       np.bincount(host, minlength=self._sums[2].shape[1]))
     sharding = getattr(logits, "sharding", None)

@@ -313,6 +313,22 @@ def test_an_epoch_end_predicts_the_training_set_once_for_the_method_and_the_dyna
   assert not np.allclose(np.asarray(moved), logits)
 
 
+@pytest.mark.parametrize("labels,match", [
+    (np.array([0, 1, 3]), r"in \[0, 3\).*values 0 to 3"),  # one past the last class
+    (np.array([0, -1, 2]), r"values -1 to 2"),
+    (np.array([0, 1]), r"need 3 integer labels.*shape \(2,\)"),
+    (np.array([0.0, 1.0, 2.0]), r"dtype float64")])
+def test_labels_out_of_range_or_of_another_shape_are_an_error_not_a_silent_sum(labels, match):
+  """In-graph, an out-of-range label would be clamped by the gather, silently; the host
+  maths this replaced raised. Nothing is added."""
+  d = dynamics.Dynamics.zeros(3, 3)
+  with pytest.raises(ValueError, match=match):
+    d.add(np.zeros((3, 3), np.float32), labels, epoch=1)
+  assert d.count == 0
+  d.add(np.zeros((3, 3), np.float32), np.array([0, 1, 2]), epoch=1)  # the boundary: C - 1
+  assert d.count == 1
+
+
 def test_epoch_counts_at_a_threshold_tie_by_hand():
   """Probabilities exactly at a class's threshold count as at or above it.
   t0 = .5 (both examples labelled 0 have p0 = .5), t1 = (.2 + .5) / 2 = .35, t2 = .8.
