@@ -329,7 +329,7 @@ class Trainer:
     bs = self.config.data.eval_batch_size
     on_device = self._predict_resident(name, params, model_state, split)
     if on_device is not None:  # one program over the split on the mesh
-      return tuple(np.asarray(a) for a in jax.device_get(on_device))
+      return jax.device_get(on_device)
     out = []
     ds = input_pipeline.eval_dataset(split, self.config.data, batch_size=bs)
     for batch in tqdm.tqdm(ds, total=-(-len(split) // bs), desc="eval", leave=False,
