@@ -212,7 +212,7 @@ class Table:
 def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_others: bool,
              walls: dict, work: dict) -> None:
   """Times each method's run; `walls[(method, "cold" | "warm")]` gets nlx's wall times,
-  `work[method]` the run's FLOPs (the floor's numerator)."""
+  `work[method]` the run's FLOPs (the floor's numerator), `work[method, "step"]` a step's."""
   arrays = os.path.join(tmp, "protocol.npz")
   write_arrays("cifar10n_cpu", "worst", data_dir, arrays)
   n_train, epochs = 45000, FLAGS.epochs
@@ -221,8 +221,8 @@ def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_oth
     # the method's own work in its steps (ARNet's Sinkhorn over its cache, ...), by XLA's
     # count; CE's within 3% of the matmuls counted by hand (MLP_TRAIN: the rest is Adam's
     # and the loss's elementwise work)
-    flops = work[method] = protocol_flops(n_train, epochs,
-                                          step_flops=step_flops(variant, data_dir))
+    work[method, "step"] = step_flops(variant, data_dir)
+    flops = work[method] = protocol_flops(n_train, epochs, step_flops=work[method, "step"])
     cache = os.path.join(tmp, f"cache_{method}")
     torch_wall = None
     if with_others and FLAGS.torch_python:
@@ -256,7 +256,8 @@ def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_oth
                 torch_wall=torch_wall, flops=flops,
                 note="" if method == "ce" or ("ce", kind) not in walls else
                 f"{wall / walls[('ce', kind)]:.2f}x CE's wall time, "
-                f"{work[method] / work['ce']:.2f}x CE's work")
+                f"{work[method] / work['ce']:.2f}x CE's work (a step: "
+                f"{work[method, 'step'] / work['ce', 'step']:.2f}x)")
 
 
 def quickstart(table: Table, tmp: str):
