@@ -7,7 +7,12 @@ low trust, and precision/recall when the `k` least-trusted examples are flagged.
 """
 
 import numpy as np
-from sklearn import metrics as skm
+
+
+def _skm():
+  """`sklearn.metrics`, imported on first use (about 2 s with scipy: not at start-up)."""
+  from sklearn import metrics
+  return metrics
 
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -15,7 +20,7 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 
 def macro_f1(logits: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
-  return float(skm.f1_score(labels, np.argmax(logits, -1), labels=np.arange(num_classes),
+  return float(_skm().f1_score(labels, np.argmax(logits, -1), labels=np.arange(num_classes),
                             average="macro", zero_division=0))
 
 
@@ -23,7 +28,7 @@ def top_k_accuracy(logits: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
   c = logits.shape[-1]
   if k >= c:
     return 1.0
-  return float(skm.top_k_accuracy_score(labels, logits, k=k, labels=np.arange(c)))
+  return float(_skm().top_k_accuracy_score(labels, logits, k=k, labels=np.arange(c)))
 
 
 def classification_metrics(logits: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
@@ -38,7 +43,7 @@ def average_precision(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
   out = np.full(targets.shape[1], np.nan)
   for c in range(targets.shape[1]):
     if targets[:, c].any():
-      out[c] = skm.average_precision_score(targets[:, c], scores[:, c])
+      out[c] = _skm().average_precision_score(targets[:, c], scores[:, c])
   return out
 
 
@@ -52,7 +57,7 @@ def voc07_average_precision(scores: np.ndarray, targets: np.ndarray) -> np.ndarr
   out = np.full(targets.shape[1], np.nan)
   for c in range(targets.shape[1]):
     if targets[:, c].any():
-      precision, recall, _ = skm.precision_recall_curve(targets[:, c], scores[:, c])
+      precision, recall, _ = _skm().precision_recall_curve(targets[:, c], scores[:, c])
       out[c] = np.mean([precision[recall >= t].max() for t in np.linspace(0, 1, 11)])
   return out
 
@@ -87,7 +92,7 @@ def noise_detection(trust: np.ndarray, labels: np.ndarray, clean_labels: np.ndar
     noisy = noisy.any(-1)
   n_noisy = int(noisy.sum())
   k = n_noisy if k is None else k
-  auroc = (float(skm.roc_auc_score(noisy, -np.asarray(trust)))
+  auroc = (float(_skm().roc_auc_score(noisy, -np.asarray(trust)))
            if 0 < n_noisy < len(noisy) else float("nan"))
   flagged = np.zeros(len(noisy), bool)
   flagged[np.argsort(trust, kind="stable")[:k]] = True

@@ -120,3 +120,28 @@ def test_the_command_line_turns_on_the_persistent_compile_cache(monkeypatch, tmp
   monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", "/elsewhere")  # the user's own wins
   enable_compile_cache()
   assert os.environ["JAX_COMPILATION_CACHE_DIR"] == "/elsewhere"
+
+
+def test_a_run_reaches_its_first_step_without_matplotlib_scikit_learn_or_scipy(tmp_path):
+  """Start-up (issue 28): what a run imports before its first step (the command's modules,
+  the trainer, the dataset registry and a data source) leaves matplotlib (the figures at
+  its end), scikit-learn and scipy (metrics at the first evaluation) unloaded: about 3 s
+  of imports a run that stops at bad input never pays. The digits loader imports
+  scikit-learn when called, so it is loaded afterwards, as the end figures load pyplot."""
+  import subprocess
+  import sys
+
+  from conftest import main_env
+  code = ("import sys\n"
+          "import nlx.main, nlx.cli, nlx.train, nlx.replicas, nlx.dynamics, nlx.checkpointing\n"
+          "from nlx import data\n"
+          "heavy = ('matplotlib', 'sklearn', 'scipy')\n"
+          "print(sorted(m for m in heavy if m in sys.modules))\n"
+          "from nlx.report import plots\n"
+          "from nlx.data.datasets import digits\n"
+          "print(sorted(m for m in heavy if m in sys.modules))\n"
+          "plots.pyplot()\n"
+          "print(sorted(m for m in heavy if m in sys.modules), plots.pyplot().get_backend().lower())\n")
+  r = subprocess.run([sys.executable, "-c", code], env=main_env(), cwd=tmp_path,
+                     capture_output=True, text=True, check=True)
+  assert r.stdout.splitlines() == ["[]", "[]", "['matplotlib'] agg"], r.stdout + r.stderr

@@ -22,12 +22,17 @@ dataset knows them.
 """
 
 import numpy as np
-from sklearn import metrics as skm
 
 # p_j counts as "at or above t_j" within this margin: t_j is a mean of floats, and an
 # example whose p_j equals it (every example of a class alike) must not fall below it by
 # rounding (cleanlab uses the same 1e-6, count.compute_confident_joint)
 THRESHOLD_TOLERANCE = 1e-6
+
+
+def _skm():
+  """`sklearn.metrics`, imported on first use (about 2 s with scipy: not at start-up)."""
+  from sklearn import metrics
+  return metrics
 
 
 def _check_labels_probs(labels, probs) -> tuple[np.ndarray, np.ndarray]:
@@ -314,7 +319,7 @@ def detection_metrics(scores: np.ndarray, flagged: np.ndarray, labels: np.ndarra
   precision = tp / max(int(flagged.sum()), 1)
   recall = tp / int(wrong.sum())
   return {"true_errors": int(wrong.sum()),
-          "auroc": float(skm.roc_auc_score(wrong, -scores)),
-          "ap": float(skm.average_precision_score(wrong, -scores)),
+          "auroc": float(_skm().roc_auc_score(wrong, -scores)),
+          "ap": float(_skm().average_precision_score(wrong, -scores)),
           "precision": precision, "recall": recall,
           "f1": 2 * precision * recall / (precision + recall) if tp else 0.0}

@@ -12,12 +12,8 @@ to the run and returns its markdown, with a line when the run collapsed.
 import math
 import os
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 from nlx import io
+from nlx.report.plots import pyplot
 
 NOT_DIAGNOSTICS = {"kind", "step", "epoch", "loss", "learning_rate"}
 EVAL_DIAGNOSTICS = ("label_precision", "corrected_share", "train_top_class_share")
@@ -40,6 +36,7 @@ def diagnostic_series(records: list[dict]) -> dict:
 def diagnostic_curves(records: list[dict], path: str) -> bool:
   """Writes the panels to `path` (png); False (and no file) when there is nothing beyond
   the noisy accuracy to draw."""
+  plt = pyplot()
   series = diagnostic_series(records)
   losses = {k: v for k, v in series.items() if k.startswith("loss_")}
   others = {k: v for k, v in series.items() if not k.startswith("loss_")}

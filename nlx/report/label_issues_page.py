@@ -13,14 +13,11 @@ import csv
 import os
 import sys
 
-import matplotlib
 import numpy as np
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 from nlx import io
 from nlx.errors import NlxError
+from nlx.report.plots import pyplot
 
 FIGURE_NAME = "label_issues.png"
 # what nlx.label_issues writes (read here as files: the report sits below it, see `nlx`)
@@ -42,6 +39,7 @@ def _image(split, i: int):
 def suspects_figure(workdir: str, dataset, issues, top: int = 24, cols: int = 8) -> str | None:
   """Writes `label_issues.png`: the `top` lowest-score training images, titled
   "given -> suggested" (flagged ones in red). Returns its path, or None for non-images."""
+  plt = pyplot()
   order = np.argsort(issues.scores, kind="stable")[:top]
   if not len(order) or _image(dataset.train, int(order[0])) is None:
     return None

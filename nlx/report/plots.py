@@ -1,9 +1,19 @@
-"""Figures shared by every method."""
+"""Figures shared by every method.
 
-import matplotlib
+matplotlib is imported on the first figure (`pyplot`), not with this module: a run
+imports it at its end, and a run that stops before (bad input, `--help`) never does.
+"""
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import functools
+
+
+@functools.cache
+def pyplot():
+  """`matplotlib.pyplot` on the Agg backend (files only, no display), imported once."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  return plt
 
 
 def training_curves(records: list[dict], path: str) -> None:
@@ -12,6 +22,7 @@ def training_curves(records: list[dict], path: str) -> None:
   clean-test accuracy (multi-label: mAP) per evaluation and, where the method exposes
   refined labels, the fraction of training examples whose refined label equals the clean
   label."""
+  plt = pyplot()
   train = [r for r in records if r.get("kind") == "train"]
   evals = [r for r in records if r.get("kind") == "eval"]
   precision = [r for r in evals if "label_precision" in r]
@@ -52,6 +63,7 @@ def tsne_panels(panels: list[dict], path: str, *, seed: int = 0, max_points: int
   prototypes are L2-normalised and embedded together, so the stars sit among the points
   they attract.
   """
+  plt = pyplot()
   import numpy as np
   from sklearn.manifold import TSNE
 
@@ -87,6 +99,7 @@ def heatmaps(matrices: list, titles: list, path: str, *, tick_labels=None, xlabe
              ylabel="", vmax: float = 1.0) -> None:
   """Side-by-side heatmaps with their values written in (e.g. transition matrices
   `T[true, noisy]`, one per group of examples)."""
+  plt = pyplot()
   import numpy as np
 
   fig, axes = plt.subplots(1, len(matrices), figsize=(4.8 * len(matrices), 4.4))
@@ -111,6 +124,7 @@ def rank_precision(curves: dict, path: str, *, title: str = "") -> None:
   """Rank-precision curves of trust scores: examples ranked from least to most trusted;
   for the first k (x: k as a fraction of all), the precision of "the label is wrong".
   `curves = {name: (trust [N], wrong [N] bool)}`; the dashed line is the noise rate."""
+  plt = pyplot()
   import numpy as np
 
   fig, ax = plt.subplots(figsize=(5, 3.8))
@@ -131,6 +145,7 @@ def rank_precision(curves: dict, path: str, *, title: str = "") -> None:
 def compare_curves(runs: dict, path: str, *, key: str = "test_accuracy") -> None:
   """One panel per metric of several runs: train loss per step and `key` per
   evaluation, `runs = {name: metrics.jsonl records}`."""
+  plt = pyplot()
   fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
   for name, records in runs.items():
     train = [r for r in records if r.get("kind") == "train"]

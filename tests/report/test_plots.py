@@ -5,7 +5,7 @@ from nlx.report import plots
 
 def test_training_curves_plot_the_data_term_when_a_method_logs_one(tmp_path, monkeypatch):
   figures = []
-  monkeypatch.setattr(plots.plt, "close", figures.append)  # keep the figure to inspect it
+  monkeypatch.setattr(plots.pyplot(), "close", figures.append)  # keep the figure to inspect it
   records = [{"kind": "train", "step": s, "loss": -2.0 * s, "data_loss": 1.0 / s,
               "reg_loss": -2.0 * s - 1.0 / s} for s in (1, 2, 3)]
   records.append({"kind": "eval", "epoch": 1, "test_accuracy": 0.5})

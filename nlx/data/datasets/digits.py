@@ -5,12 +5,12 @@ uint8 0..255; the split is seeded (`data.split`, default 80/20, or 80/5/15 with 
 """
 
 import numpy as np
-from sklearn.datasets import load_digits
 
 from nlx.data.types import Dataset, Split, parse_split, seeded_split
 
 
 def load(config) -> Dataset:
+  from sklearn.datasets import load_digits  # here, not at start-up (scipy: about 2 s)
   d = load_digits()
   images = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[..., None]  # [N, 8, 8, 1]
   labels = d.target.astype(np.int64)
