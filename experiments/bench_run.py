@@ -3,7 +3,7 @@ and plain JAX, timed one after the other in one invocation on this machine.
 
   python experiments/bench_run.py --torch_python=.torchvenv/bin/python \\
       [--runs=protocol,methods,startup,quickstart,steps] [--protocol_methods=ce,elr]
-      [--features_dir=DIR] [--out=FILE.md]
+      [--features_dir=DIR] [--rounds=1] [--out=FILE.md]
 
 Runs (each command timed from its start to its exit, as a user waits for it):
 - `protocol`: CIFAR-10N's CPU protocol (configs/cifar10n_cpu.py:worst, 30 epochs of an
@@ -61,6 +61,9 @@ flags.DEFINE_list("runs", ["protocol", "methods", "startup", "quickstart", "step
 flags.DEFINE_string("features_dir", "", "Folder with the CPU protocol's features.npz.")
 flags.DEFINE_integer("epochs", 30, "Epochs of the protocol runs.")
 flags.DEFINE_list("protocol_methods", ["ce", "elr"], "Methods of the `protocol` runs.")
+flags.DEFINE_integer("rounds", 1, "Turns of the `protocol` runs (PyTorch, plain JAX, nlx cold "
+                     "and warm, each turn with an empty cache): a machine's drift hits each "
+                     "side alike, and the table ends with each ratio's median and range.")
 flags.DEFINE_integer("extract_images", 256, "Images of the `extract` run.")
 flags.DEFINE_string("out", "", "Also write the table (markdown) here.")
 FLAGS = flags.FLAGS
@@ -210,20 +213,26 @@ class Table:
 
 
 def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_others: bool,
-             walls: dict, work: dict) -> None:
+             walls: dict, work: dict, turn: int = 0, speeds: dict | None = None) -> None:
   """Times each method's run; `walls[(method, "cold" | "warm")]` gets nlx's wall times,
-  `work[method]` the run's FLOPs (the floor's numerator), `work[method, "step"]` a step's."""
+  `work[method]` the run's FLOPs (the floor's numerator), `work[method, "step"]` a step's;
+  `speeds[(method, side)]` (when given) each side's speed over PyTorch's, one per turn.
+  `turn` > 0: another turn, with caches and workdirs of its own."""
   arrays = os.path.join(tmp, "protocol.npz")
-  write_arrays("cifar10n_cpu", "worst", data_dir, arrays)
+  if not os.path.exists(arrays):
+    write_arrays("cifar10n_cpu", "worst", data_dir, arrays)
+  label = f" (turn {turn + 1})" if FLAGS.rounds > 1 else ""
+  speeds = {} if speeds is None else speeds
   n_train, epochs = 45000, FLAGS.epochs
   for method in methods:
     variant = "worst" if method == "ce" else f"worst,{method}"
     # the method's own work in its steps (ARNet's Sinkhorn over its cache, ...), by XLA's
     # count; CE's within 3% of the matmuls counted by hand (MLP_TRAIN: the rest is Adam's
     # and the loss's elementwise work)
-    work[method, "step"] = step_flops(variant, data_dir)
+    if (method, "step") not in work:
+      work[method, "step"] = step_flops(variant, data_dir)
     flops = work[method] = protocol_flops(n_train, epochs, step_flops=work[method, "step"])
-    cache = os.path.join(tmp, f"cache_{method}")
+    cache = os.path.join(tmp, f"cache_{method}_{turn}")
     torch_wall = None
     if with_others and FLAGS.torch_python:
       before = load()
@@ -231,28 +240,34 @@ def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_oth
                          "--run=protocol", f"--method={method}", f"--data={arrays}",
                          f"--epochs={epochs}"])
       torch_wall = wall
-      table.add(f"protocol {method}", "PyTorch", wall, last_json(out)["accuracy"], before,
+      table.add(f"protocol {method}{label}", "PyTorch", wall, last_json(out)["accuracy"], before,
                 torch_wall=wall, flops=flops)
     if with_others:
       before = load()
       wall, out = timed([sys.executable, os.path.join(HERE, "bench_run_jax.py"),
                          f"--method={method}", f"--data={arrays}", f"--epochs={epochs}"])
-      table.add(f"protocol {method}", "plain JAX", wall, last_json(out)["accuracy"], before,
-                torch_wall=torch_wall, flops=flops)
+      table.add(f"protocol {method}{label}", "plain JAX", wall, last_json(out)["accuracy"],
+                before, torch_wall=torch_wall, flops=flops)
+      if torch_wall:
+        speeds.setdefault((method, "plain JAX"), []).append(torch_wall / wall)
     for kind in ("cold", "warm") if with_others else ("cold",):
-      wd = os.path.join(tmp, f"wd_{method}_{kind}")
+      wd = os.path.join(tmp, f"wd_{method}_{kind}_{turn}")
       before = load()
       try:
         wall, _ = timed(nlx_config(f"configs/cifar10n_cpu.py:{variant}", data_dir, wd),
                         env={"NLX_COMPILE_CACHE": cache})
       except RuntimeError as e:  # one failing run is a row saying so, not the end
-        table.rows.append({"run": f"protocol {method}", "side": f"nlx ({kind})", "wall_s": "",
+        table.rows.append({"run": f"protocol {method}{label}", "side": f"nlx ({kind})",
+                           "wall_s": "",
                            "accuracy": None, "load": before,
                            "note": "failed: " + str(e).splitlines()[-1][:200]})
         print(e, flush=True)
         continue
       walls[(method, kind)] = wall
-      table.add(f"protocol {method}", f"nlx ({kind} compile cache)", wall, accuracy(wd), before,
+      if torch_wall:
+        speeds.setdefault((method, f"nlx ({kind})"), []).append(torch_wall / wall)
+      table.add(f"protocol {method}{label}", f"nlx ({kind} compile cache)", wall, accuracy(wd),
+                before,
                 torch_wall=torch_wall, flops=flops,
                 note="" if method == "ce" or ("ce", kind) not in walls else
                 f"{wall / walls[('ce', kind)]:.2f}x CE's wall time, "
@@ -412,7 +427,16 @@ def main(argv):
                       & set(FLAGS.runs) else ("", ""))
     walls, work = {}, {}
     if "protocol" in FLAGS.runs:
-      protocol(table, tmp, data_dir, FLAGS.protocol_methods, True, walls, work)
+      speeds = {}
+      for turn in range(FLAGS.rounds):
+        protocol(table, tmp, data_dir, FLAGS.protocol_methods, True, walls, work, turn, speeds)
+      if FLAGS.rounds > 1:
+        for (method, side), values in speeds.items():
+          table.rows.append({"run": f"protocol {method}, {FLAGS.rounds} turns", "side": side,
+                             "wall_s": "", "accuracy": None, "load": "", "note":
+                             f"speed over PyTorch: median {np.median(values):.2f}x, range "
+                             f"{min(values):.2f}-{max(values):.2f}x (per turn: "
+                             f"{', '.join(f'{v:.2f}' for v in values)})"})
     if "methods" in FLAGS.runs:  # each over CE's cold run (timed here if not above)
       protocol(table, tmp, data_dir, ["arnet", "sinet"] if walls else ["ce", "arnet", "sinet"],
                False, walls, work)

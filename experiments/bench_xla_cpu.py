@@ -14,6 +14,12 @@ With --torch_python, the same three conv parts in PyTorch (experiments/bench_tor
 --conv_parts). Prints a markdown table, then a second one (default flags): per stage
 shape, XLA's forward pass against the same pass as chunked im2col products; the small
 CNN's max-pools with nnx.max_pool and with nlx.models.cnn.max_pool_2x2.
+
+  python experiments/bench_xla_cpu.py --attempts [--torch_python=PATH] [--rounds=3]
+
+times only the small CNN's CE step under each attempt this CPU offers (nlx's default,
+XLA's convolutions, bf16 compute, convolutions in NCHW), beside PyTorch's (NCHW,
+channels-last, bf16 autocast), all compiled first and then timed in turns (--rounds).
 """
 
 import json
@@ -29,6 +35,9 @@ flags.DEFINE_bool("child", False, "Internal: run the timings in this process and
 flags.DEFINE_integer("steps", 20, "Timed calls per measurement (after 3 warm-up calls).")
 flags.DEFINE_list("models", ["mlp", "resnet18"], "Models whose CE step is timed.")
 flags.DEFINE_string("torch_python", "", "A Python with torch: PyTorch's conv parts too.")
+flags.DEFINE_integer("rounds", 3, "--attempts: turns in which every attempt is timed.")
+flags.DEFINE_bool("attempts", False, "Only the small CNN step's attempts table "
+                  "(conv_speed.small_cnn_attempts), PyTorch's with --torch_python.")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -36,6 +45,11 @@ def main(argv):
   del argv
   if FLAGS.child:
     print(json.dumps(conv_speed.flag_set_timings(FLAGS.steps, FLAGS.models)))
+    return
+  if FLAGS.attempts:
+    print("\n".join(conv_speed.small_cnn_attempts(FLAGS.steps, FLAGS.torch_python,
+                                                  os.path.join(HERE, "bench_torch.py"),
+                                                  FLAGS.rounds)))
     return
   rows = {}
   for name, xla_flags in conv_speed.FLAG_SETS.items():

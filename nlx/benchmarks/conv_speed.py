@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nlx.benchmarks.timing import median_time, step_time, xla_conv3x3
+from nlx.benchmarks.timing import median_time, step_runner, step_time, xla_conv3x3
 from nlx.ops import conv as conv_ops
 
 FLAG_SETS = {
@@ -187,3 +187,59 @@ def quickstart_line(conv: str) -> str:
   return (f"quickstart, model.conv={conv}: train step {1e3 * statistics.median(times):.2f} ms "
           f"(calls of {n} steps); predict train ({len(ds.train)}) {predict['train']:.1f} ms, "
           f"test ({len(ds.test)}) {predict['test']:.1f} ms")
+
+
+def nchw_conv(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
+              dimension_numbers=None, feature_group_count=1, precision=None, **kwargs):
+  """A `conv_general_dilated` for flax's NHWC / HWIO arguments that convolves in PyTorch's
+  layout (NCHW / OIHW) between transposes, to see whether XLA's CPU convolutions are
+  faster there (a layout attempt of `small_cnn_attempts`; kept out of nlx.ops: it loses)."""
+  del dimension_numbers  # flax's: NHWC / HWIO / NHWC
+  out = jax.lax.conv_general_dilated(
+      lhs.transpose(0, 3, 1, 2), rhs.transpose(3, 2, 0, 1), window_strides, padding,
+      lhs_dilation, rhs_dilation, ("NCHW", "OIHW", "NCHW"), feature_group_count,
+      precision=precision, **kwargs)
+  return out.transpose(0, 2, 3, 1)
+
+
+def small_cnn_attempts(steps: int, torch_python: str = "", torch_script: str = "",
+                       rounds: int = 3) -> list[str]:
+  """The small CNN's CE train step (batch 128, 32x32x3, Adam; `timing.step_runner`) under
+  each attempt the CPU offers, one markdown row each with its speed over PyTorch's default
+  step (with `torch_python`: experiments/bench_torch.py's small CNN, NCHW, channels-last
+  and bf16 autocast). Every attempt is compiled first, then all are timed in `rounds`
+  turns of `steps` steps (PyTorch's as a process per turn), so the machine's drift hits
+  each alike; a row gives the median over turns and the range of its per-turn ratio."""
+  from unittest import mock
+
+  runners = {"nlx default (NHWC, `model.conv=auto`: chunked kernel gradient, patches on "
+             "maps <= 4x4)": step_runner("small_cnn", "ce"),
+             "XLA's convolutions only (`model.conv=xla`)":
+                 step_runner("small_cnn", "ce", conv="xla"),
+             "bf16 compute (`model.dtype=bfloat16`; this CPU has no AVX-512 BF16)":
+                 step_runner("small_cnn", "ce+model.dtype=bfloat16")}
+  with mock.patch.object(conv_ops, "conv_general_dilated", nchw_conv):  # read at build time
+    runners["convolutions in NCHW / OIHW (PyTorch's layout) between transposes"] = (
+        step_runner("small_cnn", "ce"))
+  torch_variants = {"PyTorch, NCHW (its default)": [],
+                    "PyTorch, channels-last (NHWC)": ["--channels_last"],
+                    "PyTorch, bf16 autocast": ["--dtypes=bfloat16"]} if torch_python else {}
+  times = {label: [] for label in [*runners, *torch_variants]}
+  for _ in range(rounds):
+    for label, run_one in runners.items():
+      times[label].append(median_time(run_one, steps=steps))
+    for label, extra in torch_variants.items():
+      out = subprocess.run([torch_python, torch_script, "--models=small_cnn", "--methods=ce",
+                            f"--steps={steps}", *extra],
+                           check=True, capture_output=True, text=True)
+      times[label].append(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+  ref = times.get("PyTorch, NCHW (its default)")
+  lines = [f"| small CNN CE step, batch 128 | median of {rounds} turns | speed over PyTorch's "
+           "NCHW step (median, range over turns) |", "|---|---|---|"]
+  for label, ts in times.items():
+    ratio = "—"
+    if ref:
+      r = sorted(a / b for a, b in zip(ref, ts))
+      ratio = f"{statistics.median(r):.2f}x ({r[0]:.2f}-{r[-1]:.2f})"
+    lines.append(f"| {label} | {1000 * statistics.median(ts):.1f} ms | {ratio} |")
+  return lines

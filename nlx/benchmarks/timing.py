@@ -50,21 +50,11 @@ def synthetic_dataset(n: int, multi_label: bool = False) -> Dataset:
                  (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), multi_label=multi_label)
 
 
-@functools.cache
-def step_time(model: str, method: str = "ce", *, conv: str = "auto", batch_size: int = 128,
-              steps: int = 20) -> float:
-  """Median seconds per jitted train step on random 32x32x3 data (compile excluded).
-
-  Args:
-    model: `model.name`.
-    method: a method name, optionally with overrides in the cells' spec syntax
-      (`noise_model+method.shared_trunk=True`, `suites.parse_spec`). Method defaults are
-      the papers' (ARNet: L = 64 prototypes, a 1,000-feature cache); SINet's per-epoch
-      weight update (one inference pass) is outside the step.
-    conv: `model.conv`.
-    batch_size: examples per step.
-    steps: timed steps, after 3 warm-up steps.
-  """
+def step_runner(model: str, method: str = "ce", *, conv: str = "auto",
+                batch_size: int = 128):
+  """A function that runs one jitted train step on random 32x32x3 data and waits for it
+  (the first call compiles; `step_time`'s arguments, without `steps`). Several runners
+  can then be timed in turns, so a machine's drift hits each alike."""
   c = base_config()
   c.model.name = model
   c.model.conv = conv
@@ -80,15 +70,33 @@ def step_time(model: str, method: str = "ce", *, conv: str = "auto", batch_size:
   trainer = train.Trainer(c, ds)
   it = trainer.train_iterator(1)  # the trainer's own batches: indices when the data are
   batches = [trainer.shard(next(it)) for _ in range(4)]  # on the device (the default)
-  state = trainer.initial_state
-  times = []
-  for i in range(steps + 3):
-    t = time.perf_counter()
-    state, m = trainer.train_step(state, batches[i % len(batches)])
+  state, calls = [trainer.initial_state], [0]
+
+  def run_one():
+    state[0], m = trainer.train_step(state[0], batches[calls[0] % len(batches)])
+    calls[0] += 1
     jax.block_until_ready(m["loss"])
-    if i >= 3:
-      times.append(time.perf_counter() - t)
-  return statistics.median(times)
+
+  return run_one
+
+
+@functools.cache
+def step_time(model: str, method: str = "ce", *, conv: str = "auto", batch_size: int = 128,
+              steps: int = 20) -> float:
+  """Median seconds per jitted train step on random 32x32x3 data (compile excluded).
+
+  Args:
+    model: `model.name`.
+    method: a method name, optionally with overrides in the cells' spec syntax
+      (`noise_model+method.shared_trunk=True`, `suites.parse_spec`). Method defaults are
+      the papers' (ARNet: L = 64 prototypes, a 1,000-feature cache); SINet's per-epoch
+      weight update (one inference pass) is outside the step.
+    conv: `model.conv`.
+    batch_size: examples per step.
+    steps: timed steps, after 3 warm-up steps.
+  """
+  run_one = step_runner(model, method, conv=conv, batch_size=batch_size)
+  return median_time(run_one, steps=steps)
 
 
 def pipeline_rate(cifar10_dir: str, batch_size: int = 128, seconds: float = 10.0) -> float:

@@ -1,0 +1,49 @@
+"""The layout attempt of the small-CNN step benchmark computes the same convolution."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from nlx.benchmarks import conv_speed
+
+
+def _numpy_conv(x, w, stride, pad):
+  """Cross-correlation by loops: `x [N, H, W, C]`, `w [kh, kw, C, D]`, zero padding `pad`."""
+  n, h, wd, _ = x.shape
+  kh, kw, _, d = w.shape
+  xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+  ho, wo = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
+  out = np.zeros((n, ho, wo, d))
+  for i in range(ho):
+    for j in range(wo):
+      patch = xp[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :]
+      out[:, i, j, :] = np.einsum("nhwc,hwcd->nd", patch, w)
+  return out
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_nchw_conv_equals_the_convolution_by_loops_and_xlas_gradients(stride):
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(2, 5, 6, 3)).astype(np.float32)  # odd height, C != D
+  w = rng.normal(size=(3, 3, 3, 4)).astype(np.float32)
+  dn = ("NHWC", "HWIO", "NHWC")
+  got = conv_speed.nchw_conv(x, w, (stride, stride), ((1, 1), (1, 1)), dimension_numbers=dn)
+  np.testing.assert_allclose(got, _numpy_conv(x.astype(np.float64), w, stride, 1), atol=1e-4)
+
+  def loss(f):
+    return lambda x_, w_: jnp.sum(jnp.sin(f(x_, w_, (stride, stride), ((1, 1), (1, 1)),
+                                             dimension_numbers=dn)))
+  ours = jax.grad(loss(conv_speed.nchw_conv), argnums=(0, 1))(x, w)
+  xla = jax.grad(loss(jax.lax.conv_general_dilated), argnums=(0, 1))(x, w)
+  for a, b in zip(ours, xla):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_nchw_conv_inside_a_flax_conv_equals_flaxs_own():
+  x = jax.random.normal(jax.random.key(0), (2, 8, 8, 3))
+  default = nnx.Conv(3, 5, (3, 3), padding=1, rngs=nnx.Rngs(0))
+  nchw = nnx.Conv(3, 5, (3, 3), padding=1, conv_general_dilated=conv_speed.nchw_conv,
+                  rngs=nnx.Rngs(0))
+  np.testing.assert_allclose(nchw(x), default(x), rtol=1e-5, atol=1e-5)
