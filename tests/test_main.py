@@ -140,8 +140,8 @@ def test_a_run_reaches_its_first_step_without_matplotlib_scikit_learn_or_scipy(t
           "from nlx.report import plots\n"
           "from nlx.data.datasets import digits\n"
           "print(sorted(m for m in heavy if m in sys.modules))\n"
-          "plots.pyplot()\n"
-          "print(sorted(m for m in heavy if m in sys.modules), plots.pyplot().get_backend().lower())\n")
+          "backend = plots.pyplot().get_backend().lower()\n"
+          "print(sorted(m for m in heavy if m in sys.modules), backend)\n")
   r = subprocess.run([sys.executable, "-c", code], env=main_env(), cwd=tmp_path,
                      capture_output=True, text=True, check=True)
   assert r.stdout.splitlines() == ["[]", "[]", "['matplotlib'] agg"], r.stdout + r.stderr
