@@ -123,7 +123,7 @@ def importers(module):
 
 
 def write_config(path, module, tests, timeout):
-  test_command = (f"{sys.executable} -m pytest -q -x -m 'not slow' -p no:cacheprovider "
+  test_command = (f"{sys.executable} -m pytest -q -x -n 0 -m 'not slow' -p no:cacheprovider "
                   + " ".join(tests))
   with open(path, "w") as f:
     f.write(f"""[cosmic-ray]
@@ -316,7 +316,8 @@ def _pytest_in_child(copy, tests, timeout):
       os.dup2(log.fileno(), 2)
       sys.path.insert(0, copy)
       import pytest
-      code = pytest.main(["-q", "-x", "-m", "not slow", "-p", "no:cacheprovider", *tests])
+      code = pytest.main(["-q", "-x", "-n", "0", "-m", "not slow", "-p", "no:cacheprovider",
+                          *tests])
       sys.stdout.flush()
       sys.stderr.flush()
       os._exit(int(code))
