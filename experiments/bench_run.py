@@ -63,7 +63,8 @@ flags.DEFINE_integer("epochs", 30, "Epochs of the protocol runs.")
 flags.DEFINE_list("protocol_methods", ["ce", "elr"], "Methods of the `protocol` runs.")
 flags.DEFINE_integer("rounds", 1, "Turns of the `protocol` runs (PyTorch, plain JAX, nlx cold "
                      "and warm, each turn with an empty cache): a machine's drift hits each "
-                     "side alike, and the table ends with each ratio's median and range.")
+                     "side alike, and the table ends with each ratio's median and range.",
+                     lower_bound=1)
 flags.DEFINE_integer("extract_images", 256, "Images of the `extract` run.")
 flags.DEFINE_string("out", "", "Also write the table (markdown) here.")
 FLAGS = flags.FLAGS

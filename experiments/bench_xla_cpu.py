@@ -32,10 +32,12 @@ from nlx.benchmarks import conv_speed
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("child", False, "Internal: run the timings in this process and print JSON.")
-flags.DEFINE_integer("steps", 20, "Timed calls per measurement (after 3 warm-up calls).")
+flags.DEFINE_integer("steps", 20, "Timed calls per measurement (after 3 warm-up calls).",
+                     lower_bound=1)
 flags.DEFINE_list("models", ["mlp", "resnet18"], "Models whose CE step is timed.")
 flags.DEFINE_string("torch_python", "", "A Python with torch: PyTorch's conv parts too.")
-flags.DEFINE_integer("rounds", 3, "--attempts: turns in which every attempt is timed.")
+flags.DEFINE_integer("rounds", 3, "--attempts: turns in which every attempt is timed.",
+                     lower_bound=1)
 flags.DEFINE_bool("attempts", False, "Only the small CNN step's attempts table "
                   "(conv_speed.small_cnn_attempts), PyTorch's with --torch_python.")
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -21,7 +21,7 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 def macro_f1(logits: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
   return float(_skm().f1_score(labels, np.argmax(logits, -1), labels=np.arange(num_classes),
-                            average="macro", zero_division=0))
+                               average="macro", zero_division=0))
 
 
 def top_k_accuracy(logits: np.ndarray, labels: np.ndarray, k: int = 5) -> float:

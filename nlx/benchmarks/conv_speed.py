@@ -194,7 +194,9 @@ def nchw_conv(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation
   """A `conv_general_dilated` for flax's NHWC / HWIO arguments that convolves in PyTorch's
   layout (NCHW / OIHW) between transposes, to see whether XLA's CPU convolutions are
   faster there (a layout attempt of `small_cnn_attempts`; kept out of nlx.ops: it loses)."""
-  del dimension_numbers  # flax's: NHWC / HWIO / NHWC
+  nhwc = jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, ("NHWC", "HWIO", "NHWC"))
+  if jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers) != nhwc:
+    raise ValueError(f"nchw_conv takes NHWC / HWIO arguments (flax's), got {dimension_numbers}")
   out = jax.lax.conv_general_dilated(
       lhs.transpose(0, 3, 1, 2), rhs.transpose(3, 2, 0, 1), window_strides, padding,
       lhs_dilation, rhs_dilation, ("NCHW", "OIHW", "NCHW"), feature_group_count,

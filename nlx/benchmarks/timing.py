@@ -70,11 +70,12 @@ def step_runner(model: str, method: str = "ce", *, conv: str = "auto",
   trainer = train.Trainer(c, ds)
   it = trainer.train_iterator(1)  # the trainer's own batches: indices when the data are
   batches = [trainer.shard(next(it)) for _ in range(4)]  # on the device (the default)
-  state, calls = [trainer.initial_state], [0]
+  state, calls = trainer.initial_state, 0
 
   def run_one():
-    state[0], m = trainer.train_step(state[0], batches[calls[0] % len(batches)])
-    calls[0] += 1
+    nonlocal state, calls
+    state, m = trainer.train_step(state, batches[calls % len(batches)])
+    calls += 1
     jax.block_until_ready(m["loss"])
 
   return run_one

@@ -29,12 +29,6 @@ import numpy as np
 THRESHOLD_TOLERANCE = 1e-6
 
 
-def _skm():
-  """`sklearn.metrics`, imported on first use (about 2 s with scipy: not at start-up)."""
-  from sklearn import metrics
-  return metrics
-
-
 def _check_labels_probs(labels, probs) -> tuple[np.ndarray, np.ndarray]:
   labels, probs = np.asarray(labels), np.asarray(probs, np.float64)
   if probs.ndim != 2 or labels.shape != probs.shape[:1]:
@@ -312,6 +306,7 @@ def detection_metrics(scores: np.ndarray, flagged: np.ndarray, labels: np.ndarra
     precision, recall and F1 of the flagged set; `{}` when no label (or every label) is
     wrong.
   """
+  from sklearn import metrics as skm  # here, not at start-up (with scipy: about 2 s)
   wrong = np.asarray(labels) != np.asarray(clean_labels)
   if not 0 < wrong.sum() < len(wrong):
     return {}
@@ -319,7 +314,7 @@ def detection_metrics(scores: np.ndarray, flagged: np.ndarray, labels: np.ndarra
   precision = tp / max(int(flagged.sum()), 1)
   recall = tp / int(wrong.sum())
   return {"true_errors": int(wrong.sum()),
-          "auroc": float(_skm().roc_auc_score(wrong, -scores)),
-          "ap": float(_skm().average_precision_score(wrong, -scores)),
+          "auroc": float(skm.roc_auc_score(wrong, -scores)),
+          "ap": float(skm.average_precision_score(wrong, -scores)),
           "precision": precision, "recall": recall,
           "f1": 2 * precision * recall / (precision + recall) if tp else 0.0}

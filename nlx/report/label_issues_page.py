@@ -39,10 +39,10 @@ def _image(split, i: int):
 def suspects_figure(workdir: str, dataset, issues, top: int = 24, cols: int = 8) -> str | None:
   """Writes `label_issues.png`: the `top` lowest-score training images, titled
   "given -> suggested" (flagged ones in red). Returns its path, or None for non-images."""
-  plt = pyplot()
   order = np.argsort(issues.scores, kind="stable")[:top]
   if not len(order) or _image(dataset.train, int(order[0])) is None:
     return None
+  plt = pyplot()
   names = list(dataset.class_names)
   rows = -(-len(order) // cols)
   fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 1.9 * rows), squeeze=False)

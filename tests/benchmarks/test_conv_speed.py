@@ -47,3 +47,11 @@ def test_nchw_conv_inside_a_flax_conv_equals_flaxs_own():
   nchw = nnx.Conv(3, 5, (3, 3), padding=1, conv_general_dilated=conv_speed.nchw_conv,
                   rngs=nnx.Rngs(0))
   np.testing.assert_allclose(nchw(x), default(x), rtol=1e-5, atol=1e-5)
+
+
+def test_nchw_conv_refuses_arguments_in_another_layout():
+  """It transposes as if given flax's NHWC / HWIO: anything else would be a wrong answer."""
+  x, w = np.zeros((2, 3, 8, 8), np.float32), np.zeros((4, 3, 3, 3), np.float32)
+  with pytest.raises(ValueError, match="NHWC / HWIO"):
+    conv_speed.nchw_conv(x, w, (1, 1), ((1, 1), (1, 1)),
+                         dimension_numbers=("NCHW", "OIHW", "NCHW"))
