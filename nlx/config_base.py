@@ -93,6 +93,8 @@ def base_config() -> ml_collections.ConfigDict:
                                     # (the study's gates) | convex | convex_free (nlx's)
   c.model.image_compress = 600      # multimodal: image features -> Dense+ReLU width (0: off)
   c.model.image_layers = 1          # multimodal: Dense+ReLU layers of that width on the image
+  c.model.embed_dim = 200           # multimodal: word vectors of the text (the study's 200)
+  c.model.lstm_hidden = 300         # multimodal: BiLSTM units each way (the study's 300)
   c.model.output_dim = 0            # multimodal: >0 = label-embedding output of that size
   c.model.label_embeddings = ""     # multimodal: GloVe-format file (fixed class-name
                                     # vectors); "" = fixed simplex vectors; "learned"

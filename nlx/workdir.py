@@ -120,7 +120,7 @@ def check_resume(workdir: str, config, has_checkpoint: bool) -> dict | None:
                       "config.json, so nlx cannot tell which run they belong to; use "
                       "another --workdir, or delete its checkpoints/ to start fresh")
   old = record["keys"]
-  diff = differences(old, _without_new_defaults(old, new, record.get("legacy", False)))
+  diff = changed_keys(old, new, legacy=record.get("legacy", False))
   if not diff:
     return None
   epochs = "train.num_epochs"
@@ -155,6 +155,12 @@ def _check_layout(workdir: str, new: dict) -> None:
   if diff:
     raise ConfigError(f"workdir {workdir} holds another layout of runs ({'; '.join(diff)}); "
                       f"use another --workdir, or delete {workdir} to start fresh")
+
+
+def changed_keys(old: dict, new: dict, *, legacy: bool = False) -> list[str]:
+  """`differences` between recorded keys `old` and today's `new`, where a key the recording
+  nlx did not have yet counts as unchanged at its default (`_without_new_defaults`)."""
+  return differences(old, _without_new_defaults(old, new, legacy))
 
 
 def _without_new_defaults(old: dict, new: dict, legacy: bool) -> dict:

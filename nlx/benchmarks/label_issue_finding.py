@@ -227,7 +227,7 @@ class Finding:
     rescored = scorer in NLX_SCORES or scorer in FOLD_SCORERS
     if os.path.exists(path) and not rescored:
       done = io.read_json(path)
-      diff = workdir_lib.differences(done.get("config_keys", {}), keys)
+      diff = workdir_lib.changed_keys(done.get("config_keys", {}), keys)
       if diff:
         raise ConfigError(f"{path} was scored under another config ({'; '.join(diff[:3])}); "
                           "use another --workroot, or delete it to score the cell again")

@@ -101,7 +101,7 @@ def _multimodal(config, num_classes, input_shape, info, class_names, dtype, rngs
                        fusion=config.fusion, image_compress=config.image_compress,
                        image_layers=config.image_layers, dropout=config.dropout,
                        output_dim=config.output_dim, label_embeddings=embeddings, dtype=dtype,
-                       rngs=rngs)
+                       embed_dim=config.embed_dim, lstm_hidden=config.lstm_hidden, rngs=rngs)
 
 
 def create(config, num_classes: int, input_shape, rng: jax.Array, *, data_info=None,

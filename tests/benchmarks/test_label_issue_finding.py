@@ -23,6 +23,13 @@ def test_label_issue_cells_are_reused_only_under_their_own_config(tmp_path):
   io.write_json(path, {"auroc": 0.9, "config_keys": {**keys, "noise.rate": 0.2}})
   with pytest.raises(ConfigError, match=r"noise.rate: 0.2 -> 0.4"):
     finding.run_cell("digits", "sym40", 0, "cleanlab_logreg")
+  # scored by an older nlx, before a key existed: reused while the key holds its default
+  older = {k: v for k, v in keys.items() if k != "model.lstm_hidden"}
+  io.write_json(path, {"auroc": 0.8, "config_keys": older})
+  assert finding.run_cell("digits", "sym40", 0, "cleanlab_logreg")["auroc"] == 0.8
+  io.write_json(path, {"auroc": 0.8, "config_keys": {**older, "model.width": 7}})
+  with pytest.raises(ConfigError, match=r"model.width: 7 -> 32"):
+    finding.run_cell("digits", "sym40", 0, "cleanlab_logreg")
 
 
 def test_the_table_shows_one_seed_without_a_spread():

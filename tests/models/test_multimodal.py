@@ -1,5 +1,6 @@
 """Text pipeline, BiLSTM masking, fusion, label-embedding losses, ANP labelling."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -119,12 +120,30 @@ def test_synthetic_fusion_beats_each_modality(tmp_path):
   for fusion in ("image", "text", "mixed"):
     config = load_config("multimodal", f"{fusion}")
     config.train.num_epochs, config.train.progress_bar = 4, False
+    # a smaller text branch than the study's 200 / 300 (those cost about a second a step
+    # on a 2-core CPU); the fusion, not the size, is under test here
+    config.model.embed_dim, config.model.lstm_hidden = 100, 128
     config.data.text_len = 16  # captions hold at most 13 words and a smiley
     config.data.max_train_examples = 1500
     result = train.train_and_evaluate(config, str(tmp_path / fusion))
     acc[fusion] = result["test"]["accuracy"]
   assert acc["image"] < 0.65 and acc["image"] + 0.08 < acc["text"] < 0.78, acc
   assert acc["mixed"] > acc["text"] + 0.04, acc
+
+
+def test_the_configs_text_sizes_reach_the_model_and_default_to_the_studys():
+  """configs/multimodal.py's model.embed_dim / lstm_hidden build the text branch (a
+  non-default pair, 7 and 5, so a swapped or dropped key shows); the file's defaults are
+  the study's 200 / 300."""
+  from nlx import models
+  config = load_config("multimodal", "tiny")
+  assert (config.model.embed_dim, config.model.lstm_hidden) == (200, 300)
+  config.model.embed_dim, config.model.lstm_hidden = 7, 5
+  info = {"text_len": 4, "vocab_size": 11}
+  m = models.create(config.model, 3, (6 + 4,), jax.random.key(0), data_info=info)
+  net = nnx.merge(m.graphdef, m.params, m.state)
+  assert net.text.embed.embedding.value.shape == (11, 7)
+  assert net.text.out_dim == 10 and net.text.forward.cell.hidden_features == 5
 
 
 def test_embedding_method_needs_an_embedding_model():
