@@ -10,11 +10,13 @@ from nlx.errors import DataError
 OLD = """method,agent mean,agent std,sym40 mean,sym40 std,seeds
 ce,80.0,2.0,50.0,0.0,3
 elr,81.0,1.0,,,3
+clean labels (upper bound),99.5,0.1,99.5,0.1,3
 """
 NEW = """method,agent mean,agent std,sym40 mean,sym40 std,seeds
 ce,83.0,1.0,51.0,0.5,3
 elr,82.0,1.0,60.0,1.0,3
 mixup,99.0,0.0,99.0,0.0,3
+clean labels (upper bound),99.5,0.1,99.5,0.1,3
 """
 
 
@@ -29,7 +31,8 @@ def test_each_shared_cell_by_hand(tmp_path):
   old, new = tables(tmp_path)
   assert old[("ce", "agent")] == (80.0, 2.0, 3) and ("elr", "sym40") not in old  # blank
   cells = {(c["row"], c["column"]): c for c in table_diff.compare(old, new)}
-  assert set(cells) == {("ce", "agent"), ("ce", "sym40"), ("elr", "agent")}  # no mixup
+  assert set(cells) - {(table_diff.UPPER_BOUND, "agent"), (table_diff.UPPER_BOUND, "sym40")} \
+      == {("ce", "agent"), ("ce", "sym40"), ("elr", "agent")}  # no mixup
   # ce/agent: sample variances 4 * 3/2 = 6 and 1.5; of the means 2 and 0.5; se sqrt(2.5)
   c = cells[("ce", "agent")]
   assert c["delta"] == 3.0 and c["se"] == pytest.approx(math.sqrt(2.5))
@@ -43,10 +46,11 @@ def test_each_shared_cell_by_hand(tmp_path):
 def test_the_report_names_the_cells_beyond_two_errors_and_the_best_rows(tmp_path):
   old, new = tables(tmp_path)
   text = table_diff.render(old, new, "digits")
-  assert "3 cells in both; mean |difference| 1.67, largest 3.00; 1 beyond 2 standard" in text
+  assert "5 cells in both; mean |difference| 1.00, largest 3.00; 1 beyond 2 standard" in text
   assert "| ce | sym40 | 50.00 | 51.00 | +1.00 | +2.8 |" in text
   assert "| ce | agent |" not in text
-  # the best row among the rows both tables have: agent elr (81) -> ce (83); sym40 ce
+  # the best method among the rows both tables have (not the upper bound): agent elr (81)
+  # -> ce (83); sym40 ce
   assert "- agent: best row elr -> ce (changed)" in text
   assert "- sym40: best row ce -> elr (changed)" in text
 
