@@ -6,8 +6,9 @@ Both files are tables as `nlx.benchmarks.cells` writes them (`method,COL mean,CO
 seeds`, population std over the seeds). For every (row, column) in both: the two means,
 their difference and that difference over its standard error, `sqrt(v_old / n_old + v_new
 / n_new)` with `v` the seeds' sample variance (`std**2 * n / (n - 1)`); the column's best
-method in each (the clean-label upper bound left out). Prints markdown: the cells whose difference exceeds 2 standard errors (about
-5% of cells would by chance alone), then a line per column.
+method in each (the clean-label upper bound left out). Prints markdown: the cells whose
+difference exceeds 2 standard errors (about 5% of cells would by chance alone), then a
+line per column.
 """
 
 import argparse
