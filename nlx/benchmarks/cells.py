@@ -215,7 +215,7 @@ def run_suite(cells: Cells, rows, settings, seeds, *, out: str, command: str,
   suite = cells.suite
   specs = dict(rows) if isinstance(rows, dict) else {r: r for r in rows}
   tag = tag or suite
-  upper = "clean labels (upper bound)"
+  upper = tables.UPPER_BOUND_ROW
   clean = suites.CLEAN_SETTING.get(suite, "clean")
   upper_bound = upper_bound and suite not in suites.MULTI_LABEL_SUITES
   if upper_bound:

@@ -2,48 +2,30 @@
 
   python -m nlx.benchmarks.table_diff OLD.csv NEW.csv [--title=TEXT]
 
-Both files are tables as `nlx.benchmarks.cells` writes them (`method,COL mean,COL std,...,
-seeds`, population std over the seeds). For every (row, column) in both: the two means,
-their difference and that difference over its standard error, `sqrt(v_old / n_old + v_new
-/ n_new)` with `v` the seeds' sample variance (`std**2 * n / (n - 1)`); the column's best
-method in each (the clean-label upper bound left out). Prints markdown: the cells whose
-difference exceeds 2 standard errors (about 5% of cells would by chance alone), then a
-line per column.
+Both files are tables as `nlx.report.tables.table` writes them (`method,COL mean,COL std,
+...,seeds`, the sample std over the seeds; read by `tables.read_csv`). For every (row,
+column) in both: the two means, their difference and that difference over its standard
+error, `sqrt(s_old^2 / n_old + s_new^2 / n_new)`; the column's best method in each (the
+clean-label upper bound left out). Prints markdown: the cells whose difference exceeds 2
+standard errors (about 5% of cells would by chance alone), then a line per column.
 """
 
 import argparse
-import csv
 import math
 import sys
 
 from nlx.errors import DataError
+from nlx.report.tables import UPPER_BOUND_ROW, read_csv
 
-Cell = tuple[float, float, int]  # mean, population std, seeds
-
-
-def read_table(path: str) -> dict[tuple[str, str], Cell]:
-  """`{(row, column): (mean, std, seeds)}` of a table's CSV; a cell without a number is
-  left out."""
-  with open(path, newline="") as f:
-    rows = list(csv.DictReader(f))
-  if not rows or "seeds" not in rows[0]:
-    raise DataError(f"{path}: not a benchmark table's CSV (a header ending in 'seeds')")
-  first = next(iter(rows[0]))
-  columns = [k[:-len(" mean")] for k in rows[0] if k.endswith(" mean")]
-  out = {}
-  for row in rows:
-    for col in columns:
-      mean, std = row.get(f"{col} mean", ""), row.get(f"{col} std", "")
-      if mean and std:
-        out[(row[first], col)] = (float(mean), float(std), int(row["seeds"]))
-  return out
+Cell = tuple[float, float, int]  # mean, sample std, seeds
 
 
 def standard_error(old: Cell, new: Cell) -> float:
-  """Standard error of `new`'s mean minus `old`'s (nan with a single seed on either side)."""
+  """Standard error of `new`'s mean minus `old`'s, `sqrt(s_old^2 / n_old + s_new^2 /
+  n_new)` with `s` the seeds' sample std as the tables print it; nan with one seed."""
   def var_of_mean(cell):
     _, std, n = cell
-    return std ** 2 / (n - 1) if n > 1 else math.nan  # (std^2 n / (n - 1)) / n
+    return std ** 2 / n if n > 1 else math.nan
   return math.sqrt(var_of_mean(old) + var_of_mean(new))
 
 
@@ -76,21 +58,21 @@ def best_rows(table: dict, rows=None) -> dict[str, str]:
   return best
 
 
-UPPER_BOUND = "clean labels (upper bound)"  # not a method: left out of the best rows
-
-
 def render(old: dict, new: dict, title: str = "") -> str:
   cells = compare(old, new)
   if not cells:
     raise DataError("the two tables share no (row, column) cell")
   beyond = [c for c in cells if abs(c["z"]) > 2]
-  shared_rows = {c["row"] for c in cells} - {UPPER_BOUND}
+  shared_rows = {c["row"] for c in cells} - {UPPER_BOUND_ROW}
+  no_error = sum(math.isnan(c["z"]) for c in cells)
   old_best, new_best = best_rows(old, shared_rows), best_rows(new, shared_rows)
   lines = [f"### {title}" if title else "", "",
            f"{len(cells)} cells in both; mean |difference| "
            f"{sum(abs(c['delta']) for c in cells) / len(cells):.2f}, largest "
            f"{max(abs(c['delta']) for c in cells):.2f}; {len(beyond)} beyond 2 standard errors "
-           f"(by chance alone about {0.05 * len(cells):.1f}).", ""]
+           f"(by chance alone about {0.05 * len(cells):.1f})"
+           + (f"; {no_error} of one seed, without an error to compare" if no_error else "")
+           + ".", ""]
   if beyond:
     lines += ["| row | column | committed | regenerated | difference | / standard error |",
               "|---|---|---|---|---|---|"]
@@ -110,7 +92,7 @@ def main(argv=None) -> None:
   p.add_argument("--title", default="")
   a = p.parse_args(argv)
   try:
-    print(render(read_table(a.old), read_table(a.new), a.title), end="")
+    print(render(read_csv(a.old), read_csv(a.new), a.title), end="")
   except (DataError, OSError) as e:
     sys.exit(f"table_diff: {e}")
 

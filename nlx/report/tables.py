@@ -7,6 +7,12 @@ import math
 
 import numpy as np
 
+from nlx.errors import DataError
+
+# the row of CE trained on the clean labels that a benchmark adds (nlx.benchmarks.cells):
+# a bound, not a method, so it never competes for a column's best
+UPPER_BOUND_ROW = "clean labels (upper bound)"
+
 
 def mean_std(values) -> tuple[float, float]:
   """Mean and sample standard deviation (ddof=1; 0 for a single value), ignoring NaN."""
@@ -51,3 +57,28 @@ def table(cells: dict, rows: list, columns: list, *, scale: float = 100.0, digit
     md.append(f"| {r} | " + " | ".join(entries) + " |")
     writer.writerow([r] + flat + [n])
   return "\n".join(md) + "\n", buf.getvalue()
+
+
+def read_csv(path: str) -> dict[tuple[str, str], tuple[float, float, int]]:
+  """The CSV `table` writes, read back: `{(row, column): (mean, std, seeds)}` (scaled as
+  written, `std` the sample std of `mean_std`, `seeds` the row's); a blank cell is left out.
+
+  Raises:
+    DataError: not such a CSV (no `seeds` column), or a row named twice.
+  """
+  with open(path, newline="") as f:
+    rows = list(csv.DictReader(f))
+  if not rows or "seeds" not in rows[0]:
+    raise DataError(f"{path}: not a benchmark table's CSV (a header ending in 'seeds')")
+  name = next(iter(rows[0]))
+  columns = [k[:-len(" mean")] for k in rows[0] if k.endswith(" mean")]
+  out, seen = {}, set()
+  for row in rows:
+    if row[name] in seen:
+      raise DataError(f"{path}: row {row[name]!r} appears twice")
+    seen.add(row[name])
+    for col in columns:
+      mean, std = row.get(f"{col} mean", ""), row.get(f"{col} std", "")
+      if mean and std:
+        out[(row[name], col)] = (float(mean), float(std), int(row["seeds"]))
+  return out

@@ -6,6 +6,7 @@ import pytest
 
 from nlx.benchmarks import table_diff
 from nlx.errors import DataError
+from nlx.report import tables
 
 OLD = """method,agent mean,agent std,sym40 mean,sym40 std,seeds
 ce,80.0,2.0,50.0,0.0,3
@@ -20,51 +21,66 @@ clean labels (upper bound),99.5,0.1,99.5,0.1,3
 """
 
 
-def tables(tmp_path):
-  (tmp_path / "old.csv").write_text(OLD)
-  (tmp_path / "new.csv").write_text(NEW)
-  return (table_diff.read_table(str(tmp_path / "old.csv")),
-          table_diff.read_table(str(tmp_path / "new.csv")))
+def read(tmp_path, name, text):
+  (tmp_path / name).write_text(text)
+  return tables.read_csv(str(tmp_path / name))
+
+
+def test_the_csv_reads_back_what_the_table_wrote(tmp_path):
+  """`tables.read_csv` of `tables.table`'s CSV: the scaled mean and the sample std (ddof=1:
+  values 0.8, 0.9, 1.0 -> 90 ± 10), the row's seeds; a missing cell is left out."""
+  _, text = tables.table({("ce", "a"): [0.8, 0.9, 1.0], ("ce", "b"): [0.5, 0.5, 0.5],
+                          ("elr", "a"): [0.7]}, ["ce", "elr"], ["a", "b"])
+  got = read(tmp_path, "t.csv", text)
+  assert set(got) == {("ce", "a"), ("ce", "b"), ("elr", "a")}
+  assert got[("ce", "a")] == (pytest.approx(90.0), pytest.approx(10.0), 3)
+  assert got[("elr", "a")] == (pytest.approx(70.0), 0.0, 1)
+  with pytest.raises(DataError, match="row 'ce' appears twice"):
+    read(tmp_path, "d.csv", "method,a mean,a std,seeds\nce,1,0,3\nce,2,0,3\n")
+  with pytest.raises(DataError, match="not a benchmark table's CSV"):
+    read(tmp_path, "x.csv", "a,b\n1,2\n")
 
 
 def test_each_shared_cell_by_hand(tmp_path):
-  old, new = tables(tmp_path)
+  old, new = read(tmp_path, "old.csv", OLD), read(tmp_path, "new.csv", NEW)
   assert old[("ce", "agent")] == (80.0, 2.0, 3) and ("elr", "sym40") not in old  # blank
   cells = {(c["row"], c["column"]): c for c in table_diff.compare(old, new)}
-  assert set(cells) - {(table_diff.UPPER_BOUND, "agent"), (table_diff.UPPER_BOUND, "sym40")} \
+  assert set(cells) - {(tables.UPPER_BOUND_ROW, "agent"), (tables.UPPER_BOUND_ROW, "sym40")} \
       == {("ce", "agent"), ("ce", "sym40"), ("elr", "agent")}  # no mixup
-  # ce/agent: sample variances 4 * 3/2 = 6 and 1.5; of the means 2 and 0.5; se sqrt(2.5)
+  # ce/agent: sample std 2 and 1 over 3 seeds: 4/3 + 1/3 = 5/3, se 1.29, z 2.32: beyond 2
   c = cells[("ce", "agent")]
-  assert c["delta"] == 3.0 and c["se"] == pytest.approx(math.sqrt(2.5))
-  assert c["z"] == pytest.approx(3 / math.sqrt(2.5))  # 1.90: within 2
-  # ce/sym40: 0 and 0.25 * 3/2 / 3 = 0.125 -> se 0.354, z 2.83: beyond 2
-  assert cells[("ce", "sym40")]["z"] == pytest.approx(1 / math.sqrt(0.125))
-  # elr/agent: (1 + 1) / 2 each... 0.5 + 0.5 -> se 1, z 1
-  assert cells[("elr", "agent")]["z"] == pytest.approx(1.0)
+  assert c["delta"] == 3.0 and c["se"] == pytest.approx(math.sqrt(5 / 3))
+  assert c["z"] == pytest.approx(3 / math.sqrt(5 / 3))
+  # ce/sym40: 0 + 0.25/3 -> se 0.289, z 3.46: beyond
+  assert cells[("ce", "sym40")]["z"] == pytest.approx(1 / math.sqrt(0.25 / 3))
+  # elr/agent: 1/3 + 1/3 -> se 0.816, z 1.22: within
+  assert cells[("elr", "agent")]["z"] == pytest.approx(1 / math.sqrt(2 / 3))
 
 
 def test_the_report_names_the_cells_beyond_two_errors_and_the_best_rows(tmp_path):
-  old, new = tables(tmp_path)
+  old, new = read(tmp_path, "old.csv", OLD), read(tmp_path, "new.csv", NEW)
   text = table_diff.render(old, new, "digits")
-  assert "5 cells in both; mean |difference| 1.00, largest 3.00; 1 beyond 2 standard" in text
-  assert "| ce | sym40 | 50.00 | 51.00 | +1.00 | +2.8 |" in text
-  assert "| ce | agent |" not in text
+  assert "5 cells in both; mean |difference| 1.00, largest 3.00; 2 beyond 2 standard " \
+         "errors (by chance alone about 0.2)." in text
+  assert "| ce | agent | 80.00 | 83.00 | +3.00 | +2.3 |" in text
+  assert "| ce | sym40 | 50.00 | 51.00 | +1.00 | +3.5 |" in text
+  assert "| elr | agent |" not in text
   # the best method among the rows both tables have (not the upper bound): agent elr (81)
-  # -> ce (83); sym40 ce
+  # -> ce (83); sym40 ce -> elr
   assert "- agent: best row elr -> ce (changed)" in text
   assert "- sym40: best row ce -> elr (changed)" in text
 
 
-def test_one_seed_has_no_error_and_a_foreign_file_is_one_line(tmp_path):
-  one = (50.0, 0.0, 1)
-  exact = (50.0, 0.0, 3)
+def test_one_seed_has_no_error_and_is_counted_and_no_shared_cell_is_one_line(tmp_path):
+  one, exact = (50.0, 0.0, 1), (50.0, 0.0, 3)
   assert table_diff.compare({("ce", "a"): exact}, {("ce", "a"): (50.5, 0.0, 3)})[0]["z"] \
       == math.inf  # no spread on either side: any difference is beyond
   assert table_diff.compare({("ce", "a"): exact}, {("ce", "a"): exact})[0]["z"] == 0.0
   assert math.isnan(table_diff.standard_error(one, (51.0, 1.0, 3)))
-  (tmp_path / "x.csv").write_text("a,b\n1,2\n")
-  with pytest.raises(DataError, match="not a benchmark table's CSV"):
-    table_diff.read_table(str(tmp_path / "x.csv"))
+  text = table_diff.render({("ce", "a"): one, ("elr", "a"): exact},
+                           {("ce", "a"): (60.0, 0.0, 1), ("elr", "a"): exact})
+  assert "0 beyond 2 standard errors (by chance alone about 0.1); 1 of one seed, without " \
+         "an error to compare." in text
   with pytest.raises(SystemExit, match="table_diff: .*share no"):
     (tmp_path / "o.csv").write_text("method,a mean,a std,seeds\nce,1,0,3\n")
     (tmp_path / "n.csv").write_text("method,b mean,b std,seeds\nce,1,0,3\n")
