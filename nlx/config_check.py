@@ -20,6 +20,8 @@ RANGES = {
     "data.clean_ratio": (0.0, None, True),
     "noise.rate": (0.0, 1.0, False),
     "model.dropout": (0.0, 1.0, False),
+    "model.embed_dim": (1, None, False),    # multimodal: a text branch of no width
+    "model.lstm_hidden": (1, None, False),  # would train on the image alone, silently
     "optimizer.learning_rate": (0.0, None, True),
     "optimizer.momentum": (0.0, 1.0, False),
     "optimizer.weight_decay": (0.0, None, False),

@@ -131,6 +131,8 @@ def test_a_read_only_workdir_is_one_line(tmp_path):
     ("noise.rate", 1.5, r"noise.rate must be in \[0.0, 1.0\], got 1.5"),
     ("data.max_train_examples", 0, r"data.max_train_examples must be -1 \(all\) or >= 1"),
     ("train.steps_per_call", -1, "train.steps_per_call must be >= 0, got -1"),
+    ("model.embed_dim", 0, "model.embed_dim must be >= 1, got 0"),
+    ("model.lstm_hidden", -1, "model.lstm_hidden must be >= 1, got -1"),
 ])
 def test_value_ranges_are_checked_before_anything_runs(tmp_path, key, value, message):
   config = load_config("quickstart", "tiny")

@@ -132,9 +132,9 @@ def test_synthetic_fusion_beats_each_modality(tmp_path):
 
 
 def test_the_configs_text_sizes_reach_the_model_and_default_to_the_studys():
-  """configs/multimodal.py's model.embed_dim / lstm_hidden build the text branch (a
-  non-default pair, 7 and 5, so a swapped or dropped key shows); the file's defaults are
-  the study's 200 / 300."""
+  """model.embed_dim / lstm_hidden (nlx/config_base.py) build the text branch (a
+  non-default pair, 7 and 5, so a swapped or dropped key shows); their defaults are the
+  study's 200 / 300."""
   from nlx import models
   config = load_config("multimodal", "tiny")
   assert (config.model.embed_dim, config.model.lstm_hidden) == (200, 300)
@@ -144,6 +144,10 @@ def test_the_configs_text_sizes_reach_the_model_and_default_to_the_studys():
   net = nnx.merge(m.graphdef, m.params, m.state)
   assert net.text.embed.embedding.value.shape == (11, 7)
   assert net.text.out_dim == 10 and net.text.forward.cell.hidden_features == 5
+  # the boundary: one unit each builds (0 or less: nlx.config_check, tests/test_workdir.py)
+  config.model.embed_dim, config.model.lstm_hidden = 1, 1
+  m = models.create(config.model, 3, (6 + 4,), jax.random.key(0), data_info=info)
+  assert nnx.merge(m.graphdef, m.params, m.state).text.out_dim == 2
 
 
 def test_embedding_method_needs_an_embedding_model():
