@@ -125,6 +125,40 @@ def _quiet_orbax_errors():
     logger.removeFilter(drop)
 
 
+@contextlib.contextmanager
+def _whole_arrays_on_one_process():
+  """Within it, orbax writes a replicated array whole from its first replica when the run
+  has one process. Orbax's default on CPU (replica-parallel: each replica writes a slice)
+  compiles one slicing program per device and parameter shape at a run's first save,
+  4.4 s for 11 small arrays on 8 host devices against 0.1 s, and gains nothing when one
+  process writes every slice anyway. Several processes keep orbax's default (each host
+  writes its share). Restores the handler orbax had, so nothing outside a save changes."""
+  if jax.process_count() > 1:
+    yield
+    return
+  previous = ocp.type_handlers.get_type_handler(jax.Array)
+  _swap_array_handler(ocp.type_handlers.ArrayHandler(use_replica_parallel=False))
+  try:
+    yield
+  finally:
+    _swap_array_handler(previous)
+
+
+class _DropOverrideWarning(py_logging.Filter):
+  def filter(self, record):
+    return not record.getMessage().startswith("Type handler registry type")
+
+
+def _swap_array_handler(handler) -> None:
+  """Registers `handler` for jax.Array without orbax's warning about the override."""
+  logger, drop = logging.get_absl_logger(), _DropOverrideWarning()
+  logger.addFilter(drop)
+  try:
+    ocp.type_handlers.register_type_handler(jax.Array, handler, override=True)
+  finally:
+    logger.removeFilter(drop)
+
+
 class _DropAbandoned(py_logging.Filter):
   """Drops asyncio's "exception was never retrieved" for an orbax read or write that failed
   with the error nlx already reported (no space or permission; corrupt files)."""
@@ -205,7 +239,7 @@ class Checkpointer:
     """Saves `step` and its integrity record; a DiskError when there is no space or no
     permission to write (the partial step removed, the newest complete one named)."""
     try:
-      with _quiet_orbax_errors():
+      with _quiet_orbax_errors(), _whole_arrays_on_one_process():
         self._mngr.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)),
             force=True)

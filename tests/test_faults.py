@@ -538,3 +538,35 @@ def test_a_record_of_another_format_fails_the_check(tmp_path):
                           f"{RECORD} has format 2; this nlx reads format 1 (a newer nlx's "
                           "checkpoint?))")
   ckpt.close()
+
+
+def test_a_replicated_state_on_8_devices_is_saved_without_compiling_and_reads_back(tmp_path):
+  """One process writes every replica anyway, so a save compiles nothing; orbax's CPU
+  default (replica-parallel) compiled a slicing program per device and shape at a run's
+  first save, 56 of a tiny SINet run's 93 programs. The handler orbax had is back after."""
+  import orbax.checkpoint as ocp
+  mesh = jax.make_mesh((8,), ("data",))
+  replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  # first axes that 8 replicas divide (orbax slices only those); shapes no other test saves
+  state = {f"w{i}": jax.device_put(jnp.arange(float(n * (3 + i))).reshape(n, 3 + i), replicated)
+           for i, n in enumerate((8, 16, 24))}
+  compiles = []
+
+  def listen(event, duration, **_):
+    if event == "/jax/core/compile/jaxpr_trace_duration":  # also when the disk cache has it
+      compiles.append(duration)
+  before = ocp.type_handlers.get_type_handler(jax.Array)
+  jax.monitoring.register_event_duration_secs_listener(listen)
+  try:
+    with Checkpointer(str(tmp_path / "c")) as ckpt:
+      ckpt.save(1, state, {"position": 1})
+  finally:
+    jax.monitoring.unregister_event_duration_listener(listen)
+  assert compiles == []
+  assert ocp.type_handlers.get_type_handler(jax.Array) is before
+  with Checkpointer(str(tmp_path / "c")) as ckpt:
+    restored, data = ckpt.restore(1, state)
+  assert data == {"position": 1}
+  for k in state:
+    np.testing.assert_array_equal(np.asarray(restored[k]), np.asarray(state[k]))
+    assert restored[k].sharding == replicated
