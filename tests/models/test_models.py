@@ -191,9 +191,10 @@ def test_create_builds_in_one_program_the_values_of_building_op_by_op(name, shap
 def test_imagenet_stem_max_pools_3x3_stride_2_with_one_pixel_of_padding():
   """torchvision's MaxPool2d(3, 2, padding=1) after conv1-bn-relu, by a numpy loop: a
   10x10 map (a 20x20 input through the stride-2 conv) pools to 5x5, each output the max
-  of its 3x3 window over the map padded with -inf."""
+  of its 3x3 window over the map padded with -inf. One stage of one block behind the stem
+  (the stem is ResNet18's; built op by op, the whole ResNet18 took 16-60 s)."""
   from nlx.models import resnet
-  net = resnet.ResNet18(3, 10, stem="imagenet", rngs=nnx.Rngs(0))
+  net = resnet.ResNet((1,), 3, 10, stem="imagenet", rngs=nnx.Rngs(0))
   x = jax.random.normal(jax.random.key(1), (2, 20, 20, 3))
   before = np.asarray(nnx.relu(net.bn1(net.conv1(x), use_running_average=True)))
   assert before.shape == (2, 10, 10, 64)
@@ -202,7 +203,7 @@ def test_imagenet_stem_max_pools_3x3_stride_2_with_one_pixel_of_padding():
                              for j in range(5)], axis=1) for i in range(5)], axis=1)
   got = np.asarray(net.stem_features(x, train=False))
   np.testing.assert_allclose(got, want, rtol=1e-6)
-  cifar = resnet.ResNet18(3, 10, stem="cifar", rngs=nnx.Rngs(0))
+  cifar = resnet.ResNet((1,), 3, 10, stem="cifar", rngs=nnx.Rngs(0))
   assert cifar.stem_features(x, train=False).shape == (2, 20, 20, 64)  # no pool, stride 1
 
 
