@@ -5,6 +5,7 @@ a non-finite loss, Ctrl-C at the next chunk's end with a checkpoint, resumable."
 
 import functools
 import json
+import logging
 import os
 import signal
 import types
@@ -212,3 +213,42 @@ def test_the_quickstart_checkpoints_every_5_epochs_and_its_tiny_variant_every_ep
   assert load_config("quickstart").train.checkpoint_every_epochs == 5
   assert load_config("quickstart", "tiny").train.checkpoint_every_epochs == 1
   assert load_config("quickstart").train.num_epochs == 30
+
+
+def predict_all_lowered_in(caplog) -> list[str]:
+  """The threads in which `predict_all` was lowered (JAX logs each lowering, at DEBUG
+  unless jax_log_compiles is set; a disk-cache hit is lowered too)."""
+  return [r.threadName for r in caplog.records
+          if r.getMessage().startswith("Compiling jit(predict_all)")]
+
+
+def test_the_epoch_ends_predictions_compile_beside_the_training_once(tmp_path, caplog):
+  """The training set's (dynamics, collapse guard) and the test set's prediction programs
+  compile in the background thread while the chunks run; the epoch ends and the final
+  evaluation run them without compiling again. (A width no other test uses: JAX's
+  in-process cache would skip the lowering, and its log line, for a shape seen before.)"""
+  caplog.set_level(logging.DEBUG, logger="jax._src.interpreters.pxla")
+  train.train_and_evaluate(tiny_mlp(**{"model.hidden": (29,)}), str(tmp_path / "wd"))
+  assert predict_all_lowered_in(caplog) == ["nlx-precompile"] * 2
+
+
+def test_a_precompile_that_fails_leaves_the_compile_to_the_first_prediction(
+    tmp_path, caplog, monkeypatch):
+  """Compiling is all the thread does: if it fails, the predictions compile when first
+  needed (on the main thread) and the run is the same as one whose thread compiled."""
+  config = tiny_mlp(**{"model.hidden": (27,)})  # a width of this test only (above)
+
+  def fails(self, avals, split, resident):
+    raise RuntimeError("no compiler today")
+  caplog.set_level(logging.INFO)
+  caplog.set_level(logging.DEBUG, logger="jax._src.interpreters.pxla")  # the handler too
+  with monkeypatch.context() as m:
+    m.setattr(train.Trainer, "_compile_prediction", fails)
+    got = train.train_and_evaluate(config, str(tmp_path / "wd"))
+  assert "precompiling the predictions failed (no compiler today)" in caplog.text
+  assert predict_all_lowered_in(caplog) == ["MainThread"] * 2
+  reference = train.train_and_evaluate(config, str(tmp_path / "reference"))
+  assert got["test"] == reference["test"]
+  for a, b in zip(jax.tree.leaves(got["state"].params),
+                  jax.tree.leaves(reference["state"].params), strict=True):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
