@@ -14,6 +14,7 @@ import os
 import sys
 
 import numpy as np
+from PIL import Image
 
 from nlx import io
 from nlx.errors import NlxError
@@ -36,25 +37,77 @@ def _image(split, i: int):
   return x if x.ndim in (2, 3) else None
 
 
+CELL = 64  # the figure's cells: each image shrunk to fit CELL x CELL pixels (never enlarged)
+
+
+def _display(x: np.ndarray) -> np.ndarray:
+  """An image as float RGB `[H, W, 3]` in [0, 1], as `imshow` shows it: a grey image
+  stretched from its own minimum to its maximum (the colour map's default), colour
+  uint8 over 255, colour floats clipped."""
+  x = np.asarray(x)
+  if x.ndim == 2:
+    lo, hi = float(x.min()), float(x.max())
+    g = (x.astype(np.float64) - lo) / (hi - lo) if hi > lo else np.zeros(x.shape)
+    return np.repeat(g[..., None], 3, axis=-1)
+  x = x[..., :3]
+  return x / 255.0 if x.dtype == np.uint8 else np.clip(x.astype(np.float64), 0.0, 1.0)
+
+
+def _fit(x: np.ndarray, cell: int) -> np.ndarray:
+  """`x` (float RGB) shrunk to fit `cell x cell` (aspect kept), by Pillow."""
+  h, w = x.shape[:2]
+  if max(h, w) <= cell:
+    return x
+  im = Image.fromarray(np.round(x * 255).astype(np.uint8))
+  im.thumbnail((cell, cell))
+  return np.asarray(im, np.float64) / 255.0
+
+
+def mosaic(images: list[np.ndarray], cols: int, band: int, gap: int
+           ) -> tuple[np.ndarray, int, int]:
+  """`(canvas [rows * (band + s + gap), cols * (s + gap), 3], s, rows)`: the images (float
+  RGB, each at most `s x s`, s = the largest side among them) on white, in row-major
+  order, each centred in an `s x s` square below a white band of `band` pixels (its
+  title's place), the squares `gap` pixels apart."""
+  s = max(max(x.shape[:2]) for x in images)
+  rows = -(-len(images) // cols)
+  canvas = np.ones((rows * (band + s + gap), cols * (s + gap), 3))
+  for k, x in enumerate(images):
+    r, c = divmod(k, cols)
+    h, w = x.shape[:2]
+    top = r * (band + s + gap) + band + (s - h) // 2
+    left = c * (s + gap) + gap // 2 + (s - w) // 2
+    canvas[top:top + h, left:left + w] = x
+  return canvas, s, rows
+
+
 def suspects_figure(workdir: str, dataset, issues, top: int = 24, cols: int = 8) -> str | None:
   """Writes `label_issues.png`: the `top` lowest-score training images, titled
-  "given -> suggested" (flagged ones in red). Returns its path, or None for non-images."""
+  "given -> suggested" (flagged ones in red). Returns its path, or None for non-images.
+  One image on one set of axes with the titles as text (`mosaic`): 24 axes took 1.5 s of
+  a quickstart run's end, this 0.25 s."""
   order = np.argsort(issues.scores, kind="stable")[:top]
   if not len(order) or _image(dataset.train, int(order[0])) is None:
     return None
+  images = [_fit(_display(_image(dataset.train, int(i))), CELL) for i in order]
+  s = max(max(x.shape[:2]) for x in images)
+  band, gap = max(1, round(0.3 * s)), max(1, round(0.12 * s))  # room for two 7-pt lines
+  canvas, s, rows = mosaic(images, cols, band, gap)
   plt = pyplot()
   names = list(dataset.class_names)
-  rows = -(-len(order) // cols)
-  fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 1.9 * rows), squeeze=False)
-  for ax in axes.ravel():
-    ax.axis("off")
-  for ax, i in zip(axes.ravel(), order):
-    ax.imshow(_image(dataset.train, int(i)), cmap="gray")
-    ax.set_title(f"#{i}\n{names[issues.labels[i]]} -> {names[issues.suggested[i]]}",
-                 fontsize=7, color="tab:red" if issues.flagged[i] else "black")
+  height, width = canvas.shape[:2]
+  fig = plt.figure(figsize=(1.7 * cols, 1.7 * cols * height / width + 0.35))
+  ax = fig.add_axes((0.0, 0.0, 1.0, 1.0 - 0.35 / fig.get_figheight()))
+  ax.imshow(canvas, interpolation="nearest")
+  ax.axis("off")
+  for k, i in enumerate(order):
+    r, c = divmod(k, cols)
+    ax.text(c * (s + gap) + gap / 2 + s / 2 - 0.5, r * (band + s + gap) + band - 0.5,
+            f"#{i}\n{names[issues.labels[i]]} -> {names[issues.suggested[i]]}",
+            ha="center", va="bottom", fontsize=7,
+            color="tab:red" if issues.flagged[i] else "black")
   fig.suptitle(f"most suspicious labels (score: {issues.score_name}); given -> suggested",
-               fontsize=9)
-  fig.tight_layout()
+               fontsize=9, y=1.0, va="top")
   path = os.path.join(workdir, FIGURE_NAME)
   fig.savefig(path, dpi=110)
   plt.close(fig)
