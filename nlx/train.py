@@ -295,12 +295,14 @@ class Trainer:
     keeps the executables, so the later calls run them. The first prediction waits for
     the thread; a failure there only leaves the compile to that call, which reports what
     is wrong."""
+    self.await_precompiled()  # (called again: the first thread's work is not orphaned)
     todo = [(split, resident) for split in splits
             if split is not None and (resident := self._resident(split)) is not None]
     if not todo:
       return
     params, model_state = state.params[MODEL], state.model_state
-    avals = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding),
+    avals = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding,
+                                                        weak_type=x.weak_type),
                          (params, model_state))
 
     def compile_all():
@@ -802,7 +804,10 @@ def _train_with(config, workdir, run, ckpt: Checkpointer, start_time, is_main, m
     run_files.remove_results(workdir)
     label_issues.remove_files(workdir)
   if start_step < loop.total:  # the epoch end's predictions compile beside the training
-    trainer.precompile_predictions(state, [dataset.train, dataset.test])
+    predicts_train = (loop.tracker is not None or loop.guard.share > 0
+                      or trainer.method.end_of_epoch is not methods.Method.end_of_epoch)
+    trainer.precompile_predictions(
+        state, ([dataset.train] if predicts_train else []) + [dataset.test])
   run.interrupt.watch()
   try:
     state, step = loop.run(state, start_step, run.interrupt)

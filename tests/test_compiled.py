@@ -230,6 +230,31 @@ def test_the_epoch_ends_predictions_compile_beside_the_training_once(tmp_path, c
   caplog.set_level(logging.DEBUG, logger="jax._src.interpreters.pxla")
   train.train_and_evaluate(tiny_mlp(**{"model.hidden": (29,)}), str(tmp_path / "wd"))
   assert predict_all_lowered_in(caplog) == ["nlx-precompile"] * 2
+  caplog.clear()
+  # nothing predicts the training set (no dynamics, no collapse guard, CE has no epoch
+  # hook): only the test set's program, and the training set is not put on the device
+  # a second time for it
+  run = train.train_and_evaluate(tiny_mlp(**{"model.hidden": (31,), "train.collapse_share": 0.0,
+                                             "train.training_dynamics": False}),
+                                 str(tmp_path / "none"))
+  assert predict_all_lowered_in(caplog) == ["nlx-precompile"]
+  assert run["steps"] == 16
+
+
+def test_the_first_prediction_waits_for_the_thread_still_compiling(tmp_path, caplog,
+                                                                   monkeypatch):
+  """A precompile slower than the first epoch: the epoch end waits for it rather than
+  compiling the same program a second time on the main thread."""
+  import time
+  compile_prediction = train.Trainer._compile_prediction
+
+  def slow(self, avals, split, resident):
+    time.sleep(3.0)  # the tiny run's first epoch (8 steps) ends well before
+    compile_prediction(self, avals, split, resident)
+  monkeypatch.setattr(train.Trainer, "_compile_prediction", slow)
+  caplog.set_level(logging.DEBUG, logger="jax._src.interpreters.pxla")
+  train.train_and_evaluate(tiny_mlp(**{"model.hidden": (33,)}), str(tmp_path / "wd"))
+  assert predict_all_lowered_in(caplog) == ["nlx-precompile"] * 2
 
 
 def test_a_precompile_that_fails_leaves_the_compile_to_the_first_prediction(

@@ -570,3 +570,33 @@ def test_a_replicated_state_on_8_devices_is_saved_without_compiling_and_reads_ba
   for k in state:
     np.testing.assert_array_equal(np.asarray(restored[k]), np.asarray(state[k]))
     assert restored[k].sharding == replicated
+
+
+def test_the_array_handler_comes_back_after_a_save_that_fails(tmp_path, monkeypatch):
+  """A full disk during the save (a DiskError) still puts orbax's own handler back, and
+  no warning about the swap reaches the log."""
+  import orbax.checkpoint as ocp
+  before = ocp.type_handlers.get_type_handler(jax.Array)
+  ckpt = Checkpointer(str(tmp_path / "c"))
+  seen = []
+
+  def full(*a, **k):
+    seen.append(ocp.type_handlers.get_type_handler(jax.Array))
+    raise OSError(errno.ENOSPC, "No space left on device")
+  monkeypatch.setattr(ckpt._mngr, "save", full)
+  warnings = []
+
+  class Keep(logging.Handler):
+    def emit(self, record):
+      warnings.append(record.getMessage())
+  keep = Keep(level=logging.WARNING)
+  logging.getLogger("absl").addHandler(keep)
+  try:
+    with pytest.raises(DiskError, match="no checkpoint is complete yet"):
+      ckpt.save(1, {"w": jnp.arange(3.0)}, {"position": 1})
+  finally:
+    logging.getLogger("absl").removeHandler(keep)
+  assert len(seen) == 1 and seen[0] is not before and not seen[0]._use_replica_parallel
+  assert ocp.type_handlers.get_type_handler(jax.Array) is before
+  assert not [w for w in warnings if "Type handler registry" in w]
+  ckpt.close()

@@ -42,15 +42,17 @@ CELL = 64  # the figure's cells: each image shrunk to fit CELL x CELL pixels (ne
 
 def _display(x: np.ndarray) -> np.ndarray:
   """An image as float RGB `[H, W, 3]` in [0, 1], as `imshow` shows it: a grey image
-  stretched from its own minimum to its maximum (the colour map's default), colour
-  uint8 over 255, colour floats clipped."""
+  stretched from its own minimum to its maximum (the colour map's default), integer
+  colour clipped to 0..255 over 255, float colour clipped to 0..1 (alpha dropped)."""
   x = np.asarray(x)
   if x.ndim == 2:
     lo, hi = float(x.min()), float(x.max())
     g = (x.astype(np.float64) - lo) / (hi - lo) if hi > lo else np.zeros(x.shape)
     return np.repeat(g[..., None], 3, axis=-1)
   x = x[..., :3]
-  return x / 255.0 if x.dtype == np.uint8 else np.clip(x.astype(np.float64), 0.0, 1.0)
+  if np.issubdtype(x.dtype, np.integer):  # as imshow: integers are 0..255
+    return np.clip(x, 0, 255) / 255.0
+  return np.clip(x.astype(np.float64), 0.0, 1.0)
 
 
 def _fit(x: np.ndarray, cell: int) -> np.ndarray:
@@ -102,7 +104,7 @@ def suspects_figure(workdir: str, dataset, issues, top: int = 24, cols: int = 8)
   ax.axis("off")
   for k, i in enumerate(order):
     r, c = divmod(k, cols)
-    ax.text(c * (s + gap) + gap / 2 + s / 2 - 0.5, r * (band + s + gap) + band - 0.5,
+    ax.text(c * (s + gap) + gap // 2 + s / 2 - 0.5, r * (band + s + gap) + band - 0.5,
             f"#{i}\n{names[issues.labels[i]]} -> {names[issues.suggested[i]]}",
             ha="center", va="bottom", fontsize=7,
             color="tab:red" if issues.flagged[i] else "black")

@@ -50,6 +50,11 @@ def test_a_grey_suspect_is_stretched_to_its_own_range_and_colour_kept():
   colour[0, 1] = (255, 51, 0)
   np.testing.assert_allclose(_display(colour)[0, 1], [1.0, 0.2, 0.0])
   np.testing.assert_array_equal(_display(np.array([[[-1.0, 0.5, 2.0]]]))[0, 0], [0, 0.5, 1])
+  # other integer colour (e.g. int64 from a list, 16-bit): 0..255 like uint8, clipped
+  np.testing.assert_allclose(_display(np.array([[[255, 51, 300]]], np.int64))[0, 0],
+                             [1.0, 0.2, 1.0])
+  np.testing.assert_allclose(_display(np.array([[[-5, 102, 0, 9]]], np.int16))[0, 0],
+                             [0.0, 0.4, 0.0])  # alpha dropped
   assert _fit(np.zeros((200, 100, 3)), 64).shape == (64, 32, 3)
   assert _fit(np.zeros((10, 30, 3)), 64).shape == (10, 30, 3)  # never enlarged
 
