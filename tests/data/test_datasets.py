@@ -30,6 +30,31 @@ def test_digits_seeded_split():
   assert ds.info["noise_rate"] == 0.0
 
 
+def test_digits_are_read_from_the_file_sklearn_ships_as_its_load_digits_gives(monkeypatch):
+  """Read without importing scikit-learn (in a fresh interpreter: not in sys.modules
+  afterwards), the same images and labels as `load_digits`; without the shipped file the
+  loader asks `load_digits` itself."""
+  import subprocess
+  import sys
+
+  from sklearn.datasets import load_digits
+
+  from nlx.data.datasets import digits
+  want = load_digits()
+  images, labels = digits.read()
+  np.testing.assert_array_equal(images, want.images)
+  np.testing.assert_array_equal(labels, want.target)
+  assert labels.dtype == np.int64 and digits.shipped_file().endswith("digits.csv.gz")
+  code = ("import sys; from nlx.data.datasets import digits; digits.read(); "
+          "print('sklearn' in sys.modules)")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+  assert out.stdout.strip() == "False"
+  monkeypatch.setattr(digits, "shipped_file", lambda: None)
+  again_images, again_labels = digits.read()
+  np.testing.assert_array_equal(again_images, want.images)
+  np.testing.assert_array_equal(again_labels, want.target)
+
+
 def test_noise_config_is_applied_to_training_labels_only():
   c = data_config("digits")
   c.noise.type, c.noise.rate = "symmetric", 0.4

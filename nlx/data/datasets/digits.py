@@ -2,18 +2,47 @@
 
 Ships inside the scikit-learn wheel, so it needs no download. Pixels 0..16 are scaled to
 uint8 0..255; the split is seeded (`data.split`, default 80/20, or 80/5/15 with val).
+The rows are read from the file scikit-learn ships (`sklearn/datasets/data/digits.csv.gz`,
+what `load_digits` reads) without importing scikit-learn, whose import (scipy, pandas)
+took 3-4 s of the quickstart's start; a scikit-learn without that file is asked through
+`load_digits`.
 """
+
+import gzip
+import importlib.util
+import os
 
 import numpy as np
 
 from nlx.data.types import Dataset, Split, parse_split, seeded_split
 
 
+def shipped_file() -> str | None:
+  """The path of scikit-learn's `digits.csv.gz`, found without importing scikit-learn (None:
+  not there)."""
+  spec = importlib.util.find_spec("sklearn")
+  for folder in (spec.submodule_search_locations or []) if spec else []:
+    path = os.path.join(folder, "datasets", "data", "digits.csv.gz")
+    if os.path.isfile(path):
+      return path
+  return None
+
+
+def read() -> tuple[np.ndarray, np.ndarray]:
+  """`(images [1797, 8, 8] float64 0..16, labels [1797] int64)`, as `load_digits`."""
+  path = shipped_file()
+  if path is None:
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    return d.images, d.target.astype(np.int64)
+  with gzip.open(path, "rt") as f:
+    rows = np.loadtxt(f, delimiter=",")
+  return rows[:, :-1].reshape(-1, 8, 8), rows[:, -1].astype(np.int64)
+
+
 def load(config) -> Dataset:
-  from sklearn.datasets import load_digits  # here, not at start-up (scipy: about 2 s)
-  d = load_digits()
-  images = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[..., None]  # [N, 8, 8, 1]
-  labels = d.target.astype(np.int64)
+  pixels, labels = read()
+  images = np.round(pixels * (255.0 / 16.0)).astype(np.uint8)[..., None]  # [N, 8, 8, 1]
   full = Split(images, labels, labels.copy())
   parts = [full.subset(i) for i in seeded_split(len(full), parse_split(config.split),
                                                 config.split_seed)]
