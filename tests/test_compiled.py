@@ -277,3 +277,36 @@ def test_a_precompile_that_fails_leaves_the_compile_to_the_first_prediction(
   for a, b in zip(jax.tree.leaves(got["state"].params),
                   jax.tree.leaves(reference["state"].params), strict=True):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_scikit_learn_and_pyplot_are_imported_beside_the_training(tmp_path):
+  """In a fresh interpreter (nothing imported yet), a run's first import of
+  `sklearn.metrics` and of `matplotlib.pyplot` happens on the `nlx-imports` thread, while
+  the training runs, and the run still writes its F1 and its figures."""
+  import subprocess
+  import sys
+
+  from conftest import REPO, main_env
+  code = f"""
+import importlib.abc, json, sys, threading
+sys.path.insert(0, {os.path.join(REPO, "tests")!r})
+first = {{}}
+class Note(importlib.abc.MetaPathFinder):
+  def find_spec(self, name, path=None, target=None):
+    if name in ("sklearn.metrics", "matplotlib.pyplot"):
+      first.setdefault(name, threading.current_thread().name)
+    return None
+sys.meta_path.insert(0, Note())
+from conftest import load_config
+from nlx import train
+r = train.train_and_evaluate(load_config("quickstart", "tiny"), {str(tmp_path / "wd")!r})
+print(json.dumps({{"first": first, "f1": r["test"]["macro_f1"]}}))
+"""
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=main_env(), cwd=str(tmp_path))
+  assert out.returncode == 0, out.stderr[-2000:]
+  got = json.loads(out.stdout.strip().splitlines()[-1])
+  assert got["first"] == {"sklearn.metrics": "nlx-imports", "matplotlib.pyplot": "nlx-imports"}
+  assert 0 < got["f1"] <= 1
+  assert (tmp_path / "wd" / "curves.png").is_file()
+  assert (tmp_path / "wd" / "label_issues.png").is_file()
