@@ -296,6 +296,8 @@ class Trainer:
     the thread; a failure there only leaves the compile to that call, which reports what
     is wrong."""
     self.await_precompiled()  # (called again: the first thread's work is not orphaned)
+    if jax.process_count() > 1:  # processes compile in lockstep (their programs' order
+      return  # matters); a thread's order is not theirs: two processes waited forever
     todo = [(split, resident) for split in splits
             if split is not None and (resident := self._resident(split)) is not None]
     if not todo:
