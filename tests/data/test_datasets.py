@@ -55,6 +55,24 @@ def test_digits_are_read_from_the_file_sklearn_ships_as_its_load_digits_gives(mo
   np.testing.assert_array_equal(again_labels, want.target)
 
 
+@pytest.mark.parametrize("keep", [100, 20_000])  # whole lines only; mid-number
+def test_a_cut_digits_file_is_one_line_naming_it(tmp_path, monkeypatch, keep):
+  """A shipped file cut short (a damaged install) parses into fewer rows, or not at all:
+  either way one line naming the file, never a smaller dataset."""
+  import gzip
+
+  from nlx.data.datasets import digits
+  with gzip.open(digits.shipped_file(), "rt") as f:
+    text = f.read()
+  cut = tmp_path / "digits.csv.gz"
+  with gzip.open(cut, "wt") as f:
+    f.write("\n".join(text.splitlines()[:keep]) if keep < 2000 else text[:keep])
+  monkeypatch.setattr(digits, "shipped_file", lambda: str(cut))
+  with pytest.raises(DataError, match=r"digits.csv.gz: not a readable scikit-learn digits "
+                                      r"file.*reinstall scikit-learn"):
+    digits.read()
+
+
 def test_noise_config_is_applied_to_training_labels_only():
   c = data_config("digits")
   c.noise.type, c.noise.rate = "symmetric", 0.4

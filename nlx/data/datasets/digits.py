@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from nlx import io
 from nlx.data.types import Dataset, Split, parse_split, seeded_split
 
 
@@ -35,8 +36,12 @@ def read() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
     d = load_digits()
     return d.images, d.target.astype(np.int64)
-  with gzip.open(path, "rt") as f:
-    rows = np.loadtxt(f, delimiter=",")
+  fix = "reinstall scikit-learn (pip install --force-reinstall scikit-learn)"
+  with io.reading(path, "scikit-learn digits file", fix):
+    with gzip.open(path, "rt") as f:
+      rows = np.loadtxt(f, delimiter=",", ndmin=2)
+    if rows.shape != (1797, 65):  # a file cut at a line's end parses, with fewer rows
+      raise ValueError(f"{rows.shape[0]} rows of {rows.shape[1]} values, not 1797 of 65")
   return rows[:, :-1].reshape(-1, 8, 8), rows[:, -1].astype(np.int64)
 
 
