@@ -87,8 +87,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.dropout = 0.0
   c.model.pretrained = ""           # resnet: torchvision state dict, .pth / .safetensors / .npz
   c.model.dtype = "float32"         # compute dtype: float32 | bfloat16
-  c.model.conv = "auto"             # 3x3 convs: auto (chunked kernel gradient on one CPU
-                                    # device, nlx.ops.conv) | xla
+  c.model.conv = "auto"             # stride-1 "same" convs on a CPU: auto (their gradients
+                                    # as matrix products, nlx.ops.conv) | xla
   c.model.fusion = "concat"         # multimodal: image | text | concat | gl1 | gl2 | mixed
                                     # (the study's gates) | convex | convex_free (nlx's)
   c.model.image_compress = 600      # multimodal: image features -> Dense+ReLU width (0: off)

@@ -139,7 +139,7 @@ def flags_table(rows: dict, models) -> str:
 
 def small_map_lines() -> list[str]:
   """At the small CNN's shapes (batch 256 and 64: 8x8x1 -> 32, 4x4x32 -> 64, 2x2x64 ->
-  128), the median of XLA's 3x3 convolution and of `nlx.ops.conv.conv3x3_patches`,
+  128), the median of XLA's 3x3 convolution and of `nlx.ops.conv.conv_patches`,
   forward and kernel gradient: one line per shape."""
   lines = []
   for n, h, c, d in [(256, 8, 1, 32), (256, 4, 32, 64), (256, 2, 64, 128),
@@ -147,7 +147,7 @@ def small_map_lines() -> list[str]:
     x = jax.random.normal(jax.random.PRNGKey(0), (n, h, h, c))
     w = jax.random.normal(jax.random.PRNGKey(1), (3, 3, c, d))
     row = []
-    for f in (xla_conv3x3, conv_ops.conv3x3_patches):
+    for f in (xla_conv3x3, conv_ops.conv_patches):
       grad = jax.jit(jax.grad(lambda x_, w_, f=f: jnp.sum(f(x_, w_) ** 2), argnums=1))
       row += [1e3 * median_time(jax.jit(f), x, w, steps=20),
               1e3 * median_time(grad, x, w, steps=20)]
@@ -245,3 +245,60 @@ def small_cnn_attempts(steps: int, torch_python: str = "", torch_script: str = "
       ratio = f"{statistics.median(r):.2f}x ({r[0]:.2f}-{r[-1]:.2f})"
     lines.append(f"| {label} | {1000 * statistics.median(ts):.1f} ms | {ratio} |")
   return lines
+
+
+# (batch, height = width, channels in, channels out, kernel size): the CIFAR ResNet-18's
+# first two stages, CIFAR10-quick's three convolutions, the small CNN's first two on digits
+SCAN_SHAPES = ((128, 32, 3, 32, 3), (128, 16, 32, 64, 3), (100, 32, 3, 32, 5),
+               (100, 16, 32, 32, 5), (100, 8, 32, 64, 5), (128, 8, 1, 32, 3),
+               (128, 4, 32, 64, 3))
+
+
+def _same_conv(x, w):
+  return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME",
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def scan_parts() -> dict:
+  """The gradient computations of one stride-1 "same" convolution: XLA's transposes and
+  nlx.ops.conv's (`fn(x, w, g)`)."""
+  return {
+      "XLA kernel gradient": lambda x, w, g: jax.vjp(lambda w_: _same_conv(x, w_), w)[1](g)[0],
+      "nlx kernel gradient": lambda x, w, g: conv_ops.kernel_grad(x, g, None, w.shape[0]),
+      "XLA input gradient": lambda x, w, g: jax.vjp(lambda x_: _same_conv(x_, w), x)[1](g)[0],
+      "nlx input gradient": lambda x, w, g: conv_ops.input_grad(g, w),
+  }
+
+
+def in_a_scan(fn, length: int = 4):
+  """`fn(x, w, g)` called `length` times in one `lax.scan` (its inputs nudged each step, so
+  that XLA cannot hoist the work out of the loop), the way nlx's compiled chunks of
+  steps run a model's gradients."""
+
+  def scanned(x, w, g):
+    def body(total, i):
+      s = i.astype(x.dtype) * 1e-3
+      return total + jnp.sum(fn(x + s, w + s, g + s)), None
+    return jax.lax.scan(body, jnp.zeros((), x.dtype), jnp.arange(length))[0]
+
+  return scanned
+
+
+def scan_lines(steps: int = 3, length: int = 4) -> list[str]:
+  """Markdown rows: per shape of `SCAN_SHAPES`, each of `scan_parts`' median time alone
+  (one jitted call) and per step inside a `length`-step `lax.scan`, in ms."""
+  parts = scan_parts()
+  head = " | ".join(f"{name}: alone / in a scan" for name in parts)
+  rows = [f"| shape (N, H=W, C -> D, k x k) | {head} |", "|---" * (len(parts) + 1) + "|"]
+  for n, hw, c, d, k in SCAN_SHAPES:
+    keys = jax.random.split(jax.random.key(0), 3)
+    x = jax.random.normal(keys[0], (n, hw, hw, c))
+    w = jax.random.normal(keys[1], (k, k, c, d)) * 0.05
+    g = jax.random.normal(keys[2], (n, hw, hw, d))
+    cells = []
+    for fn in parts.values():
+      alone = 1000 * median_time(jax.jit(fn), x, w, g, steps=steps)
+      scanned = 1000 * median_time(jax.jit(in_a_scan(fn, length)), x, w, g, steps=steps) / length
+      cells.append(f"{alone:.1f} / {scanned:.1f}")
+    rows.append(f"| {n}, {hw}, {c} -> {d}, {k}x{k} | " + " | ".join(cells) + " |")
+  return rows

@@ -78,7 +78,8 @@ def build_module(config, num_classes: int, input_shape, rng: jax.Array, *,
     return SmallCNN(cin, num_classes, width=config.width, dropout=config.dropout,
                     feature_grid=grid, dtype=dtype, conv_fn=conv_fn, rngs=rngs)
   if name == "cifar10_quick":
-    return Cifar10Quick(tuple(input_shape), num_classes, dtype=dtype, rngs=rngs)
+    return Cifar10Quick(tuple(input_shape), num_classes, dtype=dtype, conv_fn=conv_fn,
+                        rngs=rngs)
   if name.removesuffix("_imagenet") in RESNETS:
     stem = "imagenet" if name.endswith("_imagenet") else "cifar"
     return RESNETS[name.removesuffix("_imagenet")](cin, num_classes, stem=stem,

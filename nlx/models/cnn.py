@@ -71,10 +71,12 @@ class Cifar10Quick(nnx.Module):
   `x [B, H, W, C_in] -> Outputs(logits [B, C], features [B, 64])`.
   """
 
-  def __init__(self, input_shape, num_classes: int, *, dtype=jnp.float32, rngs: nnx.Rngs):
+  def __init__(self, input_shape, num_classes: int, *, dtype=jnp.float32,
+               conv_fn=jax.lax.conv_general_dilated, rngs: nnx.Rngs):
     h, w, cin = input_shape
     chans = (cin, 32, 32, 64)
-    self.convs = nnx.List([nnx.Conv(a, b, (5, 5), padding=2, dtype=dtype, rngs=rngs)
+    self.convs = nnx.List([nnx.Conv(a, b, (5, 5), padding=2, dtype=dtype,
+                                    conv_general_dilated=conv_fn, rngs=rngs)
                            for a, b in itertools.pairwise(chans)])
     flat = (-(-h // 8)) * (-(-w // 8)) * chans[-1]
     self.fc = nnx.Linear(flat, 64, dtype=dtype, rngs=rngs)

@@ -1,4 +1,4 @@
-"""nlx.ops.conv: the chunked kernel gradient against the formula and against XLA's."""
+"""nlx.ops.conv: the kernel and input gradients against the formula and against XLA's."""
 
 import jax
 import jax.numpy as jnp
@@ -14,19 +14,36 @@ NHWC = ("NHWC", "HWIO", "NHWC")
 
 
 def lax_conv(x, w):
-  return jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=NHWC)
+  p = w.shape[0] // 2
+  return jax.lax.conv_general_dilated(x, w, (1, 1), ((p, p), (p, p)), dimension_numbers=NHWC)
 
 
-def kernel_grad_loops(x, g):
+def kernel_grad_loops(x, g, size=3):
   """dW[i, j, c, d] = sum_{n,h,w} x_pad[n, h + i, w + j, c] g[n, h, w, d], tap by tap."""
   x, g = np.asarray(x, np.float64), np.asarray(g, np.float64)
   _, h, w, _ = x.shape
-  xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-  out = np.zeros((3, 3, x.shape[-1], g.shape[-1]))
-  for i in range(3):
-    for j in range(3):
+  p = size // 2
+  xp = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+  out = np.zeros((size, size, x.shape[-1], g.shape[-1]))
+  for i in range(size):
+    for j in range(size):
       out[i, j] = np.einsum("nhwc,nhwd->cd", xp[:, i:i + h, j:j + w], g)
   return out
+
+
+def input_grad_loops(g, w):
+  """dx[n, y, x, c] = sum_{i,j,d} g[n, y - i + p, x - j + p, d] w[i, j, c, d] (outside the
+  map: 0), output position by kernel tap, from y[n, a, b, d] = sum x_pad[n, a + i, b + j, c]
+  w[i, j, c, d]."""
+  g, w = np.asarray(g, np.float64), np.asarray(w, np.float64)
+  n, h, wd, _ = g.shape
+  k = w.shape[0]
+  p = k // 2
+  dx_pad = np.zeros((n, h + 2 * p, wd + 2 * p, w.shape[2]))
+  for i in range(k):
+    for j in range(k):
+      dx_pad[:, i:i + h, j:j + wd] += np.einsum("nabd,cd->nabc", g, w[i, j])
+  return dx_pad[:, p:p + h, p:p + wd]
 
 
 def random_xg(n=6, h=5, w=7, c=3, d=4):
@@ -42,6 +59,33 @@ def test_kernel_grad_matches_the_formula_for_every_chunk_size():
     np.testing.assert_allclose(conv_ops.kernel_grad(x, g, chunk), want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("size", [1, 5, 7])
+def test_kernel_grad_of_other_odd_sizes_matches_the_formula(size):
+  """5 x 5 (CIFAR10-quick), 1 x 1 and 7 x 7 (wider than the 5 x 7 map: taps that only ever
+  see padding), chunked and in one product."""
+  x, g = random_xg()
+  want = kernel_grad_loops(x, g, size)
+  assert want.shape == (size, size, 3, 4)
+  for chunk in (1, 3, 6):
+    np.testing.assert_allclose(conv_ops.kernel_grad(x, g, chunk, size), want,
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [0, 2, 4])
+def test_kernel_grad_rejects_an_even_size(size):
+  x, g = random_xg()
+  with pytest.raises(ValueError, match=f"size={size}: .* odd kernel size"):
+    conv_ops.kernel_grad(x, g, None, size)
+
+
+@pytest.mark.parametrize("size", [1, 3, 5])
+def test_input_grad_matches_the_formula(size):
+  _, g = random_xg(c=3, d=4)
+  w = np.random.default_rng(7).normal(size=(size, size, 3, 4))
+  np.testing.assert_allclose(conv_ops.input_grad(g, jnp.asarray(w, jnp.float32)),
+                             input_grad_loops(g, w), rtol=1e-5, atol=1e-5)
+
+
 def test_kernel_grad_rejects_a_chunk_that_does_not_divide_the_batch():
   x, g = random_xg()
   with pytest.raises(ValueError, match="chunk=4 does not divide the batch of 6"):
@@ -49,8 +93,11 @@ def test_kernel_grad_rejects_a_chunk_that_does_not_divide_the_batch():
 
 
 def test_chunk_size_keeps_patches_near_4_5_mib_and_divides_the_batch():
-  # patches per example: H*W*9*C*4 bytes; 4.5 MiB / (32*32*9*64*4) = 2.0
+  # patches per example: H*W*k*k*C*4 bytes; 4.5 MiB / (32*32*9*64*4) = 2.0
   assert conv_ops.chunk_size(128, 32, 32, 64) == 2
+  # 5 x 5 (CIFAR10-quick's second conv): 16*16*25*32*4 = 819,200 B: 5 fit, 5 divides 40
+  assert conv_ops.chunk_size(40, 16, 16, 32, 5) == 5
+  assert conv_ops.chunk_size(40, 16, 16, 32, 1) == 40  # 1 x 1: 32,768 B each, 144 fit
   assert conv_ops.chunk_size(128, 4, 4, 512) == 16   # 4.5 MiB / 294,912 B = 16
   assert conv_ops.chunk_size(7, 32, 32, 64) == 1     # 7 is prime
   assert conv_ops.chunk_size(100, 8, 8, 64) == 25    # target 32; 25 divides 100
@@ -66,25 +113,64 @@ def test_chunk_size_at_the_edges_of_the_4_5_mib_budget():
   assert conv_ops.chunk_size(1, 64, 64, 64) == 1
 
 
-def test_conv3x3_value_and_both_gradients_equal_xlas():
+@pytest.mark.parametrize("size", [1, 3, 5])
+@pytest.mark.parametrize("single", [True, False])
+def test_conv_same_value_and_both_gradients_equal_xlas(size, single, monkeypatch):
+  """One CPU device (the kernel gradient chunked) and several (one product)."""
+  monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda: single)
   x, g = random_xg(n=4, h=6, w=6, c=5, d=3)
-  w = jnp.asarray(np.random.default_rng(1).normal(size=(3, 3, 5, 3)), jnp.float32)
-  y, vjp = jax.vjp(conv_ops.conv3x3, x, w)
+  w = jnp.asarray(np.random.default_rng(1).normal(size=(size, size, 5, 3)), jnp.float32)
+  y, vjp = jax.vjp(conv_ops.conv_same, x, w)
   y_ref, vjp_ref = jax.vjp(lax_conv, x, w)
   np.testing.assert_allclose(y, y_ref, rtol=1e-6, atol=1e-6)
   for got, want in zip(vjp(g), vjp_ref(g)):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-  # and under jit, with the default chunking
-  dw = jax.jit(jax.grad(lambda w_: jnp.sum(conv_ops.conv3x3(x, w_) * g)))(w)
-  np.testing.assert_allclose(dw, kernel_grad_loops(x, g), rtol=1e-5, atol=1e-5)
+  # and under jit, against the formulas
+  dx, dw = jax.jit(jax.grad(lambda x_, w_: jnp.sum(conv_ops.conv_same(x_, w_) * g), (0, 1)))(x, w)
+  np.testing.assert_allclose(dw, kernel_grad_loops(x, g, size), rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(dx, input_grad_loops(g, w), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("single,loops", [(True, True), (False, False)])
+def test_the_kernel_gradient_loops_over_chunks_only_on_a_single_device(single, loops,
+                                                                      monkeypatch):
+  """Patches of 9.4 MB an example (64 x 64 x 9 x 64 x 4 B): one CPU device walks the batch
+  one example at a time; with several, whose partitioner would gather the batch for such
+  a loop, it is one product (traced on abstract values: nothing runs)."""
+  monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda: single)
+  x = jax.ShapeDtypeStruct((4, 64, 64, 64), jnp.float32)
+  w = jax.ShapeDtypeStruct((3, 3, 64, 64), jnp.float32)
+  jaxpr = str(jax.make_jaxpr(jax.grad(lambda x_, w_: conv_ops.conv_same(x_, w_).sum(),
+                                      (0, 1)))(x, w))
+  assert ("while" in jaxpr or "scan" in jaxpr) == loops
+
+
+def test_conv_same_on_8_devices_with_a_sharded_batch_equals_xlas():
+  """The several-device path under the partitioner (nlx's mesh, `train.make_mesh`): the
+  batch split over the 8 host devices the tests run on, the gradients those of XLA's
+  convolution."""
+  from jax.sharding import NamedSharding
+  from jax.sharding import PartitionSpec as P
+
+  from nlx import train
+  assert jax.device_count() == 8
+  mesh = train.make_mesh()
+  x, g = random_xg(n=16, h=6, w=6, c=5, d=3)
+  w = jnp.asarray(np.random.default_rng(1).normal(size=(5, 5, 5, 3)), jnp.float32)
+  x, g = (jax.device_put(a, NamedSharding(mesh, P("data"))) for a in (x, g))
+  def loss(f):
+    return jax.jit(jax.grad(lambda x_, w_: jnp.sum(f(x_, w_) * g), (0, 1)))(x, w)
+  for got, want in zip(loss(conv_ops.conv_same), loss(lax_conv)):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize("kind,expected", [
-    ("same3x3", True), ("same_string", True), ("stride2", False), ("1x1", False),
-    ("bf16", False), ("dilated", False), ("nchw", False), ("5x5", False),
-    ("5x5_padding_1", False), ("5x5_same", False), ("grouped", False), ("valid", False),
+    ("same3x3", True), ("same_string", True), ("stride2", False), ("1x1", True),
+    ("1x1_valid_string", True), ("1x1_padding_1", False), ("2x2", False), ("3x5", False),
+    ("bf16", False), ("dilated", False), ("nchw", False), ("5x5", True),
+    ("5x5_padding_1", False), ("5x5_same", True), ("grouped", False), ("valid", False),
     ("valid_string", False), ("padding_0_1", False)])
-def test_only_3x3_stride1_same_float32_nhwc_takes_the_chunked_path(kind, expected):
+def test_only_odd_stride1_same_float32_nhwc_takes_nlxs_gradients(kind, expected):
   x = jnp.zeros((2, 8, 8, 4))
   w = jnp.zeros((3, 3, 4, 6))
   args = {"window_strides": (1, 1), "padding": ((1, 1), (1, 1)), "lhs_dilation": None,
@@ -96,6 +182,14 @@ def test_only_3x3_stride1_same_float32_nhwc_takes_the_chunked_path(kind, expecte
     args["window_strides"] = (2, 2)
   elif kind == "1x1":
     w, args["padding"] = jnp.zeros((1, 1, 4, 6)), ((0, 0), (0, 0))
+  elif kind == "1x1_valid_string":  # for 1 x 1, "VALID" is "same"
+    w, args["padding"] = jnp.zeros((1, 1, 4, 6)), "VALID"
+  elif kind == "1x1_padding_1":  # a 1 x 1 whose output is 2 larger
+    w = jnp.zeros((1, 1, 4, 6))
+  elif kind == "2x2":  # even: no centre tap, "same" would pad unevenly
+    w, args["padding"] = jnp.zeros((2, 2, 4, 6)), "SAME"
+  elif kind == "3x5":  # not square
+    w, args["padding"] = jnp.zeros((3, 5, 4, 6)), ((1, 1), (2, 2))
   elif kind == "bf16":
     x = x.astype(jnp.bfloat16)
   elif kind == "dilated":
@@ -108,21 +202,22 @@ def test_only_3x3_stride1_same_float32_nhwc_takes_the_chunked_path(kind, expecte
     w = jnp.zeros((5, 5, 4, 6))
   elif kind == "5x5_same":
     w, args["padding"] = jnp.zeros((5, 5, 4, 6)), "SAME"
-  elif kind == "valid":  # a 3x3 whose output is 2 smaller: not conv3x3's "same"
+  elif kind == "valid":  # a 3x3 whose output is 2 smaller: not "same"
     args["padding"] = ((0, 0), (0, 0))
   elif kind == "valid_string":
     args["padding"] = "VALID"
   elif kind == "padding_0_1":  # TensorFlow's "same" for stride 2: asymmetric
     args["padding"] = ((0, 1), (1, 1))
-  elif kind == "grouped":  # a depthwise 3x3 (4 groups of one channel): not conv3x3's product
+  elif kind == "grouped":  # a depthwise 3x3 (4 groups of one channel): not one product
     w, args["feature_group_count"] = jnp.zeros((3, 3, 1, 4)), 4
-  assert conv_ops._is_same_3x3(x, w, **args) is expected
+  assert conv_ops._is_same(x, w, **args) is expected
 
 
 @pytest.mark.parametrize("backend,count,expected", [
     ("cpu", 1, True), ("cpu", 2, False), ("cpu", 8, False), ("gpu", 1, False), ("tpu", 1, False)])
-def test_chunked_path_only_on_a_single_cpu_device(backend, count, expected, monkeypatch):
-  """The module doc's rule: the chunked path needs the CPU backend and one device (the
+def test_chunked_kernel_gradient_only_on_a_single_cpu_device(backend, count, expected,
+                                                             monkeypatch):
+  """The module doc's rule: the chunk loop needs the CPU backend and one device (the
   tests themselves run on 8 host devices, so the rule is checked on stand-ins)."""
   monkeypatch.setattr(jax, "default_backend", lambda: backend)
   monkeypatch.setattr(jax, "device_count", lambda: count)
@@ -132,7 +227,7 @@ def test_chunked_path_only_on_a_single_cpu_device(backend, count, expected, monk
 def test_conv_general_dilated_equals_lax_on_either_path(monkeypatch):
   x, _ = random_xg(n=2, h=6, w=6, c=4)
   w = jnp.asarray(np.random.default_rng(2).normal(size=(3, 3, 4, 5)), jnp.float32)
-  for single_cpu in (True, False):
+  for single_cpu in (True, False):  # any device count: nlx's gradients for stride 1
     monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda s=single_cpu: s)
     for strides in ((1, 1), (2, 2)):
       def f(x_, w_, strides=strides):
@@ -142,7 +237,7 @@ def test_conv_general_dilated_equals_lax_on_either_path(monkeypatch):
         return jax.lax.conv_general_dilated(x_, w_, strides, ((1, 1), (1, 1)),
                                             dimension_numbers=NHWC).sum() ** 2
       jaxpr = str(jax.make_jaxpr(f)(x, w))
-      assert ("custom_vjp_call" in jaxpr) == (single_cpu and strides == (1, 1))
+      assert ("custom_vjp_call" in jaxpr) == (strides == (1, 1))
       for got, want in zip(jax.grad(f, (0, 1))(x, w), jax.grad(f_ref, (0, 1))(x, w)):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
 
@@ -162,9 +257,10 @@ def test_max_pool_2x2_equals_nnx_max_pool_and_its_gradient_ties_included():
                                     jax.vjp(ref, h)[1](cot)[0])
 
 
-@pytest.mark.parametrize("name", ["small_cnn", pytest.param("resnet18", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("name", ["small_cnn", "cifar10_quick",
+                                  pytest.param("resnet18", marks=pytest.mark.slow)])
 def test_model_conv_auto_gives_xlas_gradients(name, monkeypatch):
-  """model.conv=auto (taking the chunked path, as on one CPU device) and model.conv=xla:
+  """model.conv=auto (nlx's gradients, chunked as on one CPU device) and model.conv=xla:
   the same loss and parameter gradients, up to float32 summation order."""
   from nlx.config_base import base_config
   monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda: True)
@@ -198,7 +294,7 @@ def test_model_conv_must_be_auto_or_xla():
 def test_resnet18_conv_auto_reaches_every_3x3_stride_1_conv(monkeypatch):
   """Fast twin of the slow resnet18 case above, on abstract parameters (nothing runs):
   with model.conv=auto, every 3x3 stride-1 convolution of ResNet-18 (CIFAR stem) is the
-  chunked custom-VJP one, the others XLA's; with model.conv=xla, none is. Counted by hand:
+  custom-VJP one, the others XLA's; with model.conv=xla, none is. Counted by hand:
   the stem (1), layer1's four, and the second conv of each first block plus both of each
   second block in layers 2-4 (3 x 3) make 14; the three stride-2 first convs and the three
   1x1 downsample convs make 6."""
@@ -240,7 +336,7 @@ def test_the_patch_product_and_its_gradients_equal_xlas(h, w):
   x = jnp.asarray(rng.normal(size=(3, h, w, 4)), jnp.float32)
   k = jnp.asarray(rng.normal(size=(3, 3, 4, 5)), jnp.float32)
   g = jnp.asarray(rng.normal(size=(3, h, w, 5)), jnp.float32)
-  y, vjp = jax.vjp(conv_ops.conv3x3_patches, x, k)
+  y, vjp = jax.vjp(conv_ops.conv_patches, x, k)
   y_ref, vjp_ref = jax.vjp(lax_conv, x, k)
   np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
   for got, want in zip(vjp(g), vjp_ref(g)):
@@ -250,8 +346,8 @@ def test_the_patch_product_and_its_gradients_equal_xlas(h, w):
 
 @pytest.mark.parametrize("h,w,cpu,single,path", [
     (2, 2, True, True, "patches"), (2, 2, True, False, "patches"),  # any device count
-    (1, 4, True, False, "patches"), (1, 5, True, True, "chunked"),  # 4 pixels and 5
-    (3, 3, True, False, "xla"), (2, 2, False, False, "xla")])        # 9 pixels; no CPU
+    (1, 4, True, False, "patches"), (1, 5, True, True, "custom"),  # 4 pixels and 5
+    (3, 3, True, False, "custom"), (2, 2, False, False, "xla")])   # 9 pixels; no CPU
 def test_the_patch_product_serves_maps_of_at_most_4_pixels_on_the_cpu(h, w, cpu, single, path,
                                                                        monkeypatch):
   monkeypatch.setattr(conv_ops, "_cpu", lambda: cpu)
@@ -260,6 +356,6 @@ def test_the_patch_product_serves_maps_of_at_most_4_pixels_on_the_cpu(h, w, cpu,
   names = [e.primitive.name for e in jax.make_jaxpr(lambda x_, k_: conv_ops.conv_general_dilated(
       x_, k_, (1, 1), ((1, 1), (1, 1)), dimension_numbers=NHWC))(x, k).jaxpr.eqns]
   got = ("patches" if "dot_general" in names else
-         "chunked" if "custom_vjp_call" in names else "xla")
+         "custom" if "custom_vjp_call" in names else "xla")
   assert got == path
   assert conv_ops.SMALL_MAP == 4
