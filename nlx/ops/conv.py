@@ -1,4 +1,4 @@
-"""Stride-1 "same" convolutions whose gradients XLA's CPU backend computes slowly.
+"""Convolutions whose gradients XLA's CPU backend computes slowly, as matrix products.
 
 XLA's CPU backend computes the gradient of a k x k convolution with respect to its
 kernel as a convolution with a huge window (the whole feature map) and a k x k output;
@@ -31,10 +31,16 @@ candidate for a higher threshold; from 16 x 16 up XLA's forward wins:
 experiments/bench_xla_cpu.py). There a 3 x 3 convolution is `conv_patches`: im2col and
 one matrix product, differentiated by JAX.
 
+Strided convolutions (ResNet's downsampling, 3 x 3 and 1 x 1 at stride 2) fare worse:
+their kernel gradient took 43-52 s a step in a scan at ResNet-18's CIFAR shapes (batch
+128), 0.11-0.13 s as strided patches times the output gradient. Their input gradient is
+`g @ W^T` spread back over each output position's taps (col2im), as fast as XLA's alone.
+
 `conv_general_dilated` has `jax.lax.conv_general_dilated`'s signature, for
 `nnx.Conv(conv_general_dilated=...)`: it takes these paths only where they apply (a
-float32 stride-1 "same" NHWC/HWIO convolution with an odd square kernel on a CPU
-backend) and is `jax.lax.conv_general_dilated` everywhere else (GPU: cuDNN's kernels).
+float32 NHWC/HWIO convolution with a square kernel, one stride and one zero padding for
+both spatial dimensions, no dilation, one group, on a CPU backend) and is
+`jax.lax.conv_general_dilated` everywhere else (GPU: cuDNN's kernels).
 """
 
 import functools
@@ -47,45 +53,55 @@ SMALL_MAP = 4  # maps of at most this many pixels: the product of the patches (m
 _NHWC = ("NHWC", "HWIO", "NHWC")
 
 
-def _lax_conv(x, w):
-  """XLA's stride-1 "same" convolution, `w [k, k, C, D]` with k odd."""
-  p = w.shape[0] // 2
-  return jax.lax.conv_general_dilated(x, w, (1, 1), ((p, p), (p, p)), dimension_numbers=_NHWC)
+def _pads(size: int, padding) -> tuple[int, int]:
+  """`padding` (low, high) of both spatial dimensions; None: "same" for an odd `size`."""
+  if padding is not None:
+    return tuple(padding)
+  if size < 1 or size % 2 == 0:
+    raise ValueError(f"size={size}: a 'same' convolution needs an odd kernel size")
+  return size // 2, size // 2
+
+
+def _lax_conv(x, w, stride: int = 1, padding=None):
+  """XLA's convolution: `w [k, k, C, D]`, `stride` and zero `padding` (low, high) in both
+  spatial dimensions (None: "same" for an odd k)."""
+  p = _pads(w.shape[0], padding)
+  return jax.lax.conv_general_dilated(x, w, (stride, stride), (p, p), dimension_numbers=_NHWC)
 
 
 def chunk_size(n: int, h: int, w: int, c: int, size: int = 3) -> int:
   """Examples per chunk: the largest divisor of `n` whose patches (`size x size` taps of
-  `c` channels at `h x w` positions, float32) fit `_CHUNK_BYTES`."""
+  `c` channels at `h x w` output positions, float32) fit `_CHUNK_BYTES`."""
   target = max(1, _CHUNK_BYTES // (h * w * size * size * c * 4))
   return max(d for d in range(1, min(n, target) + 1) if n % d == 0)
 
 
-def _patches(x_pad: jax.Array, h: int, w: int, size: int) -> jax.Array:
-  """`[N, H, W, size*size*C]` from the zero-padded input: tap (i, j) at channels
-  `(i*size + j)*C` to `(i*size + j + 1)*C` (the row-major order of the kernel's [i, j])."""
-  return jnp.concatenate([x_pad[:, i:i + h, j:j + w, :] for i in range(size)
-                          for j in range(size)], axis=-1)
+def _patches(x_pad: jax.Array, h: int, w: int, size: int, stride: int = 1) -> jax.Array:
+  """`[N, h, w, size*size*C]` from the zero-padded input, for `h x w` output positions:
+  tap (i, j) at channels `(i*size + j)*C` to `(i*size + j + 1)*C` (the row-major order of
+  the kernel's [i, j])."""
+  span_h, span_w = stride * (h - 1) + 1, stride * (w - 1) + 1
+  return jnp.concatenate([x_pad[:, i:i + span_h:stride, j:j + span_w:stride, :]
+                          for i in range(size) for j in range(size)], axis=-1)
 
 
-def kernel_grad(x: jax.Array, g: jax.Array, chunk: int | None = None,
-                size: int = 3) -> jax.Array:
-  """`dL/dW [size, size, C, D]` of a stride-1 "same" convolution (`size` odd, zero padding
-  `size // 2`) with input `x [N, H, W, C]` and output gradient `g [N, H, W, D]`, summed
-  over chunks of `chunk` examples (a divisor of N; default `chunk_size(N, H, W, C, size)`;
-  N: one product, no loop)."""
-  n, h, w, c = x.shape
-  d = g.shape[-1]
-  if size < 1 or size % 2 == 0:
-    raise ValueError(f"size={size}: a 'same' kernel gradient needs an odd kernel size")
-  cs = chunk or chunk_size(n, h, w, c, size)
+def kernel_grad(x: jax.Array, g: jax.Array, chunk: int | None = None, size: int = 3,
+                stride: int = 1, padding=None) -> jax.Array:
+  """`dL/dW [size, size, C, D]` of the convolution with input `x [N, H, W, C]`, `stride`
+  and zero `padding` (low, high) in both spatial dimensions (None: "same", `size` odd),
+  from its output gradient `g [N, Ho, Wo, D]`, summed over chunks of `chunk` examples (a
+  divisor of N; default `chunk_size(N, Ho, Wo, C, size)`; N: one product, no loop)."""
+  n, _, _, c = x.shape
+  _, ho, wo, d = g.shape
+  lo, hi = _pads(size, padding)
+  cs = chunk or chunk_size(n, ho, wo, c, size)
   if n % cs:
     raise ValueError(f"chunk={cs} does not divide the batch of {n}")
-  p = size // 2
-  xp = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+  xp = jnp.pad(x, ((0, 0), (lo, hi), (lo, hi), (0, 0)))
 
   def product(xs, gs):  # [D, size*size*C]: this orientation is the faster product here
-    m = xs.shape[0] * h * w
-    return gs.reshape(m, d).T @ _patches(xs, h, w, size).reshape(m, size * size * c)
+    m = xs.shape[0] * ho * wo
+    return gs.reshape(m, d).T @ _patches(xs, ho, wo, size, stride).reshape(m, size * size * c)
 
   if cs == n:
     acc = product(xp, g)
@@ -97,11 +113,32 @@ def kernel_grad(x: jax.Array, g: jax.Array, chunk: int | None = None,
   return acc.T.reshape(size, size, c, d).astype(x.dtype)
 
 
-def input_grad(g: jax.Array, w: jax.Array) -> jax.Array:
-  """`dL/dx [N, H, W, C]` of a stride-1 "same" convolution with kernel `w [k, k, C, D]`
-  (k odd) and output gradient `g [N, H, W, D]`: the forward convolution of `g` with `w`
-  flipped in space and its channels swapped, `[k, k, D, C]` (module doc)."""
-  return _lax_conv(g, jnp.flip(w, (0, 1)).swapaxes(2, 3))
+def input_grad(g: jax.Array, w: jax.Array, stride: int = 1, padding=None,
+               input_hw: tuple[int, int] | None = None) -> jax.Array:
+  """`dL/dx [N, H, W, C]` of the convolution with kernel `w [k, k, C, D]`, `stride` and
+  zero `padding` (low, high; None: "same", k odd) from its output gradient
+  `g [N, Ho, Wo, D]`. Stride 1: the forward convolution of `g` with `w` flipped in space
+  and its channels swapped, `[k, k, D, C]`, padded `k - 1 - low, k - 1 - high`; a larger
+  stride (`input_hw` = (H, W) needed: rows the strides never reach get 0): each output
+  position's gradient spread over its k*k taps, `g @ W^T` (`[N, Ho, Wo, k*k*C]`), and the
+  taps added at their strided places (col2im)."""
+  k = w.shape[0]
+  lo, hi = _pads(k, padding)
+  if stride == 1:
+    return _lax_conv(g, jnp.flip(w, (0, 1)).swapaxes(2, 3), 1, (k - 1 - lo, k - 1 - hi))
+  n, ho, wo, d = g.shape
+  c = w.shape[2]
+  h, wd = input_hw
+  hp, wp = h + lo + hi, wd + lo + hi
+  taps = (g.reshape(-1, d) @ w.reshape(k * k * c, d).T).reshape(n, ho, wo, k, k, c)
+  zero = jnp.zeros((), g.dtype)
+  out = jnp.zeros((n, hp, wp, c), g.dtype)
+  for i in range(k):
+    for j in range(k):  # tap (i, j) lands at rows i, i + stride, ...: interior padding
+      out = out + jax.lax.pad(taps[:, :, :, i, j, :], zero, (
+          (0, 0, 0), (i, hp - i - stride * (ho - 1) - 1, stride - 1),
+          (j, wp - j - stride * (wo - 1) - 1, stride - 1), (0, 0, 0)))
+  return out[:, lo:lo + h, lo:lo + wd]
 
 
 def conv_patches(x: jax.Array, w: jax.Array) -> jax.Array:
@@ -116,47 +153,59 @@ def conv_patches(x: jax.Array, w: jax.Array) -> jax.Array:
           @ w.reshape(k * k * c, -1)).reshape(n, h, wd, -1)
 
 
-@jax.custom_vjp
-def conv_same(x: jax.Array, w: jax.Array) -> jax.Array:
-  """Stride-1 convolution with an odd square kernel, zero padding k // 2 ("same"):
-  `x [N, H, W, C], w [k, k, C, D] -> [N, H, W, D]`. XLA's values; the gradients come from
-  `input_grad` and `kernel_grad` (chunked on a single device; one product per device's
-  share of the batch with several)."""
-  return _lax_conv(x, w)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def conv(x: jax.Array, w: jax.Array, stride: int = 1, padding=None) -> jax.Array:
+  """Convolution with a square kernel, the same `stride` and zero `padding` (low, high;
+  None: "same", k odd) in both spatial dimensions: `x [N, H, W, C], w [k, k, C, D] ->
+  [N, Ho, Wo, D]`. XLA's values; the gradients come from `input_grad` and `kernel_grad`
+  (chunked on a single device; one product per device's share of the batch with
+  several)."""
+  return _lax_conv(x, w, stride, padding)
 
 
-def _conv_same_fwd(x, w):
-  return _lax_conv(x, w), (x, w)
+def _conv_fwd(x, w, stride, padding):
+  return _lax_conv(x, w, stride, padding), (x, w)
 
 
-def _conv_same_bwd(res, g):
+def _conv_bwd(stride, padding, res, g):
   x, w = res
   chunk = None if _single_cpu_device() else x.shape[0]
-  return input_grad(g, w), kernel_grad(x, g, chunk, w.shape[0])
+  return (input_grad(g, w, stride, padding, x.shape[1:3]),
+          kernel_grad(x, g, chunk, w.shape[0], stride, padding))
 
 
-conv_same.defvjp(_conv_same_fwd, _conv_same_bwd)
+conv.defvjp(_conv_fwd, _conv_bwd)
 
 
-def _is_same(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
-             dimension_numbers, feature_group_count, kwargs) -> bool:
-  """Whether `conv_general_dilated`'s arguments are `conv_same`'s convolution: float32,
-  NHWC/HWIO, an odd square kernel, stride 1, no dilation, zero padding k // 2 each side,
-  one group."""
-  k = rhs.shape[0] if rhs.ndim == 4 else 0
-  if lhs.ndim != 4 or rhs.shape[:2] != (k, k) or k % 2 == 0 or feature_group_count != 1:
-    return False
-  if lhs.dtype != jnp.float32 or rhs.dtype != jnp.float32:
-    return False
-  if tuple(window_strides) != (1, 1) or any(v is not None for v in kwargs.values()):
-    return False
+def conv_same(x: jax.Array, w: jax.Array) -> jax.Array:
+  """`conv` at stride 1 with "same" zero padding (k odd)."""
+  return conv(x, w, 1, None)
+
+
+def _conv_args(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+               dimension_numbers, feature_group_count, kwargs) -> tuple | None:
+  """`(stride, (low, high))` where `conv_general_dilated`'s arguments are `conv`'s
+  convolution (float32, NHWC/HWIO, a square kernel, one stride and one padding for both
+  spatial dimensions, no dilation, one group), else None."""
+  if lhs.ndim != 4 or rhs.ndim != 4 or rhs.shape[0] != rhs.shape[1]:
+    return None
+  if feature_group_count != 1 or lhs.dtype != jnp.float32 or rhs.dtype != jnp.float32:
+    return None
+  strides = tuple(window_strides)
+  if len(strides) != 2 or strides[0] != strides[1] or any(v is not None for v in kwargs.values()):
+    return None
   if any(dil is not None and tuple(dil) != (1, 1) for dil in (lhs_dilation, rhs_dilation)):
-    return False
-  if padding != "SAME" and not (padding == "VALID" and k == 1) and (
-      isinstance(padding, str) or [tuple(p) for p in padding] != [(k // 2, k // 2)] * 2):
-    return False
+    return None
   nhwc = jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, _NHWC)
-  return jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers) == nhwc
+  if jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers) != nhwc:
+    return None
+  k, s = rhs.shape[0], strides[0]
+  if isinstance(padding, str):
+    padding = jax.lax.padtype_to_pads(lhs.shape[1:3], (k, k), strides, padding)
+  pads = [tuple(int(v) for v in p) for p in padding]
+  if len(pads) != 2 or pads[0] != pads[1] or min(pads[0]) < 0:
+    return None
+  return s, pads[0]
 
 
 @functools.cache
@@ -172,13 +221,15 @@ def _cpu() -> bool:
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
                          rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
                          precision=None, **kwargs):
-  """`jax.lax.conv_general_dilated`, taking `conv_patches` or `conv_same` where they
-  apply (module doc)."""
-  if _cpu() and _is_same(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
-                         dimension_numbers, feature_group_count, kwargs):
-    if rhs.shape[0] == 3 and lhs.shape[1] * lhs.shape[2] <= SMALL_MAP:
+  """`jax.lax.conv_general_dilated`, taking `conv_patches` or `conv` where they apply
+  (module doc)."""
+  args = _conv_args(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                    dimension_numbers, feature_group_count, kwargs) if _cpu() else None
+  if args is not None:
+    stride, pads = args
+    if (rhs.shape[0], stride, pads) == (3, 1, (1, 1)) and lhs.shape[1] * lhs.shape[2] <= SMALL_MAP:
       return conv_patches(lhs, rhs)
-    return conv_same(lhs, rhs)
+    return conv(lhs, rhs, stride, pads)
   return jax.lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation,
                                       rhs_dilation, dimension_numbers, feature_group_count,
                                       precision=precision, **kwargs)

@@ -18,32 +18,35 @@ def lax_conv(x, w):
   return jax.lax.conv_general_dilated(x, w, (1, 1), ((p, p), (p, p)), dimension_numbers=NHWC)
 
 
-def kernel_grad_loops(x, g, size=3):
-  """dW[i, j, c, d] = sum_{n,h,w} x_pad[n, h + i, w + j, c] g[n, h, w, d], tap by tap."""
+def kernel_grad_loops(x, g, size=3, stride=1, pads=None):
+  """dW[i, j, c, d] = sum_{n,a,b} x_pad[n, s*a + i, s*b + j, c] g[n, a, b, d], tap by tap."""
   x, g = np.asarray(x, np.float64), np.asarray(g, np.float64)
-  _, h, w, _ = x.shape
-  p = size // 2
-  xp = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+  _, ho, wo, _ = g.shape
+  lo, hi = pads or (size // 2, size // 2)
+  xp = np.pad(x, ((0, 0), (lo, hi), (lo, hi), (0, 0)))
   out = np.zeros((size, size, x.shape[-1], g.shape[-1]))
   for i in range(size):
     for j in range(size):
-      out[i, j] = np.einsum("nhwc,nhwd->cd", xp[:, i:i + h, j:j + w], g)
+      taps = xp[:, i:i + stride * (ho - 1) + 1:stride, j:j + stride * (wo - 1) + 1:stride]
+      out[i, j] = np.einsum("nhwc,nhwd->cd", taps, g)
   return out
 
 
-def input_grad_loops(g, w):
-  """dx[n, y, x, c] = sum_{i,j,d} g[n, y - i + p, x - j + p, d] w[i, j, c, d] (outside the
-  map: 0), output position by kernel tap, from y[n, a, b, d] = sum x_pad[n, a + i, b + j, c]
-  w[i, j, c, d]."""
+def input_grad_loops(g, w, stride=1, pads=None, hw=None):
+  """dx_pad[n, s*a + i, s*b + j, c] += sum_d g[n, a, b, d] w[i, j, c, d] (then the padding
+  cut off), output position by kernel tap, from y[n, a, b, d] = sum x_pad[n, s*a + i,
+  s*b + j, c] w[i, j, c, d]."""
   g, w = np.asarray(g, np.float64), np.asarray(w, np.float64)
-  n, h, wd, _ = g.shape
+  n, ho, wo, _ = g.shape
   k = w.shape[0]
-  p = k // 2
-  dx_pad = np.zeros((n, h + 2 * p, wd + 2 * p, w.shape[2]))
-  for i in range(k):
-    for j in range(k):
-      dx_pad[:, i:i + h, j:j + wd] += np.einsum("nabd,cd->nabc", g, w[i, j])
-  return dx_pad[:, p:p + h, p:p + wd]
+  lo, hi = pads or (k // 2, k // 2)
+  h, wd = hw or (ho, wo)
+  dx_pad = np.zeros((n, h + lo + hi, wd + lo + hi, w.shape[2]))
+  for a in range(ho):
+    for b in range(wo):
+      dx_pad[:, stride * a:stride * a + k, stride * b:stride * b + k] += np.einsum(
+          "nd,ijcd->nijc", g[:, a, b], w)
+  return dx_pad[:, lo:lo + h, lo:lo + wd]
 
 
 def random_xg(n=6, h=5, w=7, c=3, d=4):
@@ -113,6 +116,34 @@ def test_chunk_size_at_the_edges_of_the_4_5_mib_budget():
   assert conv_ops.chunk_size(1, 64, 64, 64) == 1
 
 
+@pytest.mark.parametrize("k,stride,pads,hw", [
+    (3, 2, (1, 1), (8, 8)), (3, 2, (1, 1), (7, 9)),  # ResNet's downsampling; odd sizes
+    (1, 2, (0, 0), (8, 8)), (1, 2, (0, 0), (7, 7)),  # its 1 x 1 projection
+    (7, 2, (3, 3), (12, 12)), (3, 1, (0, 0), (6, 6)),  # an ImageNet stem; "valid"
+    (2, 1, (0, 1), (5, 5)), (4, 3, (2, 1), (10, 10))])  # even kernels, uneven padding
+@pytest.mark.parametrize("single", [True, False])
+def test_strided_and_padded_convolutions_gradients_equal_the_formulas_and_xlas(
+    k, stride, pads, hw, single, monkeypatch):
+  """`conv` at any stride and zero padding: the value XLA's, both gradients the loops'
+  (rows and columns a stride never reaches get 0) and XLA's transposes."""
+  monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda: single)
+  rng = np.random.default_rng(k * 10 + stride)
+  x = jnp.asarray(rng.normal(size=(4, *hw, 3)), jnp.float32)
+  w = jnp.asarray(rng.normal(size=(k, k, 3, 5)), jnp.float32)
+  def lax_conv_s(x_, w_):
+    return jax.lax.conv_general_dilated(x_, w_, (stride, stride), (pads, pads),
+                                        dimension_numbers=NHWC)
+  y, vjp = jax.vjp(lambda x_, w_: conv_ops.conv(x_, w_, stride, pads), x, w)
+  y_ref, vjp_ref = jax.vjp(lax_conv_s, x, w)
+  np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
+  g = jnp.asarray(rng.normal(size=y.shape), jnp.float32)
+  dx, dw = jax.jit(vjp)(g)
+  np.testing.assert_allclose(dw, kernel_grad_loops(x, g, k, stride, pads), rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(dx, input_grad_loops(g, w, stride, pads, hw), rtol=1e-4, atol=1e-4)
+  for got, want in zip((dx, dw), vjp_ref(g)):
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("size", [1, 3, 5])
 @pytest.mark.parametrize("single", [True, False])
 def test_conv_same_value_and_both_gradients_equal_xlas(size, single, monkeypatch):
@@ -165,12 +196,16 @@ def test_conv_same_on_8_devices_with_a_sharded_batch_equals_xlas():
 
 
 @pytest.mark.parametrize("kind,expected", [
-    ("same3x3", True), ("same_string", True), ("stride2", False), ("1x1", True),
-    ("1x1_valid_string", True), ("1x1_padding_1", False), ("2x2", False), ("3x5", False),
-    ("bf16", False), ("dilated", False), ("nchw", False), ("5x5", True),
-    ("5x5_padding_1", False), ("5x5_same", True), ("grouped", False), ("valid", False),
-    ("valid_string", False), ("padding_0_1", False)])
-def test_only_odd_stride1_same_float32_nhwc_takes_nlxs_gradients(kind, expected):
+    ("same3x3", (1, (1, 1))), ("same_string", (1, (1, 1))), ("stride2", (2, (1, 1))),
+    ("1x1", (1, (0, 0))), ("1x1_valid_string", (1, (0, 0))), ("1x1_padding_1", (1, (1, 1))),
+    ("2x2", (1, (0, 1))), ("3x5", None), ("strides_1_2", None), ("bf16", None),
+    ("dilated", None), ("nchw", None), ("5x5", (1, (2, 2))), ("5x5_padding_1", (1, (1, 1))),
+    ("5x5_same", (1, (2, 2))), ("grouped", None), ("valid", (1, (0, 0))),
+    ("valid_string", (1, (0, 0))), ("padding_0_1", None), ("same_stride2_string", (2, (0, 1)))])
+def test_which_convolutions_take_nlxs_gradients_and_at_which_stride_and_padding(kind,
+                                                                                expected):
+  """`_conv_args`: float32 NHWC/HWIO, a square kernel, one stride and one padding for both
+  spatial dimensions (strings resolved as XLA does), no dilation, one group."""
   x = jnp.zeros((2, 8, 8, 4))
   w = jnp.zeros((3, 3, 4, 6))
   args = {"window_strides": (1, 1), "padding": ((1, 1), (1, 1)), "lhs_dilation": None,
@@ -190,6 +225,10 @@ def test_only_odd_stride1_same_float32_nhwc_takes_nlxs_gradients(kind, expected)
     w, args["padding"] = jnp.zeros((2, 2, 4, 6)), "SAME"
   elif kind == "3x5":  # not square
     w, args["padding"] = jnp.zeros((3, 5, 4, 6)), ((1, 1), (2, 2))
+  elif kind == "strides_1_2":
+    args["window_strides"] = (1, 2)
+  elif kind == "same_stride2_string":  # 8 -> 4: 1 row of padding in all, after the map
+    args["window_strides"], args["padding"] = (2, 2), "SAME"
   elif kind == "bf16":
     x = x.astype(jnp.bfloat16)
   elif kind == "dilated":
@@ -210,7 +249,7 @@ def test_only_odd_stride1_same_float32_nhwc_takes_nlxs_gradients(kind, expected)
     args["padding"] = ((0, 1), (1, 1))
   elif kind == "grouped":  # a depthwise 3x3 (4 groups of one channel): not one product
     w, args["feature_group_count"] = jnp.zeros((3, 3, 1, 4)), 4
-  assert conv_ops._is_same(x, w, **args) is expected
+  assert conv_ops._conv_args(x, w, **args) == expected
 
 
 @pytest.mark.parametrize("backend,count,expected", [
@@ -227,7 +266,7 @@ def test_chunked_kernel_gradient_only_on_a_single_cpu_device(backend, count, exp
 def test_conv_general_dilated_equals_lax_on_either_path(monkeypatch):
   x, _ = random_xg(n=2, h=6, w=6, c=4)
   w = jnp.asarray(np.random.default_rng(2).normal(size=(3, 3, 4, 5)), jnp.float32)
-  for single_cpu in (True, False):  # any device count: nlx's gradients for stride 1
+  for single_cpu in (True, False):  # any device count: nlx's gradients
     monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda s=single_cpu: s)
     for strides in ((1, 1), (2, 2)):
       def f(x_, w_, strides=strides):
@@ -237,7 +276,7 @@ def test_conv_general_dilated_equals_lax_on_either_path(monkeypatch):
         return jax.lax.conv_general_dilated(x_, w_, strides, ((1, 1), (1, 1)),
                                             dimension_numbers=NHWC).sum() ** 2
       jaxpr = str(jax.make_jaxpr(f)(x, w))
-      assert ("custom_vjp_call" in jaxpr) == (strides == (1, 1))
+      assert "custom_vjp_call" in jaxpr  # stride 2 too
       for got, want in zip(jax.grad(f, (0, 1))(x, w), jax.grad(f_ref, (0, 1))(x, w)):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
 
@@ -291,15 +330,15 @@ def test_model_conv_must_be_auto_or_xla():
     models.create(c, 10, (8, 8, 3), jax.random.key(0))
 
 
-def test_resnet18_conv_auto_reaches_every_3x3_stride_1_conv(monkeypatch):
+def test_resnet18_conv_auto_reaches_every_conv(monkeypatch):
   """Fast twin of the slow resnet18 case above, on abstract parameters (nothing runs):
-  with model.conv=auto, every 3x3 stride-1 convolution of ResNet-18 (CIFAR stem) is the
-  custom-VJP one, the others XLA's; with model.conv=xla, none is. Counted by hand:
-  the stem (1), layer1's four, and the second conv of each first block plus both of each
-  second block in layers 2-4 (3 x 3) make 14; the three stride-2 first convs and the three
-  1x1 downsample convs make 6."""
+  with model.conv=auto, every convolution of ResNet-18 (CIFAR stem) is the custom-VJP
+  one; with model.conv=xla, none is. Counted by hand: the stem (1), layer1's four, and
+  the second conv of each first block plus both of each second block in layers 2-4
+  (3 x 3) make 14 at stride 1; the three stride-2 first convs and the three 1x1
+  downsample convs make 6 more."""
   monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda: True)
-  for conv, want in (("auto", (14, 6)), ("xla", (0, 20))):
+  for conv, want in (("auto", (20, 0)), ("xla", (0, 20))):
     names = resnet18_primitives(conv, 32)  # layer4's maps are 4 x 4: none of them small
     assert (names.count("custom_vjp_call"), names.count("conv_general_dilated")) == want, conv
 
@@ -320,11 +359,12 @@ def resnet18_primitives(conv: str, size: int) -> list[str]:
 def test_resnet18_on_8x8_inputs_takes_the_patch_product_on_its_2x2_and_1x1_maps(monkeypatch):
   """On 8 x 8 inputs ResNet-18's layer3 runs at 2 x 2 and layer4 at 1 x 1: their three
   3x3 stride-1 convolutions each (6) are products of patches (dot_general; the head is the
-  7th), the stem, layer1's four and layer2's three at 8 x 8 and 4 x 4 stay the chunked
-  ones (8), the three stride-2 and three 1x1 convolutions XLA's (6). conv=xla: all 20 XLA's."""
+  7th), the stem, layer1's four and layer2's three at 8 x 8 and 4 x 4 stay the custom-VJP
+  ones (8), and so are the three stride-2 and three 1x1 convolutions (6). conv=xla: all 20
+  XLA's."""
   monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda: True)
   monkeypatch.setattr(conv_ops, "_cpu", lambda: True)
-  for conv, want in (("auto", (8, 6, 7)), ("xla", (0, 20, 1))):
+  for conv, want in (("auto", (14, 0, 7)), ("xla", (0, 20, 1))):
     names = resnet18_primitives(conv, 8)
     assert (names.count("custom_vjp_call"), names.count("conv_general_dilated"),
             names.count("dot_general")) == want, conv
