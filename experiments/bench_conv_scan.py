@@ -1,10 +1,11 @@
 """A convolution's gradients alone and inside a `lax.scan`, XLA's and nlx.ops.conv's.
 
-  python experiments/bench_conv_scan.py [--steps=3] [--length=4]
+  python experiments/bench_conv_scan.py [--steps=1] [--length=2]
 
 nlx runs a chunk of train steps as one `lax.scan`; XLA's CPU backend runs a
-convolution's kernel gradient 16-55 times slower there than in a program of its own,
-and its input gradient 1.5-13 times (experiments/results/bench_run.md, invocation 12).
+convolution's kernel gradient 16-55 times slower there than in a program of its own
+(stride 1; 9-225 times at stride 2), and its input gradient 1.5-13 times
+(experiments/results/bench_run.md, invocation 12).
 Prints, per shape of `nlx.benchmarks.conv_speed.SCAN_SHAPES`, the median time of each
 gradient computation (XLA's transposes; nlx's kernel gradient as chunked matrix products
 and input gradient as a forward convolution) in one jitted call and per step of a
@@ -18,8 +19,9 @@ from absl import app, flags
 
 from nlx.benchmarks import conv_speed
 
-_STEPS = flags.DEFINE_integer("steps", 3, "timed calls per figure (median), after 3 warm-ups")
-_LENGTH = flags.DEFINE_integer("length", 4, "steps of the scan")
+_STEPS = flags.DEFINE_integer("steps", 1, "timed calls per figure (median), each program "
+                              "compiled first (XLA's slowest take minutes a call)")
+_LENGTH = flags.DEFINE_integer("length", 2, "steps of the scan")
 
 
 def main(argv):

@@ -247,26 +247,35 @@ def small_cnn_attempts(steps: int, torch_python: str = "", torch_script: str = "
   return lines
 
 
-# (batch, height = width, channels in, channels out, kernel size): the CIFAR ResNet-18's
-# first two stages, CIFAR10-quick's three convolutions, the small CNN's first two on digits
-SCAN_SHAPES = ((128, 32, 3, 32, 3), (128, 16, 32, 64, 3), (100, 32, 3, 32, 5),
-               (100, 16, 32, 32, 5), (100, 8, 32, 64, 5), (128, 8, 1, 32, 3),
-               (128, 4, 32, 64, 3))
+# (batch, height = width, channels in, channels out, kernel size, stride): the CIFAR
+# ResNet-18's first two stages and its stride-2 downsampling (3 x 3 and the 1 x 1
+# projection), CIFAR10-quick's three convolutions, the small CNN's first two on digits.
+# Zero padding k // 2.
+SCAN_SHAPES = ((128, 32, 3, 32, 3, 1), (128, 16, 32, 64, 3, 1), (128, 32, 64, 128, 3, 2),
+               (128, 16, 128, 256, 3, 2), (128, 32, 64, 128, 1, 2), (100, 32, 3, 32, 5, 1),
+               (100, 16, 32, 32, 5, 1), (100, 8, 32, 64, 5, 1), (128, 8, 1, 32, 3, 1),
+               (128, 4, 32, 64, 3, 1))
 
 
-def _same_conv(x, w):
-  return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME",
-                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+def scan_parts(stride: int = 1) -> dict:
+  """The gradient computations of one convolution with a square kernel, `stride` and zero
+  padding k // 2: XLA's transposes and nlx.ops.conv's (`fn(x, w, g)`)."""
 
+  def xla(x, w):
+    p = w.shape[0] // 2
+    return jax.lax.conv_general_dilated(x, w, (stride, stride), ((p, p), (p, p)),
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
-def scan_parts() -> dict:
-  """The gradient computations of one stride-1 "same" convolution: XLA's transposes and
-  nlx.ops.conv's (`fn(x, w, g)`)."""
+  def pads(w):
+    return w.shape[0] // 2, w.shape[0] // 2
+
   return {
-      "XLA kernel gradient": lambda x, w, g: jax.vjp(lambda w_: _same_conv(x, w_), w)[1](g)[0],
-      "nlx kernel gradient": lambda x, w, g: conv_ops.kernel_grad(x, g, None, w.shape[0]),
-      "XLA input gradient": lambda x, w, g: jax.vjp(lambda x_: _same_conv(x_, w), x)[1](g)[0],
-      "nlx input gradient": lambda x, w, g: conv_ops.input_grad(g, w),
+      "XLA kernel gradient": lambda x, w, g: jax.vjp(lambda w_: xla(x, w_), w)[1](g)[0],
+      "nlx kernel gradient": lambda x, w, g: conv_ops.kernel_grad(x, g, None, w.shape[0],
+                                                                  stride, pads(w)),
+      "XLA input gradient": lambda x, w, g: jax.vjp(lambda x_: xla(x_, w), x)[1](g)[0],
+      "nlx input gradient": lambda x, w, g: conv_ops.input_grad(g, w, stride, pads(w),
+                                                                x.shape[1:3]),
   }
 
 
@@ -284,21 +293,34 @@ def in_a_scan(fn, length: int = 4):
   return scanned
 
 
-def scan_lines(steps: int = 3, length: int = 4) -> list[str]:
-  """Markdown rows: per shape of `SCAN_SHAPES`, each of `scan_parts`' median time alone
-  (one jitted call) and per step inside a `length`-step `lax.scan`, in ms."""
-  parts = scan_parts()
-  head = " | ".join(f"{name}: alone / in a scan" for name in parts)
-  rows = [f"| shape (N, H=W, C -> D, k x k) | {head} |", "|---" * (len(parts) + 1) + "|"]
-  for n, hw, c, d, k in SCAN_SHAPES:
+def compiled_time(fn, *args, steps: int) -> float:
+  """Median seconds of `steps` calls of `fn` compiled ahead of time (no warm-up calls: the
+  slowest programs here take minutes a call)."""
+  compiled = jax.jit(fn).lower(*args).compile()
+  times = []
+  for _ in range(steps):
+    t = time.perf_counter()
+    jax.block_until_ready(compiled(*args))
+    times.append(time.perf_counter() - t)
+  return statistics.median(times)
+
+
+def scan_lines(steps: int = 1, length: int = 2) -> list[str]:
+  """Markdown rows: per shape of `SCAN_SHAPES`, each of `scan_parts`' median time in one
+  jitted call and per step inside a `length`-step `lax.scan`, in ms."""
+  names = list(scan_parts())
+  head = " | ".join(f"{name}: alone / in a scan" for name in names)
+  rows = [f"| shape (N, H=W, C -> D, k x k / stride) | {head} |", "|---" * (len(names) + 1) + "|"]
+  for n, hw, c, d, k, stride in SCAN_SHAPES:
     keys = jax.random.split(jax.random.key(0), 3)
     x = jax.random.normal(keys[0], (n, hw, hw, c))
     w = jax.random.normal(keys[1], (k, k, c, d)) * 0.05
-    g = jax.random.normal(keys[2], (n, hw, hw, d))
+    out = -(-hw // stride)
+    g = jax.random.normal(keys[2], (n, out, out, d))
     cells = []
-    for fn in parts.values():
-      alone = 1000 * median_time(jax.jit(fn), x, w, g, steps=steps)
-      scanned = 1000 * median_time(jax.jit(in_a_scan(fn, length)), x, w, g, steps=steps) / length
+    for fn in scan_parts(stride).values():
+      alone = 1000 * compiled_time(fn, x, w, g, steps=steps)
+      scanned = 1000 * compiled_time(in_a_scan(fn, length), x, w, g, steps=steps) / length
       cells.append(f"{alone:.1f} / {scanned:.1f}")
-    rows.append(f"| {n}, {hw}, {c} -> {d}, {k}x{k} | " + " | ".join(cells) + " |")
+    rows.append(f"| {n}, {hw}, {c} -> {d}, {k}x{k} / {stride} | " + " | ".join(cells) + " |")
   return rows

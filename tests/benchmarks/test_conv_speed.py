@@ -57,16 +57,16 @@ def test_nchw_conv_refuses_arguments_in_another_layout():
                          dimension_numbers=("NCHW", "OIHW", "NCHW"))
 
 
-@pytest.mark.parametrize("k", [3, 5])
-def test_the_scan_benchmarks_parts_pair_up_and_the_scan_sums_the_nudged_calls(k):
+@pytest.mark.parametrize("k,stride", [(3, 1), (5, 1), (3, 2), (1, 2)])
+def test_the_scan_benchmarks_parts_pair_up_and_the_scan_sums_the_nudged_calls(k, stride):
   """`scan_parts`: XLA's and nlx's kernel gradient agree, and so do the input gradients
   (a mislabelled part would time the wrong pair); `in_a_scan` is the sum of `fn` at
   inputs nudged by 0, 1e-3, 2e-3 (each step's own work, not one call hoisted)."""
   keys = jax.random.split(jax.random.key(0), 3)
   x = jax.random.normal(keys[0], (2, 6, 6, 3))
   w = jax.random.normal(keys[1], (k, k, 3, 4)) * 0.1
-  g = jax.random.normal(keys[2], (2, 6, 6, 4))
-  parts = conv_speed.scan_parts()
+  g = jax.random.normal(keys[2], (2, 6 // stride, 6 // stride, 4))
+  parts = conv_speed.scan_parts(stride)
   for grad in ("kernel", "input"):
     np.testing.assert_allclose(parts[f"nlx {grad} gradient"](x, w, g),
                                parts[f"XLA {grad} gradient"](x, w, g), rtol=1e-4, atol=1e-4)
@@ -74,3 +74,5 @@ def test_the_scan_benchmarks_parts_pair_up_and_the_scan_sums_the_nudged_calls(k)
   want = sum(float(jnp.sum(fn(x + s, w + s, g + s))) for s in (0.0, 1e-3, 2e-3))
   np.testing.assert_allclose(float(jax.jit(conv_speed.in_a_scan(fn, 3))(x, w, g)), want,
                              rtol=1e-5)
+  # the timing compiles ahead of time and runs the same program
+  assert conv_speed.compiled_time(conv_speed.in_a_scan(fn, 3), x, w, g, steps=2) > 0
