@@ -16,7 +16,7 @@ from conftest import CONFIGS, load_config, start_main, write_image_folder
 
 from nlx import data as data_lib
 from nlx import train
-from nlx.checkpointing import read_arrays
+from nlx.checkpointing import RECORD, read_arrays
 from nlx.errors import ConfigError, DataError
 
 # 12 epochs of 8 steps, crop+flip (the per-example grain path), a checkpoint every 3 steps.
@@ -32,6 +32,14 @@ def main_process(workdir):
 def checkpoint_steps(workdir):
   d = os.path.join(workdir, "checkpoints")
   return sorted(int(n) for n in os.listdir(d) if n.isdigit()) if os.path.isdir(d) else []
+
+
+def recorded_steps(workdir):
+  """The steps whose save finished: their integrity record (written last, atomically) is
+  there. A step's folder appears when its save starts; a kill before its record lands
+  leaves it damaged (and, when it is the only one, nothing to resume from)."""
+  return [s for s in checkpoint_steps(workdir)
+          if os.path.exists(os.path.join(workdir, "checkpoints", str(s), RECORD))]
 
 
 def outcome(workdir):
@@ -51,8 +59,8 @@ def test_sigkill_mid_epoch_then_the_same_command_gives_the_uninterrupted_result(
 
   killed = main_process(tmp_path / "killed")
   deadline = time.time() + 240
-  while time.time() < deadline and not any(s % 8 for s in checkpoint_steps(tmp_path / "killed")):
-    time.sleep(0.02)  # wait for the first mid-epoch checkpoint (step 3)
+  while time.time() < deadline and not any(s % 8 for s in recorded_steps(tmp_path / "killed")):
+    time.sleep(0.02)  # wait for the first mid-epoch checkpoint (step 3), its save finished
   killed.send_signal(signal.SIGKILL)
   killed.communicate()
   steps = checkpoint_steps(tmp_path / "killed")
