@@ -4,7 +4,7 @@ Command:  python -m nlx.main                      (this config is the default)
           python -m nlx.main --config=configs/quickstart.py:tiny   (the test variant)
 Runtime:  20-30 s on the 2-core CPU machine (tiny: a few seconds);
           experiments/results/README.md, Speed.
-Expected: noise rate 40.0%; clean-test accuracy 69.92% (2026-12-03, experiments/results/README.md:
+Expected: noise rate 40.0%; clean-test accuracy 68.25% (2026-12-05, experiments/results/README.md:
           Quickstart),
           CE having memorised much of the noise by the last epoch.
 """

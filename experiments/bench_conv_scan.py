@@ -3,8 +3,8 @@
   python experiments/bench_conv_scan.py [--steps=1] [--length=2]
 
 nlx runs a chunk of train steps as one `lax.scan`; XLA's CPU backend runs a
-convolution's kernel gradient 16-55 times slower there than in a program of its own
-(stride 1; 9-225 times at stride 2), and its input gradient 1.5-13 times
+convolution's kernel gradient up to 76 times slower there than in a program of its own
+(stride 1; up to 250 times at stride 2), and its input gradient up to 11 times
 (experiments/results/bench_run.md, invocation 12).
 Prints, per shape of `nlx.benchmarks.conv_speed.SCAN_SHAPES`, the median time of each
 gradient computation (XLA's transposes; nlx's kernel gradient as chunked matrix products

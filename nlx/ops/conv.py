@@ -4,9 +4,9 @@ XLA's CPU backend computes the gradient of a k x k convolution with respect to i
 kernel as a convolution with a huge window (the whole feature map) and a k x k output;
 on a 2-core CPU that takes two to three times as long as the forward pass, for the same
 arithmetic (experiments/bench_xla_cpu.py), and inside a `lax.scan` (nlx's compiled
-chunks of steps) 16 to 55 times as long as in a program of its own: at [128, 16, 16, 32]
--> 64, 3 x 3, 6.6 s a step against 50 ms for the product below; the gradient with
-respect to the input, XLA's transposed convolution, 1.5 to 13 times
+chunks of steps) 3 to 76 times as long as in a program of its own: at [128, 16, 16, 32]
+-> 64, 3 x 3, 6.2 s a step against 42 ms for the product below; the gradient with
+respect to the input, XLA's transposed convolution, up to 11 times
 (experiments/bench_conv_scan.py, 2-core CPU, 2026-12-05; experiments/results/bench_run.md,
 invocation 12).
 The kernel gradient is a matrix product,
@@ -32,8 +32,8 @@ experiments/bench_xla_cpu.py). There a 3 x 3 convolution is `conv_patches`: im2c
 one matrix product, differentiated by JAX.
 
 Strided convolutions (ResNet's downsampling, 3 x 3 and 1 x 1 at stride 2) fare worse:
-their kernel gradient took 43-52 s a step in a scan at ResNet-18's CIFAR shapes (batch
-128), 0.11-0.13 s as strided patches times the output gradient. Their input gradient is
+their kernel gradient took 49-51 s a step in a scan at ResNet-18's CIFAR shapes (batch
+128), 0.12-0.15 s as strided patches times the output gradient. Their input gradient is
 `g @ W^T` spread back over each output position's taps (col2im), as fast as XLA's alone.
 
 `conv_general_dilated` has `jax.lax.conv_general_dilated`'s signature, for
