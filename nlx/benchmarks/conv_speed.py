@@ -296,13 +296,7 @@ def in_a_scan(fn, length: int = 4):
 def compiled_time(fn, *args, steps: int) -> float:
   """Median seconds of `steps` calls of `fn` compiled ahead of time (no warm-up calls: the
   slowest programs here take minutes a call)."""
-  compiled = jax.jit(fn).lower(*args).compile()
-  times = []
-  for _ in range(steps):
-    t = time.perf_counter()
-    jax.block_until_ready(compiled(*args))
-    times.append(time.perf_counter() - t)
-  return statistics.median(times)
+  return median_time(jax.jit(fn).lower(*args).compile(), *args, steps=steps, warmups=0)
 
 
 def scan_lines(steps: int = 1, length: int = 2) -> list[str]:

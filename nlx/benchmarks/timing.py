@@ -18,9 +18,9 @@ from nlx.data import input_pipeline, mixture
 from nlx.data.types import Dataset, Split
 
 
-def median_time(fn, *args, steps: int) -> float:
-  """Median seconds of `steps` calls of `fn(*args)` (each waited for), after 3 warm-ups."""
-  for _ in range(3):
+def median_time(fn, *args, steps: int, warmups: int = 3) -> float:
+  """Median seconds of `steps` calls of `fn(*args)` (each waited for), after `warmups`."""
+  for _ in range(warmups):
     jax.block_until_ready(fn(*args))
   times = []
   for _ in range(steps):

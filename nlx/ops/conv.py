@@ -177,11 +177,6 @@ def _conv_bwd(stride, padding, res, g):
 conv.defvjp(_conv_fwd, _conv_bwd)
 
 
-def conv_same(x: jax.Array, w: jax.Array) -> jax.Array:
-  """`conv` at stride 1 with "same" zero padding (k odd)."""
-  return conv(x, w, 1, None)
-
-
 def _conv_args(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
                dimension_numbers, feature_group_count, kwargs) -> tuple | None:
   """`(stride, (low, high))` where `conv_general_dilated`'s arguments are `conv`'s

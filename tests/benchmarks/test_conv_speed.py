@@ -76,3 +76,12 @@ def test_the_scan_benchmarks_parts_pair_up_and_the_scan_sums_the_nudged_calls(k,
                              rtol=1e-5)
   # the timing compiles ahead of time and runs the same program
   assert conv_speed.compiled_time(conv_speed.in_a_scan(fn, 3), x, w, g, steps=2) > 0
+
+
+@pytest.mark.parametrize("warmups,calls", [(0, 2), (3, 5)])
+def test_median_time_calls_the_warm_ups_then_the_timed_steps(warmups, calls):
+  """`compiled_time` passes 0 warm-ups (XLA's slowest programs take minutes a call)."""
+  from nlx.benchmarks.timing import median_time
+  seen = []
+  median_time(lambda: seen.append(1) or jnp.zeros(()), steps=2, warmups=warmups)
+  assert len(seen) == calls

@@ -146,18 +146,18 @@ def test_strided_and_padded_convolutions_gradients_equal_the_formulas_and_xlas(
 
 @pytest.mark.parametrize("size", [1, 3, 5])
 @pytest.mark.parametrize("single", [True, False])
-def test_conv_same_value_and_both_gradients_equal_xlas(size, single, monkeypatch):
+def test_same_conv_value_and_both_gradients_equal_xlas(size, single, monkeypatch):
   """One CPU device (the kernel gradient chunked) and several (one product)."""
   monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda: single)
   x, g = random_xg(n=4, h=6, w=6, c=5, d=3)
   w = jnp.asarray(np.random.default_rng(1).normal(size=(size, size, 5, 3)), jnp.float32)
-  y, vjp = jax.vjp(conv_ops.conv_same, x, w)
+  y, vjp = jax.vjp(conv_ops.conv, x, w)
   y_ref, vjp_ref = jax.vjp(lax_conv, x, w)
   np.testing.assert_allclose(y, y_ref, rtol=1e-6, atol=1e-6)
   for got, want in zip(vjp(g), vjp_ref(g)):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
   # and under jit, against the formulas
-  dx, dw = jax.jit(jax.grad(lambda x_, w_: jnp.sum(conv_ops.conv_same(x_, w_) * g), (0, 1)))(x, w)
+  dx, dw = jax.jit(jax.grad(lambda x_, w_: jnp.sum(conv_ops.conv(x_, w_) * g), (0, 1)))(x, w)
   np.testing.assert_allclose(dw, kernel_grad_loops(x, g, size), rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(dx, input_grad_loops(g, w), rtol=1e-5, atol=1e-5)
 
@@ -171,7 +171,7 @@ def test_the_kernel_gradient_loops_over_chunks_only_on_a_single_device(single, l
   monkeypatch.setattr(conv_ops, "_single_cpu_device", lambda: single)
   x = jax.ShapeDtypeStruct((4, 64, 64, 64), jnp.float32)
   w = jax.ShapeDtypeStruct((3, 3, 64, 64), jnp.float32)
-  jaxpr = str(jax.make_jaxpr(jax.grad(lambda x_, w_: conv_ops.conv_same(x_, w_).sum(),
+  jaxpr = str(jax.make_jaxpr(jax.grad(lambda x_, w_: conv_ops.conv(x_, w_).sum(),
                                       (0, 1)))(x, w))
   assert ("while" in jaxpr or "scan" in jaxpr) == loops
 
@@ -191,7 +191,7 @@ def test_conv_same_on_8_devices_with_a_sharded_batch_equals_xlas():
   x, g = (jax.device_put(a, NamedSharding(mesh, P("data"))) for a in (x, g))
   def loss(f):
     return jax.jit(jax.grad(lambda x_, w_: jnp.sum(f(x_, w_) * g), (0, 1)))(x, w)
-  for got, want in zip(loss(conv_ops.conv_same), loss(lax_conv)):
+  for got, want in zip(loss(conv_ops.conv), loss(lax_conv)):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
 
 
