@@ -204,6 +204,16 @@ def nchw_conv(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation
   return out.transpose(0, 2, 3, 1)
 
 
+def has_avx512_bf16(cpuinfo_path: str = "/proc/cpuinfo") -> bool | None:
+  """Whether the CPU lists the `avx512_bf16` flag (bf16 products in hardware); None where
+  the file is not there to say (not Linux)."""
+  try:
+    with open(cpuinfo_path) as f:
+      return any(line.startswith("flags") and "avx512_bf16" in line.split() for line in f)
+  except OSError:
+    return None
+
+
 def small_cnn_attempts(steps: int, torch_python: str = "", torch_script: str = "",
                        rounds: int = 3) -> list[str]:
   """The small CNN's CE train step (batch 128, 32x32x3, Adam; `timing.step_runner`) under
@@ -214,11 +224,13 @@ def small_cnn_attempts(steps: int, torch_python: str = "", torch_script: str = "
   each alike; a row gives the median over turns and the range of its per-turn ratio."""
   from unittest import mock
 
+  bf16_words = {True: "this CPU has AVX-512 BF16", False: "this CPU has no AVX-512 BF16",
+                None: "AVX-512 BF16 unknown"}[has_avx512_bf16()]
   runners = {"nlx default (NHWC, `model.conv=auto`: chunked kernel gradient, patches on "
              "maps <= 4x4)": step_runner("small_cnn", "ce"),
              "XLA's convolutions only (`model.conv=xla`)":
                  step_runner("small_cnn", "ce", conv="xla"),
-             "bf16 compute (`model.dtype=bfloat16`; this CPU has no AVX-512 BF16)":
+             f"bf16 compute (`model.dtype=bfloat16`; {bf16_words})":
                  step_runner("small_cnn", "ce+model.dtype=bfloat16")}
   with mock.patch.object(conv_ops, "conv_general_dilated", nchw_conv):  # read at build time
     runners["convolutions in NCHW / OIHW (PyTorch's layout) between transposes"] = (

@@ -85,3 +85,13 @@ def test_median_time_calls_the_warm_ups_then_the_timed_steps(warmups, calls):
   seen = []
   median_time(lambda: seen.append(1) or jnp.zeros(()), steps=2, warmups=warmups)
   assert len(seen) == calls
+
+
+def test_has_avx512_bf16_reads_the_flags_line_whole_words(tmp_path):
+  f = tmp_path / "cpuinfo"
+  f.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 avx512vl\n")
+  assert conv_speed.has_avx512_bf16(str(f)) is True
+  f.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16x avx512vl\n"
+               "model name\t: avx512_bf16 in a name is not a flag\n")
+  assert conv_speed.has_avx512_bf16(str(f)) is False
+  assert conv_speed.has_avx512_bf16(str(tmp_path / "missing")) is None
