@@ -1,9 +1,12 @@
 """A regenerated benchmark table against the committed one, cell by cell.
 
   python -m nlx.benchmarks.table_diff OLD.csv NEW.csv [--title=TEXT]
+  python -m nlx.benchmarks.table_diff OLD.md NEW.md [--section=Accuracy]
 
 Both files are tables as `nlx.report.tables.table` writes them (`method,COL mean,COL std,
-...,seeds`, the sample std over the seeds; read by `tables.read_csv`). For every (row,
+...,seeds`, the sample std over the seeds; read by `tables.read_csv`), or markdown tables
+of `mean ± std` cells for the benchmarks that write no CSV (`tables.read_markdown`: the
+table under `## SECTION`, the seeds from the title's list). For every (row,
 column) in both: the two means, their difference and that difference over its standard
 error, `sqrt(s_old^2 / n_old + s_new^2 / n_new)`; the column's best method in each (the
 clean-label upper bound left out). Prints markdown: the cells whose difference exceeds 2
@@ -15,7 +18,7 @@ import math
 import sys
 
 from nlx.errors import DataError
-from nlx.report.tables import UPPER_BOUND_ROW, read_csv
+from nlx.report.tables import UPPER_BOUND_ROW, read_csv, read_markdown
 
 Cell = tuple[float, float, int]  # mean, sample std, seeds
 
@@ -90,9 +93,13 @@ def main(argv=None) -> None:
   p.add_argument("old")
   p.add_argument("new")
   p.add_argument("--title", default="")
+  p.add_argument("--section", default="", help="markdown files: the table under '## SECTION'")
   a = p.parse_args(argv)
+
+  def read(path):
+    return read_markdown(path, a.section) if path.endswith(".md") else read_csv(path)
   try:
-    print(render(read_csv(a.old), read_csv(a.new), a.title), end="")
+    print(render(read(a.old), read(a.new), a.title), end="")
   except (DataError, OSError) as e:
     sys.exit(f"table_diff: {e}")
 

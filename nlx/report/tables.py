@@ -4,6 +4,7 @@
 import csv
 import io
 import math
+import re
 
 import numpy as np
 
@@ -81,4 +82,45 @@ def read_csv(path: str) -> dict[tuple[str, str], tuple[float, float, int]]:
       mean, std = row.get(f"{col} mean", ""), row.get(f"{col} std", "")
       if mean and std:
         out[(row[name], col)] = (float(mean), float(std), int(row["seeds"]))
+  return out
+
+
+def read_markdown(path: str, section: str = "") -> dict[tuple[str, str], tuple[float, float, int]]:
+  """A markdown table of `mean ± std` cells read back as `read_csv` reads a CSV: the table
+  under the heading `## {section}` (the file's first table when `section` is ""), bold
+  marks dropped, cells without `±` left out; `seeds` is the length of the list in the
+  file's first line (`... over seeds [0, 1, 2]`, `..., seeds [0]`), as the benchmarks'
+  tables without a CSV (SINet's, ...) write it.
+
+  Raises:
+    DataError: no seeds list in the first line, no such section, or no table in it.
+  """
+  with open(path) as f:
+    lines = f.read().splitlines()
+  found = re.search(r"seeds \[([^\]]*)\]", lines[0] if lines else "")
+  if not found:
+    raise DataError(f"{path}: its first line names no seeds list (e.g. 'seeds [0, 1, 2]')")
+  seeds = len([s for s in found.group(1).split(",") if s.strip()])
+  start = 0
+  if section:
+    heading = f"## {section}"
+    if heading not in lines:
+      raise DataError(f"{path}: no section {heading!r}")
+    start = lines.index(heading) + 1
+  rows = []
+  for line in lines[start:]:
+    if line.startswith("## ") and rows:
+      break
+    if line.startswith("|"):
+      rows.append([c.strip().replace("**", "") for c in line.strip().strip("|").split("|")])
+    elif rows:
+      break
+  if len(rows) < 3:
+    raise DataError(f"{path}: no table" + (f" in section {section!r}" if section else ""))
+  columns, out = rows[0][1:], {}
+  for row in rows[2:]:  # after the header and its |---| line
+    for col, cell in zip(columns, row[1:], strict=False):
+      if "±" in cell:
+        mean, std = (float(x) for x in cell.split("±"))
+        out[(row[0], col)] = (mean, std, seeds)
   return out

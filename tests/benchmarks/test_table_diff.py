@@ -85,3 +85,48 @@ def test_one_seed_has_no_error_and_is_counted_and_no_shared_cell_is_one_line(tmp
     (tmp_path / "o.csv").write_text("method,a mean,a std,seeds\nce,1,0,3\n")
     (tmp_path / "n.csv").write_text("method,b mean,b std,seeds\nce,1,0,3\n")
     table_diff.main([str(tmp_path / "o.csv"), str(tmp_path / "n.csv")])
+
+
+MD = """# SINet, some protocol: accuracy (%), mean ± std over seeds [0, 1, 2]
+
+Command: `python experiments/x.py`
+
+## Accuracy
+
+| method | worst | aggre |
+|---|---|---|
+| Model-A (CE) | 62.09 ± 2.15 | 68.17 ± 0.68 |
+| Model-C (weighted CE) | **64.72 ± 0.37** | — |
+
+## AUROC of w
+
+| method | worst |
+|---|---|
+| Model-A (CE) | 80.08 ± 1.41 |
+"""
+
+
+def test_a_markdown_table_reads_its_section_bold_dropped_and_the_title_seeds(tmp_path):
+  (tmp_path / "t.md").write_text(MD)
+  path = str(tmp_path / "t.md")
+  acc = {("Model-A (CE)", "worst"): (62.09, 2.15, 3), ("Model-A (CE)", "aggre"): (68.17, 0.68, 3),
+         ("Model-C (weighted CE)", "worst"): (64.72, 0.37, 3)}
+  assert tables.read_markdown(path) == acc  # the first table; the dash cell left out
+  assert tables.read_markdown(path, "Accuracy") == acc
+  assert tables.read_markdown(path, "AUROC of w") == {("Model-A (CE)", "worst"): (80.08, 1.41, 3)}
+  (tmp_path / "one.md").write_text(MD.replace("seeds [0, 1, 2]", "seeds [0]"))
+  assert tables.read_markdown(str(tmp_path / "one.md"))[("Model-A (CE)", "worst")][2] == 1
+  with pytest.raises(DataError, match="no section '## Macro-F1'"):
+    tables.read_markdown(path, "Macro-F1")
+  (tmp_path / "bare.md").write_text(MD.replace("mean ± std over seeds [0, 1, 2]", "means"))
+  with pytest.raises(DataError, match="seeds list"):
+    tables.read_markdown(str(tmp_path / "bare.md"))
+
+
+def test_the_command_compares_markdown_sections(tmp_path, capsys):
+  (tmp_path / "old.md").write_text(MD)
+  (tmp_path / "new.md").write_text(MD.replace("80.08 ± 1.41", "85.08 ± 1.41"))
+  table_diff.main([str(tmp_path / "old.md"), str(tmp_path / "new.md"), "--section=AUROC of w"])
+  out = capsys.readouterr().out
+  # 5.00 / sqrt(2 * 1.41^2 / 3) = 4.34 standard errors
+  assert "1 cells in both; mean |difference| 5.00" in out and "| +5.00 | +4.3 |" in out
