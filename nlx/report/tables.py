@@ -93,7 +93,8 @@ def read_markdown(path: str, section: str = "") -> dict[tuple[str, str], tuple[f
   tables without a CSV (SINet's, ...) write it.
 
   Raises:
-    DataError: no seeds list in the first line, no such section, or no table in it.
+    DataError: no seeds list in the first line, no such section, no table in it, a row
+      named twice, or a `±` cell that is not two numbers.
   """
   with open(path) as f:
     lines = f.read().splitlines()
@@ -117,10 +118,16 @@ def read_markdown(path: str, section: str = "") -> dict[tuple[str, str], tuple[f
       break
   if len(rows) < 3:
     raise DataError(f"{path}: no table" + (f" in section {section!r}" if section else ""))
-  columns, out = rows[0][1:], {}
+  columns, out, seen = rows[0][1:], {}, set()
   for row in rows[2:]:  # after the header and its |---| line
+    if row[0] in seen:
+      raise DataError(f"{path}: row {row[0]!r} appears twice")
+    seen.add(row[0])
     for col, cell in zip(columns, row[1:], strict=False):
       if "±" in cell:
-        mean, std = (float(x) for x in cell.split("±"))
-        out[(row[0], col)] = (mean, std, seeds)
+        cell_value = re.fullmatch(r"\s*([-+]?[\d.]+)\s*±\s*([\d.]+)\s*", cell)
+        if cell_value is None:
+          raise DataError(f"{path}: cell {cell!r} (row {row[0]!r}, column {col!r}) is not "
+                          "'mean ± std'")
+        out[(row[0], col)] = (float(cell_value[1]), float(cell_value[2]), seeds)
   return out

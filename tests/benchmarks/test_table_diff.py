@@ -121,6 +121,14 @@ def test_a_markdown_table_reads_its_section_bold_dropped_and_the_title_seeds(tmp
   (tmp_path / "bare.md").write_text(MD.replace("mean ± std over seeds [0, 1, 2]", "means"))
   with pytest.raises(DataError, match="seeds list"):
     tables.read_markdown(str(tmp_path / "bare.md"))
+  (tmp_path / "twice.md").write_text(MD.replace("Model-C (weighted CE)", "Model-A (CE)"))
+  with pytest.raises(DataError, match="'Model-A \\(CE\\)' appears twice"):
+    tables.read_markdown(str(tmp_path / "twice.md"))
+  (tmp_path / "odd.md").write_text(MD.replace("68.17 ± 0.68", "68.17 ± 0.68 (2 seeds)"))
+  with pytest.raises(DataError, match="column 'aggre'.* is not 'mean ± std'"):
+    tables.read_markdown(str(tmp_path / "odd.md"))
+  (tmp_path / "neg.md").write_text(MD.replace("62.09 ± 2.15", "-0.50 ± 2.15"))
+  assert tables.read_markdown(str(tmp_path / "neg.md"))[("Model-A (CE)", "worst")][0] == -0.5
 
 
 def test_the_command_compares_markdown_sections(tmp_path, capsys):
