@@ -29,12 +29,13 @@ Runs (each command timed from its start to its exit, as a user waits for it):
   warm pass, and the largest difference between the two sides' features.
 Every line states the load average before it ran; ratios are over PyTorch's wall time
 (above 1: nlx is faster) and over the floor: the run's floating-point work over this
-machine's own float32 matmul rate (measured here, `matmul_rate`). The protocol's work
-(`protocol_flops`: 2.9 TFLOP for 30 epochs) counts what a training step computes: the
-forward, the weights' gradients and the hidden layers' input gradients, not the first
-layer's (its input is data); the protocol rows take each method's step from XLA's cost
-analysis of its compiled step (`step_flops`: CE's 2.6% above the matmuls counted by hand,
-Adam's and the loss's elementwise work), the replicas and folds rows the hand count.
+machine's own float32 matmul rate (measured here, `nlx.benchmarks.timing.matmul_rate`;
+the header also prints the bfloat16 rate). The protocol's work (`protocol_flops`: 2.9
+TFLOP for 30 epochs) counts what a training step computes: the forward, the weights'
+gradients and the hidden layers' input gradients, not the first layer's (its input is
+data); the protocol rows take each method's step from XLA's cost analysis of its compiled
+step (`step_flops`: CE's 2.6% above the matmuls counted by hand, Adam's and the loss's
+elementwise work), the replicas and folds rows the hand count.
 Before 2026-12-04 20:00 the floor counted 3 forwards per training example (3.6 TFLOP),
 so the earlier tables' "x floor" figures are 1.24x too low.
 Feature vectors: --features_dir (a folder with the protocol's features.npz, e.g. written by
@@ -51,6 +52,9 @@ import time
 
 import numpy as np
 from absl import app, flags
+
+from nlx.benchmarks import output
+from nlx.errors import DataError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(REPO, "experiments")
@@ -113,22 +117,6 @@ def step_flops(variant: str, data_dir: str) -> float:
 def load() -> str:
   one, five, _ = os.getloadavg()
   return f"{one:.2f}/{five:.2f}"
-
-
-def matmul_rate(n: int = 1024, repeats: int = 20) -> float:
-  """This machine's float32 matmul rate (FLOP/s) through XLA: the best of `repeats` timed
-  n x n products, after a warm-up."""
-  import jax
-  import jax.numpy as jnp
-  a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
-  f = jax.jit(lambda x: x @ x)
-  f(a).block_until_ready()
-  best = float("inf")
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    f(a).block_until_ready()
-    best = min(best, time.perf_counter() - t0)
-  return 2 * n ** 3 / best
 
 
 def timed(cmd: list[str], env: dict | None = None) -> tuple[float, str]:
@@ -416,12 +404,20 @@ def extract(table: Table, tmp: str):
             note=note)
 
 
+@output.one_line_errors
 def main(argv):
   del argv
   import jax
+
+  from nlx.benchmarks.timing import matmul_rate
+  if FLAGS.features_dir and not os.path.isfile(os.path.join(FLAGS.features_dir,
+                                                             "features.npz")):
+    raise DataError(f"--features_dir={FLAGS.features_dir} holds no features.npz (write it "
+                    "with python experiments/protocols.py --out=DIR)")
   rate = matmul_rate()
   print(f"devices: {jax.devices()}; cpu count {os.cpu_count()}; float32 matmul rate "
-        f"{rate / 1e9:.1f} GFLOP/s; load {load()}", flush=True)
+        f"{rate / 1e9:.1f} GFLOP/s (bfloat16: {matmul_rate(dtype='bfloat16') / 1e9:.1f}); "
+        f"load {load()}", flush=True)
   table = Table(rate)
   with tempfile.TemporaryDirectory() as tmp:
     data_dir, what = (features_dir(tmp) if {"protocol", "methods", "replicas", "folds"}

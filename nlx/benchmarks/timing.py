@@ -1,5 +1,6 @@
-"""Timing helpers the `bench_*` scripts share: medians of timed calls, nlx's train step on
-random 32x32x3 data, the input pipeline's rate, and plain PyTorch's steps beside nlx's.
+"""Timing helpers the `bench_*` scripts share: medians of timed calls, the matmul rate, nlx's
+train step on random 32x32x3 data, the input pipeline's rate, and plain PyTorch's steps
+beside nlx's.
 """
 
 import functools
@@ -28,6 +29,27 @@ def median_time(fn, *args, steps: int, warmups: int = 3) -> float:
     jax.block_until_ready(fn(*args))
     times.append(time.perf_counter() - t)
   return statistics.median(times)
+
+
+def square_product(n: int, dtype: str = "float32"):
+  """`(f, a)`: a jitted `a @ a` with products summed in float32, and an `n x n` operand of
+  standard normals in `dtype` (bfloat16: the CPU's or the chip's bf16 products)."""
+  import jax.numpy as jnp
+  a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32).astype(dtype)
+  return jax.jit(lambda x: jnp.dot(x, x, preferred_element_type=jnp.float32)), a
+
+
+def matmul_rate(n: int = 1024, repeats: int = 20, dtype: str = "float32") -> float:
+  """This machine's matmul rate (FLOP/s) through XLA in `dtype`: the best of `repeats`
+  timed `square_product`s, after a warm-up (the floor's denominator of bench_run.py)."""
+  f, a = square_product(n, dtype)
+  f(a).block_until_ready()
+  best = float("inf")
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    f(a).block_until_ready()
+    best = min(best, time.perf_counter() - t0)
+  return 2 * n ** 3 / best
 
 
 def xla_conv3x3(x, w):
