@@ -97,7 +97,12 @@ def main(argv=None) -> None:
   a = p.parse_args(argv)
 
   def read(path):
-    return read_markdown(path, a.section) if path.endswith(".md") else read_csv(path)
+    if path.endswith(".md"):
+      return read_markdown(path, a.section)
+    if a.section:
+      raise DataError(f"--section={a.section} is for markdown tables; {path} is a CSV, "
+                      "which holds one table")
+    return read_csv(path)
   try:
     print(render(read(a.old), read(a.new), a.title), end="")
   except (DataError, OSError) as e:

@@ -109,9 +109,7 @@ def read_markdown(path: str, section: str = "") -> dict[tuple[str, str], tuple[f
       raise DataError(f"{path}: no section {heading!r}")
     start = lines.index(heading) + 1
   rows = []
-  for line in lines[start:]:
-    if line.startswith("## ") and rows:
-      break
+  for line in lines[start:]:  # the first run of table lines
     if line.startswith("|"):
       rows.append([c.strip().replace("**", "") for c in line.strip().strip("|").split("|")])
     elif rows:
