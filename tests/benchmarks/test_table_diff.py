@@ -143,6 +143,7 @@ def test_the_command_compares_markdown_sections(tmp_path, capsys):
 def test_a_section_given_for_a_csv_is_a_one_line_error_not_ignored(tmp_path):
   (tmp_path / "old.csv").write_text(OLD)
   (tmp_path / "new.csv").write_text(NEW)
-  with pytest.raises(SystemExit, match="--section=Accuracy is for markdown tables; .*old.csv is a CSV"):
+  with pytest.raises(SystemExit,
+                     match="--section=Accuracy is for markdown tables; .*old.csv is a CSV"):
     table_diff.main([str(tmp_path / "old.csv"), str(tmp_path / "new.csv"),
                      "--section=Accuracy"])
