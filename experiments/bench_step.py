@@ -33,6 +33,8 @@ flags.DEFINE_string("method_model", "resnet18", "Backbone for the method/CE rati
 flags.DEFINE_bool("pipeline", True, "Also time the CIFAR-10 input pipeline.")
 flags.DEFINE_string("torch_python", "", "A Python with torch: compare with plain PyTorch.")
 flags.DEFINE_list("torch_models", ["small_cnn", "resnet18"], "Models of the PyTorch comparison.")
+flags.DEFINE_integer("chunk", 8, "Also time nlx's step in a compiled chunk of this many "
+                     "steps (how it trains on in-memory data; 0: not).")
 flags.DEFINE_string("conv", "auto", "model.conv: auto (nlx.ops.conv's chunked kernel "
                     "gradient where it applies) | xla.")
 FLAGS = flags.FLAGS
@@ -66,7 +68,7 @@ def main(argv):
   if FLAGS.torch_python:
     for line in timing.torch_step_lines(FLAGS.torch_python, TORCH_SCRIPT, FLAGS.torch_models,
                                         batch_size=FLAGS.batch_size, steps=FLAGS.steps,
-                                        conv=FLAGS.conv):
+                                        conv=FLAGS.conv, chunk=FLAGS.chunk):
       print(line)
   if not FLAGS.pipeline:
     return

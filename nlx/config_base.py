@@ -87,8 +87,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.dropout = 0.0
   c.model.pretrained = ""           # resnet: torchvision state dict, .pth / .safetensors / .npz
   c.model.dtype = "float32"         # compute dtype: float32 | bfloat16
-  c.model.conv = "auto"             # stride-1 "same" convs on a CPU: auto (their gradients
-                                    # as matrix products, nlx.ops.conv) | xla
+  c.model.conv = "auto"             # convs on a CPU: auto (stride-1 gradients as matrix
+                                    # products; XLA's own convs, not YNNPACK's: nlx.ops.conv)
+                                    # | xla (XLA's defaults)
   c.model.fusion = "concat"         # multimodal: image | text | concat | gl1 | gl2 | mixed
                                     # (the study's gates) | convex | convex_free (nlx's)
   c.model.image_compress = 600      # multimodal: image features -> Dense+ReLU width (0: off)

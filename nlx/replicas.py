@@ -223,7 +223,8 @@ class _Group:
                     in_axes=(0, 0, axes, 0))
     self.max_steps = first.steps_per_call
     self.chunk = jax.jit(on_device.chunk_step(step, self.max_steps), donate_argnums=(0,),
-                         out_shardings=(self.replicated, self.replicated))
+                         out_shardings=(self.replicated, self.replicated),
+                         compiler_options=first.compiler_options)
     self.index_sharding = NamedSharding(first.mesh, P(None, None, "data"))
     self.its = [t.train_iterator(c.train.num_epochs)
                 for t, (_, c) in zip(self.trainers, subs, strict=True)]

@@ -249,7 +249,11 @@ class Trainer:
     step_fn = make_train_step(self.graphdef, self.tx, self.method, config.method, task,
                               self.steps_per_epoch,
                               {k: g for k, g in self.graphdefs.items() if k != MODEL})
-    jit_kw = {"donate_argnums": (0,), "out_shardings": (self.replicated, self.replicated)}
+    # the model's compile options (its convolutions: nlx.ops.conv) for every program
+    # that runs it
+    self.compiler_options = models.compiler_options(config.model)
+    jit_kw = {"donate_argnums": (0,), "out_shardings": (self.replicated, self.replicated),
+              "compiler_options": self.compiler_options}
     # data.on_device (where it applies): the train set lives on the mesh; batches are cut
     # inside the step, and `steps_per_call` steps run in one compiled call
     self.device_data, why = None, None
@@ -275,12 +279,14 @@ class Trainer:
     if self.steps_per_call > 1:
       self.train_chunk = self.device_data.jit_chunk(step_fn, self.steps_per_call, **jit_kw)
     # one jitted eval step per network; every inference runs through `predict_network`
-    self.eval_steps = {k: jax.jit(make_eval_step(g, task), out_shardings=self.replicated)
+    self.eval_steps = {k: jax.jit(make_eval_step(g, task), out_shardings=self.replicated,
+                                  compiler_options=self.compiler_options)
                        for k, g in self.graphdefs.items()}
     self.eval_step = self.eval_steps[MODEL]
     # the same over a whole device-resident split: one call, a loop over its batches
     self.predict_all = {
-        k: jax.jit(_map_batches(make_eval_step(g, task)), out_shardings=self.replicated)
+        k: jax.jit(_map_batches(make_eval_step(g, task)), out_shardings=self.replicated,
+                   compiler_options=self.compiler_options)
         for k, g in self.graphdefs.items()}
     self._resident_splits = {}
     self._shared_predictions = None  # see sharing_predictions

@@ -310,3 +310,40 @@ print(json.dumps({{"first": first, "f1": r["test"]["macro_f1"]}}))
   assert 0 < got["f1"] <= 1
   assert (tmp_path / "wd" / "curves.png").is_file()
   assert (tmp_path / "wd" / "label_issues.png").is_file()
+
+
+def _ynn_convs(compiled) -> int:
+  """A compiled program's convolutions that YNNPACK runs (their op_name metadata)."""
+  return sum('"__ynn_fusion"' in line and "conv_general_dilated" in line
+             for line in compiled.as_text().splitlines())
+
+
+@pytest.mark.parametrize("conv", ["auto", "xla"])
+def test_every_program_that_runs_the_model_takes_its_convolutions_compile_options(conv):
+  """model.conv=auto: the chunk, the step, the eval step and the resident prediction are
+  compiled with `nlx.ops.conv.compiler_options` (XLA's own convolutions: no YNNPACK
+  fusion of a convolution in any of them); conv=xla: XLA's defaults (YNNPACK's
+  convolutions, where this jaxlib has them)."""
+  from nlx.benchmarks.timing import synthetic_dataset
+  from nlx.ops import conv as conv_ops
+  c = load_config("quickstart", "tiny", **{"model.conv": conv, "model.width": 16})
+  ds = synthetic_dataset(128)  # 32 x 32 x 3: maps where YNNPACK takes convolutions
+  trainer = train.Trainer(c, ds)
+  assert trainer.compiler_options == conv_ops.compiler_options(conv)
+  state, dd = trainer.initial_state, trainer.device_data
+  it = trainer.train_iterator(1)
+  rows = trainer.shard_chunk([next(it)["index"] for _ in range(trainer.steps_per_call)])
+  params, model_state = state.params[train.MODEL], state.model_state
+  images = trainer._resident(ds.test)
+  programs = [
+      dd.jitted_chunk.lower(state, rows, np.int32(1), dd.arrays, dd.key).compile(),
+      dd.jitted.lower(state, {"index": rows["index"][0]}, dd.arrays, dd.key).compile(),
+      trainer.eval_step.lower(params, model_state, jnp.asarray(ds.test.inputs[:4])).compile(),
+      trainer.predict_all[train.MODEL].lower(params, model_state, images).compile()]
+  found = [_ynn_convs(p) for p in programs]
+  if conv == "auto":
+    assert found == [0, 0, 0, 0]
+  elif sum(found) == 0:
+    pytest.skip("this jaxlib runs no convolution through YNNPACK")
+  else:
+    assert all(n > 0 for n in found), found

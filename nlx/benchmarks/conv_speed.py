@@ -22,6 +22,9 @@ FLAG_SETS = {
     "oneDNN": "--xla_cpu_use_onednn=true",
     "XNNPACK": "--xla_cpu_use_xnnpack=true",
     "no fast math": "--xla_cpu_enable_fast_math=false",
+    # what model.conv=auto's programs get (nlx.ops.conv.compiler_options), for every program
+    "XLA's own convolutions, not YNNPACK's":
+        f"--xla_cpu_experimental_ynn_fusion_type={conv_ops.YNN_FUSIONS_WITHOUT_CONV}",
 }
 # (batch, height/width, channels in = out): ResNet-18's four stages on 32x32 inputs.
 CONV_SHAPES = ((128, 32, 64), (128, 16, 128), (128, 8, 256), (128, 4, 512))
@@ -214,24 +217,36 @@ def has_avx512_bf16(cpuinfo_path: str = "/proc/cpuinfo") -> bool | None:
     return None
 
 
+CHUNK = 8  # steps of the compiled chunk the attempts time (`train.steps_per_call`)
+
+
 def small_cnn_attempts(steps: int, torch_python: str = "", torch_script: str = "",
                        rounds: int = 3) -> list[str]:
   """The small CNN's CE train step (batch 128, 32x32x3, Adam; `timing.step_runner`) under
-  each attempt the CPU offers, one markdown row each with its speed over PyTorch's default
-  step (with `torch_python`: experiments/bench_torch.py's small CNN, NCHW, channels-last
-  and bf16 autocast). Every attempt is compiled first, then all are timed in `rounds`
-  turns of `steps` steps (PyTorch's as a process per turn), so the machine's drift hits
-  each alike; a row gives the median over turns and the range of its per-turn ratio."""
+  each attempt the CPU offers (the default also as it trains on in-memory data, in a
+  compiled chunk of `CHUNK` steps, and with XLA's default compile options, i.e. YNNPACK's
+  convolutions), one markdown row each with its speed over PyTorch's default step (with
+  `torch_python`: experiments/bench_torch.py's small CNN, NCHW, channels-last and bf16
+  autocast). All are timed in `rounds` turns of `steps` steps (a chunk: `steps // CHUNK`
+  calls, at least 2; each after one warm-up call, which compiles it in the first turn;
+  PyTorch's as a process per turn), so the machine's drift hits each alike; a row gives
+  the median over turns and the range of its per-turn ratio."""
   from unittest import mock
 
   bf16_words = {True: "this CPU has AVX-512 BF16", False: "this CPU has no AVX-512 BF16",
                 None: "AVX-512 BF16 unknown"}[has_avx512_bf16()]
-  runners = {"nlx default (NHWC, `model.conv=auto`: chunked kernel gradient, patches on "
-             "maps <= 4x4)": step_runner("small_cnn", "ce"),
-             "XLA's convolutions only (`model.conv=xla`)":
-                 step_runner("small_cnn", "ce", conv="xla"),
+  default = ("nlx default (NHWC, `model.conv=auto`: chunked kernel gradient, patches on "
+             "maps <= 4x4, XLA's own convolutions, not YNNPACK's)")
+  runners = {default: step_runner("small_cnn", "ce"),
+             f"{default}, in a compiled chunk of {CHUNK} steps (how nlx trains on data held "
+             "in memory), per step": step_runner("small_cnn", "ce", chunk=CHUNK),
+             "XLA's convolutions only (`model.conv=xla`: XLA's defaults, YNNPACK's "
+             "convolutions)": step_runner("small_cnn", "ce", conv="xla"),
              f"bf16 compute (`model.dtype=bfloat16`; {bf16_words})":
                  step_runner("small_cnn", "ce+model.dtype=bfloat16")}
+  with mock.patch.object(conv_ops, "compiler_options", lambda conv="auto": None):
+    runners["nlx default with YNNPACK's convolutions (XLA's default compile options)"] = (
+        step_runner("small_cnn", "ce"))
   with mock.patch.object(conv_ops, "conv_general_dilated", nchw_conv):  # read at build time
     runners["convolutions in NCHW / OIHW (PyTorch's layout) between transposes"] = (
         step_runner("small_cnn", "ce"))
@@ -241,7 +256,9 @@ def small_cnn_attempts(steps: int, torch_python: str = "", torch_script: str = "
   times = {label: [] for label in [*runners, *torch_variants]}
   for _ in range(rounds):
     for label, run_one in runners.items():
-      times[label].append(median_time(run_one, steps=steps))
+      per_call = run_one.chunk or 1  # a chunk's time over its steps
+      times[label].append(median_time(run_one, steps=max(2, steps // per_call),
+                                      warmups=1) / per_call)
     for label, extra in torch_variants.items():
       out = subprocess.run([torch_python, torch_script, "--models=small_cnn", "--methods=ce",
                             f"--steps={steps}", *extra],

@@ -106,7 +106,8 @@ def build_cpu_features(cifar10_dir: str, label_file: str, out_dir: str, *, seed:
   result = train.train_and_evaluate(config, os.path.join(out_dir, "pretrain"), dataset=pre_ds)
   print(f"pretrained backbone: clean-test accuracy {100 * result['test']['accuracy']:.2f}%")
   trainer = train.Trainer(config, pre_ds)
-  embed = jax.jit(functools.partial(conv_features, trainer.graphdef, mean=mean, std=std))
+  embed = jax.jit(functools.partial(conv_features, trainer.graphdef, mean=mean, std=std),
+                  compiler_options=trainer.compiler_options)
   state = result["state"]
   save_backbone(os.path.join(out_dir, BACKBONE_FILE), config, state)
   feats_rest = np.concatenate([np.asarray(embed(state, x_tr[rest][i:i + 1000]))

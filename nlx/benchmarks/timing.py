@@ -73,10 +73,12 @@ def synthetic_dataset(n: int, multi_label: bool = False) -> Dataset:
 
 
 def step_runner(model: str, method: str = "ce", *, conv: str = "auto",
-                batch_size: int = 128):
+                batch_size: int = 128, chunk: int = 0):
   """A function that runs one jitted train step on random 32x32x3 data and waits for it
-  (the first call compiles; `step_time`'s arguments, without `steps`). Several runners
-  can then be timed in turns, so a machine's drift hits each alike."""
+  (the first call compiles; `step_time`'s arguments, without `steps`); with `chunk` > 0,
+  one compiled chunk of that many steps instead (`train.steps_per_call`: how nlx trains on
+  data held on the device, the default for in-memory sets). Several runners can then be
+  timed in turns, so a machine's drift hits each alike."""
   c = base_config()
   c.model.name = model
   c.model.conv = conv
@@ -84,29 +86,42 @@ def step_runner(model: str, method: str = "ce", *, conv: str = "auto",
   config_presets.set_method(c, method)
   suites.apply_overrides(c, overrides)
   c.data.batch_size = batch_size
-  ds = synthetic_dataset(batch_size * 4, method in methods.MULTI_LABEL_NAMES)
+  c.train.steps_per_call = chunk
+  ds = synthetic_dataset(batch_size * max(4, chunk), method in methods.MULTI_LABEL_NAMES)
   if "hierarchy" in c.method:  # side information for classes "0".."9": the digit hierarchy
     c.method.hierarchy = "digits"
   if methods.get(method).needs_clean_subset:  # a known-clean 10% of the labels
     ds.train = mixture.clean_noisy_mixture(ds.train, 0.1, 0.5, 0)
   trainer = train.Trainer(c, ds)
-  it = trainer.train_iterator(1)  # the trainer's own batches: indices when the data are
-  batches = [trainer.shard(next(it)) for _ in range(4)]  # on the device (the default)
-  state, calls = trainer.initial_state, 0
+  if chunk and trainer.steps_per_call != chunk:
+    raise ValueError(f"{model}/{method}: no compiled chunk of {chunk} steps here "
+                     f"(steps_per_call {trainer.steps_per_call}; data.on_device applies?)")
+  it = trainer.train_iterator(2)  # the trainer's own batches: indices when the data are
+  state, calls = trainer.initial_state, 0  # on the device (the default)
+  if chunk:
+    chunks = [trainer.shard_chunk([next(it)["index"] for _ in range(chunk)]) for _ in range(2)]
+  else:
+    batches = [trainer.shard(next(it)) for _ in range(4)]
 
   def run_one():
     nonlocal state, calls
-    state, m = trainer.train_step(state, batches[calls % len(batches)])
+    if chunk:
+      state, m = trainer.train_chunk(state, chunks[calls % 2], np.int32(chunk))
+    else:
+      state, m = trainer.train_step(state, batches[calls % len(batches)])
     calls += 1
     jax.block_until_ready(m["loss"])
 
+  run_one.steps_done = lambda: int(state.step)  # the train state's step count
+  run_one.chunk = chunk
   return run_one
 
 
 @functools.cache
 def step_time(model: str, method: str = "ce", *, conv: str = "auto", batch_size: int = 128,
-              steps: int = 20) -> float:
-  """Median seconds per jitted train step on random 32x32x3 data (compile excluded).
+              steps: int = 20, chunk: int = 0) -> float:
+  """Median seconds per jitted train step on random 32x32x3 data (compile excluded); with
+  `chunk` > 0, a compiled chunk's median over its `chunk` steps.
 
   Args:
     model: `model.name`.
@@ -116,10 +131,11 @@ def step_time(model: str, method: str = "ce", *, conv: str = "auto", batch_size:
       weight update (one inference pass) is outside the step.
     conv: `model.conv`.
     batch_size: examples per step.
-    steps: timed steps, after 3 warm-up steps.
+    steps: timed calls (steps, or chunks), after 3 warm-up steps (1 warm-up chunk).
+    chunk: steps per compiled call (0: one step alone, `step_runner`).
   """
-  run_one = step_runner(model, method, conv=conv, batch_size=batch_size)
-  return median_time(run_one, steps=steps)
+  run_one = step_runner(model, method, conv=conv, batch_size=batch_size, chunk=chunk)
+  return median_time(run_one, steps=steps, warmups=1 if chunk else 3) / max(chunk, 1)
 
 
 def pipeline_rate(cifar10_dir: str, batch_size: int = 128, seconds: float = 10.0) -> float:
@@ -139,9 +155,10 @@ def pipeline_rate(cifar10_dir: str, batch_size: int = 128, seconds: float = 10.0
 
 
 def torch_step_lines(torch_python: str, torch_script: str, models, *, batch_size: int,
-                     steps: int, conv: str = "auto") -> list[str]:
+                     steps: int, conv: str = "auto", chunk: int = 0) -> list[str]:
   """nlx's CE and ELR steps against `torch_script`'s (experiments/bench_torch.py, run
-  with `torch_python`), same shapes, same CPU: one line per (model, method)."""
+  with `torch_python`), same shapes, same CPU: one line per (model, method); with `chunk`
+  > 0 also nlx's step as its training runs it, in a compiled chunk of `chunk` steps."""
   out = subprocess.run([torch_python, torch_script, f"--models={','.join(models)}",
                         "--methods=ce,elr", f"--batch_size={batch_size}", f"--steps={steps}"],
                        check=True, capture_output=True, text=True)
@@ -149,7 +166,13 @@ def torch_step_lines(torch_python: str, torch_script: str, models, *, batch_size
   for line in out.stdout.splitlines():
     r = json.loads(line)
     t = step_time(r["model"], r["method"], conv=conv, batch_size=batch_size, steps=steps)
-    lines.append(f"train step, {r['method']}, {r['model']}, batch {batch_size}: nlx "
-                 f"{t * 1000:.1f} ms, PyTorch {r['torch']} ({r['threads']} threads) "
-                 f"{r['seconds'] * 1000:.1f} ms: nlx is {r['seconds'] / t:.2f}x PyTorch's speed")
+    text = (f"train step, {r['method']}, {r['model']}, batch {batch_size}: nlx "
+            f"{t * 1000:.1f} ms, PyTorch {r['torch']} ({r['threads']} threads) "
+            f"{r['seconds'] * 1000:.1f} ms: nlx is {r['seconds'] / t:.2f}x PyTorch's speed")
+    if chunk:
+      tc = step_time(r["model"], r["method"], conv=conv, batch_size=batch_size,
+                     steps=max(2, steps // chunk), chunk=chunk)
+      text += (f"; in a compiled chunk of {chunk} steps {tc * 1000:.1f} ms a step, "
+               f"{r['seconds'] / tc:.2f}x")
+    lines.append(text)
   return lines

@@ -36,6 +36,12 @@ def run_once_options() -> dict | None:
   return {"xla_backend_optimization_level": 1} if jax.default_backend() == "cpu" else None
 
 
+def compiler_options(config) -> dict | None:
+  """XLA options for the programs that run the model of `config` (`config.model`): its
+  convolutions' (`nlx.ops.conv.compiler_options`); None: XLA's defaults."""
+  return conv_ops.compiler_options(config.get("conv", "auto"))
+
+
 class Model(NamedTuple):
   graphdef: Any
   params: Any      # nnx.State of nnx.Param

@@ -36,6 +36,14 @@ their kernel gradient took 49-51 s a step in a scan at ResNet-18's CIFAR shapes 
 128), 0.12-0.15 s as strided patches times the output gradient. Their input gradient is
 `g @ W^T` spread back over each output position's taps (col2im), as fast as XLA's alone.
 
+XLA's CPU backend (jaxlib 0.10) hands dots, reductions and most convolutions to YNNPACK
+by default (its `xla_cpu_experimental_ynn_fusion_type`); at nlx's shapes XLA's own
+convolutions are faster, inside a compiled chunk of steps most of all: the small CNN's
+step at batch 128 on 32 x 32 inputs 45 ms against 65 ms, ResNet-18's 1.47 s against 2.08
+s (2-core AVX-512 CPU, 2026-12-06; experiments/results/bench_run.md, invocation 14). So
+the programs that run a model with `model.conv=auto` are compiled with
+`compiler_options(conv)`: YNNPACK keeps the dots and reductions, not the convolutions.
+
 `conv_general_dilated` has `jax.lax.conv_general_dilated`'s signature, for
 `nnx.Conv(conv_general_dilated=...)`: it takes these paths only where they apply (a
 float32 NHWC/HWIO convolution with a square kernel, one stride and one zero padding for
@@ -201,6 +209,27 @@ def _conv_args(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
   if len(pads) != 2 or pads[0] != pads[1] or min(pads[0]) < 0:
     return None
   return s, pads[0]
+
+
+# jaxlib 0.10's default YNNPACK fusion types less INDIVIDUAL_CONVOLUTION (module doc)
+YNN_FUSIONS_WITHOUT_CONV = "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE"
+
+
+@functools.cache
+def compiler_options(conv: str = "auto") -> dict | None:
+  """XLA compile options for the programs that run a model whose convolutions are
+  `model.conv=conv`: on a CPU backend with `conv="auto"`, the convolutions stay XLA's own
+  instead of YNNPACK's (module doc); None (XLA's defaults) for `conv="xla"`, on other
+  backends, and with a jaxlib that has no such option (checked once by compiling a
+  trivial program with it)."""
+  if conv != "auto" or not _cpu():
+    return None
+  options = {"xla_cpu_experimental_ynn_fusion_type": YNN_FUSIONS_WITHOUT_CONV}
+  try:
+    jax.jit(lambda x: x + 1, compiler_options=options).lower(jnp.zeros(())).compile()
+  except Exception:  # noqa: BLE001 (an older jaxlib: no YNNPACK fusions to keep convs from)
+    return None
+  return options
 
 
 @functools.cache

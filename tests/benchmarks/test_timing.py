@@ -1,4 +1,5 @@
-"""nlx.benchmarks.timing's matmul rate, and bench_run.py's check of its features folder."""
+"""nlx.benchmarks.timing: the matmul rate, the step runner (a step alone or a compiled chunk),
+and bench_run.py's check of its features folder."""
 
 import math
 import os
@@ -7,6 +8,7 @@ import sys
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from conftest import REPO
 
 from nlx.benchmarks import timing
@@ -40,3 +42,18 @@ def test_bench_run_names_a_features_folder_without_features_in_one_line(tmp_path
       f"bench_run: --features_dir={tmp_path} holds no features.npz (write it with python "
       "experiments/protocols.py --out=DIR)")
   assert "GFLOP/s" not in out.stdout  # before any timing
+
+
+def test_the_step_runner_runs_a_step_or_a_compiled_chunk_a_call():
+  one = timing.step_runner("mlp", batch_size=8)
+  chunked = timing.step_runner("mlp", batch_size=8, chunk=5)
+  for _ in range(2):
+    one()
+    chunked()
+  assert one.steps_done() == 2 and chunked.steps_done() == 10
+
+
+def test_a_chunk_longer_than_the_log_period_is_an_error():
+  # base_config logs every 50 steps: a compiled call never runs past a log
+  with pytest.raises(ValueError, match="no compiled chunk of 64 steps here .steps_per_call 50"):
+    timing.step_runner("mlp", batch_size=8, chunk=64)

@@ -399,3 +399,54 @@ def test_the_patch_product_serves_maps_of_at_most_4_pixels_on_the_cpu(h, w, cpu,
          "custom" if "custom_vjp_call" in names else "xla")
   assert got == path
   assert conv_ops.SMALL_MAP == 4
+
+
+def _library_fusions(text: str, op: str) -> int:
+  """How many of a compiled program's instructions named `op` (their op_name metadata)
+  run as YNNPACK fusions."""
+  return sum('"__ynn_fusion"' in line and op in line for line in text.splitlines())
+
+
+def _conv_then_dot(x, w):
+  h = jax.nn.relu(lax_conv(x, w)).reshape(x.shape[0], -1)
+  return h @ jnp.ones((h.shape[1], 4))
+
+
+def test_compiler_options_keep_convolutions_from_ynnpack_but_not_dots():
+  """With `compiler_options("auto")` XLA runs the convolution itself and YNNPACK still
+  the dot; without options (XLA's defaults, this jaxlib) YNNPACK runs both; the values
+  agree to float32 round-off."""
+  x = jax.random.normal(jax.random.key(0), (8, 16, 16, 32))
+  w = jax.random.normal(jax.random.key(1), (3, 3, 32, 32)) * 0.1
+  default = jax.jit(_conv_then_dot).lower(x, w).compile()
+  if _library_fusions(default.as_text(), "conv_general_dilated") == 0:
+    pytest.skip("this jaxlib runs no convolution through YNNPACK")
+  options = conv_ops.compiler_options("auto")
+  assert options == {"xla_cpu_experimental_ynn_fusion_type":
+                     "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE"}
+  own = jax.jit(_conv_then_dot, compiler_options=options).lower(x, w).compile()
+  assert _library_fusions(own.as_text(), "conv_general_dilated") == 0
+  assert _library_fusions(own.as_text(), "dot_general") == 1
+  assert _library_fusions(default.as_text(), "dot_general") == 1
+  np.testing.assert_allclose(own(x, w), default(x, w), rtol=1e-4, atol=1e-4)
+
+
+def test_compiler_options_are_xlas_defaults_for_conv_xla_and_off_the_cpu(monkeypatch):
+  assert conv_ops.compiler_options("xla") is None
+  conv_ops.compiler_options.cache_clear()
+  monkeypatch.setattr(conv_ops, "_cpu", lambda: False)
+  try:
+    assert conv_ops.compiler_options("auto") is None
+  finally:
+    conv_ops.compiler_options.cache_clear()
+
+
+def test_compiler_options_fall_back_to_xlas_defaults_where_the_option_is_unknown(monkeypatch):
+  """A jaxlib without the option (here: a value it rejects) compiles with its defaults,
+  never fails the run."""
+  monkeypatch.setattr(conv_ops, "YNN_FUSIONS_WITHOUT_CONV", "LIBRARY_FUSION_TYPE_NO_SUCH")
+  conv_ops.compiler_options.cache_clear()
+  try:
+    assert conv_ops.compiler_options("auto") is None
+  finally:
+    conv_ops.compiler_options.cache_clear()
