@@ -4,9 +4,9 @@ Command:  python -m nlx.main                      (this config is the default)
           python -m nlx.main --config=configs/quickstart.py:tiny   (the test variant)
 Runtime:  6-9 s on a 2-core AVX-512 CPU, 20-30 s on slower 2-core machines (tiny: a few
           seconds); experiments/results/README.md, Speed.
-Expected: noise rate 40.0%; clean-test accuracy 69.36% on the AVX-512 machine, 68.25% on the
-          older one (2026-12-05, experiments/results/README.md: Quickstart; the CPU's
-          rounding differs),
+Expected: noise rate 40.0%; clean-test accuracy 68.80% on the AVX-512 machine (2026-12-06;
+          68.25-69.36% with other CPUs and convolution kernels, which round differently:
+          experiments/results/README.md, Quickstart),
           CE having memorised much of the noise by the last epoch.
 """
 
