@@ -186,3 +186,32 @@ def test_the_run_names_each_suspect_by_its_file(folder, tmp_path):
     assert os.path.isfile(row["path"])
     assert row["given_class"] == os.path.basename(os.path.dirname(row["path"]))
   assert os.path.isfile(os.path.join(workdir, "label_issues.png"))
+
+
+def test_the_backbone_runs_xlas_own_convolutions_not_ynnpacks(folder, tmp_path):
+  """The extractor is compiled with `nlx.ops.conv.compiler_options("auto")`: none of its
+  convolutions is a YNNPACK fusion, where XLA's default options make some (this jaxlib)."""
+  import jax.numpy as jnp
+
+  from nlx.benchmarks.image_features import MEAN, STD
+  from nlx.data.datasets.image_folder import decode_image
+  from nlx.data.types import Dataset, Split
+  from nlx.ops import conv as conv_ops
+  c = config_for(folder, tmp_path / "cache")
+  paths = np.asarray(sorted(str(p) for p in folder.rglob("*.png")))
+  labels = np.zeros(len(paths), np.int64)
+  split = Split(paths, labels, labels.copy(), decode=decode_image)
+  ds = Dataset("images", split, split, 1000, [str(i) for i in range(1000)], MEAN, STD)
+  trainer = train.backbone_trainer(c, ds, train.make_mesh(jax.devices()[:1]))
+  assert trainer.compiler_options == conv_ops.compiler_options("auto")
+  state = trainer.initial_state
+  x = jnp.zeros((1, c.data.image_size, c.data.image_size, 3), jnp.uint8)
+  args = (state.params[train.MODEL], state.model_state, x)
+
+  def ynn_convs(compiled):
+    return sum('"__ynn_fusion"' in line and "conv_general_dilated" in line
+               for line in compiled.as_text().splitlines())
+
+  if ynn_convs(jax.jit(trainer.eval_step.__wrapped__).lower(*args).compile()) == 0:
+    pytest.skip("this jaxlib runs no convolution through YNNPACK")
+  assert ynn_convs(trainer.eval_step.lower(*args).compile()) == 0
