@@ -88,44 +88,54 @@ def read_csv(path: str) -> dict[tuple[str, str], tuple[float, float, int]]:
 def read_markdown(path: str, section: str = "") -> dict[tuple[str, str], tuple[float, float, int]]:
   """A markdown table of `mean ± std` cells read back as `read_csv` reads a CSV: the table
   under the heading `## {section}` (the file's first table when `section` is ""), bold
-  marks dropped, cells without `±` left out; `seeds` is the length of the list in the
-  file's first line (`... over seeds [0, 1, 2]`, `..., seeds [0]`), as the benchmarks'
-  tables without a CSV (SINet's, ...) write it.
+  marks dropped, cells without `±` left out. `seeds`: a row's own count where the table has
+  a `seeds` column (`0,1,2`: 3; ARNet's ablation, whose screens run on fewer seeds), else the
+  length of the list in the section's heading or, without one there, in the file's first
+  line (`... over seeds [0, 1, 2]`, `..., seeds [0]`), as the benchmarks' tables without a
+  CSV (SINet's, ...) write it. A row named `**name** (note)` is `name` (the note marks
+  it, e.g. "chosen on val", and may differ between two runs of one table).
 
   Raises:
-    DataError: no seeds list in the first line, no such section, no table in it, a row
-      named twice, or a `±` cell that is not two numbers.
+    DataError: no seeds list in the heading, the first line or a seeds column, no such
+      section, no table in it, a row named twice, or a `±` cell that is not two numbers.
   """
   with open(path) as f:
     lines = f.read().splitlines()
-  found = re.search(r"seeds \[([^\]]*)\]", lines[0] if lines else "")
-  if not found:
-    raise DataError(f"{path}: its first line names no seeds list (e.g. 'seeds [0, 1, 2]')")
-  seeds = len([s for s in found.group(1).split(",") if s.strip()])
   start = 0
   if section:
     heading = f"## {section}"
     if heading not in lines:
       raise DataError(f"{path}: no section {heading!r}")
     start = lines.index(heading) + 1
+  found = (re.search(r"seeds \[([^\]]*)\]", section)
+           or re.search(r"seeds \[([^\]]*)\]", lines[0] if lines else ""))
+  seeds = len([s for s in found.group(1).split(",") if s.strip()]) if found else None
   rows = []
   for line in lines[start:]:  # the first run of table lines
     if line.startswith("|"):
-      rows.append([c.strip().replace("**", "") for c in line.strip().strip("|").split("|")])
+      rows.append([c.strip() for c in line.strip().strip("|").split("|")])
     elif rows:
       break
   if len(rows) < 3:
     raise DataError(f"{path}: no table" + (f" in section {section!r}" if section else ""))
   columns, out, seen = rows[0][1:], {}, set()
+  seeds_at = columns.index("seeds") if "seeds" in columns else None
+  if seeds is None and seeds_at is None:
+    raise DataError(f"{path}: its first line names no seeds list (e.g. 'seeds [0, 1, 2]') "
+                    "and its table has no seeds column")
   for row in rows[2:]:  # after the header and its |---| line
-    if row[0] in seen:
-      raise DataError(f"{path}: row {row[0]!r} appears twice")
-    seen.add(row[0])
+    named = re.fullmatch(r"\*\*(.+?)\*\*\s*\(.*\)", row[0])
+    name = named[1] if named else row[0].replace("**", "")
+    if name in seen:
+      raise DataError(f"{path}: row {name!r} appears twice")
+    seen.add(name)
+    n = seeds if seeds_at is None else len([s for s in row[1 + seeds_at].split(",") if s.strip()])
     for col, cell in zip(columns, row[1:], strict=False):
+      cell = cell.replace("**", "")
       if "±" in cell:
         cell_value = re.fullmatch(r"\s*([-+]?[\d.]+)\s*±\s*([\d.]+)\s*", cell)
         if cell_value is None:
-          raise DataError(f"{path}: cell {cell!r} (row {row[0]!r}, column {col!r}) is not "
+          raise DataError(f"{path}: cell {cell!r} (row {name!r}, column {col!r}) is not "
                           "'mean ± std'")
-        out[(row[0], col)] = (float(cell_value[1]), float(cell_value[2]), seeds)
+        out[(name, col)] = (float(cell_value[1]), float(cell_value[2]), n)
   return out

@@ -147,3 +147,45 @@ def test_a_section_given_for_a_csv_is_a_one_line_error_not_ignored(tmp_path):
                      match="--section=Accuracy is for markdown tables; .*old.csv is a CSV"):
     table_diff.main([str(tmp_path / "old.csv"), str(tmp_path / "new.csv"),
                      "--section=Accuracy"])
+
+
+ABLATION_MD = """# ARNet readings: temperature x target x lambda, with ELR and CE
+
+## digits:sym40, seeds [0, 1, 2]
+
+| row | seeds | test acc | val acc (noisy labels) | collapsed seeds | read_max |
+|---|---|---|---|---|---|
+| ce | 0,1,2 | 72.24 ± 3.77 | 41.72 ± 3.67 | 0/3 | nan |
+| **arnet swav running lam=0** (chosen on val) | 0,1,2 | 96.56 ± 0.73 | 55.24 ± 2.97 | 0/3 | 0.438 |
+
+## fashion_mnist:pair40, seeds [0, 1, 2]
+
+| row | seeds | test acc | val acc (noisy labels) | collapsed seeds | read_max |
+|---|---|---|---|---|---|
+| ce | 0,1,2 | 79.93 ± 0.63 | 52.66 ± 0.44 | 0/3 | nan |
+| arnet paper current lam=0 | 0 | 29.49 ± 0.00 | 25.70 ± 0.00 | 0/1 | 0.033 |
+"""
+
+
+def test_a_table_with_a_seeds_column_counts_each_rows_seeds_and_drops_the_rows_note(tmp_path):
+  """ARNet's ablation: the seeds list is in each section's heading, not the first line;
+  each row's own seeds column counts its seeds (a screen on one seed); the chosen row's
+  `**name** (chosen on val)` is `name`, so a choice that moves keeps the row comparable."""
+  (tmp_path / "a.md").write_text(ABLATION_MD)
+  path = str(tmp_path / "a.md")
+  digits = tables.read_markdown(path, "digits:sym40, seeds [0, 1, 2]")
+  assert digits == {("ce", "test acc"): (72.24, 3.77, 3),
+                    ("ce", "val acc (noisy labels)"): (41.72, 3.67, 3),
+                    ("arnet swav running lam=0", "test acc"): (96.56, 0.73, 3),
+                    ("arnet swav running lam=0", "val acc (noisy labels)"): (55.24, 2.97, 3)}
+  fmnist = tables.read_markdown(path, "fashion_mnist:pair40, seeds [0, 1, 2]")
+  assert fmnist[("ce", "test acc")][2] == 3
+  assert fmnist[("arnet paper current lam=0", "test acc")] == (29.49, 0.0, 1)
+  # a heading's list wins over the first line's: here the first line has none at all
+  (tmp_path / "h.md").write_text(ABLATION_MD.replace("| seeds |", "| runs |"))
+  assert tables.read_markdown(str(tmp_path / "h.md"), "fashion_mnist:pair40, seeds [0, 1, 2]")[
+      ("arnet paper current lam=0", "test acc")][2] == 3
+  (tmp_path / "none.md").write_text(ABLATION_MD.replace("| seeds |", "| runs |")
+                                    .replace(", seeds [0, 1, 2]", ""))
+  with pytest.raises(DataError, match="no seeds list .* and its table has no seeds column"):
+    tables.read_markdown(str(tmp_path / "none.md"), "digits:sym40")
