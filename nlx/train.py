@@ -564,9 +564,10 @@ def backbone_trainer(config, dataset: data_lib.Dataset, mesh: Mesh | None = None
   spec = backbone_spec(config, dataset)
   c = ml_collections.ConfigDict(config.to_dict())
   c.model.update(spec["model"])
-  # conv auto: the forward pass is XLA's convolution either way, and on a CPU its programs
-  # get XLA's own convolutions, not YNNPACK's (ResNet-50 at 224 x 224, batch 32: 0.93 s
-  # against 1.40 s; nlx.ops.conv.compiler_options)
+  # conv auto: the forward pass is XLA's convolution as with xla (but on maps of at most
+  # `nlx.ops.conv.SMALL_MAP` pixels, a product of patches: the same values up to float32
+  # round-off), and on a CPU its programs get XLA's own convolutions, not YNNPACK's
+  # (ResNet-50 at 224 x 224, batch 32: 0.93 s against 1.40 s; conv.compiler_options)
   c.model.dtype, c.model.conv = "float32", "auto"
   c.model.pretrained = "" if config.data.backbone_weights == feature_cache.RANDOM else \
       config.data.backbone_weights

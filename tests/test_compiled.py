@@ -314,8 +314,8 @@ print(json.dumps({{"first": first, "f1": r["test"]["macro_f1"]}}))
 
 def _ynn_convs(compiled) -> int:
   """A compiled program's convolutions that YNNPACK runs (their op_name metadata)."""
-  return sum('"__ynn_fusion"' in line and "conv_general_dilated" in line
-             for line in compiled.as_text().splitlines())
+  from nlx.ops.conv import library_fusions
+  return library_fusions(compiled.as_text(), "conv_general_dilated")
 
 
 @pytest.mark.parametrize("conv", ["auto", "xla"])

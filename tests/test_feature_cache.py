@@ -209,8 +209,7 @@ def test_the_backbone_runs_xlas_own_convolutions_not_ynnpacks(folder, tmp_path):
   args = (state.params[train.MODEL], state.model_state, x)
 
   def ynn_convs(compiled):
-    return sum('"__ynn_fusion"' in line and "conv_general_dilated" in line
-               for line in compiled.as_text().splitlines())
+    return conv_ops.library_fusions(compiled.as_text(), "conv_general_dilated")
 
   if ynn_convs(jax.jit(trainer.eval_step.__wrapped__).lower(*args).compile()) == 0:
     pytest.skip("this jaxlib runs no convolution through YNNPACK")

@@ -236,7 +236,7 @@ def small_cnn_attempts(steps: int, torch_python: str = "", torch_script: str = "
   bf16_words = {True: "this CPU has AVX-512 BF16", False: "this CPU has no AVX-512 BF16",
                 None: "AVX-512 BF16 unknown"}[has_avx512_bf16()]
   default = ("nlx default (NHWC, `model.conv=auto`: chunked kernel gradient, patches on "
-             "maps <= 4x4, XLA's own convolutions, not YNNPACK's)")
+             f"maps of <= {conv_ops.SMALL_MAP} pixels, XLA's own convolutions, not YNNPACK's)")
   runners = {default: step_runner("small_cnn", "ce"),
              f"{default}, in a compiled chunk of {CHUNK} steps (how nlx trains on data held "
              "in memory), per step": step_runner("small_cnn", "ce", chunk=CHUNK),

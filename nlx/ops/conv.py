@@ -39,8 +39,12 @@ their kernel gradient took 49-51 s a step in a scan at ResNet-18's CIFAR shapes 
 XLA's CPU backend (jaxlib 0.10) hands dots, reductions and most convolutions to YNNPACK
 by default (its `xla_cpu_experimental_ynn_fusion_type`); at nlx's shapes XLA's own
 convolutions are faster, inside a compiled chunk of steps most of all: the small CNN's
-step at batch 128 on 32 x 32 inputs 45 ms against 65 ms, ResNet-18's 1.47 s against 2.08
-s (2-core AVX-512 CPU, 2026-12-06; experiments/results/bench_run.md, invocation 14). So
+step at batch 128 on 32 x 32 inputs 44-52 ms against 65 ms, ResNet-18's 1.47-1.72 s
+against 2.08 s (2-core AVX-512 CPU, 2026-12-06; experiments/results/bench_run.md,
+invocation 14). The choices below (`SMALL_MAP`, the chunked kernel gradient) were measured
+against YNNPACK's convolutions; with XLA's own, its kernel gradient alone is as fast as
+the chunked one, but inside a chunk still far slower (the quickstart 25-28 s against
+8-10 s with `model.conv=xla`). So
 the programs that run a model with `model.conv=auto` are compiled with
 `compiler_options(conv)`: YNNPACK keeps the dots and reductions, not the convolutions.
 
@@ -52,9 +56,11 @@ both spatial dimensions, no dilation, one group, on a CPU backend) and is
 """
 
 import functools
+import re
 
 import jax
 import jax.numpy as jnp
+from absl import logging
 
 _CHUNK_BYTES = 9 * 2 ** 19  # one chunk's patches: 4.5 MiB
 SMALL_MAP = 4  # maps of at most this many pixels: the product of the patches (module doc)
@@ -215,21 +221,56 @@ def _conv_args(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
 YNN_FUSIONS_WITHOUT_CONV = "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE"
 
 
+def library_fusions(hlo_text: str, op: str) -> int:
+  """How many instructions of a compiled program (`compiled.as_text()`) run as YNNPACK
+  fusions whose op_name metadata names `op` (`conv_general_dilated`, `dot_general`,
+  `reduce_sum`); an operand's name does not count."""
+  pattern = re.compile(r'op_name="[^"]*' + re.escape(op))
+  return sum('"__ynn_fusion"' in line and bool(pattern.search(line))
+             for line in hlo_text.splitlines())
+
+
+def _probe(x, w, m):  # a convolution, a dot and a reduction, each one YNNPACK takes by default
+  h = jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=_NHWC)
+  h = h.reshape(h.shape[0], -1)
+  return h @ m, h.sum(1)
+
+
 @functools.cache
+def _own_convolution_options() -> tuple | None:
+  """`YNN_FUSIONS_WITHOUT_CONV` as compile options where, on this jaxlib, they change
+  exactly one thing against its defaults: a program's convolution leaves YNNPACK, its dot
+  and its reduction stay (a jaxlib with other defaults, without YNNPACK's convolutions or
+  without the option keeps its defaults; logged). Compiled once per process."""
+  options = {"xla_cpu_experimental_ynn_fusion_type": YNN_FUSIONS_WITHOUT_CONV}
+  shapes = [jax.ShapeDtypeStruct(s, jnp.float32)
+            for s in ((8, 16, 16, 32), (3, 3, 32, 32), (16 * 16 * 32, 4))]
+  try:
+    texts = [jax.jit(_probe, compiler_options=o).lower(*shapes).compile().as_text()
+             for o in (None, options)]
+  except Exception as e:  # noqa: BLE001 (a jaxlib without the option or the value)
+    logging.info("XLA's default convolutions kept: this jaxlib refuses %s (%s)", options, e)
+    return None
+  counts = [[library_fusions(t, op) for op in ("conv_general_dilated", "dot_general",
+                                                "reduce_sum")] for t in texts]
+  (conv, dot, reduce), own = counts
+  if conv == 0 or own != [0, dot, reduce]:
+    logging.info("XLA's default convolutions kept: YNNPACK fusions (convolution, dot, "
+                 "reduction) %s by default, %s with %s", counts[0], own, options)
+    return None
+  return tuple(options.items())
+
+
 def compiler_options(conv: str = "auto") -> dict | None:
   """XLA compile options for the programs that run a model whose convolutions are
   `model.conv=conv`: on a CPU backend with `conv="auto"`, the convolutions stay XLA's own
   instead of YNNPACK's (module doc); None (XLA's defaults) for `conv="xla"`, on other
-  backends, and with a jaxlib that has no such option (checked once by compiling a
-  trivial program with it)."""
+  backends, and where the option does not do exactly that on this jaxlib
+  (`_own_convolution_options`). A new dict each call."""
   if conv != "auto" or not _cpu():
     return None
-  options = {"xla_cpu_experimental_ynn_fusion_type": YNN_FUSIONS_WITHOUT_CONV}
-  try:
-    jax.jit(lambda x: x + 1, compiler_options=options).lower(jnp.zeros(())).compile()
-  except Exception:  # noqa: BLE001 (an older jaxlib: no YNNPACK fusions to keep convs from)
-    return None
-  return options
+  options = _own_convolution_options()
+  return None if options is None else dict(options)
 
 
 @functools.cache

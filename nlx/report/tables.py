@@ -118,7 +118,7 @@ def read_markdown(path: str, section: str = "") -> dict[tuple[str, str], tuple[f
       break
   if len(rows) < 3:
     raise DataError(f"{path}: no table" + (f" in section {section!r}" if section else ""))
-  columns, out, seen = rows[0][1:], {}, set()
+  columns, out, seen = [c.replace("**", "") for c in rows[0][1:]], {}, set()
   seeds_at = columns.index("seeds") if "seeds" in columns else None
   if seeds is None and seeds_at is None:
     raise DataError(f"{path}: its first line names no seeds list (e.g. 'seeds [0, 1, 2]') "
@@ -129,7 +129,13 @@ def read_markdown(path: str, section: str = "") -> dict[tuple[str, str], tuple[f
     if name in seen:
       raise DataError(f"{path}: row {name!r} appears twice")
     seen.add(name)
-    n = seeds if seeds_at is None else len([s for s in row[1 + seeds_at].split(",") if s.strip()])
+    n = seeds
+    if seeds_at is not None:
+      cell = row[1 + seeds_at] if len(row) > 1 + seeds_at else ""
+      if not all(s.strip().isdigit() for s in cell.split(",")):
+        raise DataError(f"{path}: row {name!r}: its seeds cell {cell!r} is not a list of "
+                        "seeds (e.g. '0,1,2')")
+      n = len(cell.split(","))
     for col, cell in zip(columns, row[1:], strict=False):
       cell = cell.replace("**", "")
       if "±" in cell:

@@ -189,3 +189,17 @@ def test_a_table_with_a_seeds_column_counts_each_rows_seeds_and_drops_the_rows_n
                                     .replace(", seeds [0, 1, 2]", ""))
   with pytest.raises(DataError, match="no seeds list .* and its table has no seeds column"):
     tables.read_markdown(str(tmp_path / "none.md"), "digits:sym40")
+
+
+@pytest.mark.parametrize("cell", ["", "—", "0,,2", "0,a"])
+def test_a_seeds_cell_that_is_not_a_list_of_seeds_is_named(tmp_path, cell):
+  (tmp_path / "a.md").write_text(ABLATION_MD.replace("| ce | 0,1,2 | 79.93",
+                                                    f"| ce | {cell} | 79.93"))
+  with pytest.raises(DataError, match="row 'ce': its seeds cell .* is not a list of seeds"):
+    tables.read_markdown(str(tmp_path / "a.md"), "fashion_mnist:pair40, seeds [0, 1, 2]")
+
+
+def test_a_bold_column_name_is_read_without_its_marks(tmp_path):
+  (tmp_path / "b.md").write_text(MD.replace("| method | worst | aggre |",
+                                            "| method | **worst** | aggre |"))
+  assert ("Model-A (CE)", "worst") in tables.read_markdown(str(tmp_path / "b.md"))

@@ -1,5 +1,7 @@
 """nlx.ops.conv: the kernel and input gradients against the formula and against XLA's."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -402,9 +404,10 @@ def test_the_patch_product_serves_maps_of_at_most_4_pixels_on_the_cpu(h, w, cpu,
 
 
 def _library_fusions(text: str, op: str) -> int:
-  """How many of a compiled program's instructions named `op` (their op_name metadata)
-  run as YNNPACK fusions."""
-  return sum('"__ynn_fusion"' in line and op in line for line in text.splitlines())
+  """How many of a compiled program's instructions run as YNNPACK fusions whose op_name
+  metadata names `op` (an operand named after it does not count)."""
+  return sum('"__ynn_fusion"' in line and re.search(r'op_name="[^"]*' + op, line) is not None
+             for line in text.splitlines())
 
 
 def _conv_then_dot(x, w):
@@ -429,24 +432,45 @@ def test_compiler_options_keep_convolutions_from_ynnpack_but_not_dots():
   assert _library_fusions(own.as_text(), "dot_general") == 1
   assert _library_fusions(default.as_text(), "dot_general") == 1
   np.testing.assert_allclose(own(x, w), default(x, w), rtol=1e-4, atol=1e-4)
+  options["xla_cpu_experimental_ynn_fusion_type"] = "changed by the caller"
+  assert conv_ops.compiler_options("auto")["xla_cpu_experimental_ynn_fusion_type"] != (
+      "changed by the caller")  # a new dict each call
+
+
+def test_library_fusions_count_by_op_name_not_by_an_operands_name():
+  line = ('  %ynn_fusion = f32[8]{0} fusion(%conv_general_dilated.1), kind=kCustom, '
+          'metadata={op_name="jit(probe)/reduce_sum"}, '
+          'backend_config={"fusion_config":{"kind":"__ynn_fusion"}}')
+  conv_line = line.replace("jit(probe)/reduce_sum", "jit(f)/jvp(conv_general_dilated)")
+  text = "\n".join([line, conv_line, conv_line.replace('"__ynn_fusion"', '"__xnn_fusion"')])
+  assert conv_ops.library_fusions(text, "reduce_sum") == 1
+  assert conv_ops.library_fusions(text, "conv_general_dilated") == 1
+  assert conv_ops.library_fusions(text, "dot_general") == 0
 
 
 def test_compiler_options_are_xlas_defaults_for_conv_xla_and_off_the_cpu(monkeypatch):
   assert conv_ops.compiler_options("xla") is None
-  conv_ops.compiler_options.cache_clear()
   monkeypatch.setattr(conv_ops, "_cpu", lambda: False)
-  try:
-    assert conv_ops.compiler_options("auto") is None
-  finally:
-    conv_ops.compiler_options.cache_clear()
+  assert conv_ops.compiler_options("auto") is None
 
 
-def test_compiler_options_fall_back_to_xlas_defaults_where_the_option_is_unknown(monkeypatch):
-  """A jaxlib without the option (here: a value it rejects) compiles with its defaults,
-  never fails the run."""
-  monkeypatch.setattr(conv_ops, "YNN_FUSIONS_WITHOUT_CONV", "LIBRARY_FUSION_TYPE_NO_SUCH")
-  conv_ops.compiler_options.cache_clear()
+@pytest.mark.parametrize("value,why", [
+    ("LIBRARY_FUSION_TYPE_NO_SUCH", "a value this jaxlib rejects (or an unknown option)"),
+    ("LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT", "also takes the reduction from YNNPACK"),
+    ("LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE,"
+     "LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION", "leaves the convolution to YNNPACK"),
+])
+def test_compiler_options_fall_back_to_xlas_defaults_unless_only_the_convolution_moves(
+    monkeypatch, value, why):
+  """Where the fixed list would do anything but move the convolution out of YNNPACK on
+  this jaxlib (another jaxlib's defaults), the programs keep XLA's defaults, never fail."""
+  default = jax.jit(_conv_then_dot).lower(jnp.ones((8, 16, 16, 32)),
+                                          jnp.ones((3, 3, 32, 32))).compile()
+  if _library_fusions(default.as_text(), "conv_general_dilated") == 0:
+    pytest.skip("this jaxlib runs no convolution through YNNPACK")
+  monkeypatch.setattr(conv_ops, "YNN_FUSIONS_WITHOUT_CONV", value)
+  conv_ops._own_convolution_options.cache_clear()
   try:
-    assert conv_ops.compiler_options("auto") is None
+    assert conv_ops.compiler_options("auto") is None, why
   finally:
-    conv_ops.compiler_options.cache_clear()
+    conv_ops._own_convolution_options.cache_clear()
