@@ -36,9 +36,15 @@ def run_once_options() -> dict | None:
   return {"xla_backend_optimization_level": 1} if jax.default_backend() == "cpu" else None
 
 
+CONVOLUTION_FREE = ("mlp", "multimodal")  # models without a convolution
+
+
 def compiler_options(config) -> dict | None:
   """XLA options for the programs that run the model of `config` (`config.model`): its
-  convolutions' (`nlx.ops.conv.compiler_options`); None: XLA's defaults."""
+  convolutions' (`nlx.ops.conv.compiler_options`); None: XLA's defaults, also for a model
+  without convolutions (whose programs would compile the same; nothing to probe)."""
+  if config.get("name") in CONVOLUTION_FREE:
+    return None
   return conv_ops.compiler_options(config.get("conv", "auto"))
 
 

@@ -474,3 +474,22 @@ def test_compiler_options_fall_back_to_xlas_defaults_unless_only_the_convolution
     assert conv_ops.compiler_options("auto") is None, why
   finally:
     conv_ops._own_convolution_options.cache_clear()
+
+
+@pytest.mark.parametrize("name,has_conv", [("mlp", False), ("small_cnn", True)])
+def test_a_model_without_convolutions_gets_xlas_defaults_and_no_probe(name, has_conv,
+                                                                      monkeypatch):
+  """`models.compiler_options`: a convolution-free model's programs compile the same either
+  way, so they take XLA's defaults without the probe; a model with convolutions takes
+  `nlx.ops.conv.compiler_options` (checked against its jaxpr: it has a convolution)."""
+  from nlx.config_base import base_config
+  c = base_config().model
+  c.name = name
+  m = models.create(c, 10, (8, 8, 3), jax.random.key(0))
+  jaxpr = str(jax.make_jaxpr(lambda x: models.apply(m.graphdef, m.params, m.state, x,
+                                                    train=False)[0].logits)(jnp.ones((2, 8, 8, 3))))
+  assert ("conv_general_dilated" in jaxpr) == has_conv == (name not in models.CONVOLUTION_FREE)
+  calls = []
+  monkeypatch.setattr(conv_ops, "compiler_options", lambda conv="auto": calls.append(conv) or "X")
+  assert models.compiler_options(c) == ("X" if has_conv else None)
+  assert calls == (["auto"] if has_conv else [])
