@@ -6,10 +6,10 @@
 Both files are tables as `nlx.report.tables.table` writes them (`method,COL mean,COL std,
 ...,seeds`, the sample std over the seeds; read by `tables.read_csv`), or markdown tables
 of `mean ± std` cells for the benchmarks that write no CSV (`tables.read_markdown`: the
-table under `## SECTION`; the seeds from a seeds column, else the heading's or the title's
-list). For every (row, column) in both: the two means, their difference and that
-difference over its standard error, `sqrt(s_old^2 / n_old + s_new^2 / n_new)`; the
-column's best method in each (the
+table under `## SECTION` or `### SECTION`; the seeds from a seeds column, else the
+heading's count or list, else the title's list). For every (row, column) in both: the
+two means, their difference and that difference over its standard error,
+`sqrt(s_old^2 / n_old + s_new^2 / n_new)`; the column's best method in each (the
 clean-label upper bound left out). Prints markdown: the cells whose difference exceeds 2
 standard errors (about 5% of cells would by chance alone), then a line per column.
 """

@@ -87,10 +87,12 @@ def read_csv(path: str) -> dict[tuple[str, str], tuple[float, float, int]]:
 
 def read_markdown(path: str, section: str = "") -> dict[tuple[str, str], tuple[float, float, int]]:
   """A markdown table of `mean ± std` cells read back as `read_csv` reads a CSV: the table
-  under the heading `## {section}` (the file's first table when `section` is ""), bold
-  marks dropped, cells without `±` left out. `seeds`: a row's own count where the table has
+  under the heading `## {section}` (or `###`, `####`; the file's first table when
+  `section` is ""), bold marks dropped, cells without `±` left out. `seeds`: a row's own
+  count where the table has
   a `seeds` column (`0,1,2`: 3; ARNet's ablation, whose screens run on fewer seeds), else the
-  length of the list in the section's heading or, without one there, in the file's first
+  count in the section's heading (`sym40 (3 seeds: 0, 1, 2)`, the label-issue tables) or
+  the length of its list or, without one there, of the list in the file's first
   line (`... over seeds [0, 1, 2]`, `..., seeds [0]`), as the benchmarks' tables without a
   CSV (SINet's, ...) write it. A row named `**name** (note)` is `name` (the note marks
   it, e.g. "chosen on val", and may differ between two runs of one table).
@@ -103,13 +105,17 @@ def read_markdown(path: str, section: str = "") -> dict[tuple[str, str], tuple[f
     lines = f.read().splitlines()
   start = 0
   if section:
-    heading = f"## {section}"
-    if heading not in lines:
-      raise DataError(f"{path}: no section {heading!r}")
-    start = lines.index(heading) + 1
+    headings = [i for i, line in enumerate(lines) if line.lstrip("#") == f" {section}"
+                and 2 <= len(line) - len(line.lstrip("#")) <= 4]
+    if not headings:
+      raise DataError(f"{path}: no section {'## ' + section!r}")
+    start = headings[0] + 1
   found = (re.search(r"seeds \[([^\]]*)\]", section)
            or re.search(r"seeds \[([^\]]*)\]", lines[0] if lines else ""))
   seeds = len([s for s in found.group(1).split(",") if s.strip()]) if found else None
+  counted = re.search(r"\((\d+) seeds?:", section)  # "### sym40 (3 seeds: 0, 1, 2)"
+  if counted:
+    seeds = int(counted[1])
   rows = []
   for line in lines[start:]:  # the first run of table lines
     if line.startswith("|"):

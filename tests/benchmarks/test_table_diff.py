@@ -203,3 +203,37 @@ def test_a_bold_column_name_is_read_without_its_marks(tmp_path):
   (tmp_path / "b.md").write_text(MD.replace("| method | worst | aggre |",
                                             "| method | **worst** | aggre |"))
   assert ("Model-A (CE)", "worst") in tables.read_markdown(str(tmp_path / "b.md"))
+
+
+LABEL_ISSUES_MD = """## Label issues, fashion_mnist
+
+`python experiments/label_issues_benchmark.py --suite=fashion_mnist`
+
+### sym40 (3 seeds: 0, 1, 2)
+
+| scorer | AUROC | AP | estimated errors | wall time (s) |
+|---|---|---|---|---|
+| nlx: CE's area under the margin (one run) | 99.1 ± 0.0 | 98.5 ± 0.1 | 25884 ± 45 | 63 ± 4 |
+
+### pair40 (2 seeds: 0, 1)
+
+| scorer | AUROC | AP | estimated errors | wall time (s) |
+|---|---|---|---|---|
+| nlx: CE's area under the margin (one run) | 90.9 ± 0.8 | 76.0 ± 0.9 | 23514 ± 159 | 61 ± 3 |
+"""
+
+
+def test_a_third_level_section_counts_the_seeds_its_heading_names(tmp_path):
+  """The label-issue tables: `### SETTING (N seeds: ...)` sections, no list in the title."""
+  (tmp_path / "l.md").write_text(LABEL_ISSUES_MD)
+  path = str(tmp_path / "l.md")
+  sym = tables.read_markdown(path, "sym40 (3 seeds: 0, 1, 2)")
+  assert sym[("nlx: CE's area under the margin (one run)", "AP")] == (98.5, 0.1, 3)
+  assert sym[("nlx: CE's area under the margin (one run)", "estimated errors")] == (25884, 45, 3)
+  pair = tables.read_markdown(path, "pair40 (2 seeds: 0, 1)")
+  assert pair[("nlx: CE's area under the margin (one run)", "AUROC")] == (90.9, 0.8, 2)
+  with pytest.raises(DataError, match="no section '## pair40'"):
+    tables.read_markdown(path, "pair40")  # a heading is matched whole
+  (tmp_path / "deep.md").write_text(LABEL_ISSUES_MD.replace("### sym40", "##### sym40"))
+  with pytest.raises(DataError, match="no section"):
+    tables.read_markdown(str(tmp_path / "deep.md"), "sym40 (3 seeds: 0, 1, 2)")
