@@ -8,10 +8,11 @@ the MLP and ResNet-18 on 32x32x3 inputs at batch 128; each of --methods' step ov
 step (CAN, multi-label: over the BCE step; a method may carry overrides in the cells'
 syntax, `noise_model+method.shared_trunk=True`); with --torch_python (a Python with
 torch, see experiments/bench_torch.py), nlx's CE and ELR steps beside the same steps in
-plain PyTorch; and the grain input pipeline's batches/s for CIFAR-10 training batches of
-128 with crop+flip augmentation, over the train steps/s. Without --cifar10_dir it writes
-the official CIFAR-10 layout from ../shared/data/cifar10 to a temporary folder (and
-stops with a message naming the path if that is missing). The timings are
+plain PyTorch (nlx's alone and, with --chunk, in a compiled chunk of that many steps, as
+it trains on in-memory data); and the grain input pipeline's batches/s for CIFAR-10
+training batches of 128 with crop+flip augmentation, over the train steps/s. Without
+--cifar10_dir it writes the official CIFAR-10 layout from ../shared/data/cifar10 to a
+temporary folder (and stops with a message naming the path if that is missing). The timings are
 nlx.benchmarks.timing's.
 """
 

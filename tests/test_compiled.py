@@ -347,3 +347,21 @@ def test_every_program_that_runs_the_model_takes_its_convolutions_compile_option
     pytest.skip("this jaxlib runs no convolution through YNNPACK")
   else:
     assert all(n > 0 for n in found), found
+
+
+def test_the_protocols_feature_embedder_takes_the_trainers_compile_options():
+  """nlx.benchmarks.protocols' embedder (the CPU protocol's features) is compiled as the
+  trainer's programs are: no YNNPACK convolution; its values are `conv_features`'."""
+  from nlx.benchmarks import protocols
+  from nlx.benchmarks.timing import synthetic_dataset
+  c = protocols.pretrain_config()
+  c.model.width, c.data.batch_size, c.data.augment = 32, 32, "none"
+  ds = synthetic_dataset(64)
+  trainer = train.Trainer(c, ds)
+  state, images = trainer.initial_state, jnp.asarray(ds.test.inputs[:8])
+  embed = protocols.embedder(trainer, mean=ds.mean, std=ds.std)
+  assert _ynn_convs(embed.lower(state, images).compile()) == 0
+  np.testing.assert_allclose(
+      embed(state, images),
+      protocols.conv_features(trainer.graphdef, state, images, mean=ds.mean, std=ds.std),
+      rtol=1e-4, atol=1e-5)

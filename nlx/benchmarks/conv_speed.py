@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nlx.benchmarks.timing import median_time, step_runner, step_time, xla_conv3x3
+from nlx.benchmarks.timing import median_time, step_runner, step_time, time_per_step, xla_conv3x3
 from nlx.ops import conv as conv_ops
 
 FLAG_SETS = {
@@ -227,10 +227,10 @@ def small_cnn_attempts(steps: int, torch_python: str = "", torch_script: str = "
   compiled chunk of `CHUNK` steps, and with XLA's default compile options, i.e. YNNPACK's
   convolutions), one markdown row each with its speed over PyTorch's default step (with
   `torch_python`: experiments/bench_torch.py's small CNN, NCHW, channels-last and bf16
-  autocast). All are timed in `rounds` turns of `steps` steps (a chunk: `steps // CHUNK`
-  calls, at least 2; each after one warm-up call, which compiles it in the first turn;
-  PyTorch's as a process per turn), so the machine's drift hits each alike; a row gives
-  the median over turns and the range of its per-turn ratio."""
+  autocast). All are timed in `rounds` turns of `steps` steps (`timing.time_per_step`: a
+  chunk's runner `steps // CHUNK` calls, at least 2; PyTorch's as a process per turn), so
+  the machine's drift hits each alike; a row gives the median over turns and the range of
+  its per-turn ratio."""
   from unittest import mock
 
   bf16_words = {True: "this CPU has AVX-512 BF16", False: "this CPU has no AVX-512 BF16",
@@ -256,9 +256,7 @@ def small_cnn_attempts(steps: int, torch_python: str = "", torch_script: str = "
   times = {label: [] for label in [*runners, *torch_variants]}
   for _ in range(rounds):
     for label, run_one in runners.items():
-      per_call = run_one.chunk or 1  # a chunk's time over its steps
-      times[label].append(median_time(run_one, steps=max(2, steps // per_call),
-                                      warmups=1) / per_call)
+      times[label].append(time_per_step(run_one, steps))
     for label, extra in torch_variants.items():
       out = subprocess.run([torch_python, torch_script, "--models=small_cnn", "--methods=ce",
                             f"--steps={steps}", *extra],

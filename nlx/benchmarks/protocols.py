@@ -85,6 +85,13 @@ def conv_features(graphdef, state, images, *, mean, std):
                    FEATURE_GRID)
 
 
+def embedder(trainer: train.Trainer, *, mean, std):
+  """`conv_features` of `trainer`'s network, jitted with the trainer's compile options (on
+  a CPU, XLA's own convolutions: `nlx.ops.conv.compiler_options`), called `(state, images)`."""
+  return jax.jit(functools.partial(conv_features, trainer.graphdef, mean=mean, std=std),
+                 compiler_options=trainer.compiler_options)
+
+
 def build_cpu_features(cifar10_dir: str, label_file: str, out_dir: str, *, seed: int = 0,
                        pretrain_epochs: int = 20) -> str:
   """Writes `out_dir/features.npz` for the CPU protocol (skipped if it exists); returns
@@ -106,8 +113,7 @@ def build_cpu_features(cifar10_dir: str, label_file: str, out_dir: str, *, seed:
   result = train.train_and_evaluate(config, os.path.join(out_dir, "pretrain"), dataset=pre_ds)
   print(f"pretrained backbone: clean-test accuracy {100 * result['test']['accuracy']:.2f}%")
   trainer = train.Trainer(config, pre_ds)
-  embed = jax.jit(functools.partial(conv_features, trainer.graphdef, mean=mean, std=std),
-                  compiler_options=trainer.compiler_options)
+  embed = embedder(trainer, mean=mean, std=std)
   state = result["state"]
   save_backbone(os.path.join(out_dir, BACKBONE_FILE), config, state)
   feats_rest = np.concatenate([np.asarray(embed(state, x_tr[rest][i:i + 1000]))

@@ -79,6 +79,8 @@ def step_runner(model: str, method: str = "ce", *, conv: str = "auto",
   one compiled chunk of that many steps instead (`train.steps_per_call`: how nlx trains on
   data held on the device, the default for in-memory sets). Several runners can then be
   timed in turns, so a machine's drift hits each alike."""
+  if chunk < 0:
+    raise ValueError(f"chunk must be 0 (one step alone) or a step count, got {chunk}")
   c = base_config()
   c.model.name = model
   c.model.conv = conv
@@ -131,11 +133,20 @@ def step_time(model: str, method: str = "ce", *, conv: str = "auto", batch_size:
       weight update (one inference pass) is outside the step.
     conv: `model.conv`.
     batch_size: examples per step.
-    steps: timed calls (steps, or chunks), after 3 warm-up steps (1 warm-up chunk).
+    steps: timed steps (a chunk's: `time_per_step`).
     chunk: steps per compiled call (0: one step alone, `step_runner`).
   """
-  run_one = step_runner(model, method, conv=conv, batch_size=batch_size, chunk=chunk)
-  return median_time(run_one, steps=steps, warmups=1 if chunk else 3) / max(chunk, 1)
+  return time_per_step(step_runner(model, method, conv=conv, batch_size=batch_size,
+                                   chunk=chunk), steps)
+
+
+def time_per_step(run_one, steps: int) -> float:
+  """Median seconds per training step of a `step_runner`: `steps` calls after 3 warm-up
+  ones; a chunk's runner `max(2, steps // chunk)` calls after one (which compiles it), each
+  call's time over its `chunk` steps."""
+  if not run_one.chunk:
+    return median_time(run_one, steps=steps)
+  return median_time(run_one, steps=max(2, steps // run_one.chunk), warmups=1) / run_one.chunk
 
 
 def pipeline_rate(cifar10_dir: str, batch_size: int = 128, seconds: float = 10.0) -> float:
@@ -170,8 +181,8 @@ def torch_step_lines(torch_python: str, torch_script: str, models, *, batch_size
             f"{t * 1000:.1f} ms, PyTorch {r['torch']} ({r['threads']} threads) "
             f"{r['seconds'] * 1000:.1f} ms: nlx is {r['seconds'] / t:.2f}x PyTorch's speed")
     if chunk:
-      tc = step_time(r["model"], r["method"], conv=conv, batch_size=batch_size,
-                     steps=max(2, steps // chunk), chunk=chunk)
+      tc = step_time(r["model"], r["method"], conv=conv, batch_size=batch_size, steps=steps,
+                     chunk=chunk)
       text += (f"; in a compiled chunk of {chunk} steps {tc * 1000:.1f} ms a step, "
                f"{r['seconds'] / tc:.2f}x")
     lines.append(text)

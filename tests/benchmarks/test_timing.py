@@ -57,3 +57,50 @@ def test_a_chunk_longer_than_the_log_period_is_an_error():
   # base_config logs every 50 steps: a compiled call never runs past a log
   with pytest.raises(ValueError, match="no compiled chunk of 64 steps here .steps_per_call 50"):
     timing.step_runner("mlp", batch_size=8, chunk=64)
+
+
+def test_a_negative_chunk_is_named_not_run():
+  with pytest.raises(ValueError, match="chunk must be 0 .one step alone. or a step count, got -8"):
+    timing.step_runner("mlp", batch_size=8, chunk=-8)
+
+
+@pytest.mark.parametrize("chunk,steps,calls,per_step", [
+    (0, 5, [3, 5], 0.25),   # 3 warm-up calls, 5 timed: the median call is a step
+    (8, 40, [1, 5], 0.25 / 8),  # one warm-up chunk, 40 // 8 = 5 timed: over 8 steps each
+    (8, 10, [1, 2], 0.25 / 8),  # at least 2 timed chunks
+])
+def test_time_per_step_counts_calls_and_divides_a_chunk_by_its_steps(monkeypatch, chunk, steps,
+                                                                       calls, per_step):
+  made = []
+
+  def run_one():
+    made.append(1)
+
+  run_one.chunk = chunk
+  seen = {}
+
+  def fake_median(fn, *, steps, warmups=3):
+    seen.update(steps=steps, warmups=warmups)
+    return 0.25
+
+  monkeypatch.setattr(timing, "median_time", fake_median)
+  assert timing.time_per_step(run_one, steps) == pytest.approx(per_step)
+  assert [seen["warmups"], seen["steps"]] == calls
+
+
+def test_torch_step_lines_give_nlxs_step_alone_and_in_a_chunk_over_pytorchs(tmp_path,
+                                                                            monkeypatch):
+  """A stand-in for experiments/bench_torch.py prints one JSON line per (model, method);
+  each line divides PyTorch's seconds by nlx's, alone and (with `chunk`) in a chunk."""
+  script = tmp_path / "fake_torch.py"
+  script.write_text("import json\nprint(json.dumps({'model': 'mlp', 'method': 'ce', "
+                    "'seconds': 0.012, 'torch': '9.9', 'threads': 2}))\n")
+  times = {0: 0.004, 4: 0.003}
+  monkeypatch.setattr(timing, "step_time",
+                      lambda model, method, *, conv, batch_size, steps, chunk=0: times[chunk])
+  alone, = timing.torch_step_lines(sys.executable, str(script), ["mlp"], batch_size=8, steps=8)
+  assert alone == ("train step, ce, mlp, batch 8: nlx 4.0 ms, PyTorch 9.9 (2 threads) 12.0 ms: "
+                   "nlx is 3.00x PyTorch's speed")
+  both, = timing.torch_step_lines(sys.executable, str(script), ["mlp"], batch_size=8, steps=8,
+                                  chunk=4)
+  assert both == alone + "; in a compiled chunk of 4 steps 3.0 ms a step, 4.00x"
