@@ -47,10 +47,12 @@ def test_bench_run_names_a_features_folder_without_features_in_one_line(tmp_path
 def test_the_step_runner_runs_a_step_or_a_compiled_chunk_a_call():
   one = timing.step_runner("mlp", batch_size=8)
   chunked = timing.step_runner("mlp", batch_size=8, chunk=5)
+  short = timing.step_runner("mlp", batch_size=8, chunk=2)  # shorter than its 4-step epoch
   for _ in range(2):
     one()
     chunked()
-  assert one.steps_done() == 2 and chunked.steps_done() == 10
+    short()
+  assert one.steps_done() == 2 and chunked.steps_done() == 10 and short.steps_done() == 4
 
 
 def test_a_chunk_longer_than_the_log_period_is_an_error():
