@@ -151,16 +151,13 @@ def chunk_limit(train_config, steps_per_epoch: int) -> int:
   return min(p for p in periods if p > 0)
 
 
-@functools.partial(jax.jit, static_argnums=1)
-def _first_rows(batches: jax.Array, n: int) -> jax.Array:
-  """`[batches, B, ...]` -> its first `n` rows `[n, ...]` (the padding cut)."""
-  return batches.reshape(-1, *batches.shape[2:])[:n]
-
-
 def _map_batches(eval_step):
-  """`eval_step(params, model_state, [B, ...])` -> the same over `[batches, B, ...]`."""
-  def predict_all(params, model_state, images):
-    return jax.lax.map(lambda x: eval_step(params, model_state, x), images)
+  """`eval_step(params, model_state, [B, ...])` -> the same over `[batches, B, ...]`, the
+  outputs cut to their first `n` rows `[n, ...]` (the last batch's padding dropped in the
+  same program: `n` is static, so no second program per output cuts them)."""
+  def predict_all(params, model_state, images, n):
+    out = jax.lax.map(lambda x: eval_step(params, model_state, x), images)
+    return jax.tree.map(lambda o: o.reshape(-1, *o.shape[2:])[:n], out)
   return predict_all
 
 
@@ -286,7 +283,7 @@ class Trainer:
     # the same over a whole device-resident split: one call, a loop over its batches
     self.predict_all = {
         k: jax.jit(_map_batches(make_eval_step(g, task)), out_shardings=self.replicated,
-                   compiler_options=self.compiler_options)
+                   static_argnums=3, compiler_options=self.compiler_options)
         for k, g in self.graphdefs.items()}
     self._resident_splits = {}
     self._shared_predictions = None  # see sharing_predictions
@@ -325,14 +322,11 @@ class Trainer:
     self._precompiling.start()
 
   def _compile_prediction(self, avals, split: data_lib.Split, resident: jax.Array) -> None:
-    """Compiles `predict_all` for `(params, model_state)` of `avals` over `resident`, and
-    the cut of its outputs to the split's rows."""
-    lowered = self.predict_all[MODEL].lower(
-        *avals, jax.ShapeDtypeStruct(resident.shape, resident.dtype, sharding=resident.sharding))
-    lowered.compile()
-    for out in jax.tree.leaves(lowered.out_info):
-      _first_rows.lower(jax.ShapeDtypeStruct(out.shape, out.dtype, sharding=self.replicated),
-                        len(split)).compile()
+    """Compiles `predict_all` for `(params, model_state)` of `avals` over `resident` (the
+    outputs cut to the split's rows)."""
+    self.predict_all[MODEL].lower(
+        *avals, jax.ShapeDtypeStruct(resident.shape, resident.dtype, sharding=resident.sharding),
+        len(split)).compile()
 
   def await_precompiled(self) -> None:
     """Waits for `precompile_predictions`' thread, if one runs."""
@@ -421,8 +415,7 @@ class Trainer:
                                                          strict=True)):
           return out
     self.await_precompiled()
-    logits, features = self.predict_all[name](params, model_state, resident)
-    out = (_first_rows(logits, len(split)), _first_rows(features, len(split)))
+    out = self.predict_all[name](params, model_state, resident, len(split))
     if shared is not None:
       shared.append(((name, params, model_state, split), out))
     return out
