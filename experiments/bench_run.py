@@ -65,9 +65,10 @@ flags.DEFINE_list("runs", ["protocol", "methods", "startup", "quickstart", "step
 flags.DEFINE_string("features_dir", "", "Folder with the CPU protocol's features.npz.")
 flags.DEFINE_integer("epochs", 30, "Epochs of the protocol runs.")
 flags.DEFINE_list("protocol_methods", ["ce", "elr"], "Methods of the `protocol` runs.")
-flags.DEFINE_integer("rounds", 1, "Turns of the `protocol` runs (PyTorch, plain JAX, nlx cold "
-                     "and warm, each turn with an empty cache): a machine's drift hits each "
-                     "side alike, and the table ends with each ratio's median and range.",
+flags.DEFINE_integer("rounds", 1, "Turns of the `protocol` and `quickstart` runs (PyTorch, "
+                     "plain JAX, nlx cold and warm, each turn with an empty cache): a "
+                     "machine's drift hits each side alike, and the table ends with each "
+                     "ratio's median and range.",
                      lower_bound=1)
 flags.DEFINE_integer("extract_images", 256, "Images of the `extract` run.")
 flags.DEFINE_string("out", "", "Also write the table (markdown) here.")
@@ -264,24 +265,43 @@ def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_oth
                 f"{work[method, 'step'] / work['ce', 'step']:.2f}x)")
 
 
-def quickstart(table: Table, tmp: str):
+def quickstart(table: Table, tmp: str, turn: int = 0, speeds: dict | None = None):
+  """PyTorch's run, then nlx's with an empty compile cache (cold) and again with what that
+  run cached (warm). `turn` > 0: another turn, with a cache and workdirs of its own;
+  `speeds[side]` (when given) gets each nlx side's speed over PyTorch's, one per turn."""
   arrays = os.path.join(tmp, "digits.npz")
-  write_arrays("quickstart", "", None, arrays)
+  if not os.path.exists(arrays):
+    write_arrays("quickstart", "", None, arrays)
+  label = f" (turn {turn + 1})" if FLAGS.rounds > 1 else ""
   torch_wall = None
   if FLAGS.torch_python:
     before = load()
     wall, out = timed([FLAGS.torch_python, os.path.join(HERE, "bench_run_torch.py"),
                        "--run=quickstart", f"--data={arrays}"])
     torch_wall = wall
-    table.add("quickstart", "PyTorch", wall, last_json(out)["accuracy"], before, torch_wall=wall)
-  cache = os.path.join(tmp, "cache_quickstart")
+    table.add(f"quickstart{label}", "PyTorch", wall, last_json(out)["accuracy"], before,
+              torch_wall=wall)
+  cache = os.path.join(tmp, f"cache_quickstart{turn}")
   for kind in ("cold", "warm"):
-    wd = os.path.join(tmp, f"wd_quickstart_{kind}")
+    wd = os.path.join(tmp, f"wd_quickstart{turn}_{kind}")
     before = load()
     wall, _ = timed([sys.executable, "-m", "nlx.main", f"--workdir={wd}",
                      "--config.train.progress_bar=False"], env={"NLX_COMPILE_CACHE": cache})
-    table.add("quickstart", f"nlx ({kind} compile cache)", wall, accuracy(wd), before,
-              torch_wall=torch_wall)
+    side = f"nlx ({kind} compile cache)"
+    table.add(f"quickstart{label}", side, wall, accuracy(wd), before, torch_wall=torch_wall)
+    if speeds is not None and torch_wall:
+      speeds.setdefault(side, []).append(torch_wall / wall)
+
+
+def turns_summary(table: Table, run: str, speeds: dict) -> None:
+  """One row per side: the median and range of its speed over PyTorch's over the turns."""
+  for key, values in speeds.items():
+    table.rows.append({"run": f"{run}, {FLAGS.rounds} turns",
+                       "side": key if isinstance(key, str) else key[1],
+                       "wall_s": "", "accuracy": None, "load": "", "note":
+                       f"speed over PyTorch: median {np.median(values):.2f}x, range "
+                       f"{min(values):.2f}-{max(values):.2f}x (per turn: "
+                       f"{', '.join(f'{v:.2f}' for v in values)})"})
 
 
 def several(table: Table, tmp: str, data_dir: str, runs: list[str]) -> None:
@@ -428,12 +448,9 @@ def main(argv):
       for turn in range(FLAGS.rounds):
         protocol(table, tmp, data_dir, FLAGS.protocol_methods, True, walls, work, turn, speeds)
       if FLAGS.rounds > 1:
-        for (method, side), values in speeds.items():
-          table.rows.append({"run": f"protocol {method}, {FLAGS.rounds} turns", "side": side,
-                             "wall_s": "", "accuracy": None, "load": "", "note":
-                             f"speed over PyTorch: median {np.median(values):.2f}x, range "
-                             f"{min(values):.2f}-{max(values):.2f}x (per turn: "
-                             f"{', '.join(f'{v:.2f}' for v in values)})"})
+        for method in dict.fromkeys(m for m, _ in speeds):
+          turns_summary(table, f"protocol {method}",
+                        {k: v for k, v in speeds.items() if k[0] == method})
     if "methods" in FLAGS.runs:  # each over CE's cold run (timed here if not above)
       protocol(table, tmp, data_dir, ["arnet", "sinet"] if walls else ["ce", "arnet", "sinet"],
                False, walls, work)
@@ -442,7 +459,11 @@ def main(argv):
     if "startup" in FLAGS.runs:
       startup(table, tmp)
     if "quickstart" in FLAGS.runs:
-      quickstart(table, tmp)
+      speeds = {}
+      for turn in range(FLAGS.rounds):
+        quickstart(table, tmp, turn, speeds)
+      if FLAGS.rounds > 1:
+        turns_summary(table, "quickstart", speeds)
     if "steps" in FLAGS.runs:
       steps(table)
     if "extract" in FLAGS.runs:
