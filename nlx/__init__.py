@@ -10,7 +10,8 @@ __version__ = "0.1.0"
 
 # (layer name, module prefixes), lowest first; a module's layer is that of its longest prefix
 LAYERS = (
-    ("foundation", ("nlx.errors", "nlx.io", "nlx.periodic", "nlx.train_state")),
+    ("foundation", ("nlx.errors", "nlx.gc_policy", "nlx.io", "nlx.periodic",
+                    "nlx.train_state")),
     ("numerics", ("nlx.ops", "nlx.losses", "nlx.metrics", "nlx.optim", "nlx.distributed")),
     ("data and models", ("nlx.data", "nlx.models")),
     ("methods and configs", ("nlx.methods", "nlx.config_base", "nlx.config_presets",

@@ -10,6 +10,9 @@ USAGE = ("usage: nlx {train,report,find-label-issues} ...   (nlx report --help, 
 
 
 def main() -> None:
+  from nlx import gc_policy
+  if sys.argv[1:2] in (["train"], ["find-label-issues"]):
+    gc_policy.pause()  # no collections at start-up (the trainer resumes them)
   from nlx.main import enable_compile_cache  # before anything imports jax
   enable_compile_cache()
   if len(sys.argv) < 2 or sys.argv[1] not in ("train", "report", "find-label-issues"):

@@ -29,6 +29,9 @@ def enable_compile_cache() -> None:
 
 
 enable_compile_cache()
+if __name__ == "__main__":  # the process is this command's: no collections at start-up
+  from nlx import gc_policy
+  gc_policy.pause()
 
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402

@@ -40,7 +40,7 @@ from absl import logging
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from nlx import label_issue_scores, label_issues, methods, train
+from nlx import gc_policy, label_issue_scores, label_issues, methods, train
 from nlx import workdir as workdir_lib
 from nlx.checkpointing import Checkpointer
 from nlx.config_check import check_values
@@ -171,6 +171,7 @@ def train_and_evaluate(config, workdir: str, *, mesh=None, dataset=None,
       run.record(c, ext, start)
     group.make_loops(ckpts, start)
     parent.interrupt.watch()
+    gc_policy.resume()  # the command line's start-up without collections ends here
     state, step = group.run(group.stacked_state, start, parent.interrupt)
     parent.interrupt.restore()
     if step < group.loops[0].total:  # stopped early: every replica keeps a checkpoint

@@ -37,6 +37,7 @@ from nlx import (
   collapse,
   dynamics,
   feature_cache,
+  gc_policy,
   label_issues,
   methods,
   models,
@@ -804,6 +805,7 @@ def import_beside_training() -> threading.Thread:
       plots.pyplot()
     except Exception as e:  # noqa: BLE001 (the import that needs it reports the error)
       logging.info("importing beside the training failed (%s)", e)
+    gc_policy.freeze_new_long_lived()  # the modules it loaded: not walked again
 
   thread = threading.Thread(target=work, name="nlx-imports", daemon=True)
   thread.start()
@@ -847,6 +849,7 @@ def _train_on(config, workdir, run, ckpt: Checkpointer, start_time, is_main, mes
     trainer.precompile_predictions(
         state, ([dataset.train] if predicts_train else []) + [dataset.test])
   run.interrupt.watch()
+  gc_policy.resume()  # the command line's start-up without collections ends here
   try:
     state, step = loop.run(state, start_step, run.interrupt)
   finally:
