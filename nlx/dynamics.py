@@ -141,6 +141,20 @@ class Dynamics:
     self.count += 1
     self.epoch = epoch
 
+  def precompile(self, logits: jax.ShapeDtypeStruct) -> None:
+    """Compiles `add`'s program for an epoch's `logits` of this shape, dtype and (fully
+    replicated) sharding: the trainer's resident predictions, so that the first epoch's
+    end does not wait for that compile. JAX keeps the executable for `add`'s call. Other
+    logits (another shape, numpy, a sharded placement) compile when added, as before."""
+    n, c = self._sums[2].shape
+    sharding = getattr(logits, "sharding", None)
+    if logits.shape != (n, c) or sharding is None or not sharding.is_fully_replicated:
+      return
+    def on(shape, dtype):
+      return jax.ShapeDtypeStruct(shape, dtype, sharding=sharding)
+    sums = (on((n,), jnp.float32), on((n,), jnp.float32), on((n, c), jnp.float32))
+    _add_epoch.lower(sums, logits, on((n,), jnp.int32)).compile()
+
   def _sums_on_host(self) -> tuple:
     if self._host is None:
       self._host = tuple(np.asarray(s) for s in jax.device_get(self._sums))
@@ -262,6 +276,10 @@ class Tracker:
       for e in _epochs_on_disk(workdir):
         if e > start_epoch:
           os.remove(path(workdir, e))
+
+  def precompile(self, logits: jax.ShapeDtypeStruct) -> None:
+    """`Dynamics.precompile` of this run's sums."""
+    self.dynamics.precompile(logits)
 
   def add_epoch(self, logits, epoch: int) -> None:
     """Adds epoch `epoch`'s logits `[N, C]` (a device array or numpy) to the sums (on the

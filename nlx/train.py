@@ -152,6 +152,18 @@ def chunk_limit(train_config, steps_per_epoch: int) -> int:
   return min(p for p in periods if p > 0)
 
 
+@functools.partial(jax.jit, static_argnums=1)
+def _split_seed(seed: jax.Array, n: int) -> jax.Array:
+  return jax.random.split(jax.random.PRNGKey(seed), n)
+
+
+def seed_keys(seed: int, n: int) -> list[jax.Array]:
+  """`jax.random.split(jax.random.PRNGKey(seed), n)` as `n` keys, the same bits, from one
+  compiled program (not three: the seed's, the split's and the unpacking's, a fifth of a
+  second of a cold start-up on the 2-core CPU); the keys leave it as numpy rows."""
+  return [jnp.asarray(k) for k in np.asarray(_split_seed(np.int64(seed), n))]
+
+
 def _map_batches(eval_step):
   """`eval_step(params, model_state, [B, ...])` -> the same over `[batches, B, ...]`, the
   outputs cut to their first `n` rows `[n, ...]` (the last batch's padding dropped in the
@@ -200,8 +212,7 @@ class Trainer:
     self.data_sharding = NamedSharding(self.mesh, P("data"))
     self.replicated = NamedSharding(self.mesh, P())
 
-    rng = jax.random.PRNGKey(config.seed)
-    model_rng, method_rng, state_rng = jax.random.split(rng, 3)
+    model_rng, method_rng, state_rng = seed_keys(config.seed, 3)
     input_shape = tuple(np.shape(self._first_input()))
     model = models.create(config.model, dataset.num_classes, input_shape, model_rng,
                           data_info=dataset.info, class_names=dataset.class_names)
@@ -290,15 +301,17 @@ class Trainer:
     self._shared_predictions = None  # see sharing_predictions
     self._precompiling = None  # see precompile_predictions
 
-  def precompile_predictions(self, state: TrainState, splits) -> None:
+  def precompile_predictions(self, state: TrainState, splits, on_train_logits=None) -> None:
     """Compiles, in a background thread, the prediction programs of the device-resident
     `splits` (an epoch's end: the training set for the dynamics, a method's hook or the
     collapse guard; the test set for the evaluation) while the training chunk compiles
     and runs: a machine's first run of a config otherwise compiles them one after another
     at the first epoch's end (the quickstart: 2 x 1.3 s of its 24 s). Only compiles; JAX
-    keeps the executables, so the later calls run them. The first prediction waits for
-    the thread; a failure there only leaves the compile to that call, which reports what
-    is wrong."""
+    keeps the executables, so the later calls run them. `on_train_logits(logits)`, if
+    given, is called in the thread with the training set's logits (a ShapeDtypeStruct)
+    once their program is compiled (the training dynamics compile their sums' program
+    there). The first prediction waits for the thread; a failure there only leaves the
+    compile to that call, which reports what is wrong."""
     self.await_precompiled()  # (called again: the first thread's work is not orphaned)
     if jax.process_count() > 1:  # processes compile in lockstep (their programs' order
       return  # matters); a thread's order is not theirs: two processes waited forever
@@ -314,7 +327,9 @@ class Trainer:
     def compile_all():
       try:
         for split, resident in todo:
-          self._compile_prediction(avals, split, resident)
+          logits = self._compile_prediction(avals, split, resident)
+          if on_train_logits is not None and logits is not None and split is self.dataset.train:
+            on_train_logits(logits)
       except Exception as e:  # noqa: BLE001 (the call that needs the program compiles it)
         logging.info("precompiling the predictions failed (%s); they compile when used", e)
 
@@ -322,12 +337,14 @@ class Trainer:
                                           daemon=True)
     self._precompiling.start()
 
-  def _compile_prediction(self, avals, split: data_lib.Split, resident: jax.Array) -> None:
+  def _compile_prediction(self, avals, split: data_lib.Split, resident: jax.Array):
     """Compiles `predict_all` for `(params, model_state)` of `avals` over `resident` (the
-    outputs cut to the split's rows)."""
-    self.predict_all[MODEL].lower(
+    outputs cut to the split's rows); returns its logits' ShapeDtypeStruct."""
+    lowered = self.predict_all[MODEL].lower(
         *avals, jax.ShapeDtypeStruct(resident.shape, resident.dtype, sharding=resident.sharding),
-        len(split)).compile()
+        len(split))
+    lowered.compile()
+    return lowered.out_info[0]
 
   def await_precompiled(self) -> None:
     """Waits for `precompile_predictions`' thread, if one runs."""
@@ -847,7 +864,8 @@ def _train_on(config, workdir, run, ckpt: Checkpointer, start_time, is_main, mes
     predicts_train = (loop.tracker is not None or loop.guard.share > 0
                       or trainer.method.end_of_epoch is not methods.Method.end_of_epoch)
     trainer.precompile_predictions(
-        state, ([dataset.train] if predicts_train else []) + [dataset.test])
+        state, ([dataset.train] if predicts_train else []) + [dataset.test],
+        on_train_logits=loop.tracker and loop.tracker.precompile)
   run.interrupt.watch()
   gc_policy.resume()  # the command line's start-up without collections ends here
   try:

@@ -241,6 +241,29 @@ def test_the_epoch_ends_predictions_compile_beside_the_training_once(tmp_path, c
   assert run["steps"] == 16
 
 
+def test_the_dynamics_sums_compile_beside_the_training_once(tmp_path, caplog):
+  """The training dynamics' per-epoch program (`nlx.dynamics._add_epoch`) compiles in the
+  background thread after the training set's prediction, for the logits that prediction
+  returns; the epoch ends run it without compiling again (236 training examples: a size
+  no other test uses, so JAX's in-process cache cannot skip the lowering's log line)."""
+  caplog.set_level(logging.DEBUG, logger="jax._src.interpreters.pxla")
+  config = tiny_mlp(**{"data.max_train_examples": 236})
+  train.train_and_evaluate(config, str(tmp_path / "wd"))
+  assert [r.threadName for r in caplog.records
+          if r.getMessage().startswith("Compiling jit(_add_epoch)")] == ["nlx-precompile"]
+
+
+def test_seed_keys_are_the_split_of_the_seeds_key():
+  for seed in (0, 3, 2**31 - 1, 2**32 + 5):
+    for n in (2, 3):
+      want = jax.random.split(jax.random.PRNGKey(seed), n)
+      got = train.seed_keys(seed, n)
+      assert len(got) == n
+      for k, w in zip(got, want, strict=True):
+        assert k.dtype == w.dtype and k.shape == w.shape
+        np.testing.assert_array_equal(np.asarray(k), np.asarray(w))
+
+
 def test_the_first_prediction_waits_for_the_thread_still_compiling(tmp_path, caplog,
                                                                    monkeypatch):
   """A precompile slower than the first epoch: the epoch end waits for it rather than
