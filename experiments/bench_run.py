@@ -65,10 +65,10 @@ flags.DEFINE_list("runs", ["protocol", "methods", "startup", "quickstart", "step
 flags.DEFINE_string("features_dir", "", "Folder with the CPU protocol's features.npz.")
 flags.DEFINE_integer("epochs", 30, "Epochs of the protocol runs.")
 flags.DEFINE_list("protocol_methods", ["ce", "elr"], "Methods of the `protocol` runs.")
-flags.DEFINE_integer("rounds", 1, "Turns of the `protocol` and `quickstart` runs (PyTorch, "
-                     "plain JAX, nlx cold and warm, each turn with an empty cache): a "
-                     "machine's drift hits each side alike, and the table ends with each "
-                     "ratio's median and range.",
+flags.DEFINE_integer("rounds", 1, "Turns of the `protocol` runs (PyTorch, plain JAX, nlx "
+                     "cold and warm) and of the `quickstart` runs (PyTorch, nlx cold and "
+                     "warm), each turn with an empty cache: a machine's drift hits each side "
+                     "alike, and the table ends with each ratio's median and range.",
                      lower_bound=1)
 flags.DEFINE_integer("extract_images", 256, "Images of the `extract` run.")
 flags.DEFINE_string("out", "", "Also write the table (markdown) here.")
@@ -267,8 +267,8 @@ def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_oth
 
 def quickstart(table: Table, tmp: str, turn: int = 0, speeds: dict | None = None):
   """PyTorch's run, then nlx's with an empty compile cache (cold) and again with what that
-  run cached (warm). `turn` > 0: another turn, with a cache and workdirs of its own;
-  `speeds[side]` (when given) gets each nlx side's speed over PyTorch's, one per turn."""
+  run cached (warm); each turn with a cache and workdirs of its own. `speeds[side]` (when
+  given) gets each nlx side's speed over PyTorch's, one per turn."""
   arrays = os.path.join(tmp, "digits.npz")
   if not os.path.exists(arrays):
     write_arrays("quickstart", "", None, arrays)

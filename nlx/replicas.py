@@ -140,6 +140,13 @@ def train_and_evaluate(config, workdir: str, *, mesh=None, dataset=None,
   check_values(config)
   if not is_parent(config):
     return train.train_and_evaluate(config, workdir, mesh=mesh, dataset=dataset)
+  try:
+    return _train_several(config, workdir, mesh, dataset, run_dirs)
+  finally:
+    gc_policy.resume()  # where the loop was not reached (an error before it): here
+
+
+def _train_several(config, workdir: str, mesh, dataset, run_dirs) -> dict:
   _check(config, dataset)
   if config.label_issues.folds and config.train.replicas == 1:
     # the folds' runs share one dataset; too many folds: an error before any folder is made

@@ -154,6 +154,7 @@ def chunk_limit(train_config, steps_per_epoch: int) -> int:
 
 @functools.partial(jax.jit, static_argnums=1)
 def _split_seed(seed: jax.Array, n: int) -> jax.Array:
+  """`n` keys `[n, 2]` split from the key of `seed` (`seed_keys`' program)."""
   return jax.random.split(jax.random.PRNGKey(seed), n)
 
 
@@ -164,13 +165,17 @@ def seed_keys(seed: int, n: int) -> list[jax.Array]:
   return [jnp.asarray(k) for k in np.asarray(_split_seed(np.int64(seed), n))]
 
 
+@functools.partial(jax.jit, static_argnums=1)
+def _first_rows(batches: jax.Array, n: int) -> jax.Array:
+  """`[batches, B, ...]` -> its first `n` rows `[n, ...]` (the padding cut)."""
+  return batches.reshape(-1, *batches.shape[2:])[:n]
+
+
 def _map_batches(eval_step):
-  """`eval_step(params, model_state, [B, ...])` -> the same over `[batches, B, ...]`, the
-  outputs cut to their first `n` rows `[n, ...]` (the last batch's padding dropped in the
-  same program: `n` is static, so no second program per output cuts them)."""
-  def predict_all(params, model_state, images, n):
-    out = jax.lax.map(lambda x: eval_step(params, model_state, x), images)
-    return jax.tree.map(lambda o: o.reshape(-1, *o.shape[2:])[:n], out)
+  """`eval_step(params, model_state, [B, ...])` -> the same over `[batches, B, ...]` (one
+  program per padded shape: splits of one padded shape share it; `_first_rows` cuts)."""
+  def predict_all(params, model_state, images):
+    return jax.lax.map(lambda x: eval_step(params, model_state, x), images)
   return predict_all
 
 
@@ -295,7 +300,7 @@ class Trainer:
     # the same over a whole device-resident split: one call, a loop over its batches
     self.predict_all = {
         k: jax.jit(_map_batches(make_eval_step(g, task)), out_shardings=self.replicated,
-                   static_argnums=3, compiler_options=self.compiler_options)
+                   compiler_options=self.compiler_options)
         for k, g in self.graphdefs.items()}
     self._resident_splits = {}
     self._shared_predictions = None  # see sharing_predictions
@@ -328,8 +333,11 @@ class Trainer:
       try:
         for split, resident in todo:
           logits = self._compile_prediction(avals, split, resident)
-          if on_train_logits is not None and logits is not None and split is self.dataset.train:
-            on_train_logits(logits)
+          if on_train_logits is not None and split is self.dataset.train:
+            try:
+              on_train_logits(logits)
+            except Exception as e:  # noqa: BLE001 (compiled when first used instead)
+              logging.info("precompiling for the training set's logits failed (%s)", e)
       except Exception as e:  # noqa: BLE001 (the call that needs the program compiles it)
         logging.info("precompiling the predictions failed (%s); they compile when used", e)
 
@@ -338,13 +346,18 @@ class Trainer:
     self._precompiling.start()
 
   def _compile_prediction(self, avals, split: data_lib.Split, resident: jax.Array):
-    """Compiles `predict_all` for `(params, model_state)` of `avals` over `resident` (the
-    outputs cut to the split's rows); returns its logits' ShapeDtypeStruct."""
+    """Compiles `predict_all` for `(params, model_state)` of `avals` over `resident`, and
+    the cut of its outputs to the split's rows; returns the cut logits' ShapeDtypeStruct
+    (what `_predict_resident` returns for the split)."""
     lowered = self.predict_all[MODEL].lower(
-        *avals, jax.ShapeDtypeStruct(resident.shape, resident.dtype, sharding=resident.sharding),
-        len(split))
+        *avals, jax.ShapeDtypeStruct(resident.shape, resident.dtype, sharding=resident.sharding))
     lowered.compile()
-    return lowered.out_info[0]
+    cut = [_first_rows.lower(jax.ShapeDtypeStruct(out.shape, out.dtype, sharding=self.replicated),
+                             len(split)) for out in lowered.out_info]
+    for c in cut:
+      c.compile()
+    logits = cut[0].out_info  # placed as its input is (JAX leaves the lowered output's open)
+    return jax.ShapeDtypeStruct(logits.shape, logits.dtype, sharding=self.replicated)
 
   def await_precompiled(self) -> None:
     """Waits for `precompile_predictions`' thread, if one runs."""
@@ -433,7 +446,8 @@ class Trainer:
                                                          strict=True)):
           return out
     self.await_precompiled()
-    out = self.predict_all[name](params, model_state, resident, len(split))
+    logits, features = self.predict_all[name](params, model_state, resident)
+    out = (_first_rows(logits, len(split)), _first_rows(features, len(split)))
     if shared is not None:
       shared.append(((name, params, model_state, split), out))
     return out
@@ -822,7 +836,6 @@ def import_beside_training() -> threading.Thread:
       plots.pyplot()
     except Exception as e:  # noqa: BLE001 (the import that needs it reports the error)
       logging.info("importing beside the training failed (%s)", e)
-    gc_policy.freeze_new_long_lived()  # the modules it loaded: not walked again
 
   thread = threading.Thread(target=work, name="nlx-imports", daemon=True)
   thread.start()
@@ -831,15 +844,18 @@ def import_beside_training() -> threading.Thread:
 
 def _train_with(config, workdir, run, ckpt: Checkpointer, start_time, is_main, mesh,
                 dataset) -> dict:
-  start_step = ckpt.latest_step()
-  extension = run.resume(config, start_step)  # ConfigError unless this run continues
-  dataset = dataset or load_dataset(config, mesh)
-  imports = import_beside_training()  # beside the model's build, its compile and the steps
   try:
-    return _train_on(config, workdir, run, ckpt, start_time, is_main, mesh, dataset,
-                     start_step, extension)
+    start_step = ckpt.latest_step()
+    extension = run.resume(config, start_step)  # ConfigError unless this run continues
+    dataset = dataset or load_dataset(config, mesh)
+    imports = import_beside_training()  # beside the model's build, its compile and the steps
+    try:
+      return _train_on(config, workdir, run, ckpt, start_time, is_main, mesh, dataset,
+                       start_step, extension)
+    finally:
+      imports.join()  # never leave an import running into the exit
   finally:
-    imports.join()  # never leave an import running into the exit
+    gc_policy.resume()  # where the loop was not reached (an error before it): here
 
 
 def _train_on(config, workdir, run, ckpt: Checkpointer, start_time, is_main, mesh, dataset,
@@ -863,11 +879,13 @@ def _train_on(config, workdir, run, ckpt: Checkpointer, start_time, is_main, mes
   if start_step < loop.total:  # the epoch end's predictions compile beside the training
     predicts_train = (loop.tracker is not None or loop.guard.share > 0
                       or trainer.method.end_of_epoch is not methods.Method.end_of_epoch)
+    gc_policy.resume()  # the command line's start-up without collections ends here,
+    # before the thread below starts (its lowering is garbage soon, not to be frozen)
     trainer.precompile_predictions(
         state, ([dataset.train] if predicts_train else []) + [dataset.test],
-        on_train_logits=loop.tracker and loop.tracker.precompile)
+        on_train_logits=loop.tracker.precompile if loop.tracker else None)
+  gc_policy.resume()  # (a run with nothing left to train: no thread above)
   run.interrupt.watch()
-  gc_policy.resume()  # the command line's start-up without collections ends here
   try:
     state, step = loop.run(state, start_step, run.interrupt)
   finally:

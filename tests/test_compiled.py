@@ -362,7 +362,7 @@ def test_every_program_that_runs_the_model_takes_its_convolutions_compile_option
       dd.jitted_chunk.lower(state, rows, np.int32(1), dd.arrays, dd.key).compile(),
       dd.jitted.lower(state, {"index": rows["index"][0]}, dd.arrays, dd.key).compile(),
       trainer.eval_step.lower(params, model_state, jnp.asarray(ds.test.inputs[:4])).compile(),
-      trainer.predict_all[train.MODEL].lower(params, model_state, images, len(ds.test)).compile()]
+      trainer.predict_all[train.MODEL].lower(params, model_state, images).compile()]
   found = [_ynn_convs(p) for p in programs]
   if conv == "auto":
     assert found == [0, 0, 0, 0]

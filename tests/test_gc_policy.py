@@ -1,6 +1,7 @@
 """The command line's start-up without garbage collections (`nlx.gc_policy`): paused by
 the commands that train, resumed with the start-up's objects frozen when the training loop
-starts (the single run's and the replicas'); a library caller's collector untouched."""
+starts (the single run's and the replicas') or when an error comes first; a library
+caller's collector untouched."""
 
 import gc
 import subprocess
@@ -12,6 +13,7 @@ from test_compiled import tiny_mlp
 from test_replicas import with_values
 
 from nlx import gc_policy, replicas, train
+from nlx.errors import NlxError
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +23,6 @@ def own_collector(monkeypatch):
   was_enabled = gc.isenabled()
   gc.enable()
   monkeypatch.setattr(gc_policy, "_paused", False)
-  monkeypatch.setattr(gc_policy, "_owned", False)
   yield
   gc.unfreeze()
   (gc.enable if was_enabled else gc.disable)()
@@ -42,7 +43,6 @@ def test_pause_then_resume_freezes_what_exists_and_collects_again():
 
 def test_without_pause_nothing_changes():
   gc_policy.resume()
-  gc_policy.freeze_new_long_lived()
   assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
@@ -52,17 +52,6 @@ def test_a_collector_its_owner_turned_off_stays_off():
   assert not gc_policy.paused()
   gc_policy.resume()
   assert not gc.isenabled() and gc.get_freeze_count() == 0
-
-
-def test_long_lived_objects_made_after_resume_are_frozen_only_after_it():
-  gc_policy.pause()
-  gc_policy.freeze_new_long_lived()  # before resume: nothing (resume freezes it all)
-  assert gc.get_freeze_count() == 0
-  gc_policy.resume()
-  frozen = gc.get_freeze_count()
-  later = [[i] for i in range(50)]  # tracked containers made after the freeze
-  gc_policy.freeze_new_long_lived()
-  assert gc.get_freeze_count() >= frozen + len(later)
 
 
 def loop_starts(monkeypatch, loop_cls) -> list:
@@ -86,16 +75,21 @@ def test_the_trainer_resumes_a_paused_collector_when_its_loop_starts(tmp_path, m
     built.append(gc.isenabled())
     return real_init(self, *args, **kwargs)
   monkeypatch.setattr(train.Trainer, "__init__", init)
+  real_precompile = train.Trainer.precompile_predictions
+
+  def precompile(self, *args, **kwargs):  # its thread's lowering is not to be frozen
+    built.append(("precompile", gc.isenabled()))
+    return real_precompile(self, *args, **kwargs)
+  monkeypatch.setattr(train.Trainer, "precompile_predictions", precompile)
   seen = loop_starts(monkeypatch, train._Loop)
   gc_policy.pause()
   train.train_and_evaluate(tiny_mlp(), str(tmp_path / "paused"))
-  assert built == [False]  # the model built and compiled without collections
+  assert built == [False, ("precompile", True)]  # built without collections
   assert len(seen) == 1 and seen[0][0] and seen[0][1] > 0  # on again, the start-up frozen
   # a library caller's run (a process that never paused): on throughout, nothing frozen
   gc.unfreeze()
-  monkeypatch.setattr(gc_policy, "_owned", False)
   train.train_and_evaluate(tiny_mlp(), str(tmp_path / "library"))
-  assert built[1] is True and seen[1] == (True, 0)
+  assert built[2] is True and seen[1] == (True, 0)
 
 
 def test_the_replicas_resume_a_paused_collector_when_their_loop_starts(tmp_path, monkeypatch):
@@ -106,7 +100,22 @@ def test_the_replicas_resume_a_paused_collector_when_their_loop_starts(tmp_path,
   assert len(seen) == 1 and seen[0][0] and seen[0][1] > 0
 
 
-@pytest.mark.parametrize("command", [["-m", "nlx.main"], ["-m", "nlx.cli", "train"]])
+def test_an_error_before_the_loop_resumes_the_collector(tmp_path, monkeypatch):
+  # the data cannot be read (a single run) / a replica's data cannot be read (the program)
+  for run in (train.train_and_evaluate, replicas.train_and_evaluate):
+    gc_policy.pause()
+    config = with_values(tiny_mlp(), **{"data.name": "features",
+                                        "data.data_dir": str(tmp_path / "nothing"),
+                                        "train.replicas": 2 if run is replicas.train_and_evaluate
+                                        else 1})
+    with pytest.raises(NlxError):
+      run(config, str(tmp_path / run.__module__))
+    assert gc.isenabled() and not gc_policy.paused(), run.__module__
+    gc.unfreeze()
+
+
+@pytest.mark.parametrize("command", [["-m", "nlx.main"], ["-m", "nlx.cli", "train"],
+                                     ["-m", "nlx.cli", "find-label-issues"]])
 def test_the_training_commands_pause_the_collector_until_the_loop(tmp_path, command):
   """`python -m nlx.main` and `nlx train`: the trainer is built with the collector off, the
   loop starts with it on and the start-up frozen (a run in a subprocess, observed from a
@@ -124,8 +133,7 @@ def run(self, *a, **k):
   return real_run(self, *a, **k)
 train.Trainer.__init__, train._Loop.run = init, run
 sys.argv = ["nlx", *{command[2:]!r}, "--config=configs/quickstart.py:tiny",
-            "--workdir={tmp_path / 'wd'}", "--config.train.progress_bar=False",
-            "--config.train.stop_after_steps=1"]
+            "--workdir={tmp_path / 'wd'}", "--config.train.progress_bar=False"]
 try:
   if {command[1]!r} == "nlx.cli":
     from nlx import cli
@@ -139,7 +147,8 @@ print(seen)
   r = subprocess.run([sys.executable, "-c", code], env={**main_env(), "NLX_COMPILE_CACHE": "off"},
                      cwd=REPO, capture_output=True, text=True, timeout=300)
   assert r.returncode == 0, r.stderr[-2000:]
-  assert r.stdout.strip().splitlines()[-1] == "[('built', False), ('loop', True, True)]"
+  assert r.stdout.strip().splitlines()[-1] == "[('built', False), ('loop', True, True)]", (
+      r.stdout[-2000:])
 
 
 def test_a_report_command_leaves_the_collector_alone(tmp_path):
@@ -152,16 +161,3 @@ def test_a_report_command_leaves_the_collector_alone(tmp_path):
                      capture_output=True, text=True, timeout=120)
   assert r.stdout.strip().splitlines()[-1] == "True", r.stdout + r.stderr
 
-
-def test_the_imports_beside_the_training_freeze_what_they_loaded(monkeypatch):
-  # a training command's process whose loop has started: paused once, resumed since
-  monkeypatch.setattr(gc_policy, "_owned", True)
-  before = gc.get_freeze_count()
-  made = [[i] for i in range(50)]  # long-lived objects made after the freeze
-  train.import_beside_training().join()
-  assert gc.get_freeze_count() >= before + len(made)
-  # before resume (still paused) it leaves them to resume's freeze
-  gc.unfreeze()
-  monkeypatch.setattr(gc_policy, "_paused", True)
-  train.import_beside_training().join()
-  assert gc.get_freeze_count() == 0
