@@ -277,10 +277,6 @@ class Tracker:
         if e > start_epoch:
           os.remove(path(workdir, e))
 
-  def precompile(self, logits: jax.ShapeDtypeStruct) -> None:
-    """`Dynamics.precompile` of this run's sums."""
-    self.dynamics.precompile(logits)
-
   def add_epoch(self, logits, epoch: int) -> None:
     """Adds epoch `epoch`'s logits `[N, C]` (a device array or numpy) to the sums (on the
     device; `save` writes them)."""

@@ -876,15 +876,15 @@ def _train_on(config, workdir, run, ckpt: Checkpointer, start_time, is_main, mes
     # label_issues.find and the benchmarks.
     run_files.remove_results(workdir)
     label_issues.remove_files(workdir)
+  # the command line's start-up without collections ends here, before the compile thread
+  # below starts (its lowering is garbage soon, not to be frozen)
+  gc_policy.resume()
   if start_step < loop.total:  # the epoch end's predictions compile beside the training
     predicts_train = (loop.tracker is not None or loop.guard.share > 0
                       or trainer.method.end_of_epoch is not methods.Method.end_of_epoch)
-    gc_policy.resume()  # the command line's start-up without collections ends here,
-    # before the thread below starts (its lowering is garbage soon, not to be frozen)
     trainer.precompile_predictions(
         state, ([dataset.train] if predicts_train else []) + [dataset.test],
-        on_train_logits=loop.tracker.precompile if loop.tracker else None)
-  gc_policy.resume()  # (a run with nothing left to train: no thread above)
+        on_train_logits=loop.tracker.dynamics.precompile if loop.tracker else None)
   run.interrupt.watch()
   try:
     state, step = loop.run(state, start_step, run.interrupt)

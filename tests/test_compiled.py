@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import load_config
 
-from nlx import train
+from nlx import dynamics, train
 from nlx.data import on_device
 from nlx.data.datasets.features import write_synthetic_cache
 from nlx.errors import NlxError, NonFiniteLossError
@@ -253,8 +253,25 @@ def test_the_dynamics_sums_compile_beside_the_training_once(tmp_path, caplog):
           if r.getMessage().startswith("Compiling jit(_add_epoch)")] == ["nlx-precompile"]
 
 
+def test_a_failing_dynamics_precompile_leaves_the_test_sets_to_the_thread(tmp_path, caplog,
+                                                                         monkeypatch):
+  """The dynamics' precompile failing is logged and the thread goes on to the test set's
+  prediction program; the epoch end compiles the dynamics' program itself."""
+  def fails(self, logits):
+    raise RuntimeError("no compiler today")
+  monkeypatch.setattr(dynamics.Dynamics, "precompile", fails)
+  caplog.set_level(logging.INFO)
+  caplog.set_level(logging.DEBUG, logger="jax._src.interpreters.pxla")
+  config = tiny_mlp(**{"data.max_train_examples": 244})  # sizes of this test only
+  train.train_and_evaluate(config, str(tmp_path / "wd"))
+  assert "precompiling for the training set's logits failed (no compiler today)" in caplog.text
+  assert predict_all_lowered_in(caplog) == ["nlx-precompile"] * 2
+  assert [r.threadName for r in caplog.records
+          if r.getMessage().startswith("Compiling jit(_add_epoch)")] == ["MainThread"]
+
+
 def test_seed_keys_are_the_split_of_the_seeds_key():
-  for seed in (0, 3, 2**31 - 1, 2**32 + 5):
+  for seed in (0, 3, 2**31 - 1, 2**31, 2**32 + 5, -1):
     for n in (2, 3):
       want = jax.random.split(jax.random.PRNGKey(seed), n)
       got = train.seed_keys(seed, n)
