@@ -352,11 +352,11 @@ class Trainer:
     lowered = self.predict_all[MODEL].lower(
         *avals, jax.ShapeDtypeStruct(resident.shape, resident.dtype, sharding=resident.sharding))
     lowered.compile()
-    cut = [_first_rows.lower(jax.ShapeDtypeStruct(out.shape, out.dtype, sharding=self.replicated),
-                             len(split)) for out in lowered.out_info]
-    for c in cut:
-      c.compile()
-    logits = cut[0].out_info  # placed as its input is (JAX leaves the lowered output's open)
+    out = lowered.out_info[0]  # the logits' cut (the features' compiles where first asked)
+    cut = _first_rows.lower(jax.ShapeDtypeStruct(out.shape, out.dtype, sharding=self.replicated),
+                            len(split))
+    cut.compile()
+    logits = cut.out_info  # placed as its input is (JAX leaves the lowered output's open)
     return jax.ShapeDtypeStruct(logits.shape, logits.dtype, sharding=self.replicated)
 
   def await_precompiled(self) -> None:
@@ -392,6 +392,10 @@ class Trainer:
 
   def predict(self, state: TrainState, split: data_lib.Split, progress: bool = False) -> np.ndarray:
     """Logits `[N, C]` for a split, in order (eval mode)."""
+    on_device = self._predict_resident(MODEL, state.params["model"], state.model_state, split,
+                                       features=False)
+    if on_device is not None:  # the logits only: the features are neither cut nor fetched
+      return jax.device_get(on_device[0])
     return self.predict_outputs(state, split, progress)[0]
 
   def predict_outputs(self, state: TrainState, split: data_lib.Split,
@@ -430,27 +434,29 @@ class Trainer:
     """Logits `[N, C]` of a split for the training dynamics: a device array, never
     fetched, when the split is held on the device (one compiled program); else
     `predict`'s."""
-    on_device = self._predict_resident(MODEL, state.params["model"], state.model_state, split)
+    on_device = self._predict_resident(MODEL, state.params["model"], state.model_state, split,
+                                       features=False)
     return self.predict(state, split) if on_device is None else on_device[0]
 
-  def _predict_resident(self, name: str, params, model_state, split: data_lib.Split):
-    """`(logits [N, C], features [N, D])` on the device for a split held there, else None;
-    within `sharing_predictions`, one pass per network, state and split."""
+  def _predict_resident(self, name: str, params, model_state, split: data_lib.Split,
+                        features: bool = True):
+    """`(logits [N, C], features [N, D])` on the device for a split held there, else None
+    (`features=False`: the features None, not cut: the epoch's end and the evaluation use
+    only the logits); within `sharing_predictions`, one pass per network, state and split."""
     resident = self._resident(split)
     if resident is None:
       return None
-    shared = self._shared_predictions
-    if shared is not None:
-      for key, out in shared:  # the same objects (immutable arrays): the same outputs
-        if key[0] == name and all(a is b for a, b in zip(key[1:], (params, model_state, split),
-                                                         strict=True)):
-          return out
-    self.await_precompiled()
-    logits, features = self.predict_all[name](params, model_state, resident)
-    out = (_first_rows(logits, len(split)), _first_rows(features, len(split)))
-    if shared is not None:
-      shared.append(((name, params, model_state, split), out))
-    return out
+    shared, key, padded = self._shared_predictions, (name, params, model_state, split), None
+    for k, out in shared or ():  # the same objects (immutable arrays): the same outputs
+      if k[0] == name and all(a is b for a, b in zip(k[1:], key[1:], strict=True)):
+        padded = out
+    if padded is None:
+      self.await_precompiled()
+      padded = self.predict_all[name](params, model_state, resident)
+      if shared is not None:
+        shared.append((key, padded))
+    n = len(split)
+    return _first_rows(padded[0], n), _first_rows(padded[1], n) if features else None
 
   @contextlib.contextmanager
   def sharing_predictions(self):

@@ -241,6 +241,39 @@ def test_the_epoch_ends_predictions_compile_beside_the_training_once(tmp_path, c
   assert run["steps"] == 16
 
 
+def test_the_epoch_ends_cut_only_the_logits_of_the_resident_predictions(tmp_path, caplog):
+  """The evaluation and the training dynamics use only the logits: the predictions'
+  features (width 37 here) are neither cut to the split's rows nor fetched, so the cut
+  (`_first_rows`) compiles for the logits of each split only, in the background thread
+  (sizes of this test only: JAX's in-process cache would skip the lowering's log line)."""
+  caplog.set_level(logging.DEBUG, logger="jax._src.interpreters.pxla")
+  config = tiny_mlp(**{"data.max_train_examples": 228, "data.max_test_examples": 93,
+                       "model.hidden": (37,)})
+  train.train_and_evaluate(config, str(tmp_path / "wd"))
+  cuts = [r for r in caplog.records if r.getMessage().startswith("Compiling jit(_first_rows)")]
+  assert [r.threadName for r in cuts] == ["nlx-precompile"] * 2
+  assert all(",10])" in r.getMessage() and ",37])" not in r.getMessage() for r in cuts), [
+      r.getMessage()[:120] for r in cuts]
+
+
+def test_a_chunk_traces_its_step_once():
+  """`chunk_step` traces the step once (the metrics' shapes and the loop's body share the
+  trace: it was traced twice, a fifth of a second of every run's start-up); the chunk runs
+  the first `count` steps and stacks their metrics, rows past `count` zero."""
+  traced = []
+
+  def step(state, indices, scale):
+    traced.append(1)
+    return state + scale * indices["index"].sum(), {"loss": state, "n": indices["index"][0]}
+  chunk = jax.jit(on_device.chunk_step(step, 4))
+  rows = jnp.arange(12, dtype=jnp.int32).reshape(4, 3)  # step sums 3, 12, 21, 30
+  state, metrics = chunk(jnp.float32(1.0), {"index": rows}, 3, jnp.float32(2.0))
+  assert len(traced) == 1
+  assert float(state) == 1.0 + 2 * (3 + 12 + 21)
+  np.testing.assert_array_equal(metrics["loss"], [1.0, 7.0, 31.0, 0.0])
+  np.testing.assert_array_equal(metrics["n"], [0, 3, 6, 0])
+
+
 def test_the_dynamics_sums_compile_beside_the_training_once(tmp_path, caplog):
   """The training dynamics' per-epoch program (`nlx.dynamics._add_epoch`) compiles in the
   background thread after the training set's prediction, for the logits that prediction

@@ -397,9 +397,9 @@ def test_a_sinet_run_predicts_the_training_set_once_an_epoch(monkeypatch):
   seen = []
   real = train.Trainer._predict_resident
 
-  def counted(self, name, params, model_state, split):
+  def counted(self, name, params, model_state, split, features=True):
     before = None if self._shared_predictions is None else len(self._shared_predictions)
-    out = real(self, name, params, model_state, split)
+    out = real(self, name, params, model_state, split, features)
     if before is None or len(self._shared_predictions) > before:  # a new pass
       seen.append(len(split))
     return out

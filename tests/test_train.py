@@ -285,22 +285,27 @@ def test_itstime_by_hand():
 
 
 def count_predictions(monkeypatch, trainer_cls=train.Trainer) -> list:
-  """Records the length of every split any network of a Trainer predicts."""
+  """Records the length of every split any network of a Trainer predicts: each pass over a
+  device-resident split (`_predict_resident`; a pass the epoch's end shares counts once)
+  and each through the input pipeline (`predict_network` of a split not held there)."""
   seen = []
-  original = trainer_cls.predict_network
+  resident_pass = trainer_cls._predict_resident
 
-  def predict_network(self, name, params, model_state, split, progress=False):
-    seen.append(len(split))
-    return original(self, name, params, model_state, split, progress)
-  monkeypatch.setattr(trainer_cls, "predict_network", predict_network)
-  for_dynamics = trainer_cls.predict_for_dynamics
-
-  def predict_for_dynamics(self, state, split):
-    out = for_dynamics(self, state, split)
-    if isinstance(out, jax.Array):  # on the device, not through predict_network
+  def _predict_resident(self, name, params, model_state, split, features=True):
+    shared = self._shared_predictions
+    before = None if shared is None else len(shared)
+    out = resident_pass(self, name, params, model_state, split, features)
+    if out is not None and (before is None or len(shared) > before):
       seen.append(len(split))
     return out
-  monkeypatch.setattr(trainer_cls, "predict_for_dynamics", predict_for_dynamics)
+  monkeypatch.setattr(trainer_cls, "_predict_resident", _predict_resident)
+  network = trainer_cls.predict_network
+
+  def predict_network(self, name, params, model_state, split, progress=False):
+    if self._resident(split) is None:
+      seen.append(len(split))
+    return network(self, name, params, model_state, split, progress)
+  monkeypatch.setattr(trainer_cls, "predict_network", predict_network)
   return seen
 
 

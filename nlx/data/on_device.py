@@ -111,14 +111,19 @@ def chunk_step(step, max_steps: int):
   program, a `fori_loop` with a traced trip count (one compiled program serves every
   chunk length), each step exactly the per-step program's. `metrics`: every step's
   scalars stacked `[K]` (rows past `count` are zero), fetched once per chunk."""
+  # one trace of the step serves both uses below: the metrics' shapes and the loop's body
+  # (jit's cache; XLA inlines the call, so the program is the same)
+  traced_once = jax.jit(step)
+
   def chunk(state, indices: dict, count, *args):
     rows = indices["index"]
-    shapes = jax.eval_shape(lambda s, i: step(s, {"index": i}, *args)[1], state, rows[0])
+    shapes = jax.eval_shape(lambda s, i: traced_once(s, {"index": i}, *args)[1], state,
+                            rows[0])
     stacked = jax.tree.map(lambda x: jnp.zeros((max_steps, *x.shape), x.dtype), shapes)
 
     def body(i, carry):
       state, stacked = carry
-      state, metrics = step(state, {"index": rows[i]}, *args)
+      state, metrics = traced_once(state, {"index": rows[i]}, *args)
       return state, jax.tree.map(lambda buf, x: buf.at[i].set(x), stacked, metrics)
 
     return jax.lax.fori_loop(0, count, body, (state, stacked))
