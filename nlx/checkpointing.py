@@ -5,9 +5,14 @@ crash never leaves a half-written checkpoint that `latest_step` would pick up.
 `read_arrays` reads a saved state on any device layout; `load_model_weights` takes
 another run's final model for fine-tuning (`train.init_from`).
 
+Saves are asynchronous: `save` returns once orbax holds a host copy of the arrays, and
+orbax writes the files in its background thread beside the training; `wait` (the next
+save, `close` and every read call it) finishes a save.
+
 Integrity: orbax checksums only its index, so a flipped byte in an array file restores
-as wrong weights without a word. Once orbax has finished a step, `save` writes
-`<step>/nlx_sha256.json` (`RECORD`: the size and sha256 of every file of the step), and
+as wrong weights without a word. Once orbax has written a step's files, and before it
+renames the step into place, nlx writes `<step>/nlx_sha256.json` (`RECORD`: the size and
+sha256 of every file of the step but orbax's two small late ones, `ORBAX_LATE_FILES`), and
 `restore` checks the files against it first. `restore_latest` moves a checkpoint that
 fails (or that orbax reports corrupt, DATA_LOSS) to `<checkpoints>_damaged/` (never
 deleted; orbax does not look there), says so in one logged line, and resumes from the
@@ -40,12 +45,18 @@ RECORD_FORMAT = 1  # the version of the record's layout that `verify` reads
 DAMAGED_SUFFIX = "_damaged"
 
 
+# what orbax writes into a step after the record (`Checkpointer._record_in_flight`): its
+# metadata's commit time and its commit marker (no array data: the record leaves them out)
+ORBAX_LATE_FILES = ("_CHECKPOINT_METADATA", "commit_success.txt")
+
+
 def _files(step_dir: str) -> list[str]:
-  """Every file under `step_dir` but the record, as sorted paths relative to it."""
+  """Every file under `step_dir` but the record and `ORBAX_LATE_FILES`, as sorted paths
+  relative to it."""
   out = []
   for root, _, names in os.walk(step_dir):
     out += [os.path.relpath(os.path.join(root, n), step_dir) for n in names]
-  return sorted(f for f in out if f != RECORD)
+  return sorted(f for f in out if f != RECORD and f not in ORBAX_LATE_FILES)
 
 
 def _sha256(path: str) -> str:
@@ -108,21 +119,12 @@ def _is_damage(e: Exception) -> bool:
 
 
 class _DropOrbaxErrors(py_logging.Filter):
-  """Drops orbax's own ERROR logs (each a traceback of tensorstore's) while a save runs:
-  a failure it raises reaches the user once, as `DiskError` or with its traceback."""
+  """Drops orbax's own ERROR logs (each a traceback of tensorstore's) while a save runs
+  (`Checkpointer.save` to its `wait`): a failure it raises reaches the user once, as
+  `DiskError` or with its traceback."""
 
   def filter(self, record):
     return not (record.levelno >= py_logging.ERROR and f"{os.sep}orbax{os.sep}" in record.pathname)
-
-
-@contextlib.contextmanager
-def _quiet_orbax_errors():
-  logger, drop = logging.get_absl_logger(), _DropOrbaxErrors()
-  logger.addFilter(drop)
-  try:
-    yield
-  finally:
-    logger.removeFilter(drop)
 
 
 @contextlib.contextmanager
@@ -220,11 +222,14 @@ class Checkpointer:
 
   def __init__(self, directory: str, max_to_keep: int = 2, cleanup: bool = False):
     self.directory = os.path.abspath(directory)
+    # saves write their files in orbax's background thread (`save`, `wait`)
     self._mngr = ocp.CheckpointManager(
         self.directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
-                                             enable_async_checkpointing=False,
-                                             cleanup_tmp_directories=cleanup))
+        options=ocp.CheckpointManagerOptions(
+            max_to_keep=max_to_keep, create=True, enable_async_checkpointing=True,
+            async_options=ocp.AsyncOptions(post_finalization_callback=self._record_in_flight),
+            cleanup_tmp_directories=cleanup))
+    self._pending = None  # the step whose files are being written, and its log filter
     # orbax removes those directories in a background thread that its close() does not
     # wait for: closed while it ran (a run whose data failed to load), it printed a
     # traceback after nlx's one-line error. Wait for it here (the orbax versions that have
@@ -234,30 +239,74 @@ class Checkpointer:
       wait()
 
   def latest_step(self) -> int | None:
+    """The newest complete step (a save in flight is finished first: `wait`)."""
+    self.wait()
     return self._mngr.latest_step()
 
   def step_dir(self, step: int) -> str:
     return os.path.join(self.directory, str(step))
 
   def save(self, step: int, state, data_state: dict) -> None:
-    """Saves `step` and its integrity record; a DiskError when there is no space or no
-    permission to write (the partial step removed, the newest complete one named)."""
+    """Starts saving `step`: returns once orbax holds the arrays' values on the host (so
+    the next train step may reuse their buffers); orbax writes the files in its background
+    thread, beside the training, and `wait` (the next save, `close`, every read) finishes
+    them and writes the integrity record. A DiskError when there is no space or no
+    permission to write, from here or from that `wait` (the partial step removed, the
+    newest complete one named)."""
+    self.wait()
+    drop = _DropOrbaxErrors()  # orbax's own error logs of this save (its thread's too)
+    logging.get_absl_logger().addFilter(drop)
+    self._pending = (step, drop)
     try:
-      with _quiet_orbax_errors(), _whole_arrays_on_one_process():
+      with _whole_arrays_on_one_process():
         self._mngr.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)),
+            state=ocp.args.StandardSave(state),
+            data=ocp.args.JsonSave(json.loads(json.dumps(data_state)))),  # its own copy
             force=True)
-        self._mngr.wait_until_finished()
-      if jax.process_index() == 0:
-        write_record(self.step_dir(step))
     except Exception as e:  # noqa: BLE001 (orbax raises ValueError, OSError, ...)
-      cause = disk_cause(e)
-      if cause is None:
-        raise
-      _quiet_abandoned_io()
-      self._discard(step)
-      raise DiskError(f"cannot write checkpoint {self.step_dir(step)}: {cause}; "
-                      f"{resume_hint(self.directory)}") from None
+      self._pending = None
+      logging.get_absl_logger().removeFilter(drop)
+      self._failed(step, e)
+
+  def _record_in_flight(self) -> None:
+    """orbax's post-finalization callback (in its thread, before it renames the step's
+    temporary directory into place): process 0 writes the record into that directory,
+    so the step appears with its record or not at all (a failure here fails the save:
+    `wait`). An orbax whose temporary directory is not found leaves it to `wait`."""
+    if self._pending is None or jax.process_index() != 0:
+      return
+    tmp = glob.glob(glob.escape(self.step_dir(self._pending[0])) + ".orbax-checkpoint-tmp*")
+    if len(tmp) == 1 and os.path.isdir(tmp[0]):
+      write_record(tmp[0])
+
+  def wait(self) -> None:
+    """Finishes the save in flight, if any: waits for its files and their record (written
+    by `_record_in_flight`; here where that did not find the step). A DiskError as
+    `save`'s."""
+    if self._pending is None:
+      return
+    step, drop = self._pending
+    try:
+      self._mngr.wait_until_finished()
+      if jax.process_index() == 0 and not os.path.exists(
+          os.path.join(self.step_dir(step), RECORD)):
+        write_record(self.step_dir(step))
+    except Exception as e:  # noqa: BLE001 (as save's)
+      self._failed(step, e)
+    finally:
+      self._pending = None
+      logging.get_absl_logger().removeFilter(drop)
+
+  def _failed(self, step: int, e: Exception) -> None:
+    """Raises `e`, or for a full disk or a refused write (`disk_cause`) the DiskError that
+    names `step` and the newest complete checkpoint, after removing what the save left."""
+    cause = disk_cause(e)
+    if cause is None:
+      raise e
+    _quiet_abandoned_io()
+    self._discard(step)
+    raise DiskError(f"cannot write checkpoint {self.step_dir(step)}: {cause}; "
+                    f"{resume_hint(self.directory)}") from None
 
   def _discard(self, step: int) -> None:
     """Removes what a failed save of `step` left: orbax's temporary directory (writes still
@@ -275,6 +324,7 @@ class Checkpointer:
 
     DamagedCheckpointError when the files fail their record or orbax finds them corrupt;
     ConfigError when they hold another structure (e.g. an older nlx's run)."""
+    self.wait()
     problem = verify(self.step_dir(step))
     if problem:
       raise DamagedCheckpointError(f"checkpoint {self.step_dir(step)} is damaged ({problem})")
@@ -299,6 +349,7 @@ class Checkpointer:
     module docstring), or None when there is no checkpoint. Each damaged newer one is set
     aside in `<directory>_damaged/` with a logged warning; when every one is damaged, a
     DamagedCheckpointError names both folders."""
+    self.wait()
     damaged = []
     for step in sorted(self._mngr.all_steps(), reverse=True):
       try:
@@ -337,8 +388,11 @@ class Checkpointer:
     thread); idempotent. Left open, that thread can outlive an error and print a second
     traceback at interpreter shutdown."""
     if self._mngr is not None:
-      self._mngr.close()
-      self._mngr = None
+      try:
+        self.wait()  # a save in flight finishes (or raises its DiskError) first
+      finally:
+        self._mngr.close()
+        self._mngr = None
 
   def __enter__(self):
     return self

@@ -705,6 +705,8 @@ class _Loop:
       fetched += ([(first + j + 1, {k: v[j] for k, v in m.items()}) for j in range(n)]
                   if stacked else [(first + 1, m)])
     self.pending = []
+    if not all(np.isfinite(m["loss"]) for _, m in fetched):
+      self.ckpt.wait()  # the checkpoint the error names is complete (or a DiskError says)
     _check_finite(fetched, self.last_ckpt)
     self.metrics.log({"kind": "train", "step": step, "epoch": step / self.spe,
                       **{k: float(np.mean([x[k] for _, x in fetched])) for k in fetched[-1][1]},

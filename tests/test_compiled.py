@@ -145,6 +145,43 @@ def test_a_nan_mid_chunk_names_its_step_and_keeps_the_last_good_checkpoint(tmp_p
   assert sorted(os.listdir(os.path.join(wd, "checkpoints"))) == ["1"]
 
 
+def test_a_nan_after_a_save_that_failed_in_the_background_names_the_failed_save(
+    tmp_path, monkeypatch):
+  """Saves finish in the background: when a non-finite loss stops the run, the save in
+  flight is finished first, so a save that failed there is reported (a DiskError naming
+  the last complete checkpoint, 1) rather than named as the last good checkpoint (2)."""
+  import errno
+
+  from nlx import checkpointing
+  from nlx.errors import DiskError
+  data_dir = nan_features(tmp_path / "data")  # not finite from step 3 on
+
+  def config(**kw):
+    return load_config("cifar10n_cpu", "tiny", **{
+        "data.data_dir": data_dir, "data.label_set": "worst", "data.max_train_examples": -1,
+        "data.max_test_examples": -1, "model.hidden": (16,),
+        "train.checkpoint_every_steps": 2, **kw})
+
+  wd = str(tmp_path / "wd")
+  assert train.train_and_evaluate(config(**{"train.stop_after_steps": 1}), wd)["step"] == 1
+  write_record = checkpointing.write_record
+
+  def full_at_2(step_dir):
+    if os.path.basename(step_dir).split(".")[0] == "2":
+      raise OSError(errno.ENOSPC, "No space left on device", step_dir)
+    write_record(step_dir)
+  monkeypatch.setattr(checkpointing, "write_record", full_at_2)
+  with pytest.raises(DiskError, match=r"checkpoint .*/2: No space left on device; the last "
+                                      r"complete checkpoint is step 1") as e:
+    train.train_and_evaluate(config(), wd)
+  chain, x = [], e.value
+  while x is not None:
+    chain.append(type(x))
+    x = x.__context__
+  assert NonFiniteLossError not in chain  # found first, before the loss was checked
+  assert sorted(os.listdir(os.path.join(wd, "checkpoints"))) == ["1"]
+
+
 def test_ctrl_c_stops_at_the_end_of_the_call_with_a_checkpoint(tmp_path, monkeypatch):
   config = tiny_mlp()
   reference = train.train_and_evaluate(config, str(tmp_path / "reference"))

@@ -74,6 +74,7 @@ def small_checkpoints(directory, steps=(1, 2)):
   ckpt = Checkpointer(str(directory), max_to_keep=5)
   for step in steps:
     ckpt.save(step, {"w": jnp.arange(3.0) * step}, {"position": step})
+  ckpt.wait()  # the last save's files written (saves are asynchronous)
   return ckpt
 
 
@@ -118,6 +119,7 @@ def test_a_checkpoint_damaged_twice_at_one_step_keeps_both_copies(tmp_path):
   damage(str(tmp_path / "checkpoints" / "2"))
   assert ckpt.restore_latest({"w": jnp.zeros(3)})[0] == 1
   ckpt.save(2, {"w": jnp.arange(3.0) * 2}, {"position": 2})  # the run trained on to 2
+  ckpt.wait()
   damage(str(tmp_path / "checkpoints" / "2"))
   step, state, data = ckpt.restore_latest({"w": jnp.zeros(3)})
   assert (step, data) == (1, {"position": 1})
@@ -321,39 +323,30 @@ class Killed(BaseException):
   releases a dead process's flock)."""
 
 
-def _record_dump(real):
-  """json.dump that dies half-way through a checkpoint's integrity record of step 16."""
-  def dump(value, f, **kwargs):
-    if os.path.basename(os.path.dirname(getattr(f, "name", ""))) != "16":
-      return real(value, f, **kwargs)
-    text = json.dumps(value, **kwargs)
-    f.write(text[:len(text) // 2])
-    f.flush()
-    raise Killed("while writing the integrity record of checkpoint 16")
-  return dump
-
-
 def _kill_in(monkeypatch, kind: str) -> None:
   """Makes the next run die while it writes `kind`, leaving what such a kill leaves."""
   from nlx import dynamics, io, label_issues
-  if kind == "checkpoint":  # orbax's temporary folder of step 16, never renamed
+  if kind in ("checkpoint", "checkpoint record"):
+    # orbax's temporary folder of step 16, never renamed: killed while orbax wrote its
+    # files, or while nlx wrote its record there (`Checkpointer._record_in_flight`, in
+    # orbax's thread: a kill there takes the process, so the folder is left as it is)
     save = Checkpointer.save
 
     def dying_save(self, step, state, data_state):
       if step != 16:
         return save(self, step, state, data_state)
       save(self, step, state, data_state)
+      self.wait()
       partial = self.step_dir(step) + ".orbax-checkpoint-tmp-1764000000"
       os.rename(self.step_dir(step), partial)
       with open(os.path.join(partial, RECORD), "r+b") as f:
         f.truncate(os.path.getsize(f.name) // 2)
-      for name in glob.glob(os.path.join(partial, "state", "ocdbt.process_0", "d", "*")):
-        with open(name, "r+b") as f:
-          f.truncate(os.path.getsize(name) // 2)
-      raise Killed("while orbax wrote checkpoint 16")
+      if kind == "checkpoint":
+        for name in glob.glob(os.path.join(partial, "state", "ocdbt.process_0", "d", "*")):
+          with open(name, "r+b") as f:
+            f.truncate(os.path.getsize(name) // 2)
+      raise Killed(f"while writing checkpoint 16 ({kind})")
     monkeypatch.setattr(Checkpointer, "save", dying_save)
-  elif kind == "checkpoint record":
-    monkeypatch.setattr(json, "dump", _record_dump(json.dump))
   elif kind == "dynamics":
     savez = np.savez
 
@@ -404,7 +397,7 @@ def _without_time(results: dict) -> dict:
 
 # what each kill leaves in the workdir
 KILLED_WRITES = {"checkpoint": "checkpoints/16.orbax-checkpoint-tmp-*/state",
-                 "checkpoint record": f"checkpoints/16/{RECORD}*",
+                 "checkpoint record": f"checkpoints/16.orbax-checkpoint-tmp-*/{RECORD}",
                  "dynamics": "dynamics/epoch_0002.npz.tmp.npz",
                  "metrics.jsonl": "metrics.jsonl", "results.json": "results.json",
                  "label_issues.csv": "label_issues.csv"}
@@ -438,10 +431,7 @@ def test_a_kill_during_a_write_then_the_same_command_gives_the_uninterrupted_res
   for name in ("label_issues.csv", "label_issues.json"):
     assert (wd / name).read_text() == (root / "full" / name).read_text(), name
   assert steps_in(wd / "checkpoints") == ["8", "16"]  # no partial step left
-  if kind == "checkpoint record":  # nothing vouches for step 16: set aside, never trusted
-    assert os.listdir(wd / "checkpoints_damaged") == ["16"]
-  else:
-    assert not os.path.exists(wd / "checkpoints_damaged")  # a kill is no damage
+  assert not os.path.exists(wd / "checkpoints_damaged")  # a kill is no damage
   assert os.listdir(wd / "dynamics") == os.listdir(root / "full" / "dynamics")
 
 
@@ -516,12 +506,87 @@ def test_a_save_whose_record_cannot_be_written_removes_its_step_and_keeps_the_ot
     raise OSError(errno.ENOSPC, "No space left on device", os.path.join(step_dir, RECORD))
   monkeypatch.setattr(checkpointing, "write_record", full)
   with pytest.raises(DiskError, match="the last complete checkpoint is step 2"):
-    ckpt.save(3, {"w": jnp.arange(3.0) * 3}, {"position": 3})
+    ckpt.save(3, {"w": jnp.arange(3.0) * 3}, {"position": 3})  # written in the background:
+    ckpt.wait()  # the failure met here
   assert steps_in(tmp_path / "checkpoints") == ["1", "2"]
   assert ckpt.latest_step() == 2
   monkeypatch.undo()
   ckpt._discard(2)  # a step with its record is never removed
   assert steps_in(tmp_path / "checkpoints") == ["1", "2"]
+  ckpt.close()
+
+
+def test_a_save_runs_beside_the_training_and_its_record_is_written_before_the_step_appears(
+    tmp_path, monkeypatch):
+  """`save` returns once orbax holds the values on the host: the next step may donate the
+  arrays' buffers (as the train step does) and the checkpoint still holds the saved
+  values. The record is written into orbax's temporary folder, in its thread, before the
+  step is renamed into place (so no step is ever seen without its record), and it leaves
+  out orbax's two late files."""
+  import nlx.checkpointing as checkpointing
+  written, real = [], checkpointing.write_record
+
+  def spy(step_dir):
+    written.append((step_dir, os.path.exists(os.path.join(tmp_path, "c", "1"))))
+    real(step_dir)
+  monkeypatch.setattr(checkpointing, "write_record", spy)
+  state = {"w": jnp.arange(6.0), "b": jnp.ones((2, 3))}
+  want = jax.tree.map(np.asarray, state)
+  ckpt = Checkpointer(str(tmp_path / "c"))
+  ckpt.save(1, state, {"position": 1})
+  donate = jax.jit(lambda s: jax.tree.map(lambda x: x * 7, s), donate_argnums=0)
+  state = donate(state)  # the saved arrays' buffers taken by the next "step"
+  ckpt.wait()
+  assert len(written) == 1 and ".orbax-checkpoint-tmp" in written[0][0]
+  assert written[0][1] is False  # step 1 did not exist yet when its record was written
+  assert checkpointing.verify(ckpt.step_dir(1)) is None
+  record = json.loads(open(os.path.join(ckpt.step_dir(1), RECORD)).read())["files"]
+  assert not set(record) & set(checkpointing.ORBAX_LATE_FILES)
+  assert any(name.startswith("state" + os.sep) for name in record)
+  restored, data = ckpt.restore(1, jax.tree.map(jnp.zeros_like, want))
+  assert data == {"position": 1}
+  for k in want:
+    np.testing.assert_array_equal(np.asarray(restored[k]), want[k])
+  ckpt.close()
+
+
+def test_a_record_that_cannot_be_written_in_orbax_thread_fails_its_save(tmp_path, monkeypatch):
+  """The record's write hits a full disk inside orbax's thread: the save fails, the step
+  never appears, nothing of it is left, and the next `wait` (here `latest_step`'s) says so
+  in one line."""
+  import nlx.checkpointing as checkpointing
+  ckpt = small_checkpoints(tmp_path / "checkpoints", steps=(1,))
+
+  def full(step_dir):
+    raise OSError(errno.ENOSPC, "No space left on device", os.path.join(step_dir, RECORD))
+  monkeypatch.setattr(checkpointing, "write_record", full)
+  ckpt.save(2, {"w": jnp.arange(3.0) * 2}, {"position": 2})
+  with pytest.raises(DiskError) as e:
+    ckpt.latest_step()  # not 2: the save in flight is finished first
+  assert str(e.value) == (
+      f"cannot write checkpoint {tmp_path}/checkpoints/2: No space left on device; the last "
+      "complete checkpoint is step 1; free space (or fix the permissions) and rerun the "
+      "same command to resume")
+  assert steps_in(tmp_path / "checkpoints") == ["1"] and ckpt.latest_step() == 1
+  ckpt.close()
+  monkeypatch.undo()
+  with Checkpointer(str(tmp_path / "checkpoints")) as again:
+    assert again.latest_step() == 1
+
+
+def test_a_step_whose_record_was_cut_short_after_it_appeared_is_set_aside(tmp_path):
+  """Where the record is written after orbax renamed the step (an orbax whose temporary
+  folder `_record_in_flight` does not find), a kill during that write leaves the step with
+  `RECORD.tmp` and no record: nothing vouches for it, so it is set aside (not trusted as
+  an older nlx's) and the previous step restores."""
+  ckpt = small_checkpoints(tmp_path / "checkpoints", steps=(1, 2))
+  step_dir = tmp_path / "checkpoints" / "2"
+  record = (step_dir / RECORD).read_text()
+  os.remove(step_dir / RECORD)
+  (step_dir / (RECORD + ".tmp")).write_text(record[:len(record) // 2])
+  step, _, data = ckpt.restore_latest({"w": jnp.zeros(3)})
+  assert (step, data) == (1, {"position": 1})
+  assert steps_in(tmp_path / "checkpoints_damaged") == ["2"]
   ckpt.close()
 
 

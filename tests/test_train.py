@@ -395,6 +395,7 @@ def test_checkpointer_keeps_the_newest_and_restores_any_kept_step(tmp_path):
     assert ckpt.latest_step() is None
     for step in (1, 2, 3, 4):
       ckpt.save(step, {"w": jnp.full(3, float(step))}, {"position": 10 * step})
+    ckpt.wait()  # saves are asynchronous: the last one's files written
     assert checkpoint_steps(tmp_path / str(keep)) == kept
     assert ckpt.latest_step() == 4
     for step in kept:  # the newest and an older one: each its own arrays and data state
