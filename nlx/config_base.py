@@ -90,6 +90,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.conv = "auto"             # convs on a CPU: auto (stride-1 gradients as matrix
                                     # products; XLA's own convs, not YNNPACK's: nlx.ops.conv)
                                     # | xla (XLA's defaults)
+  c.model.compile = "full"          # full (XLA's default pipeline) | fast (on a CPU: XLA's
+                                    # older loop-fusion emitters, about half the compile
+                                    # time, slower steps: for runs of a few seconds' compute,
+                                    # configs/quickstart.py; nlx.models.fast_options)
   c.model.fusion = "concat"         # multimodal: image | text | concat | gl1 | gl2 | mixed
                                     # (the study's gates) | convex | convex_free (nlx's)
   c.model.image_compress = 600      # multimodal: image features -> Dense+ReLU width (0: off)

@@ -254,7 +254,7 @@ class Trainer:
 
     # one compiled program for the whole state (not one small one per leaf shape: start-up)
     self.initial_state = jax.jit(initial_state, out_shardings=self.replicated,
-                                 compiler_options=models.run_once_options())(
+                                 compiler_options=models.run_once_options(config.model))(
         {"model": model.params, "method": method_params}, model.state, method_state, state_rng)
 
     task = Task(dataset.num_classes, len(dataset.train), dataset.mean, dataset.std,

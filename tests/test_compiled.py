@@ -436,7 +436,8 @@ def test_every_program_that_runs_the_model_takes_its_convolutions_compile_option
   convolutions, where this jaxlib has them)."""
   from nlx.benchmarks.timing import synthetic_dataset
   from nlx.ops import conv as conv_ops
-  c = load_config("quickstart", "tiny", **{"model.conv": conv, "model.width": 16})
+  c = load_config("quickstart", "tiny", **{"model.conv": conv, "model.width": 16,
+                                          "model.compile": "full"})
   ds = synthetic_dataset(128)  # 32 x 32 x 3: maps where YNNPACK takes convolutions
   trainer = train.Trainer(c, ds)
   assert trainer.compiler_options == conv_ops.compiler_options(conv)
@@ -457,6 +458,45 @@ def test_every_program_that_runs_the_model_takes_its_convolutions_compile_option
     pytest.skip("this jaxlib runs no convolution through YNNPACK")
   else:
     assert all(n > 0 for n in found), found
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_model_compile_reaches_every_program_that_runs_the_model(mode, monkeypatch):
+  """model.compile=fast: the model's initialisation, the initial state, the step, the
+  chunk, the eval step and the resident prediction are jitted with `FAST_OPTIONS` (full:
+  without), and XLA compiles with them: its older fusion emitters leave the train step's
+  reductions unwrapped (no `wrapped_reduce` computation), the default ones wrap them. The
+  quickstart's config is fast."""
+  import sys
+
+  from nlx import models
+  from nlx.benchmarks.timing import synthetic_dataset
+  assert load_config("quickstart", "").model.compile == "fast"
+  jitted, real_jit = {}, jax.jit
+
+  def spy(fn, **kw):  # the first jit of each name (the chunk's inner jit of the step, which
+    # XLA inlines into the chunk's program, comes after the per-step program's)
+    jitted.setdefault(getattr(fn, "__name__", ""), (sys._getframe(1).f_globals.get("__name__"),
+                                                    kw))
+    return real_jit(fn, **kw)
+  monkeypatch.setattr(jax, "jit", spy)
+  c = load_config("quickstart", "tiny", **{"model.width": 8, "model.compile": mode})
+  ds = synthetic_dataset(64)
+  trainer = train.Trainer(c, ds)
+  monkeypatch.undo()
+  for name, module in (("init", "nlx.models"), ("initial_state", "nlx.train"),
+                       ("step", "nlx.data.on_device"), ("chunk", "nlx.data.on_device"),
+                       ("eval_step", "nlx.train"), ("predict_all", "nlx.train")):
+    where, kw = jitted[name]
+    options = kw.get("compiler_options") or {}
+    assert where == module and (models.FAST_OPTIONS.items() <= options.items()) == (
+        mode == "fast"), (name, options)
+  state, dd = trainer.initial_state, trainer.device_data
+  rows = trainer.shard_chunk([next(trainer.train_iterator(1))["index"]] * trainer.steps_per_call)
+  texts = [p.as_text() for p in (
+      dd.jitted_chunk.lower(state, rows, np.int32(1), dd.arrays, dd.key).compile(),
+      dd.jitted.lower(state, {"index": rows["index"][0]}, dd.arrays, dd.key).compile())]
+  assert [("wrapped_reduce" in t) for t in texts] == [mode == "full"] * 2
 
 
 def test_the_protocols_feature_embedder_takes_the_trainers_compile_options():

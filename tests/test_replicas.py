@@ -366,8 +366,8 @@ def test_a_workdir_of_one_run_and_one_of_several_refuse_each_other(tmp_path):
     replicas.train_and_evaluate(single, many)
 
 
-@pytest.mark.parametrize("conv", ["auto", "xla"])
-def test_the_replicas_chunk_takes_the_models_compile_options(tmp_path, monkeypatch, conv):
+@pytest.mark.parametrize("conv,mode", [("auto", "full"), ("xla", "full"), ("auto", "fast")])
+def test_the_replicas_chunk_takes_the_models_compile_options(tmp_path, monkeypatch, conv, mode):
   """The vmapped chunk (the one program `nlx.replicas` itself compiles for the K runs) is
   compiled with the model's options (`nlx.ops.conv`: XLA's own convolutions with
   model.conv=auto), as the single run's programs are."""
@@ -382,11 +382,14 @@ def test_the_replicas_chunk_takes_the_models_compile_options(tmp_path, monkeypat
     return real_jit(fn, **kw)
 
   monkeypatch.setattr(replicas.jax, "jit", spy)
-  config = with_values(load_config("quickstart", "tiny", **{"model.width": 8, "model.conv": conv}),
+  config = with_values(load_config("quickstart", "tiny", **{"model.width": 8, "model.conv": conv,
+                                                           "model.compile": mode}),
                        **{"train.replicas": 2, "train.num_epochs": 1})
   replicas.train_and_evaluate(config, str(tmp_path / "runs"))
   chunks = [kw for module, name, kw in jitted if module == "nlx.replicas" and name == "chunk"]
   assert len(chunks) == 1, [(module, name) for module, name, _ in jitted]
   assert "compiler_options" in chunks[0]
-  assert chunks[0]["compiler_options"] == conv_ops.compiler_options(conv)
+  fast = {"xla_cpu_use_fusion_emitters": False} if mode == "fast" else {}
+  assert chunks[0]["compiler_options"] == ({**(conv_ops.compiler_options(conv) or {}), **fast}
+                                           or None)
   assert (conv_ops.compiler_options(conv) is None) == (conv == "xla")

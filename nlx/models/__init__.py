@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from absl import logging
 from flax import nnx
 
 from nlx.errors import ConfigError
@@ -25,15 +26,51 @@ NAMES = ("mlp", "small_cnn", "cifar10_quick", *RESNETS, *(f"{n}_imagenet" for n 
          "multimodal")
 
 
-def run_once_options() -> dict | None:
+def run_once_options(config=None) -> dict | None:
   """XLA options for a program that runs once (a model's initialisation, the initial
   train state): the CPU backend's lightest optimisation level that still gives the values
   of the default one bit for bit (level 0 does not: 1 ulp here and there), where the
   optimiser is most of such a program's compile time (`JAX_LOG_COMPILES=1
   NLX_COMPILE_CACHE=off python -m nlx.main` on the 2-core CPU, 2026-12-04: the small CNN's
   initialisation compiled in 6.7 s at the default level, load about 2, and in 1.3 s at
-  level 1, load 1.2); None (XLA's defaults) elsewhere."""
-  return {"xla_backend_optimization_level": 1} if jax.default_backend() == "cpu" else None
+  level 1, load 1.2); with `model.compile=fast` (`config`: `config.model`) also
+  `fast_options` (the same bits: tests/test_models.py); None (XLA's defaults) elsewhere."""
+  if jax.default_backend() != "cpu":
+    return None
+  return {"xla_backend_optimization_level": 1, **(fast_options(config) or {})}
+
+
+COMPILE_MODES = ("full", "fast")
+FAST_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+
+
+def fast_options(config) -> dict | None:
+  """`FAST_OPTIONS` where `config.model.compile` (`config`: `config.model`, or None) is
+  `fast` on a CPU backend that takes them: XLA's older loop-fusion emitters, which compile
+  a program in about half the time of the default ones and run it somewhat slower
+  (`experiments/bench_run.py --runs=quickstart`; experiments/results/README.md, Speed):
+  for runs whose compute is a few seconds, where compiling is most of the wall time
+  (configs/quickstart.py). None for `full` (XLA's defaults), on other backends, and where
+  this jaxlib refuses them (logged). A ConfigError for another value."""
+  mode = "full" if config is None else config.get("compile", "full")
+  if mode not in COMPILE_MODES:
+    raise ConfigError(f"model.compile must be {' or '.join(COMPILE_MODES)}, got {mode!r}")
+  if mode == "full" or jax.default_backend() != "cpu" or not _fast_accepted():
+    return None
+  return dict(FAST_OPTIONS)
+
+
+@functools.cache
+def _fast_accepted() -> bool:
+  """Whether this jaxlib compiles with `FAST_OPTIONS` (once per process)."""
+  try:
+    jax.jit(lambda x: x + 1, compiler_options=FAST_OPTIONS).lower(
+        jax.ShapeDtypeStruct((), jnp.float32)).compile()
+  except Exception as e:  # noqa: BLE001 (a jaxlib without the option)
+    logging.info("model.compile=fast: XLA's defaults kept, this jaxlib refuses %s (%s)",
+                 FAST_OPTIONS, e)
+    return False
+  return True
 
 
 CONVOLUTION_FREE = ("mlp", "multimodal")  # models without a convolution
@@ -41,11 +78,13 @@ CONVOLUTION_FREE = ("mlp", "multimodal")  # models without a convolution
 
 def compiler_options(config) -> dict | None:
   """XLA options for the programs that run the model of `config` (`config.model`): its
-  convolutions' (`nlx.ops.conv.compiler_options`); None: XLA's defaults, also for a model
-  without convolutions (whose programs would compile the same; nothing to probe)."""
-  if config.get("name") in CONVOLUTION_FREE:
-    return None
-  return conv_ops.compiler_options(config.get("conv", "auto"))
+  convolutions' (`nlx.ops.conv.compiler_options`) and `model.compile`'s (`fast_options`);
+  None: XLA's defaults (a model without convolutions, whose programs would compile the
+  same, has no convolution options: nothing to probe)."""
+  fast = fast_options(config)
+  conv = (None if config.get("name") in CONVOLUTION_FREE
+          else conv_ops.compiler_options(config.get("conv", "auto")))
+  return conv if fast is None else {**(conv or {}), **fast}
 
 
 class Model(NamedTuple):
@@ -125,7 +164,7 @@ def create(config, num_classes: int, input_shape, rng: jax.Array, *, data_info=N
     return build_module(config, num_classes, input_shape, r, data_info=data_info,
                         class_names=class_names)
   if config.get("pretrained"):
-    return _pretrained(config.pretrained, build, rng)
+    return _pretrained(config.pretrained, build, rng, run_once_options(config))
   # built in one compiled program, not op by op: the same values (tests/test_models.py),
   # about a second less at start-up on the CPU, and kept by the persistent compile cache;
   # compiled at the CPU's light optimisation level (`run_once_options`)
@@ -136,11 +175,11 @@ def create(config, num_classes: int, input_shape, rng: jax.Array, *, data_info=N
     graphdef, params, state = nnx.split(module, nnx.Param, ...)
     static["graphdef"], static["feature_dim"] = graphdef, module.feature_dim  # traced once
     return params, state
-  params, state = jax.jit(init, compiler_options=run_once_options())(rng)
+  params, state = jax.jit(init, compiler_options=run_once_options(config))(rng)
   return Model(static["graphdef"], params, state, static["feature_dim"])
 
 
-def _pretrained(path: str, build, rng: jax.Array) -> Model:
+def _pretrained(path: str, build, rng: jax.Array, options: dict | None) -> Model:
   """The model with the file's weights, built without computing the random values the
   file replaces: shapes first (`nnx.eval_shape`), then the file's arrays; a leaf the file
   does not give (a head of another class count) gets the random value `build(rng)` gives
@@ -156,7 +195,7 @@ def _pretrained(path: str, build, rng: jax.Array) -> Model:
   is_abstract = lambda x: isinstance(x, jax.ShapeDtypeStruct)  # noqa: E731
   missing = [[i for i, x in enumerate(jax.tree.leaves(t)) if is_abstract(x)] for t in trees]
   if any(missing):
-    @functools.partial(jax.jit, compiler_options=run_once_options())
+    @functools.partial(jax.jit, compiler_options=options)
     def fresh(r):  # XLA drops every other leaf's initialisation
       _, p, s = nnx.split(build(r), nnx.Param, ...)
       return [[jax.tree.leaves(t.to_pure_dict())[i] for i in m]

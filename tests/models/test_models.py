@@ -169,11 +169,13 @@ def test_bfloat16_compute_keeps_float32_params_and_outputs_fast():
   assert not np.array_equal(out.logits, want.logits)
 
 
+@pytest.mark.parametrize("mode", ["full", "fast"])
 @pytest.mark.parametrize("name,shape", [("mlp", (12,)), ("small_cnn", (8, 8, 1))])
-def test_create_builds_in_one_program_the_values_of_building_op_by_op(name, shape):
+def test_create_builds_in_one_program_the_values_of_building_op_by_op(name, shape, mode):
   # models.create builds the module under nnx.jit (one compiled program); the values must
-  # be those of the module built eagerly from the same key, BatchNorm statistics included
-  config = model_config(name, hidden=(16,), width=4)
+  # be those of the module built eagerly from the same key, BatchNorm statistics included,
+  # with either model.compile (its fast emitters give the same bits at init)
+  config = model_config(name, hidden=(16,), width=4, compile=mode)
   rng = jax.random.PRNGKey(7)
   made = models.create(config, 5, shape, rng)
   eager = models.build_module(config, 5, shape, rng)
@@ -255,3 +257,37 @@ def test_resnet_depths_and_sizes_are_torchvisions_fast(name, blocks, count):
   assert [len(getattr(module, f"layer{i}")) for i in range(1, 5)] == blocks
   params = nnx.state(module, nnx.Param)
   assert sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params)) == count
+
+
+def test_model_compile_options_and_a_bad_value(monkeypatch):
+  """`model.compile`: full -> the convolutions' options only (None for the MLP); fast ->
+  also `FAST_OPTIONS`, in the run-once options too (beside level 1); another value is a
+  one-line ConfigError naming the key; a jaxlib that refuses the options keeps XLA's
+  defaults."""
+  from nlx.errors import ConfigError
+  from nlx.ops import conv as conv_ops
+  conv, fast = conv_ops.compiler_options("auto"), {"xla_cpu_use_fusion_emitters": False}
+  assert models.FAST_OPTIONS == fast
+  assert models.compiler_options(model_config("small_cnn")) == conv
+  both = {**(conv or {}), **fast}
+  assert models.compiler_options(model_config("small_cnn", compile="fast")) == both
+  assert models.compiler_options(model_config("mlp")) is None
+  assert models.compiler_options(model_config("mlp", compile="fast")) == fast
+  level1 = {"xla_backend_optimization_level": 1}
+  assert models.run_once_options() == models.run_once_options(model_config("mlp")) == level1
+  assert models.run_once_options(model_config("mlp", compile="fast")) == {**level1, **fast}
+  with pytest.raises(ConfigError, match=r"^model.compile must be full or fast, got 'quick'$"):
+    models.compiler_options(model_config("mlp", compile="quick"))
+  assert models._fast_accepted()
+  monkeypatch.setattr(models, "_fast_accepted", lambda: False)
+  assert models.compiler_options(model_config("mlp", compile="fast")) is None
+  assert models.run_once_options(model_config("mlp", compile="fast")) == level1
+
+
+def test_fast_options_a_jaxlib_refuses_are_not_used(monkeypatch):
+  monkeypatch.setattr(models, "FAST_OPTIONS", {"xla_no_such_option_of_nlx": 1})
+  models._fast_accepted.cache_clear()
+  try:
+    assert models._fast_accepted() is False
+  finally:
+    models._fast_accepted.cache_clear()
