@@ -5,9 +5,9 @@ crash never leaves a half-written checkpoint that `latest_step` would pick up.
 `read_arrays` reads a saved state on any device layout; `load_model_weights` takes
 another run's final model for fine-tuning (`train.init_from`).
 
-Saves are asynchronous: `save` returns once orbax holds a host copy of the arrays, and
-orbax writes the files in its background thread beside the training; `wait` (the next
-save, `close` and every read call it) finishes a save.
+Saves are asynchronous: `save` returns once orbax holds the arrays' values, and orbax
+writes the files in its background thread beside the training; `wait` (the next save,
+`close` and every read call it) finishes a save.
 
 Integrity: orbax checksums only its index, so a flipped byte in an array file restores
 as wrong weights without a word. Once orbax has written a step's files, and before it
@@ -88,7 +88,8 @@ def verify(step_dir: str) -> str | None:
   logged warning."""
   path = os.path.join(step_dir, RECORD)
   if not os.path.exists(path) and os.path.exists(path + ".tmp"):
-    # killed after orbax finished and before the record was renamed into place: nothing
+    # killed after orbax finished and before the record was renamed into place (where the
+    # record is written after the step appears: `Checkpointer.wait`'s case): nothing
     # vouches for these files (and "an older nlx's" would be a wrong excuse)
     return f"its save was cut short before its record {RECORD} was complete"
   if not os.path.exists(path):
@@ -247,16 +248,18 @@ class Checkpointer:
     return os.path.join(self.directory, str(step))
 
   def save(self, step: int, state, data_state: dict) -> None:
-    """Starts saving `step`: returns once orbax holds the arrays' values on the host (so
-    the next train step may reuse their buffers); orbax writes the files in its background
-    thread, beside the training, and `wait` (the next save, `close`, every read) finishes
-    them and writes the integrity record. A DiskError when there is no space or no
-    permission to write, from here or from that `wait` (the partial step removed, the
-    newest complete one named)."""
+    """Starts saving `step`: returns once orbax holds the arrays' values (a host copy; on
+    a CPU a view that keeps their buffers, which JAX then does not donate to the next
+    step); orbax writes the files in its background thread, beside the training, and
+    `wait` (the next save, `close`, every read) finishes them. A DiskError when there is
+    no space or no permission to write, from here or from that `wait` (the partial step
+    removed, the newest complete one named)."""
     self.wait()
     drop = _DropOrbaxErrors()  # orbax's own error logs of this save (its thread's too)
     logging.get_absl_logger().addFilter(drop)
-    self._pending = (step, drop)
+    # the temporary folders already there (a save of this step cut short by a kill): the
+    # one orbax makes now is the other
+    self._pending = (step, drop, set(self._temporary_folders(step)))
     try:
       with _whole_arrays_on_one_process():
         self._mngr.save(step, args=ocp.args.Composite(
@@ -264,38 +267,54 @@ class Checkpointer:
             data=ocp.args.JsonSave(json.loads(json.dumps(data_state)))),  # its own copy
             force=True)
     except Exception as e:  # noqa: BLE001 (orbax raises ValueError, OSError, ...)
-      self._pending = None
-      logging.get_absl_logger().removeFilter(drop)
+      try:  # whatever orbax's thread had started ends before its folder is removed
+        self._mngr.wait_until_finished()
+      except Exception:  # noqa: BLE001 (the error to report is `e`)
+        pass
+      self._end_pending()
       self._failed(step, e)
+
+  def _temporary_folders(self, step: int) -> list[str]:
+    """orbax's temporary folders of `step` (`<step>.orbax-checkpoint-tmp*`)."""
+    return glob.glob(glob.escape(self.step_dir(step)) + ".orbax-checkpoint-tmp*")
 
   def _record_in_flight(self) -> None:
     """orbax's post-finalization callback (in its thread, before it renames the step's
-    temporary directory into place): process 0 writes the record into that directory,
-    so the step appears with its record or not at all (a failure here fails the save:
-    `wait`). An orbax whose temporary directory is not found leaves it to `wait`."""
-    if self._pending is None or jax.process_index() != 0:
+    temporary folder into place): process 0 writes the record into that folder, so the
+    step appears with its record or not at all (a failure here fails the save: `wait`).
+    Where no new temporary folder is found (an orbax that writes the step in place),
+    `wait` writes the record once the step is complete. Multi-process: the other
+    processes wait for process 0 at orbax's commit barrier (a failure here ends theirs
+    at its timeout)."""
+    pending = self._pending
+    if pending is None or jax.process_index() != 0:
       return
-    tmp = glob.glob(glob.escape(self.step_dir(self._pending[0])) + ".orbax-checkpoint-tmp*")
-    if len(tmp) == 1 and os.path.isdir(tmp[0]):
-      write_record(tmp[0])
+    step, _, before = pending
+    new = [d for d in self._temporary_folders(step) if d not in before and os.path.isdir(d)]
+    if len(new) == 1:
+      write_record(new[0])
 
   def wait(self) -> None:
     """Finishes the save in flight, if any: waits for its files and their record (written
-    by `_record_in_flight`; here where that did not find the step). A DiskError as
+    by `_record_in_flight`; here where that found no temporary folder). A DiskError as
     `save`'s."""
     if self._pending is None:
       return
-    step, drop = self._pending
+    step = self._pending[0]
     try:
       self._mngr.wait_until_finished()
       if jax.process_index() == 0 and not os.path.exists(
           os.path.join(self.step_dir(step), RECORD)):
         write_record(self.step_dir(step))
     except Exception as e:  # noqa: BLE001 (as save's)
+      self._end_pending()
       self._failed(step, e)
-    finally:
+    self._end_pending()
+
+  def _end_pending(self) -> None:
+    if self._pending is not None:
+      logging.get_absl_logger().removeFilter(self._pending[1])
       self._pending = None
-      logging.get_absl_logger().removeFilter(drop)
 
   def _failed(self, step: int, e: Exception) -> None:
     """Raises `e`, or for a full disk or a refused write (`disk_cause`) the DiskError that
@@ -309,11 +328,12 @@ class Checkpointer:
                     f"{resume_hint(self.directory)}") from None
 
   def _discard(self, step: int) -> None:
-    """Removes what a failed save of `step` left: orbax's temporary directory (writes still
-    in flight may leave some of it: the next run's `cleanup` removes that), or the finished
-    step whose record could not be written (it would pass as an old nlx's)."""
+    """Removes what a failed save of `step` left: orbax's temporary folders (writes still
+    in flight may leave some of it: the next run's `cleanup` removes that), or the step
+    whose record could not be written after it appeared (`wait`'s case: it would pass as
+    an old nlx's)."""
     if jax.process_index() == 0:
-      for partial in glob.glob(self.step_dir(step) + ".orbax-checkpoint-tmp*"):
+      for partial in self._temporary_folders(step):
         shutil.rmtree(partial, ignore_errors=True)
       if not os.path.exists(os.path.join(self.step_dir(step), RECORD)):
         shutil.rmtree(self.step_dir(step), ignore_errors=True)
@@ -397,8 +417,14 @@ class Checkpointer:
   def __enter__(self):
     return self
 
-  def __exit__(self, *exc):
-    self.close()
+  def __exit__(self, exc_type, exc, tb):
+    if exc_type is None:
+      self.close()
+      return
+    try:  # leaving on an error: a save that also failed must not replace it
+      self.close()
+    except Exception as e:  # noqa: BLE001
+      logging.warning("%s (while stopping on %s)", e, exc_type.__name__)
 
 
 def read_arrays(state_dir: str) -> dict:

@@ -185,6 +185,8 @@ def _train_several(config, workdir: str, mesh, dataset, run_dirs) -> dict:
       for r, loop in enumerate(group.loops):
         if loop.last_ckpt != step:
           loop.save(step, _unstack(state, r))
+      for ck in ckpts:  # the saves finished (or their DiskError) before the message
+        ck.close()
       if parent.interrupt.requested:
         raise workdir_lib.Interrupted(
             f"interrupted at step {step}; checkpoint step {step} kept in each run's "

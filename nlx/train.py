@@ -713,6 +713,7 @@ class _Loop:
                       "learning_rate": float(self.trainer.learning_rate(step - 1))})
 
   def save(self, step: int, state: TrainState) -> None:
+    self.ckpt.wait()  # the previous save finished first: its failure is the one to report
     if self.tracker is not None:  # the sums this checkpoint's resume reloads, first
       self.tracker.save((self.last_ckpt or 0) // self.spe)
     self.ckpt.save(step, state, self.it.get_state())

@@ -329,7 +329,10 @@ def _kill_in(monkeypatch, kind: str) -> None:
   if kind in ("checkpoint", "checkpoint record"):
     # orbax's temporary folder of step 16, never renamed: killed while orbax wrote its
     # files, or while nlx wrote its record there (`Checkpointer._record_in_flight`, in
-    # orbax's thread: a kill there takes the process, so the folder is left as it is)
+    # orbax's thread: a kill there takes the process). Built here from a finished save
+    # (the folder moved back, its files cut), as such a kill leaves it: these kinds check
+    # what the rerun makes of that folder; where the record is written is checked by
+    # test_a_save_runs_beside_the_training_and_its_record_is_written_before_the_step_appears
     save = Checkpointer.save
 
     def dying_save(self, step, state, data_state):
@@ -518,11 +521,11 @@ def test_a_save_whose_record_cannot_be_written_removes_its_step_and_keeps_the_ot
 
 def test_a_save_runs_beside_the_training_and_its_record_is_written_before_the_step_appears(
     tmp_path, monkeypatch):
-  """`save` returns once orbax holds the values on the host: the next step may donate the
-  arrays' buffers (as the train step does) and the checkpoint still holds the saved
-  values. The record is written into orbax's temporary folder, in its thread, before the
-  step is renamed into place (so no step is ever seen without its record), and it leaves
-  out orbax's two late files."""
+  """`save` returns once orbax holds the values: the next step may be given the arrays
+  to donate (as the train step is) and the checkpoint still holds the saved values. The
+  record is written into orbax's new temporary folder (not into a stale one a killed save
+  of the same step left), in its thread, before the step is renamed into place (so no step
+  is ever seen without its record), and it leaves out orbax's two late files."""
   import nlx.checkpointing as checkpointing
   written, real = [], checkpointing.write_record
 
@@ -530,19 +533,22 @@ def test_a_save_runs_beside_the_training_and_its_record_is_written_before_the_st
     written.append((step_dir, os.path.exists(os.path.join(tmp_path, "c", "1"))))
     real(step_dir)
   monkeypatch.setattr(checkpointing, "write_record", spy)
+  stale = tmp_path / "c" / "1.orbax-checkpoint-tmp-1733200000"
+  os.makedirs(stale / "state")
   state = {"w": jnp.arange(6.0), "b": jnp.ones((2, 3))}
-  want = jax.tree.map(np.asarray, state)
   ckpt = Checkpointer(str(tmp_path / "c"))
   ckpt.save(1, state, {"position": 1})
   donate = jax.jit(lambda s: jax.tree.map(lambda x: x * 7, s), donate_argnums=0)
-  state = donate(state)  # the saved arrays' buffers taken by the next "step"
+  state = donate(state)  # the next "step" may take the saved arrays' buffers
   ckpt.wait()
   assert len(written) == 1 and ".orbax-checkpoint-tmp" in written[0][0]
+  assert written[0][0] != str(stale) and not os.path.exists(stale / RECORD)
   assert written[0][1] is False  # step 1 did not exist yet when its record was written
   assert checkpointing.verify(ckpt.step_dir(1)) is None
   record = json.loads(open(os.path.join(ckpt.step_dir(1), RECORD)).read())["files"]
   assert not set(record) & set(checkpointing.ORBAX_LATE_FILES)
   assert any(name.startswith("state" + os.sep) for name in record)
+  want = {"w": np.arange(6.0), "b": np.ones((2, 3))}
   restored, data = ckpt.restore(1, jax.tree.map(jnp.zeros_like, want))
   assert data == {"position": 1}
   for k in want:
@@ -572,6 +578,27 @@ def test_a_record_that_cannot_be_written_in_orbax_thread_fails_its_save(tmp_path
   monkeypatch.undo()
   with Checkpointer(str(tmp_path / "checkpoints")) as again:
     assert again.latest_step() == 1
+
+
+def test_an_error_that_leaves_while_a_save_fails_is_the_one_raised(tmp_path, monkeypatch,
+                                                                    caplog):
+  """Leaving the `with` on an error while a save in flight fails: the error that was on
+  its way out is the one raised (not replaced by the save's DiskError), and the save's
+  failure is one logged line; nothing of the step is left."""
+  import nlx.checkpointing as checkpointing
+
+  def full(step_dir):
+    raise OSError(errno.ENOSPC, "No space left on device", os.path.join(step_dir, RECORD))
+  monkeypatch.setattr(checkpointing, "write_record", full)
+  with caplog.at_level(logging.WARNING), pytest.raises(KeyError, match="the loop's own"):
+    with Checkpointer(str(tmp_path / "c")) as ckpt:
+      ckpt.save(1, {"w": jnp.arange(3.0)}, {"position": 1})
+      raise KeyError("the loop's own")
+  assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+      f"cannot write checkpoint {tmp_path}/c/1: No space left on device; no checkpoint is "
+      "complete yet; free space (or fix the permissions) and rerun the same command to "
+      "resume (while stopping on KeyError)"]
+  assert steps_in(tmp_path / "c") == []
 
 
 def test_a_step_whose_record_was_cut_short_after_it_appeared_is_set_aside(tmp_path):

@@ -35,9 +35,10 @@ def checkpoint_steps(workdir):
 
 
 def recorded_steps(workdir):
-  """The steps whose save finished: their integrity record (written last, atomically) is
-  there. A step's folder appears when its save starts; a kill before its record lands
-  leaves it damaged (and, when it is the only one, nothing to resume from)."""
+  """The steps whose save finished: their integrity record is there (written into orbax's
+  temporary folder before it is renamed into the step's, so a kill before then leaves no
+  step; where the record is written after the step appears, a kill between the two leaves
+  it damaged, and, when it is the only one, nothing to resume from)."""
   return [s for s in checkpoint_steps(workdir)
           if os.path.exists(os.path.join(workdir, "checkpoints", str(s), RECORD))]
 

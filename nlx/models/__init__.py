@@ -34,7 +34,7 @@ def run_once_options(config=None) -> dict | None:
   NLX_COMPILE_CACHE=off python -m nlx.main` on the 2-core CPU, 2026-12-04: the small CNN's
   initialisation compiled in 6.7 s at the default level, load about 2, and in 1.3 s at
   level 1, load 1.2); with `model.compile=fast` (`config`: `config.model`) also
-  `fast_options` (the same bits: tests/test_models.py); None (XLA's defaults) elsewhere."""
+  `fast_options` (the same bits: tests/models/test_models.py); None (XLA's defaults) elsewhere."""
   if jax.default_backend() != "cpu":
     return None
   return {"xla_backend_optimization_level": 1, **(fast_options(config) or {})}
@@ -165,7 +165,7 @@ def create(config, num_classes: int, input_shape, rng: jax.Array, *, data_info=N
                         class_names=class_names)
   if config.get("pretrained"):
     return _pretrained(config.pretrained, build, rng, run_once_options(config))
-  # built in one compiled program, not op by op: the same values (tests/test_models.py),
+  # built in one compiled program, not op by op: the same values (tests/models/test_models.py),
   # about a second less at start-up on the CPU, and kept by the persistent compile cache;
   # compiled at the CPU's light optimisation level (`run_once_options`)
   static = {}
