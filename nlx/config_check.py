@@ -56,7 +56,8 @@ def _range_text(low, high, open_low) -> str:
 
 
 def check_values(config) -> None:
-  """Raises ConfigError for the first key outside its range (see RANGES)."""
+  """Raises ConfigError for the first key outside its range (see RANGES) or the first
+  value that is not one of its choices (`model.compile`)."""
   for key, (low, high, open_low) in RANGES.items():
     value = _get(config, key)
     if value is None:
@@ -69,6 +70,10 @@ def check_values(config) -> None:
     value = _get(config, key)
     if value is not None and value != -1 and value < 1:
       raise ConfigError(f"{key} must be -1 (all) or >= 1, got {value}")
+  mode = _get(config, "model.compile")
+  if mode is not None:  # (nlx.models imports jax: here, not at this module's import)
+    from nlx.models import check_compile_mode
+    check_compile_mode(mode)
   folds, holdout = _get(config, "label_issues.folds"), _get(config, "label_issues.holdout_fold")
   if folds == 1:
     raise ConfigError("label_issues.folds must be 0 (in-sample) or >= 2 (out-of-fold), got 1")

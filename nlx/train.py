@@ -446,10 +446,10 @@ class Trainer:
     resident = self._resident(split)
     if resident is None:
       return None
-    shared, key, padded = self._shared_predictions, (name, params, model_state, split), None
-    for k, out in shared or ():  # the same objects (immutable arrays): the same outputs
-      if k[0] == name and all(a is b for a, b in zip(k[1:], key[1:], strict=True)):
-        padded = out
+    shared, key = self._shared_predictions, (name, params, model_state, split)
+    # the same objects (immutable arrays): the same outputs
+    padded = next((out for k, out in shared or () if k[0] == name and all(
+        a is b for a, b in zip(k[1:], key[1:], strict=True))), None)
     if padded is None:
       self.await_precompiled()
       padded = self.predict_all[name](params, model_state, resident)
@@ -621,9 +621,13 @@ def restore(config, workdir: str, dataset: data_lib.Dataset | None = None):
   return trainer, state
 
 
-def _check_finite(fetched: list, last_good_ckpt) -> None:
+def _check_finite(fetched: list, last_good_ckpt, finish_save=None) -> None:
+  """A NonFiniteLossError at the first step whose loss is not finite, naming the last good
+  checkpoint; `finish_save()` first (the save in flight: complete, or its DiskError)."""
   for step, m in fetched:
     if not np.isfinite(m["loss"]):
+      if finish_save is not None:
+        finish_save()
       raise NonFiniteLossError(
           f"loss is {float(m['loss'])} at step {step}: training stopped; the last good "
           f"checkpoint is step {last_good_ckpt}" if last_good_ckpt is not None else
@@ -705,9 +709,7 @@ class _Loop:
       fetched += ([(first + j + 1, {k: v[j] for k, v in m.items()}) for j in range(n)]
                   if stacked else [(first + 1, m)])
     self.pending = []
-    if not all(np.isfinite(m["loss"]) for _, m in fetched):
-      self.ckpt.wait()  # the checkpoint the error names is complete (or a DiskError says)
-    _check_finite(fetched, self.last_ckpt)
+    _check_finite(fetched, self.last_ckpt, self.ckpt.wait)
     self.metrics.log({"kind": "train", "step": step, "epoch": step / self.spe,
                       **{k: float(np.mean([x[k] for _, x in fetched])) for k in fetched[-1][1]},
                       "learning_rate": float(self.trainer.learning_rate(step - 1))})

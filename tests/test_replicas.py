@@ -132,6 +132,37 @@ def test_ctrl_c_stops_every_replica_at_the_chunks_end_with_a_checkpoint(tmp_path
     assert a["test"] == b["test"]
 
 
+def test_ctrl_c_while_a_replicas_save_fails_reports_the_failed_save(tmp_path, monkeypatch):
+  """The interrupt's message says a checkpoint is kept in each run: the replicas' saves
+  are finished before it, so one that failed (a full disk in seed_1's) is the one-line
+  DiskError instead of that message."""
+  import errno
+  import signal
+
+  from nlx import checkpointing
+  from nlx.errors import DiskError
+  config = with_values(tiny_mlp(), **{"train.replicas": 2})
+  log_train = replicas._Group.log_train
+
+  def log_then_ctrl_c(self, step):
+    log_train(self, step)
+    if step == 4:
+      signal.raise_signal(signal.SIGINT)
+  write_record = checkpointing.write_record
+
+  def full_for_seed_1(step_dir):
+    if f"{os.sep}seed_1{os.sep}" in step_dir:
+      raise OSError(errno.ENOSPC, "No space left on device", step_dir)
+    write_record(step_dir)
+  monkeypatch.setattr(replicas._Group, "log_train", log_then_ctrl_c)
+  monkeypatch.setattr(checkpointing, "write_record", full_for_seed_1)
+  wd = str(tmp_path / "wd")
+  with pytest.raises(DiskError, match=r"seed_1/checkpoints/4: No space left on device; no "
+                                      r"checkpoint is complete yet"):
+    replicas.train_and_evaluate(config, wd)
+  assert os.listdir(os.path.join(wd, "seed_0", "checkpoints")) == ["4"]
+
+
 def nan_for_seed_1(directory, n=256, batch=32):
   """Synthetic features where one training example is huge (3e38, so its loss is not
   finite) and is drawn by replica seed_1 at step 3 but by seed_0 only after step 4 (so

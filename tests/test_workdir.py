@@ -133,6 +133,7 @@ def test_a_read_only_workdir_is_one_line(tmp_path):
     ("train.steps_per_call", -1, "train.steps_per_call must be >= 0, got -1"),
     ("model.embed_dim", 0, "model.embed_dim must be >= 1, got 0"),
     ("model.lstm_hidden", -1, "model.lstm_hidden must be >= 1, got -1"),
+    ("model.compile", "Fast", r"^model.compile must be full or fast, got 'Fast'$"),
 ])
 def test_value_ranges_are_checked_before_anything_runs(tmp_path, key, value, message):
   config = load_config("quickstart", "tiny")

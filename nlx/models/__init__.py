@@ -52,12 +52,18 @@ def fast_options(config) -> dict | None:
   for runs whose compute is a few seconds, where compiling is most of the wall time
   (configs/quickstart.py). None for `full` (XLA's defaults), on other backends, and where
   this jaxlib refuses them (logged). A ConfigError for another value."""
-  mode = "full" if config is None else config.get("compile", "full")
-  if mode not in COMPILE_MODES:
-    raise ConfigError(f"model.compile must be {' or '.join(COMPILE_MODES)}, got {mode!r}")
+  mode = "full" if config is None else check_compile_mode(config.get("compile", "full"))
   if mode == "full" or jax.default_backend() != "cpu" or not _fast_accepted():
     return None
   return dict(FAST_OPTIONS)
+
+
+def check_compile_mode(mode):
+  """`mode` if it is one of `COMPILE_MODES`, else a ConfigError naming `model.compile`
+  (also checked before a run loads its data: `nlx.config_check.check_values`)."""
+  if mode not in COMPILE_MODES:
+    raise ConfigError(f"model.compile must be {' or '.join(COMPILE_MODES)}, got {mode!r}")
+  return mode
 
 
 @functools.cache
