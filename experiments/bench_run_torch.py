@@ -15,7 +15,7 @@ Runs (each prints one JSON line: wall seconds, final clean-test accuracy):
 - `quickstart`: configs/quickstart.py: the small CNN (3x3 conv-BN-ReLU-maxpool 32-64-128,
   global average pool, linear) on the 8x8 digits, Adam 3e-3 with a cosine schedule, batch
   64, 30 epochs; every epoch: the training-set pass and the test set; the state saved
-  every 5 epochs.
+  every 10 epochs (the config's `train.checkpoint_every_epochs`).
 - `extract`: torchvision's ResNet-50 (`--weights`, a state dict `--run=write_resnet50`
   wrote) as a feature extractor over the image files in `--images` (sorted): PIL decode,
   Resize(256), CenterCrop(224), ToTensor, ImageNet's Normalize, batches of 64, the pooled
@@ -130,7 +130,7 @@ def main():
       return torch.from_numpy(((x.astype(np.float32) / 255.0 - d["mean"]) / d["std"])
                               .transpose(0, 3, 1, 2).copy())
     x_tr, x_te = prep(d["x_train"]), prep(d["x_test"])
-    model, batch, lr, eval_bs, test_every, save_every = SmallCNN(1, 10), 64, 3e-3, 256, 1, 5
+    model, batch, lr, eval_bs, test_every, save_every = SmallCNN(1, 10), 64, 3e-3, 256, 1, 10
   y_tr, y_te = torch.from_numpy(d["y_train"]).long(), torch.from_numpy(d["y_test"]).long()
   n, c = len(y_tr), 10
   spe = n // batch

@@ -90,6 +90,14 @@ def _add_epoch(sums: tuple, logits: jax.Array, labels: jax.Array):
   return new, _confident_joint(labels, probs), jnp.sum(margin > 0, dtype=jnp.int32)
 
 
+def _float32(x) -> jax.Array:
+  """`x` as a float32 device array: a host array cast on the host and put there (no
+  conversion program to compile at a run's start; the same rounding)."""
+  if isinstance(x, jax.Array):
+    return jnp.asarray(x, jnp.float32)
+  return jax.device_put(np.asarray(x, np.float32))
+
+
 class Dynamics:
   """Running sums over the `count` epochs accumulated so far (through `epoch`): kept on
   the device (float32), fetched when read. Per counted epoch also confident learning's
@@ -99,7 +107,7 @@ class Dynamics:
 
   def __init__(self, sum_margin, sum_loss, sum_probs, count: int = 0, epoch: int = 0,
                epoch_counts=None, epoch_agreement=None):
-    self._sums = tuple(jnp.asarray(s, jnp.float32) for s in (sum_margin, sum_loss, sum_probs))
+    self._sums = tuple(_float32(s) for s in (sum_margin, sum_loss, sum_probs))
     self._host = None  # the sums fetched, until the next epoch is added
     self.count, self.epoch = int(count), int(epoch)
     c = self._sums[2].shape[1]
@@ -127,7 +135,7 @@ class Dynamics:
                          f"{host.shape}, dtype {host.dtype}"
                          + (f", values {host.min()} to {host.max()}" if host.size else ""))
       host = host.astype(np.int32)
-      self._labels = (labels, jnp.asarray(host),
+      self._labels = (labels, jax.device_put(host),
                       np.bincount(host, minlength=self._sums[2].shape[1]))
     sharding = getattr(logits, "sharding", None)
     if (sharding is not None and sharding.is_fully_replicated
@@ -162,7 +170,7 @@ class Dynamics:
 
   def _set_sum(self, i: int, value) -> None:
     sums = list(self._sums)
-    sums[i] = jnp.asarray(value, jnp.float32)
+    sums[i] = _float32(value)
     self._sums, self._host = tuple(sums), None
 
   sum_margin = property(lambda self: self._sums_on_host()[0],

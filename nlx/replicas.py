@@ -222,7 +222,7 @@ class _Group:
         # one compiled program for each prediction (the runs' networks have one graph)
         first = self.trainers[0]
         trainer._resident_splits = first._resident_splits
-        trainer.eval_steps, trainer.predict_all = first.eval_steps, first.predict_all
+        trainer.eval_steps = first.eval_steps
         trainer.eval_step = first.eval_step
       self.trainers.append(trainer)
     first = self.trainers[0]

@@ -161,22 +161,20 @@ def _split_seed(seed: jax.Array, n: int) -> jax.Array:
 def seed_keys(seed: int, n: int) -> list[jax.Array]:
   """`jax.random.split(jax.random.PRNGKey(seed), n)` as `n` keys, the same bits, from one
   compiled program (not three: the seed's, the split's and the unpacking's, a fifth of a
-  second of a cold start-up on the 2-core CPU); the keys leave it as numpy rows."""
-  return [jnp.asarray(k) for k in np.asarray(_split_seed(np.int64(seed), n))]
+  second of a cold start-up on the 2-core CPU); the keys leave it as numpy rows and go back
+  with `device_put` (`jnp.asarray` would compile a program for it)."""
+  return [jax.device_put(k) for k in np.asarray(_split_seed(np.int64(seed), n))]
 
 
 @functools.partial(jax.jit, static_argnums=1)
-def _first_rows(batches: jax.Array, n: int) -> jax.Array:
-  """`[batches, B, ...]` -> its first `n` rows `[n, ...]` (the padding cut)."""
-  return batches.reshape(-1, *batches.shape[2:])[:n]
+def _join_rows(blocks: tuple, n: int) -> jax.Array:
+  """Blocks `[B, ...]` -> their first `n` rows `[n, ...]`, in order (the padding cut)."""
+  return jnp.concatenate(blocks)[:n]
 
 
-def _map_batches(eval_step):
-  """`eval_step(params, model_state, [B, ...])` -> the same over `[batches, B, ...]` (one
-  program per padded shape: splits of one padded shape share it; `_first_rows` cuts)."""
-  def predict_all(params, model_state, images):
-    return jax.lax.map(lambda x: eval_step(params, model_state, x), images)
-  return predict_all
+def _host_rows(blocks: list, n: int) -> np.ndarray:
+  """Device blocks `[B, ...]` -> their first `n` rows on the host (fetched together)."""
+  return np.concatenate(jax.device_get(blocks))[:n]
 
 
 class Trainer:
@@ -297,31 +295,28 @@ class Trainer:
                                   compiler_options=self.compiler_options)
                        for k, g in self.graphdefs.items()}
     self.eval_step = self.eval_steps[MODEL]
-    # the same over a whole device-resident split: one call, a loop over its batches
-    self.predict_all = {
-        k: jax.jit(_map_batches(make_eval_step(g, task)), out_shardings=self.replicated,
-                   compiler_options=self.compiler_options)
-        for k, g in self.graphdefs.items()}
     self._resident_splits = {}
     self._shared_predictions = None  # see sharing_predictions
     self._precompiling = None  # see precompile_predictions
 
   def precompile_predictions(self, state: TrainState, splits, on_train_logits=None) -> None:
-    """Compiles, in a background thread, the prediction programs of the device-resident
+    """Compiles, in a background thread, the prediction program of the device-resident
     `splits` (an epoch's end: the training set for the dynamics, a method's hook or the
     collapse guard; the test set for the evaluation) while the training chunk compiles
-    and runs: a machine's first run of a config otherwise compiles them one after another
-    at the first epoch's end (the quickstart: 2 x 1.3 s of its 24 s). Only compiles; JAX
-    keeps the executables, so the later calls run them. `on_train_logits(logits)`, if
-    given, is called in the thread with the training set's logits (a ShapeDtypeStruct)
-    once their program is compiled (the training dynamics compile their sums' program
-    there). The first prediction waits for the thread; a failure there only leaves the
-    compile to that call, which reports what is wrong."""
+    and runs: a machine's first run of a config otherwise compiles it at the first
+    epoch's end. Splits predict through one program, the eval step over one block of
+    `data.eval_batch_size` rows (`_resident`), so it compiles once for all of them; the
+    training set's logits are joined on the device (`_join_rows`, compiled here too). Only
+    compiles; JAX keeps the executables, so the later calls run them. `on_train_logits
+    (logits)`, if given, is called in the thread with the training set's joined logits (a
+    ShapeDtypeStruct) once their program is compiled (the training dynamics compile their
+    sums' program there). The first prediction waits for the thread; a failure there only
+    leaves the compile to that call, which reports what is wrong."""
     self.await_precompiled()  # (called again: the first thread's work is not orphaned)
     if jax.process_count() > 1:  # processes compile in lockstep (their programs' order
       return  # matters); a thread's order is not theirs: two processes waited forever
-    todo = [(split, resident) for split in splits
-            if split is not None and (resident := self._resident(split)) is not None]
+    todo = [(split, blocks) for split in splits
+            if split is not None and (blocks := self._resident(split)) is not None]
     if not todo:
       return
     params, model_state = state.params[MODEL], state.model_state
@@ -331,9 +326,12 @@ class Trainer:
 
     def compile_all():
       try:
-        for split, resident in todo:
-          logits = self._compile_prediction(avals, split, resident)
+        block = None  # the eval step's block (one for every split: `_resident`)
+        for split, blocks in todo:
+          if block is None:
+            block = self._compile_block(avals, blocks[0])
           if on_train_logits is not None and split is self.dataset.train:
+            logits = self._compile_join(block, len(blocks), len(split))
             try:
               on_train_logits(logits)
             except Exception as e:  # noqa: BLE001 (compiled when first used instead)
@@ -345,18 +343,21 @@ class Trainer:
                                           daemon=True)
     self._precompiling.start()
 
-  def _compile_prediction(self, avals, split: data_lib.Split, resident: jax.Array):
-    """Compiles `predict_all` for `(params, model_state)` of `avals` over `resident`, and
-    the cut of its outputs to the split's rows; returns the cut logits' ShapeDtypeStruct
-    (what `_predict_resident` returns for the split)."""
-    lowered = self.predict_all[MODEL].lower(
-        *avals, jax.ShapeDtypeStruct(resident.shape, resident.dtype, sharding=resident.sharding))
+  def _compile_block(self, avals, block: jax.Array) -> jax.ShapeDtypeStruct:
+    """Compiles the eval step for `(params, model_state)` of `avals` over one resident
+    `block`; returns its logits' ShapeDtypeStruct."""
+    lowered = self.eval_step.lower(
+        *avals, jax.ShapeDtypeStruct(block.shape, block.dtype, sharding=block.sharding))
     lowered.compile()
-    out = lowered.out_info[0]  # the logits' cut (the features' compiles where first asked)
-    cut = _first_rows.lower(jax.ShapeDtypeStruct(out.shape, out.dtype, sharding=self.replicated),
-                            len(split))
-    cut.compile()
-    logits = cut.out_info  # placed as its input is (JAX leaves the lowered output's open)
+    out = lowered.out_info[0]
+    return jax.ShapeDtypeStruct(out.shape, out.dtype, sharding=self.replicated)
+
+  def _compile_join(self, block: jax.ShapeDtypeStruct, count: int, n: int):
+    """Compiles `_join_rows` of `count` logits blocks like `block` to `n` rows; returns the
+    joined logits' ShapeDtypeStruct (what `predict_for_dynamics` returns for the split)."""
+    joined = _join_rows.lower((block,) * count, n)
+    joined.compile()
+    logits = joined.out_info  # placed as its inputs are (JAX leaves the lowered output's open)
     return jax.ShapeDtypeStruct(logits.shape, logits.dtype, sharding=self.replicated)
 
   def await_precompiled(self) -> None:
@@ -392,10 +393,9 @@ class Trainer:
 
   def predict(self, state: TrainState, split: data_lib.Split, progress: bool = False) -> np.ndarray:
     """Logits `[N, C]` for a split, in order (eval mode)."""
-    on_device = self._predict_resident(MODEL, state.params["model"], state.model_state, split,
-                                       features=False)
-    if on_device is not None:  # the logits only: the features are neither cut nor fetched
-      return jax.device_get(on_device[0])
+    blocks = self._predict_resident(MODEL, state.params["model"], state.model_state, split)
+    if blocks is not None:  # the logits only: the features are not fetched
+      return _host_rows([b[0] for b in blocks], len(split))
     return self.predict_outputs(state, split, progress)[0]
 
   def predict_outputs(self, state: TrainState, split: data_lib.Split,
@@ -412,9 +412,9 @@ class Trainer:
     repeats its last example, then is cut), so one program serves every split."""
     eval_step = self.eval_steps[name]
     bs = self.config.data.eval_batch_size
-    on_device = self._predict_resident(name, params, model_state, split)
-    if on_device is not None:  # one program over the split on the mesh
-      return jax.device_get(on_device)
+    blocks = self._predict_resident(name, params, model_state, split)
+    if blocks is not None:  # the same program over the split's resident blocks
+      return tuple(_host_rows([b[i] for b in blocks], len(split)) for i in (0, 1))
     out = []
     ds = input_pipeline.eval_dataset(split, self.config.data, batch_size=bs)
     for batch in tqdm.tqdm(ds, total=-(-len(split) // bs), desc="eval", leave=False,
@@ -432,31 +432,31 @@ class Trainer:
 
   def predict_for_dynamics(self, state: TrainState, split: data_lib.Split):
     """Logits `[N, C]` of a split for the training dynamics: a device array, never
-    fetched, when the split is held on the device (one compiled program); else
-    `predict`'s."""
-    on_device = self._predict_resident(MODEL, state.params["model"], state.model_state, split,
-                                       features=False)
-    return self.predict(state, split) if on_device is None else on_device[0]
+    fetched, when the split is held on the device (the eval step's blocks joined by one
+    compiled program); else `predict`'s."""
+    blocks = self._predict_resident(MODEL, state.params["model"], state.model_state, split)
+    if blocks is None:
+      return self.predict(state, split)
+    return _join_rows(tuple(b[0] for b in blocks), len(split))
 
-  def _predict_resident(self, name: str, params, model_state, split: data_lib.Split,
-                        features: bool = True):
-    """`(logits [N, C], features [N, D])` on the device for a split held there, else None
-    (`features=False`: the features None, not cut: the epoch's end and the evaluation use
-    only the logits); within `sharing_predictions`, one pass per network, state and split."""
+  def _predict_resident(self, name: str, params, model_state, split: data_lib.Split):
+    """The eval step's `(logits [B, C], features [B, D])` on the device for each block of
+    a split held there (`_resident`; the last one padded), else None; within
+    `sharing_predictions`, one pass per network, state and split."""
     resident = self._resident(split)
     if resident is None:
       return None
     shared, key = self._shared_predictions, (name, params, model_state, split)
     # the same objects (immutable arrays): the same outputs
-    padded = next((out for k, out in shared or () if k[0] == name and all(
+    blocks = next((out for k, out in shared or () if k[0] == name and all(
         a is b for a, b in zip(k[1:], key[1:], strict=True))), None)
-    if padded is None:
+    if blocks is None:
       self.await_precompiled()
-      padded = self.predict_all[name](params, model_state, resident)
+      step = self.eval_steps[name]
+      blocks = [step(params, model_state, block) for block in resident]
       if shared is not None:
-        shared.append((key, padded))
-    n = len(split)
-    return _first_rows(padded[0], n), _first_rows(padded[1], n) if features else None
+        shared.append((key, blocks))
+    return blocks
 
   @contextlib.contextmanager
   def sharing_predictions(self):
@@ -471,10 +471,11 @@ class Trainer:
       self._shared_predictions = None
 
   def _resident(self, split: data_lib.Split):
-    """An in-memory split's eval inputs on the mesh, `[batches, eval_batch_size, ...]`
-    sharded along the batch axis (the last batch padded with the last example), put there
-    once per split; None when predictions go through the input pipeline (data.on_device
-    off, image files, or resize_crop_flip's eval crop)."""
+    """An in-memory split's eval inputs on the mesh: blocks `[eval_batch_size, ...]`, each
+    sharded along its batch axis as the eval step's input (the last one padded with the
+    last example), put there once per split; every split's blocks have one shape, so one
+    compiled eval step predicts them all. None when predictions go through the input
+    pipeline (data.on_device off, image files, or resize_crop_flip's eval crop)."""
     cfg = self.config.data
     if not cfg.on_device or split.decode is not None or cfg.augment == "resize_crop_flip":
       return None
@@ -484,10 +485,10 @@ class Trainer:
       images = on_device.host_arrays(split, cfg.image_size)["image"]
       pad = -len(images) % bs
       images = np.concatenate([images, np.repeat(images[-1:], pad, axis=0)])
-      images = images.reshape(-1, bs, *images.shape[1:])
-      arr = jax.make_array_from_callback(images.shape, self.chunk_sharding,
-                                         lambda idx, x=images: x[idx])
-      self._resident_splits[key] = (split, arr)  # the split kept: its id stays its own
+      blocks = [jax.make_array_from_callback((bs, *images.shape[1:]), self.data_sharding,
+                                             lambda idx, x=images[i:i + bs]: x[idx])
+                for i in range(0, len(images), bs)]
+      self._resident_splits[key] = (split, blocks)  # the split kept: its id stays its own
     return self._resident_splits[key][1]
 
   def epoch_context(self) -> EpochContext:

@@ -239,34 +239,39 @@ def test_a_resident_split_is_predicted_as_through_the_input_pipeline(name, netwo
     assert got[0].shape == (len(split), classes) and got[1].shape[0] == len(split)
     for g, w in zip(got, want):
       np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
-  assert resident.eval_steps[network]._cache_size() == 0  # all through the one program
-  assert piped.predict_all[network]._cache_size() == 0
+  # the training set's blocks and the test set's: one program, the pipeline's one shape
+  assert resident.eval_steps[network]._cache_size() == 1
+  assert piped.eval_steps[network]._cache_size() == 1
 
 
-def test_the_quickstart_checkpoints_every_5_epochs_and_its_tiny_variant_every_epoch():
-  # 30 one-second epochs saved 30 times were a quarter of the run
+def test_the_quickstart_checkpoints_every_10_epochs_and_its_tiny_variant_every_epoch():
+  # 30 short epochs saved 30 times were a quarter of the run
   # (experiments/results/README.md, Speed); the tiny variant's 2 epochs stay checkpointed
   # each (the resume tests rely on epoch 1's)
-  assert load_config("quickstart").train.checkpoint_every_epochs == 5
+  assert load_config("quickstart").train.checkpoint_every_epochs == 10
   assert load_config("quickstart", "tiny").train.checkpoint_every_epochs == 1
   assert load_config("quickstart").train.num_epochs == 30
 
 
-def predict_all_lowered_in(caplog) -> list[str]:
-  """The threads in which `predict_all` was lowered (JAX logs each lowering, at DEBUG
-  unless jax_log_compiles is set; a disk-cache hit is lowered too)."""
+def lowered_in(caplog, name: str = "eval_step") -> list[str]:
+  """The threads in which the program `name` was lowered (JAX logs each lowering, at
+  DEBUG unless jax_log_compiles is set; a disk-cache hit is lowered too)."""
   return [r.threadName for r in caplog.records
-          if r.getMessage().startswith("Compiling jit(predict_all)")]
+          if r.getMessage().startswith(f"Compiling jit({name})")]
 
 
 def test_the_epoch_ends_predictions_compile_beside_the_training_once(tmp_path, caplog):
-  """The training set's (dynamics, collapse guard) and the test set's prediction programs
-  compile in the background thread while the chunks run; the epoch ends and the final
-  evaluation run them without compiling again. (A width no other test uses: JAX's
-  in-process cache would skip the lowering, and its log line, for a shape seen before.)"""
+  """The prediction program of the training set (dynamics, collapse guard) and of the test
+  set, one program for both (the eval step over a resident block), compiles in the
+  background thread while the chunks run, and the join of the training set's logits
+  there too; the epoch ends and the final evaluation run them without compiling again.
+  (A width and a training set size no other test uses: JAX's in-process cache would skip
+  the lowering, and its log line, for shapes seen before.)"""
   caplog.set_level(logging.DEBUG, logger="jax._src.interpreters.pxla")
-  train.train_and_evaluate(tiny_mlp(**{"model.hidden": (29,)}), str(tmp_path / "wd"))
-  assert predict_all_lowered_in(caplog) == ["nlx-precompile"] * 2
+  train.train_and_evaluate(tiny_mlp(**{"model.hidden": (29,), "data.max_train_examples": 220}),
+                           str(tmp_path / "wd"))
+  assert lowered_in(caplog) == ["nlx-precompile"]
+  assert lowered_in(caplog, "_join_rows") == ["nlx-precompile"]
   caplog.clear()
   # nothing predicts the training set (no dynamics, no collapse guard, CE has no epoch
   # hook): only the test set's program, and the training set is not put on the device
@@ -274,23 +279,34 @@ def test_the_epoch_ends_predictions_compile_beside_the_training_once(tmp_path, c
   run = train.train_and_evaluate(tiny_mlp(**{"model.hidden": (31,), "train.collapse_share": 0.0,
                                              "train.training_dynamics": False}),
                                  str(tmp_path / "none"))
-  assert predict_all_lowered_in(caplog) == ["nlx-precompile"]
+  assert lowered_in(caplog) == ["nlx-precompile"]
+  assert lowered_in(caplog, "_join_rows") == []  # nothing joins the training set's logits
   assert run["steps"] == 16
+  caplog.clear()
+  # the collapse guard predicts the training set, on the host: its prediction compiles
+  # beside the training, no join (the dynamics' alone need the logits on the device)
+  train.train_and_evaluate(tiny_mlp(**{"model.hidden": (30,), "data.max_train_examples": 212,
+                                       "train.training_dynamics": False}),
+                           str(tmp_path / "guard"))
+  assert lowered_in(caplog) == ["nlx-precompile"]
+  assert lowered_in(caplog, "_join_rows") == []
 
 
-def test_the_epoch_ends_cut_only_the_logits_of_the_resident_predictions(tmp_path, caplog):
-  """The evaluation and the training dynamics use only the logits: the predictions'
-  features (width 37 here) are neither cut to the split's rows nor fetched, so the cut
-  (`_first_rows`) compiles for the logits of each split only, in the background thread
-  (sizes of this test only: JAX's in-process cache would skip the lowering's log line)."""
+def test_only_the_training_sets_logits_are_joined_on_the_device(tmp_path, caplog):
+  """The training dynamics take the training set's logits on the device: its blocks'
+  logits are joined there (`_join_rows`, compiled once, in the background thread, for
+  the logits only: the features, width 37 here, are neither joined nor fetched); the
+  evaluation fetches the test set's blocks and joins them on the host (no program).
+  Sizes of this test only: JAX's in-process cache would skip the lowering's log line."""
   caplog.set_level(logging.DEBUG, logger="jax._src.interpreters.pxla")
   config = tiny_mlp(**{"data.max_train_examples": 228, "data.max_test_examples": 93,
                        "model.hidden": (37,)})
-  train.train_and_evaluate(config, str(tmp_path / "wd"))
-  cuts = [r for r in caplog.records if r.getMessage().startswith("Compiling jit(_first_rows)")]
-  assert [r.threadName for r in cuts] == ["nlx-precompile"] * 2
-  assert all(",10])" in r.getMessage() and ",37])" not in r.getMessage() for r in cuts), [
-      r.getMessage()[:120] for r in cuts]
+  run = train.train_and_evaluate(config, str(tmp_path / "wd"))
+  joins = [r for r in caplog.records if r.getMessage().startswith("Compiling jit(_join_rows)")]
+  assert [r.threadName for r in joins] == ["nlx-precompile"]
+  assert ",10]" in joins[0].getMessage() and ",37]" not in joins[0].getMessage(), (
+      joins[0].getMessage()[:160])
+  assert run["num_train"] == 228 and run["num_test"] == 93
 
 
 def test_a_chunk_traces_its_step_once():
@@ -335,7 +351,7 @@ def test_a_failing_dynamics_precompile_leaves_the_test_sets_to_the_thread(tmp_pa
   config = tiny_mlp(**{"data.max_train_examples": 244})  # sizes of this test only
   train.train_and_evaluate(config, str(tmp_path / "wd"))
   assert "precompiling for the training set's logits failed (no compiler today)" in caplog.text
-  assert predict_all_lowered_in(caplog) == ["nlx-precompile"] * 2
+  assert lowered_in(caplog) == ["nlx-precompile"]
   assert [r.threadName for r in caplog.records
           if r.getMessage().startswith("Compiling jit(_add_epoch)")] == ["MainThread"]
 
@@ -356,15 +372,15 @@ def test_the_first_prediction_waits_for_the_thread_still_compiling(tmp_path, cap
   """A precompile slower than the first epoch: the epoch end waits for it rather than
   compiling the same program a second time on the main thread."""
   import time
-  compile_prediction = train.Trainer._compile_prediction
+  compile_block = train.Trainer._compile_block
 
-  def slow(self, avals, split, resident):
+  def slow(self, avals, block):
     time.sleep(3.0)  # the tiny run's first epoch (8 steps) ends well before
-    compile_prediction(self, avals, split, resident)
-  monkeypatch.setattr(train.Trainer, "_compile_prediction", slow)
+    return compile_block(self, avals, block)
+  monkeypatch.setattr(train.Trainer, "_compile_block", slow)
   caplog.set_level(logging.DEBUG, logger="jax._src.interpreters.pxla")
   train.train_and_evaluate(tiny_mlp(**{"model.hidden": (33,)}), str(tmp_path / "wd"))
-  assert predict_all_lowered_in(caplog) == ["nlx-precompile"] * 2
+  assert lowered_in(caplog) == ["nlx-precompile"]
 
 
 def test_a_precompile_that_fails_leaves_the_compile_to_the_first_prediction(
@@ -373,15 +389,15 @@ def test_a_precompile_that_fails_leaves_the_compile_to_the_first_prediction(
   needed (on the main thread) and the run is the same as one whose thread compiled."""
   config = tiny_mlp(**{"model.hidden": (27,)})  # a width of this test only (above)
 
-  def fails(self, avals, split, resident):
+  def fails(self, avals, block):
     raise RuntimeError("no compiler today")
   caplog.set_level(logging.INFO)
   caplog.set_level(logging.DEBUG, logger="jax._src.interpreters.pxla")  # the handler too
   with monkeypatch.context() as m:
-    m.setattr(train.Trainer, "_compile_prediction", fails)
+    m.setattr(train.Trainer, "_compile_block", fails)
     got = train.train_and_evaluate(config, str(tmp_path / "wd"))
   assert "precompiling the predictions failed (no compiler today)" in caplog.text
-  assert predict_all_lowered_in(caplog) == ["MainThread"] * 2
+  assert lowered_in(caplog) == ["MainThread"]
   reference = train.train_and_evaluate(config, str(tmp_path / "reference"))
   assert got["test"] == reference["test"]
   for a, b in zip(jax.tree.leaves(got["state"].params),
@@ -430,9 +446,9 @@ def _ynn_convs(compiled) -> int:
 
 @pytest.mark.parametrize("conv", ["auto", "xla"])
 def test_every_program_that_runs_the_model_takes_its_convolutions_compile_options(conv):
-  """model.conv=auto: the chunk, the step, the eval step and the resident prediction are
-  compiled with `nlx.ops.conv.compiler_options` (XLA's own convolutions: no YNNPACK
-  fusion of a convolution in any of them); conv=xla: XLA's defaults (YNNPACK's
+  """model.conv=auto: the chunk, the step and the eval step (of a batch and of a resident
+  block) are compiled with `nlx.ops.conv.compiler_options` (XLA's own convolutions: no
+  YNNPACK fusion of a convolution in any of them); conv=xla: XLA's defaults (YNNPACK's
   convolutions, where this jaxlib has them)."""
   from nlx.benchmarks.timing import synthetic_dataset
   from nlx.ops import conv as conv_ops
@@ -445,12 +461,12 @@ def test_every_program_that_runs_the_model_takes_its_convolutions_compile_option
   it = trainer.train_iterator(1)
   rows = trainer.shard_chunk([next(it)["index"] for _ in range(trainer.steps_per_call)])
   params, model_state = state.params[train.MODEL], state.model_state
-  images = trainer._resident(ds.test)
+  block = trainer._resident(ds.test)[0]
   programs = [
       dd.jitted_chunk.lower(state, rows, np.int32(1), dd.arrays, dd.key).compile(),
       dd.jitted.lower(state, {"index": rows["index"][0]}, dd.arrays, dd.key).compile(),
       trainer.eval_step.lower(params, model_state, jnp.asarray(ds.test.inputs[:4])).compile(),
-      trainer.predict_all[train.MODEL].lower(params, model_state, images).compile()]
+      trainer.eval_step.lower(params, model_state, block).compile()]  # a resident block
   found = [_ynn_convs(p) for p in programs]
   if conv == "auto":
     assert found == [0, 0, 0, 0]
@@ -463,7 +479,7 @@ def test_every_program_that_runs_the_model_takes_its_convolutions_compile_option
 @pytest.mark.parametrize("mode", ["full", "fast"])
 def test_model_compile_reaches_every_program_that_runs_the_model(mode, monkeypatch):
   """model.compile=fast: the model's initialisation, the initial state, the step, the
-  chunk, the eval step and the resident prediction are jitted with `FAST_OPTIONS` (full:
+  chunk and the eval step (every prediction's) are jitted with `FAST_OPTIONS` (full:
   without), and XLA compiles with them: its older fusion emitters leave the train step's
   reductions unwrapped (no `wrapped_reduce` computation), the default ones wrap them. The
   quickstart's config is fast."""
@@ -486,7 +502,7 @@ def test_model_compile_reaches_every_program_that_runs_the_model(mode, monkeypat
   monkeypatch.undo()
   for name, module in (("init", "nlx.models"), ("initial_state", "nlx.train"),
                        ("step", "nlx.data.on_device"), ("chunk", "nlx.data.on_device"),
-                       ("eval_step", "nlx.train"), ("predict_all", "nlx.train")):
+                       ("eval_step", "nlx.train")):
     where, kw = jitted[name]
     options = kw.get("compiler_options") or {}
     assert where == module and (models.FAST_OPTIONS.items() <= options.items()) == (

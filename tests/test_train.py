@@ -121,7 +121,8 @@ def test_train_step_compiles_once():
 
 def test_the_compiled_chunk_and_the_resident_prediction_compile_once():
   # data on the device: calls of every length up to the limit (3: a mid-epoch checkpoint
-  # every 3 steps) run one chunk program; a split is predicted by one program
+  # every 3 steps) run one chunk program; every split is predicted by one program (the
+  # eval step over each resident block)
   config = tiny(**{"train.checkpoint_every_steps": 3})
   trainer = train.Trainer(config, data_lib.load_dataset(config))
   assert trainer.steps_per_call == 3
@@ -134,8 +135,9 @@ def test_the_compiled_chunk_and_the_resident_prediction_compile_once():
   assert int(state.step) == 9
   trainer.predict(state, trainer.dataset.test)
   trainer.predict(state, trainer.dataset.test)
-  assert trainer.predict_all[train.MODEL]._cache_size() == 1
-  assert trainer.eval_step._cache_size() == 0  # the per-batch program is not used
+  assert trainer.eval_step._cache_size() == 1
+  trainer.predict(state, trainer.dataset.train)  # another split, the same program
+  assert trainer.eval_step._cache_size() == 1
 
 
 def checkpoint_steps(workdir) -> list[int]:
@@ -291,10 +293,10 @@ def count_predictions(monkeypatch, trainer_cls=train.Trainer) -> list:
   seen = []
   resident_pass = trainer_cls._predict_resident
 
-  def _predict_resident(self, name, params, model_state, split, features=True):
+  def _predict_resident(self, name, params, model_state, split):
     shared = self._shared_predictions
     before = None if shared is None else len(shared)
-    out = resident_pass(self, name, params, model_state, split, features)
+    out = resident_pass(self, name, params, model_state, split)
     if out is not None and (before is None or len(shared) > before):
       seen.append(len(split))
     return out
