@@ -28,4 +28,7 @@ def get_config(variant: str = ""):
   # of the run's wall time (experiments/bench_run.py), and each of orbax's saves still
   # takes about 75 ms of CPU beside the training; a rerun resumes from at most 10 back
   c.train.checkpoint_every_epochs = 10
+  # one log an epoch (1,438 digits in batches of 64: 22 steps), not every 20 steps: a log
+  # inside an epoch splits its compiled chunk in two calls
+  c.train.log_every_steps = 22
   return c

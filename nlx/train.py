@@ -675,7 +675,10 @@ class _Loop:
       n += 1
     return n
 
-  def run(self, state: TrainState, step: int, interrupt) -> tuple[TrainState, int]:
+  def run(self, state: TrainState, step: int, interrupt,
+          compiled: threading.Event | None = None) -> tuple[TrainState, int]:
+    """Trains from `step` to the end (or a stop, an interrupt); `compiled` is set once the
+    first call returns (its program compiled; `import_beside_training`)."""
     cfg, trainer = self.config.train, self.trainer
     bar = tqdm.tqdm(total=self.total, initial=step, desc="train", disable=not cfg.progress_bar)
     while step < min(self.total, self.stop_at) and not interrupt.requested:
@@ -686,6 +689,8 @@ class _Loop:
       else:
         n = 1
         state, m = trainer.train_step(state, trainer.shard(next(self.it)))
+      if compiled is not None:
+        compiled.set()
       self.pending.append((step, n, m, trainer.steps_per_call > 1))
       step += n
       bar.update(n)
@@ -831,20 +836,24 @@ def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dat
     return _train_with(config, workdir, run, ckpt, start_time, is_main, mesh, dataset)
 
 
-def import_beside_training() -> threading.Thread:
+def import_beside_training(pyplot_after: threading.Event | None = None) -> threading.Thread:
   """Imports, in a background thread, the libraries a run needs only at its first
   evaluation and at its end: scikit-learn's metrics (macro-F1; scipy and pandas with it,
   3-4 s on the 2-core CPU) and matplotlib's pyplot (the figures, about 1 s), while the
-  model is built and compiled and the training runs (XLA leaves Python's lock free). A
-  later import of them waits for this one (Python's module locks) instead of starting
-  its own. The thread imports no module of nlx (`nlx.report.plots` is imported here
-  first), so no import of the main thread can wait for it in a circle. A failure is left
-  to the import that needs the module."""
+  model is built and compiled and the training runs (XLA leaves Python's lock free).
+  `pyplot_after` (if given): pyplot, needed only at the run's end, waits for it (the
+  loop sets it once its first compiled call is done), so its import does not take CPU
+  from that compile. A later import of them waits for this one (Python's module locks)
+  instead of starting its own. The thread imports no module of nlx (`nlx.report.plots`
+  is imported here first), so no import of the main thread can wait for it in a circle.
+  A failure is left to the import that needs the module."""
   from nlx.report import plots
 
   def work():
     try:
       import sklearn.metrics  # noqa: F401
+      if pyplot_after is not None:
+        pyplot_after.wait()
       plots.pyplot()
     except Exception as e:  # noqa: BLE001 (the import that needs it reports the error)
       logging.info("importing beside the training failed (%s)", e)
@@ -860,18 +869,21 @@ def _train_with(config, workdir, run, ckpt: Checkpointer, start_time, is_main, m
     start_step = ckpt.latest_step()
     extension = run.resume(config, start_step)  # ConfigError unless this run continues
     dataset = dataset or load_dataset(config, mesh)
-    imports = import_beside_training()  # beside the model's build, its compile and the steps
+    compiled = threading.Event()  # set once the loop's first call is compiled (and on exit)
+    # beside the model's build, its compile and the steps
+    imports = import_beside_training(pyplot_after=compiled)
     try:
       return _train_on(config, workdir, run, ckpt, start_time, is_main, mesh, dataset,
-                       start_step, extension)
+                       start_step, extension, compiled)
     finally:
+      compiled.set()  # (an error before the loop: the import goes on, and is waited for)
       imports.join()  # never leave an import running into the exit
   finally:
     gc_policy.resume()  # where the loop was not reached (an error before it): here
 
 
 def _train_on(config, workdir, run, ckpt: Checkpointer, start_time, is_main, mesh, dataset,
-              start_step, extension) -> dict:
+              start_step, extension, compiled: threading.Event | None = None) -> dict:
   trainer = Trainer(config, dataset, mesh)
   state = trainer.initial_state
   it = trainer.train_iterator(config.train.num_epochs)
@@ -899,7 +911,7 @@ def _train_on(config, workdir, run, ckpt: Checkpointer, start_time, is_main, mes
         on_train_logits=loop.tracker.dynamics.precompile if loop.tracker else None)
   run.interrupt.watch()
   try:
-    state, step = loop.run(state, start_step, run.interrupt)
+    state, step = loop.run(state, start_step, run.interrupt, compiled)
   finally:
     trainer.await_precompiled()  # never leave a compile running into the exit
   run.interrupt.restore()  # Ctrl-C from here on interrupts at once

@@ -253,6 +253,40 @@ def test_the_quickstart_checkpoints_every_10_epochs_and_its_tiny_variant_every_e
   assert load_config("quickstart").train.num_epochs == 30
 
 
+def test_the_quickstart_logs_once_an_epoch():
+  # a log inside an epoch splits its compiled chunk in two calls: the quickstart's log
+  # interval is its epoch (1,438 digits, batches of 64)
+  c = load_config("quickstart")
+  ds = train.data_lib.load_dataset(c)
+  assert c.train.log_every_steps == len(ds.train) // c.data.batch_size == 22
+  loop = types.SimpleNamespace(config=c, spe=22, stop_at=660, total=660,
+                               trainer=types.SimpleNamespace(steps_per_call=22))
+  loop._acts_after = functools.partial(train._Loop._acts_after, loop)
+  # every epoch one call of 22 steps (logged every 20 steps: 20, then 2)
+  assert [train._Loop.chunk_length(loop, s) for s in (0, 22, 638)] == [22, 22, 22]
+
+
+def test_an_error_before_the_loop_releases_the_imports_thread(tmp_path, monkeypatch):
+  """pyplot's import waits for the loop's first call; an error before the loop must not
+  leave the run waiting for that thread at its exit."""
+  import threading
+
+  def fails(self, *a, **k):
+    raise RuntimeError("no trainer today")
+  monkeypatch.setattr(train.Trainer, "__init__", fails)
+  errors = []
+
+  def run():
+    try:
+      train.train_and_evaluate(load_config("quickstart", "tiny"), str(tmp_path / "wd"))
+    except RuntimeError as e:
+      errors.append(str(e))
+  t = threading.Thread(target=run, daemon=True)
+  t.start()
+  t.join(120)
+  assert not t.is_alive() and errors == ["no trainer today"]
+
+
 def lowered_in(caplog, name: str = "eval_step") -> list[str]:
   """The threads in which the program `name` was lowered (JAX logs each lowering, at
   DEBUG unless jax_log_compiles is set; a disk-cache hit is lowered too)."""
@@ -408,31 +442,46 @@ def test_a_precompile_that_fails_leaves_the_compile_to_the_first_prediction(
 def test_scikit_learn_and_pyplot_are_imported_beside_the_training(tmp_path):
   """In a fresh interpreter (nothing imported yet), a run's first import of
   `sklearn.metrics` and of `matplotlib.pyplot` happens on the `nlx-imports` thread, while
-  the training runs, and the run still writes its F1 and its figures."""
+  the training runs, pyplot's only once the first chunk has returned (its program
+  compiled, not slowed by the import), and the run still writes its F1 and its figures."""
   import subprocess
   import sys
 
   from conftest import REPO, main_env
   code = f"""
-import importlib.abc, json, sys, threading
+import importlib.abc, json, sys, threading, time
 sys.path.insert(0, {os.path.join(REPO, "tests")!r})
-first = {{}}
+first, order = {{}}, []
 class Note(importlib.abc.MetaPathFinder):
   def find_spec(self, name, path=None, target=None):
     if name in ("sklearn.metrics", "matplotlib.pyplot"):
       first.setdefault(name, threading.current_thread().name)
+      order.append(name)
     return None
 sys.meta_path.insert(0, Note())
 from conftest import load_config
 from nlx import train
+chunk = train.on_device.DeviceTrainSet.jit_chunk
+def noted(self, *a, **k):
+  call = chunk(self, *a, **k)
+  def run(*b):
+    if "chunk returned" not in order:  # the first call: after sklearn's import (its module
+      import sklearn.metrics  # lock), time for pyplot's to start if it did not wait
+      time.sleep(1.0)
+    out = call(*b)
+    order.append("chunk returned")
+    return out
+  return run
+train.on_device.DeviceTrainSet.jit_chunk = noted
 r = train.train_and_evaluate(load_config("quickstart", "tiny"), {str(tmp_path / "wd")!r})
-print(json.dumps({{"first": first, "f1": r["test"]["macro_f1"]}}))
+print(json.dumps({{"first": first, "order": order, "f1": r["test"]["macro_f1"]}}))
 """
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env=main_env(), cwd=str(tmp_path))
   assert out.returncode == 0, out.stderr[-2000:]
   got = json.loads(out.stdout.strip().splitlines()[-1])
   assert got["first"] == {"sklearn.metrics": "nlx-imports", "matplotlib.pyplot": "nlx-imports"}
+  assert got["order"].index("chunk returned") < got["order"].index("matplotlib.pyplot")
   assert 0 < got["f1"] <= 1
   assert (tmp_path / "wd" / "curves.png").is_file()
   assert (tmp_path / "wd" / "label_issues.png").is_file()
