@@ -29,6 +29,8 @@ def get_config(variant: str = ""):
   # takes about 75 ms of CPU beside the training; a rerun resumes from at most 10 back
   c.train.checkpoint_every_epochs = 10
   # one log an epoch (1,438 digits in batches of 64: 22 steps), not every 20 steps: a log
-  # inside an epoch splits its compiled chunk in two calls
+  # inside an epoch splits its compiled chunk in two calls (another data.batch_size or
+  # data.max_train_examples changes the epoch: only that split comes back; an epoch's
+  # end always logs)
   c.train.log_every_steps = 22
   return c

@@ -177,6 +177,25 @@ def _host_rows(blocks: list, n: int) -> np.ndarray:
   return np.concatenate(jax.device_get(blocks))[:n]
 
 
+class FirstCall:
+  """Set by the training loop once its first compiled call has returned (`set`), or
+  closed at the run's end without one (`close`); `wait()` returns whether the loop ran."""
+
+  def __init__(self):
+    self._event, self._ran = threading.Event(), False
+
+  def set(self) -> None:
+    self._ran = True
+    self._event.set()
+
+  def close(self) -> None:
+    self._event.set()
+
+  def wait(self) -> bool:
+    self._event.wait()
+    return self._ran
+
+
 class Trainer:
   """Builds the state and the jitted, sharded step functions for one config and dataset."""
 
@@ -305,8 +324,9 @@ class Trainer:
     collapse guard; the test set for the evaluation) while the training chunk compiles
     and runs: a machine's first run of a config otherwise compiles it at the first
     epoch's end. Splits predict through one program, the eval step over one block of
-    `data.eval_batch_size` rows (`_resident`), so it compiles once for all of them; the
-    training set's logits are joined on the device (`_join_rows`, compiled here too). Only
+    `data.eval_batch_size` rows (`_resident`), so it compiles once for all of them; with
+    `on_train_logits`, the join of the training set's logits on the device (`_join_rows`,
+    what the dynamics take) is compiled here too (the others join on the host). Only
     compiles; JAX keeps the executables, so the later calls run them. `on_train_logits
     (logits)`, if given, is called in the thread with the training set's joined logits (a
     ShapeDtypeStruct) once their program is compiled (the training dynamics compile their
@@ -415,6 +435,7 @@ class Trainer:
     blocks = self._predict_resident(name, params, model_state, split)
     if blocks is not None:  # the same program over the split's resident blocks
       return tuple(_host_rows([b[i] for b in blocks], len(split)) for i in (0, 1))
+    self.await_precompiled()  # a batch of the resident blocks' shape: the thread's program
     out = []
     ds = input_pipeline.eval_dataset(split, self.config.data, batch_size=bs)
     for batch in tqdm.tqdm(ds, total=-(-len(split) // bs), desc="eval", leave=False,
@@ -676,7 +697,7 @@ class _Loop:
     return n
 
   def run(self, state: TrainState, step: int, interrupt,
-          compiled: threading.Event | None = None) -> tuple[TrainState, int]:
+          compiled: FirstCall | None = None) -> tuple[TrainState, int]:
     """Trains from `step` to the end (or a stop, an interrupt); `compiled` is set once the
     first call returns (its program compiled; `import_beside_training`)."""
     cfg, trainer = self.config.train, self.trainer
@@ -836,24 +857,25 @@ def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dat
     return _train_with(config, workdir, run, ckpt, start_time, is_main, mesh, dataset)
 
 
-def import_beside_training(pyplot_after: threading.Event | None = None) -> threading.Thread:
+def import_beside_training(pyplot_after: FirstCall | None = None) -> threading.Thread:
   """Imports, in a background thread, the libraries a run needs only at its first
   evaluation and at its end: scikit-learn's metrics (macro-F1; scipy and pandas with it,
   3-4 s on the 2-core CPU) and matplotlib's pyplot (the figures, about 1 s), while the
   model is built and compiled and the training runs (XLA leaves Python's lock free).
   `pyplot_after` (if given): pyplot, needed only at the run's end, waits for it (the
   loop sets it once its first compiled call is done), so its import does not take CPU
-  from that compile. A later import of them waits for this one (Python's module locks)
-  instead of starting its own. The thread imports no module of nlx (`nlx.report.plots`
-  is imported here first), so no import of the main thread can wait for it in a circle.
-  A failure is left to the import that needs the module."""
+  from that compile; a run that ends before (closed) does not import it. A later import
+  of them waits for this one (Python's module locks) instead of starting its own. The
+  thread imports no module of nlx (`nlx.report.plots` is imported here first), so no
+  import of the main thread can wait for it in a circle. A failure is left to the
+  import that needs the module."""
   from nlx.report import plots
 
   def work():
     try:
       import sklearn.metrics  # noqa: F401
-      if pyplot_after is not None:
-        pyplot_after.wait()
+      if pyplot_after is not None and not pyplot_after.wait():
+        return  # the run ended before its loop: no figure to draw
       plots.pyplot()
     except Exception as e:  # noqa: BLE001 (the import that needs it reports the error)
       logging.info("importing beside the training failed (%s)", e)
@@ -869,21 +891,21 @@ def _train_with(config, workdir, run, ckpt: Checkpointer, start_time, is_main, m
     start_step = ckpt.latest_step()
     extension = run.resume(config, start_step)  # ConfigError unless this run continues
     dataset = dataset or load_dataset(config, mesh)
-    compiled = threading.Event()  # set once the loop's first call is compiled (and on exit)
+    compiled = FirstCall()  # set once the loop's first call is compiled (closed on exit)
     # beside the model's build, its compile and the steps
     imports = import_beside_training(pyplot_after=compiled)
     try:
       return _train_on(config, workdir, run, ckpt, start_time, is_main, mesh, dataset,
                        start_step, extension, compiled)
     finally:
-      compiled.set()  # (an error before the loop: the import goes on, and is waited for)
+      compiled.close()  # (an error before the loop: the thread skips pyplot)
       imports.join()  # never leave an import running into the exit
   finally:
     gc_policy.resume()  # where the loop was not reached (an error before it): here
 
 
 def _train_on(config, workdir, run, ckpt: Checkpointer, start_time, is_main, mesh, dataset,
-              start_step, extension, compiled: threading.Event | None = None) -> dict:
+              start_step, extension, compiled: FirstCall | None = None) -> dict:
   trainer = Trainer(config, dataset, mesh)
   state = trainer.initial_state
   it = trainer.train_iterator(config.train.num_epochs)

@@ -218,16 +218,19 @@ def test_the_grain_path_and_data_on_device_off_run_one_step_a_call():
   assert t.device_data is None and t.steps_per_call == 1
 
 
-@pytest.mark.parametrize("name,network", [("quickstart", train.MODEL),
-                                          ("baselines", "znet")])
-def test_a_resident_split_is_predicted_as_through_the_input_pipeline(name, network):
-  # eval batches of 48: the 256 training digits end with a short batch of 16 (padded)
+@pytest.mark.parametrize("name,network,devices", [("quickstart", train.MODEL, 1),
+                                                  ("quickstart", train.MODEL, 8),
+                                                  ("baselines", "znet", 1)])
+def test_a_resident_split_is_predicted_as_through_the_input_pipeline(name, network, devices):
+  # eval batches of 48: the 256 training digits end with a short batch of 16 (padded);
+  # on 8 devices each block's rows are cut into 8 shards of 6
+  assert len(jax.devices()) >= devices
   kw = {"data.eval_batch_size": 48, "model.name": "mlp", "model.hidden": (16,)}
   variant = "noise_model,tiny" if name == "baselines" else "tiny"
   on, off = (load_config(name, variant, **{**kw, "data.on_device": flag})
              for flag in (True, False))
   ds = train.data_lib.load_dataset(on)
-  mesh = train.make_mesh(jax.devices()[:1])
+  mesh = train.make_mesh(jax.devices()[:devices])
   resident, piped = train.Trainer(on, ds, mesh), train.Trainer(off, ds, mesh)
   state = resident.initial_state
   params = (state.params["model"], state.model_state) if network == train.MODEL else (
@@ -264,6 +267,35 @@ def test_the_quickstart_logs_once_an_epoch():
   loop._acts_after = functools.partial(train._Loop._acts_after, loop)
   # every epoch one call of 22 steps (logged every 20 steps: 20, then 2)
   assert [train._Loop.chunk_length(loop, s) for s in (0, 22, 638)] == [22, 22, 22]
+
+
+def test_a_run_that_ends_before_its_loop_does_not_import_pyplot(tmp_path):
+  """In a fresh interpreter: an error building the trainer ends the run before its loop;
+  the imports thread, waiting to import pyplot, is released without importing it (no
+  figure will be drawn), and scikit-learn's import (started at once) is not cut short."""
+  import subprocess
+  import sys
+
+  from conftest import REPO, main_env
+  code = f"""
+import json, sys
+sys.path.insert(0, {os.path.join(REPO, "tests")!r})
+from conftest import load_config
+from nlx import train
+def fails(self, *a, **k):
+  raise RuntimeError("no trainer today")
+train.Trainer.__init__ = fails
+try:
+  train.train_and_evaluate(load_config("quickstart", "tiny"), {str(tmp_path / "wd")!r})
+except RuntimeError as e:
+  print(json.dumps({{"error": str(e), "pyplot": "matplotlib.pyplot" in sys.modules,
+                    "sklearn": "sklearn.metrics" in sys.modules}}))
+"""
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=main_env(), cwd=str(tmp_path))
+  assert out.returncode == 0, out.stderr[-2000:]
+  got = json.loads(out.stdout.strip().splitlines()[-1])
+  assert got == {"error": "no trainer today", "pyplot": False, "sklearn": True}
 
 
 def test_an_error_before_the_loop_releases_the_imports_thread(tmp_path, monkeypatch):
@@ -373,10 +405,11 @@ def test_the_dynamics_sums_compile_beside_the_training_once(tmp_path, caplog):
           if r.getMessage().startswith("Compiling jit(_add_epoch)")] == ["nlx-precompile"]
 
 
-def test_a_failing_dynamics_precompile_leaves_the_test_sets_to_the_thread(tmp_path, caplog,
-                                                                         monkeypatch):
-  """The dynamics' precompile failing is logged and the thread goes on to the test set's
-  prediction program; the epoch end compiles the dynamics' program itself."""
+def test_a_failing_dynamics_precompile_is_logged_and_left_to_the_epoch_end(tmp_path, caplog,
+                                                                          monkeypatch):
+  """The dynamics' precompile failing (after the thread compiled the eval step and the
+  training set's join) is logged, the thread's programs still serve the run, and the
+  first epoch end compiles the dynamics' program itself."""
   def fails(self, logits):
     raise RuntimeError("no compiler today")
   monkeypatch.setattr(dynamics.Dynamics, "precompile", fails)
@@ -386,6 +419,7 @@ def test_a_failing_dynamics_precompile_leaves_the_test_sets_to_the_thread(tmp_pa
   train.train_and_evaluate(config, str(tmp_path / "wd"))
   assert "precompiling for the training set's logits failed (no compiler today)" in caplog.text
   assert lowered_in(caplog) == ["nlx-precompile"]
+  assert lowered_in(caplog, "_join_rows") == ["nlx-precompile"]
   assert [r.threadName for r in caplog.records
           if r.getMessage().startswith("Compiling jit(_add_epoch)")] == ["MainThread"]
 
