@@ -643,13 +643,12 @@ def restore(config, workdir: str, dataset: data_lib.Dataset | None = None):
   return trainer, state
 
 
-def _check_finite(fetched: list, last_good_ckpt, finish_save=None) -> None:
+def _check_finite(fetched: list, last_good_ckpt, finish_save) -> None:
   """A NonFiniteLossError at the first step whose loss is not finite, naming the last good
   checkpoint; `finish_save()` first (the save in flight: complete, or its DiskError)."""
   for step, m in fetched:
     if not np.isfinite(m["loss"]):
-      if finish_save is not None:
-        finish_save()
+      finish_save()
       raise NonFiniteLossError(
           f"loss is {float(m['loss'])} at step {step}: training stopped; the last good "
           f"checkpoint is step {last_good_ckpt}" if last_good_ckpt is not None else
@@ -857,12 +856,12 @@ def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dat
     return _train_with(config, workdir, run, ckpt, start_time, is_main, mesh, dataset)
 
 
-def import_beside_training(pyplot_after: FirstCall | None = None) -> threading.Thread:
+def import_beside_training(pyplot_after: FirstCall) -> threading.Thread:
   """Imports, in a background thread, the libraries a run needs only at its first
   evaluation and at its end: scikit-learn's metrics (macro-F1; scipy and pandas with it,
   3-4 s on the 2-core CPU) and matplotlib's pyplot (the figures, about 1 s), while the
   model is built and compiled and the training runs (XLA leaves Python's lock free).
-  `pyplot_after` (if given): pyplot, needed only at the run's end, waits for it (the
+  `pyplot_after`: pyplot, needed only at the run's end, waits for it (the
   loop sets it once its first compiled call is done), so its import does not take CPU
   from that compile; a run that ends before (closed) does not import it. A later import
   of them waits for this one (Python's module locks) instead of starting its own. The
@@ -874,7 +873,7 @@ def import_beside_training(pyplot_after: FirstCall | None = None) -> threading.T
   def work():
     try:
       import sklearn.metrics  # noqa: F401
-      if pyplot_after is not None and not pyplot_after.wait():
+      if not pyplot_after.wait():
         return  # the run ended before its loop: no figure to draw
       plots.pyplot()
     except Exception as e:  # noqa: BLE001 (the import that needs it reports the error)
@@ -905,7 +904,7 @@ def _train_with(config, workdir, run, ckpt: Checkpointer, start_time, is_main, m
 
 
 def _train_on(config, workdir, run, ckpt: Checkpointer, start_time, is_main, mesh, dataset,
-              start_step, extension, compiled: FirstCall | None = None) -> dict:
+              start_step, extension, compiled: FirstCall) -> dict:
   trainer = Trainer(config, dataset, mesh)
   state = trainer.initial_state
   it = trainer.train_iterator(config.train.num_epochs)
