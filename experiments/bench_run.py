@@ -45,6 +45,7 @@ experiments/protocols.py), else a generated stand-in of the real shape (45,000 x
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -120,12 +121,19 @@ def load() -> str:
   return f"{one:.2f}/{five:.2f}"
 
 
+def _children_cpu() -> float:
+  usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+  return usage.ru_utime + usage.ru_stime
+
+
 def timed(cmd: list[str], env: dict | None = None) -> tuple[float, str]:
-  """(wall seconds, stdout) of a command, from its start to its exit."""
-  t0 = time.perf_counter()
+  """(wall seconds, stdout) of a command, from its start to its exit; its CPU seconds
+  (user + system, every thread and child of it) are left in `timed.cpu`."""
+  c0, t0 = _children_cpu(), time.perf_counter()
   out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
                        env={**os.environ, **(env or {})})
   wall = time.perf_counter() - t0
+  timed.cpu = _children_cpu() - c0
   if out.returncode:
     raise RuntimeError(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
   return wall, out.stdout
@@ -180,9 +188,12 @@ class Table:
   def __init__(self, floor_rate: float):
     self.rows, self.rate = [], floor_rate
 
-  def add(self, run, side, wall, acc, load_before, *, torch_wall=None, flops=None, note=""):
+  def add(self, run, side, wall, acc, load_before, *, torch_wall=None, flops=None, note="",
+          cpu=None):
     row = {"run": run, "side": side, "wall_s": round(wall, 1), "accuracy": acc,
            "load": load_before, "note": note}
+    if cpu is not None:  # the run's CPU seconds (`timed.cpu`)
+      row["cpu_s"] = round(cpu, 1)
     if torch_wall:
       row["speed_over_torch"] = round(torch_wall / wall, 2)
     if flops:
@@ -191,12 +202,12 @@ class Table:
     print(json.dumps(row), flush=True)
 
   def markdown(self) -> str:
-    lines = ["| run | side | wall s | speed over PyTorch | x floor | clean-test acc | "
+    lines = ["| run | side | wall s | CPU s | speed over PyTorch | x floor | clean-test acc | "
              "load before | note |",
-             "|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in self.rows:
       acc = "" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}%"
-      lines.append(f"| {r['run']} | {r['side']} | {r['wall_s']} | "
+      lines.append(f"| {r['run']} | {r['side']} | {r['wall_s']} | {r.get('cpu_s', '')} | "
                    f"{r.get('speed_over_torch', '')} | {r.get('over_floor', '')} | {acc} | "
                    f"{r['load']} | {r['note']} |")
     return "\n".join(lines)
@@ -231,13 +242,13 @@ def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_oth
                          f"--epochs={epochs}"])
       torch_wall = wall
       table.add(f"protocol {method}{label}", "PyTorch", wall, last_json(out)["accuracy"], before,
-                torch_wall=wall, flops=flops)
+                torch_wall=wall, flops=flops, cpu=timed.cpu)
     if with_others:
       before = load()
       wall, out = timed([sys.executable, os.path.join(HERE, "bench_run_jax.py"),
                          f"--method={method}", f"--data={arrays}", f"--epochs={epochs}"])
       table.add(f"protocol {method}{label}", "plain JAX", wall, last_json(out)["accuracy"],
-                before, torch_wall=torch_wall, flops=flops)
+                before, torch_wall=torch_wall, flops=flops, cpu=timed.cpu)
       if torch_wall:
         speeds.setdefault((method, "plain JAX"), []).append(torch_wall / wall)
     for kind in ("cold", "warm") if with_others else ("cold",):
@@ -257,8 +268,7 @@ def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_oth
       if torch_wall:
         speeds.setdefault((method, f"nlx ({kind})"), []).append(torch_wall / wall)
       table.add(f"protocol {method}{label}", f"nlx ({kind} compile cache)", wall, accuracy(wd),
-                before,
-                torch_wall=torch_wall, flops=flops,
+                before, torch_wall=torch_wall, flops=flops, cpu=timed.cpu,
                 note="" if method == "ce" or ("ce", kind) not in walls else
                 f"{wall / walls[('ce', kind)]:.2f}x CE's wall time, "
                 f"{work[method] / work['ce']:.2f}x CE's work (a step: "
@@ -280,7 +290,7 @@ def quickstart(table: Table, tmp: str, turn: int = 0, speeds: dict | None = None
                        "--run=quickstart", f"--data={arrays}"])
     torch_wall = wall
     table.add(f"quickstart{label}", "PyTorch", wall, last_json(out)["accuracy"], before,
-              torch_wall=wall)
+              torch_wall=wall, cpu=timed.cpu)
   cache = os.path.join(tmp, f"cache_quickstart{turn}")
   for kind in ("cold", "warm"):
     wd = os.path.join(tmp, f"wd_quickstart{turn}_{kind}")
@@ -288,7 +298,8 @@ def quickstart(table: Table, tmp: str, turn: int = 0, speeds: dict | None = None
     wall, _ = timed([sys.executable, "-m", "nlx.main", f"--workdir={wd}",
                      "--config.train.progress_bar=False"], env={"NLX_COMPILE_CACHE": cache})
     side = f"nlx ({kind} compile cache)"
-    table.add(f"quickstart{label}", side, wall, accuracy(wd), before, torch_wall=torch_wall)
+    table.add(f"quickstart{label}", side, wall, accuracy(wd), before, torch_wall=torch_wall,
+              cpu=timed.cpu)
     if speeds is not None and torch_wall:
       speeds.setdefault(side, []).append(torch_wall / wall)
 

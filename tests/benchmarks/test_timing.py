@@ -33,6 +33,34 @@ def test_matmul_rate_counts_two_n_cubed_flops_per_product(monkeypatch):
   assert math.isclose(timing.matmul_rate(n=8, repeats=3), 2 * 8 ** 3 / 0.25)
 
 
+def test_bench_run_times_a_commands_cpu_and_tables_it(tmp_path):
+  """`timed` leaves a command's CPU seconds (all its threads: two busy threads of 0.5 s
+  each here, 1 s of CPU) in `timed.cpu`, and a row's CPU seconds reach the table."""
+  busy = ("import threading, time\n"
+          "def spin():\n"
+          "  t = time.thread_time()\n"
+          "  while time.thread_time() - t < 0.5: pass\n"
+          "ts = [threading.Thread(target=spin) for _ in range(2)]\n"
+          "[t.start() for t in ts]; [t.join() for t in ts]\n")
+  code = f"""
+import sys
+sys.path.insert(0, {os.path.join(REPO, "experiments")!r})
+sys.argv = ["bench_run"]
+import bench_run
+wall, _ = bench_run.timed([sys.executable, "-c", {busy!r}])
+table = bench_run.Table(1e9)
+table.add("r", "side", wall, None, "0/0", cpu=bench_run.timed.cpu)
+print(bench_run.timed.cpu)
+print(table.markdown().splitlines()[-1])
+"""
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                       timeout=120)
+  assert out.returncode == 0, out.stderr[-2000:]
+  cpu, row = out.stdout.strip().splitlines()[-2:]
+  assert 1.0 <= float(cpu) < 1.6
+  assert row.startswith("| r | side | ") and f"| {round(float(cpu), 1)} |" in row
+
+
 def test_bench_run_names_a_features_folder_without_features_in_one_line(tmp_path):
   out = subprocess.run([sys.executable, os.path.join(REPO, "experiments", "bench_run.py"),
                         f"--features_dir={tmp_path}", "--runs=replicas"],
