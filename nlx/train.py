@@ -857,22 +857,19 @@ def _train_and_evaluate(config, workdir: str, run: workdir_lib.Run, *, mesh, dat
 
 
 def import_beside_training(pyplot_after: FirstCall) -> threading.Thread:
-  """Imports, in a background thread, the libraries a run needs only at its first
-  evaluation and at its end: scikit-learn's metrics (macro-F1; scipy and pandas with it,
-  3-4 s on the 2-core CPU) and matplotlib's pyplot (the figures, about 1 s), while the
-  model is built and compiled and the training runs (XLA leaves Python's lock free).
-  `pyplot_after`: pyplot, needed only at the run's end, waits for it (the
-  loop sets it once its first compiled call is done), so its import does not take CPU
-  from that compile; a run that ends before (closed) does not import it. A later import
-  of them waits for this one (Python's module locks) instead of starting its own. The
-  thread imports no module of nlx (`nlx.report.plots` is imported here first), so no
-  import of the main thread can wait for it in a circle. A failure is left to the
-  import that needs the module."""
+  """Imports matplotlib's pyplot (the figures at the run's end, about 1 s on the 2-core
+  CPU) in a background thread once the loop's first compiled call is done
+  (`pyplot_after`, set by the loop), so that the import takes no CPU from that compile
+  and is done before the end needs it; a run that ends before (closed) does not import
+  it. A later import of it waits for this one (Python's module locks) instead of starting
+  its own. The thread imports no module of nlx (`nlx.report.plots` is imported here
+  first), so no import of the main thread can wait for it in a circle. A failure is left
+  to the import that needs the module. (The metrics are numpy's, `nlx.metrics`: a run
+  imports no scikit-learn.)"""
   from nlx.report import plots
 
   def work():
     try:
-      import sklearn.metrics  # noqa: F401
       if not pyplot_after.wait():
         return  # the run ended before its loop: no figure to draw
       plots.pyplot()

@@ -116,9 +116,11 @@ def test_lazy_imports_count(tmp_path):
 
 
 def test_collecting_the_dynamics_does_not_depend_on_label_issue_analysis():
-  # nlx.dynamics needs only the maths (nlx.ops.confident_learning, which imports no nlx
-  # module), never the run-facing scores or the files of nlx.label_issues
+  # nlx.dynamics needs only the maths (nlx.ops.confident_learning, which imports only
+  # nlx.metrics, which imports no nlx module), never the run-facing scores or the files
+  # of nlx.label_issues
   g = graph()
   assert "nlx.ops.confident_learning" in g["nlx.dynamics"]
   assert not g["nlx.dynamics"] & {"nlx.label_issues", "nlx.label_issue_scores"}
-  assert g["nlx.ops.confident_learning"] == set()
+  assert g["nlx.ops.confident_learning"] == {"nlx.metrics"}
+  assert g["nlx.metrics"] == set()

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -36,3 +38,105 @@ def test_noise_detection_by_hand():
   r = metrics.noise_detection(np.array([0.9, 0.1, 0.2, 0.8]), labels, clean)
   assert r["auroc"] == pytest.approx(0.75)
   assert r["precision"] == 0.5 and r["recall"] == 0.5  # flags 0.1 (noisy) and 0.2 (clean)
+
+
+# ---- against scikit-learn 1.9, the reference these numpy functions replace -------------
+# (random, tied and degenerate inputs; scikit-learn is imported only here)
+
+def _cases(seed=0):
+  """(positive [N] bool, scores [N]) pairs: continuous, integer (many ties), all tied,
+  one positive, one negative, perfectly and inversely ranked."""
+  rng = np.random.default_rng(seed)
+  out = []
+  for n in (2, 7, 50, 400):
+    pos = rng.random(n) < 0.3
+    pos[0], pos[-1] = True, False  # both kinds
+    out += [(pos, rng.normal(size=n)), (pos, rng.integers(0, 4, n).astype(float)),
+            (pos, np.full(n, 0.5))]
+  one = np.zeros(30, bool)
+  one[7] = True
+  s = np.arange(30.0)
+  out += [(one, s), (~one, s), (s >= 20, s), (s < 10, s), (one, np.round(s / 7))]
+  return out
+
+
+def test_roc_auc_and_average_precision_equal_sklearns():
+  skm = pytest.importorskip("sklearn.metrics")
+  for pos, scores in _cases():
+    assert metrics.roc_auc(pos, scores) == pytest.approx(skm.roc_auc_score(pos, scores),
+                                                         abs=1e-12)
+    assert metrics.binary_average_precision(pos, scores) == pytest.approx(
+        skm.average_precision_score(pos, scores), abs=1e-12)
+
+
+def test_ranking_metrics_by_hand_and_boundaries():
+  # positives {3, 1 (tied with a negative)}, negatives {2, 1, 0}: of the 6 pairs, 3 won
+  # by the 3 and 1 + 1/2 (the tie) by the 1
+  pos, s = np.array([1, 1, 0, 0, 0], bool), np.array([3., 1, 2, 1, 0])
+  assert metrics.roc_auc(pos, s) == pytest.approx(4.5 / 6)
+  # thresholds 3 (1 of 1 positive), 2 (1 of 2), 1 (2 of 4): AP = 1/2 * 1 + 1/2 * 2/4
+  assert metrics.binary_average_precision(pos, s) == pytest.approx(0.75)
+  assert metrics.roc_auc(pos, -s) == pytest.approx(1.5 / 6)  # the tie's half, the -1 > -2
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")  # undefined, said by NaN without dividing by 0
+    assert np.isnan(metrics.roc_auc(np.ones(4, bool), np.arange(4.)))  # one kind only
+    assert np.isnan(metrics.roc_auc(np.zeros(4, bool), np.arange(4.)))
+    assert np.isnan(metrics.binary_average_precision(np.zeros(4, bool), np.arange(4.)))
+  assert metrics.binary_average_precision(np.ones(3, bool), np.zeros(3)) == 1.0
+  with pytest.raises(ValueError, match="1 scores are NaN"):
+    metrics.roc_auc(pos, np.array([3., np.nan, 2, 1, 0]))
+  with pytest.raises(ValueError, match="5 labels for 4 scores"):
+    metrics.binary_average_precision(pos, s[:4])
+
+
+def test_macro_f1_and_top_k_equal_sklearns():
+  skm = pytest.importorskip("sklearn.metrics")
+  rng = np.random.default_rng(1)
+  for n, c, levels in ((1, 3, 3), (5, 4, 2), (60, 7, 3), (300, 10, 100), (40, 6, 1)):
+    labels = rng.integers(0, c - 1, n)  # the last class never labelled
+    logits = rng.integers(0, levels, (n, c)).astype(float)  # ties: argmax's first index
+    logits[:, 1] -= 10 * (n > 5)  # class 1 labelled, seldom or never predicted
+    assert metrics.macro_f1(logits, labels, c) == pytest.approx(skm.f1_score(
+        labels, logits.argmax(-1), labels=np.arange(c), average="macro", zero_division=0))
+    for k in range(1, c):
+      if len(np.unique(labels)) > 2:  # (scikit-learn reads two label values as binary)
+        assert metrics.top_k_accuracy(logits, labels, k) == pytest.approx(
+            skm.top_k_accuracy_score(labels, logits, k=k, labels=np.arange(c))), (n, c, k)
+    assert metrics.top_k_accuracy(logits, labels, c) == 1.0
+
+
+def test_top_k_ties_rank_the_higher_class_first():
+  logits = np.array([[1., 1, 1, 0], [1., 1, 1, 0]])
+  # tied classes 0, 1, 2: ranked 2, 1, 0; k=1 holds class 2 only, k=2 classes 2 and 1
+  assert metrics.top_k_accuracy(logits, np.array([2, 1]), 1) == 0.5
+  assert metrics.top_k_accuracy(logits, np.array([1, 0]), 2) == 0.5
+  assert metrics.top_k_accuracy(logits, np.array([0, 3]), 3) == 0.5
+
+
+def test_classification_metrics_reject_bad_labels():
+  logits = np.zeros((3, 4))
+  with pytest.raises(ValueError, match=r"macro_f1: need integer labels \[N\] in \[0, 4\).*"
+                                       r"values 0 to 4"):
+    metrics.macro_f1(logits, np.array([0, 1, 4]), 4)
+  with pytest.raises(ValueError, match="values -1 to 1"):
+    metrics.top_k_accuracy(np.zeros((3, 8)), np.array([0, 1, -1]), 5)
+  with pytest.raises(ValueError, match="dtype float64"):
+    metrics.macro_f1(logits, np.array([0., 1, 2]), 4)
+
+
+def test_voc07_and_average_precision_equal_sklearns_curve():
+  skm = pytest.importorskip("sklearn.metrics")
+  rng = np.random.default_rng(2)
+  targets = rng.random((80, 5)) < 0.25
+  targets[:, 4] = False  # a class without a positive
+  scores = np.round(rng.normal(size=(80, 5)), 1)  # ties
+  want = np.full(5, np.nan)
+  for c in range(4):
+    precision, recall, _ = skm.precision_recall_curve(targets[:, c], scores[:, c])
+    want[c] = np.mean([precision[recall >= t].max() for t in np.linspace(0, 1, 11)])
+  np.testing.assert_allclose(metrics.voc07_average_precision(scores, targets), want,
+                             rtol=1e-12)
+  np.testing.assert_allclose(
+      metrics.average_precision(scores, targets),
+      [skm.average_precision_score(targets[:, c], scores[:, c]) for c in range(4)] + [np.nan],
+      rtol=1e-12)

@@ -23,6 +23,8 @@ dataset knows them.
 
 import numpy as np
 
+from nlx import metrics
+
 # p_j counts as "at or above t_j" within this margin: t_j is a mean of floats, and an
 # example whose p_j equals it (every example of a class alike) must not fall below it by
 # rounding (cleanlab uses the same 1e-6, count.compute_confident_joint)
@@ -306,7 +308,6 @@ def detection_metrics(scores: np.ndarray, flagged: np.ndarray, labels: np.ndarra
     precision, recall and F1 of the flagged set; `{}` when no label (or every label) is
     wrong.
   """
-  from sklearn import metrics as skm  # here, not at start-up (with scipy: about 2 s)
   wrong = np.asarray(labels) != np.asarray(clean_labels)
   if not 0 < wrong.sum() < len(wrong):
     return {}
@@ -314,7 +315,7 @@ def detection_metrics(scores: np.ndarray, flagged: np.ndarray, labels: np.ndarra
   precision = tp / max(int(flagged.sum()), 1)
   recall = tp / int(wrong.sum())
   return {"true_errors": int(wrong.sum()),
-          "auroc": float(skm.roc_auc_score(wrong, -scores)),
-          "ap": float(skm.average_precision_score(wrong, -scores)),
+          "auroc": metrics.roc_auc(wrong, -np.asarray(scores, np.float64)),
+          "ap": metrics.binary_average_precision(wrong, -np.asarray(scores, np.float64)),
           "precision": precision, "recall": recall,
           "f1": 2 * precision * recall / (precision + recall) if tp else 0.0}
