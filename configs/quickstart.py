@@ -2,7 +2,7 @@
 
 Command:  python -m nlx.main                      (this config is the default)
           python -m nlx.main --config=configs/quickstart.py:tiny   (the test variant)
-Runtime:  4-6 s on a 2-core AVX-512 CPU, 20-30 s on slower 2-core machines (tiny: a few
+Runtime:  3-5 s on a 2-core AVX-512 CPU, 20-30 s on slower 2-core machines (tiny: a few
           seconds); experiments/results/README.md, Speed.
 Expected: noise rate 40.0%; clean-test accuracy 68.25% on the AVX-512 machine (2026-12-06,
           `model.compile=fast`; 68.25-69.36% with other CPUs, convolution kernels and XLA

@@ -460,6 +460,17 @@ class Trainer:
       return self.predict(state, split)
     return _join_rows(tuple(b[0] for b in blocks), len(split))
 
+  def predict_on_device(self, state: TrainState, split: data_lib.Split):
+    """`predict_outputs`' `(logits [N, C], features [N, D])` as device arrays replicated
+    over the mesh, never fetched: a split held on the device joins its blocks there
+    (`_join_rows`; within `sharing_predictions` the pass the dynamics share); another goes
+    through `predict_outputs` and is put back. For a method's epoch-end inference (SINet's
+    weights) that runs on the device: no round trip of the features through the host."""
+    blocks = self._predict_resident(MODEL, state.params["model"], state.model_state, split)
+    if blocks is None:
+      return jax.device_put(self.predict_outputs(state, split), self.replicated)
+    return tuple(_join_rows(tuple(b[i] for b in blocks), len(split)) for i in (0, 1))
+
   def _predict_resident(self, name: str, params, model_state, split: data_lib.Split):
     """The eval step's `(logits [B, C], features [B, D])` on the device for each block of
     a split held there (`_resident`; the last one padded), else None; within
@@ -516,7 +527,7 @@ class Trainer:
     """What a method's `end_of_epoch` gets instead of the trainer."""
     return EpochContext(
         dataset=self.dataset, predict_outputs=self.predict_outputs,
-        predict_network=self.predict_network,
+        predict_on_device=self.predict_on_device, predict_network=self.predict_network,
         replicate=functools.partial(jax.device_put, device=self.replicated),
         eval_batch_size=self.config.data.eval_batch_size,
         num_epochs=self.config.train.num_epochs)

@@ -247,6 +247,41 @@ def test_a_resident_split_is_predicted_as_through_the_input_pipeline(name, netwo
   assert piped.eval_steps[network]._cache_size() == 1
 
 
+@pytest.mark.parametrize("devices", [1, 8])
+def test_predictions_on_the_device_are_predict_outputs_never_fetched(devices, monkeypatch):
+  """`Trainer.predict_on_device` (SINet's epoch end): `predict_outputs`' logits and
+  features as device arrays replicated over the mesh, for a split held on the device (its
+  blocks joined there: no numpy array on the way, and within `sharing_predictions` the
+  pass the dynamics then reuse) and for one that is not (put back)."""
+  assert len(jax.devices()) >= devices
+  kw = {"data.eval_batch_size": 48, "model.name": "mlp", "model.hidden": (16,)}
+  on, off = (load_config("quickstart", "tiny", **{**kw, "data.on_device": flag})
+             for flag in (True, False))
+  ds = train.data_lib.load_dataset(on)
+  mesh = train.make_mesh(jax.devices()[:devices])
+  resident, piped = train.Trainer(on, ds, mesh), train.Trainer(off, ds, mesh)
+  state = resident.initial_state
+  for trainer in (resident, piped):
+    for split in (ds.train, ds.test):
+      got = trainer.predict_on_device(state, split)
+      want = trainer.predict_outputs(state, split)
+      for g, w in zip(got, want, strict=True):
+        assert isinstance(g, jax.Array) and g.sharding.is_fully_replicated
+        np.testing.assert_array_equal(np.asarray(g), w)
+  passes = []
+  step = resident.eval_steps[train.MODEL]
+  monkeypatch.setitem(resident.eval_steps, train.MODEL,
+                      lambda *a: passes.append(1) or step(*a))
+  with resident.sharing_predictions():
+    logits, _ = resident.predict_on_device(state, ds.train)
+    shared = resident.predict_for_dynamics(state, ds.train)
+  assert len(passes) == -(-len(ds.train) // 48)  # one pass over the blocks, not two
+  np.testing.assert_array_equal(np.asarray(shared), np.asarray(logits))
+  # never fetched: no host array made on the way (predict_outputs would be)
+  monkeypatch.setattr(train, "_host_rows", lambda *a: pytest.fail("fetched to the host"))
+  resident.predict_on_device(state, ds.test)
+
+
 def test_the_quickstart_checkpoints_every_10_epochs_and_its_tiny_variant_every_epoch():
   # 30 short epochs saved 30 times were a quarter of the run
   # (experiments/results/README.md, Speed); the tiny variant's 2 epochs stay checkpointed

@@ -76,14 +76,18 @@ class StepContext(NamedTuple):
 
 
 class EpochContext(NamedTuple):
-  """What a method's `end_of_epoch` may use on the host: predictions through the input
-  pipeline (decode, eval transform, padded batches: one compiled program), a way to put
-  arrays back on the mesh, and the config values a method needs. (`nlx.train.Trainer`
+  """What a method's `end_of_epoch` may use: predictions through the input pipeline
+  (decode, eval transform, padded batches: one compiled program) on the host or, kept on
+  the device, `predict_on_device`'s; a way to put arrays back on the mesh, and the config
+  values a method needs. (`nlx.train.Trainer`
   has the same `dataset`, `predict_outputs` and `predict_network`, so host functions
   that need only those, like `noise_model.z_probabilities`, take either.)"""
   dataset: Any             # nlx.data.Dataset
   # (state, split) -> (logits [N, C], features [N, D]) of the trained model, eval mode
   predict_outputs: Callable
+  # the same as device arrays replicated over the mesh, never fetched (a split held on the
+  # device: its blocks joined there; at an epoch's end the pass the dynamics share)
+  predict_on_device: Callable
   # (name, params, model_state, split) -> (logits, features) of a `new_model` network
   predict_network: Callable
   replicate: Callable      # pytree -> the same, replicated over the devices

@@ -30,6 +30,7 @@ eps = 1e-3 (Eq. 4's matching score), topk = 100, warmup_epochs = 5, prototypes
 "weighted", smoothing_topk = 0 (off), text_encoder "tfidf", no side information set.
 """
 
+import functools
 import os
 
 import jax
@@ -145,26 +146,35 @@ def smoothed_targets(probs: jax.Array, labels: jax.Array, weights: jax.Array, k:
   return jnp.where((weights > 0)[:, None], jax.nn.one_hot(labels, c), smooth)
 
 
-# one compiled program for every epoch (a jit wrapper made per call would re-trace)
-_sinet_weights = jax.jit(class_relations.sinet_weights,
-                         static_argnames=("k", "gamma", "eps", "alpha", "beta", "prototypes"))
+@functools.partial(jax.jit, static_argnames=("k", "gamma", "eps", "alpha", "beta", "prototypes",
+                                             "smoothing_topk"))
+def _refreshed(logits, feats, labels, relation, *, k, gamma, eps, alpha, beta, prototypes,
+               smoothing_topk):
+  """An epoch's `(weights [N], prototypes [C, D], smoothed targets [N, C] or None)` from the
+  training set's `logits [N, C]` and `feats [N, D]`: one compiled program for every epoch,
+  on the device (a jit wrapper made per call would re-trace)."""
+  probs = jax.nn.softmax(logits, axis=-1)
+  confidence = jnp.take_along_axis(probs, labels[:, None], axis=-1)[:, 0]
+  weights, protos = class_relations.sinet_weights(
+      feats, labels, confidence, relation, k=k, gamma=gamma, eps=eps, alpha=alpha, beta=beta,
+      prototypes=prototypes)
+  targets = (smoothed_targets(probs, labels, weights, smoothing_topk) if smoothing_topk > 0
+             else None)
+  return weights, protos, targets
 
 
 def end_of_epoch(ctx, state, epoch, *, config):
   if epoch < config.warmup_epochs:
     return state
   ms = state.method_state
-  logits, feats = ctx.predict_outputs(state, ctx.dataset.train)
-  probs = jax.nn.softmax(jnp.asarray(logits), axis=-1)
-  labels = ms["labels"]
-  confidence = jnp.take_along_axis(probs, labels[:, None], axis=-1)[:, 0]
-  weights, protos = _sinet_weights(
-      jnp.asarray(feats), labels, confidence, ms["relation"], k=config.topk,
-      gamma=config.gamma, eps=config.eps, alpha=config.alpha, beta=config.beta,
-      prototypes=config.prototypes)
+  logits, feats = ctx.predict_on_device(state, ctx.dataset.train)
+  weights, protos, targets = _refreshed(
+      logits, feats, ms["labels"], ms["relation"], k=config.topk, gamma=config.gamma,
+      eps=config.eps, alpha=config.alpha, beta=config.beta, prototypes=config.prototypes,
+      smoothing_topk=config.smoothing_topk)
   new = {**ms, "weights": weights, "prototypes": protos}
-  if config.smoothing_topk > 0:
-    new["targets"] = smoothed_targets(probs, labels, weights, config.smoothing_topk)
+  if targets is not None:
+    new["targets"] = targets
   return state.replace(method_state=ctx.replicate(new))
 
 

@@ -443,8 +443,8 @@ def test_forward_end_of_epoch_needs_only_the_epoch_context():
   put = []
   ctx = methods.EpochContext(
       dataset=dataset, predict_outputs=lambda state, s: (logits, None) if s is split else None,
-      predict_network=None, replicate=lambda t: put.append(t) or t, eval_batch_size=2,
-      num_epochs=3)
+      predict_on_device=None, predict_network=None, replicate=lambda t: put.append(t) or t,
+      eval_batch_size=2, num_epochs=3)
   config = forward.default_config()
   config.estimate_after_epochs = 2
   state = TrainState(step=0, params={}, model_state={}, opt_state={},
@@ -527,7 +527,8 @@ def test_forward_estimates_from_each_examples_softmax_over_classes():
   ctx = methods.EpochContext(
       dataset=type("D", (), {"train": split})(),
       predict_outputs=lambda state, s: (np.log(probs) + 5.0, None),  # a shift: same softmax
-      predict_network=None, replicate=lambda t: t, eval_batch_size=2, num_epochs=3)
+      predict_on_device=None, predict_network=None, replicate=lambda t: t, eval_batch_size=2,
+      num_epochs=3)
   config = forward.default_config()
   config.estimate_after_epochs, config.percentile = 1, 100.0
   state = TrainState(step=0, params={}, model_state={}, opt_state={},

@@ -87,12 +87,12 @@ def test_end_of_epoch_weights_from_the_given_label_confidence_fast():
   train_split = object()
   calls = []
 
-  def predict_outputs(state, split):
+  def predict_on_device(state, split):
     calls.append(split)
-    return logits, f
+    return jnp.asarray(logits, jnp.float32), jnp.asarray(f, jnp.float32)
 
   ctx = types.SimpleNamespace(dataset=types.SimpleNamespace(train=train_split),
-                              predict_outputs=predict_outputs, replicate=lambda x: x)
+                              predict_on_device=predict_on_device, replicate=lambda x: x)
   cfg = sinet.default_config()
   cfg.update(prototypes="constant", topk=1, alpha=1.2, beta=2.0, warmup_epochs=2,
              smoothing_topk=1)
