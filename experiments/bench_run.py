@@ -12,7 +12,8 @@ Runs (each command timed from its start to its exit, as a user waits for it):
   (cold) and again with what that run cached (warm); experiments/bench_run_jax.py (plain
   JAX: one scan an epoch, sums in-graph) and experiments/bench_run_torch.py (plain PyTorch,
   `--torch_python`) doing the same work on the same arrays.
-- `methods`: nlx's ARNet and SINet runs of the same protocol (cold), over nlx's CE run.
+- `methods`: nlx's ARNet and SINet runs of the same protocol (cold), over nlx's CE run
+  (alone: `--rounds` turns of CE, ARNet and SINet, each method over its turn's CE).
 - `replicas`: the protocol's CE run for one seed and 3 seeds in one program
   (`train.replicas=3`, nlx.replicas), as a ratio to the one seed's wall time. `folds`:
   the same run with out-of-fold label issues (`label_issues.folds=5`) against cleanlab's
@@ -304,15 +305,36 @@ def quickstart(table: Table, tmp: str, turn: int = 0, speeds: dict | None = None
       speeds.setdefault(side, []).append(torch_wall / wall)
 
 
-def turns_summary(table: Table, run: str, speeds: dict) -> None:
-  """One row per side: the median and range of its speed over PyTorch's over the turns."""
+def turns_summary(table: Table, run: str, speeds: dict,
+                  what: str = "speed over PyTorch") -> None:
+  """One row per side: the median and range of its `what` (a ratio per turn: by default
+  its speed over PyTorch's) over the turns."""
   for key, values in speeds.items():
-    table.rows.append({"run": f"{run}, {FLAGS.rounds} turns",
+    table.rows.append({"run": f"{run}, {len(values)} turns",
                        "side": key if isinstance(key, str) else key[1],
                        "wall_s": "", "accuracy": None, "load": "", "note":
-                       f"speed over PyTorch: median {np.median(values):.2f}x, range "
+                       f"{what}: median {np.median(values):.2f}x, range "
                        f"{min(values):.2f}-{max(values):.2f}x (per turn: "
                        f"{', '.join(f'{v:.2f}' for v in values)})"})
+
+
+def methods_over_ce(table: Table, tmp: str, data_dir: str, walls: dict, work: dict) -> None:
+  """`methods`: nlx's ARNet and SINet runs of the protocol (cold), each over the CE run's
+  cold wall time of its turn: after `protocol`'s turns, one turn over its last CE run;
+  alone, `--rounds` turns of CE, ARNet and SINet (caches of their own), then the median
+  and range of each method's ratio."""
+  ratios = {}
+  for turn in range(1 if walls else FLAGS.rounds):
+    turn_walls = walls if walls else {}
+    protocol(table, tmp, data_dir, ["arnet", "sinet"] if turn_walls else ["ce", "arnet", "sinet"],
+             False, turn_walls, work, turn)
+    for method in ("arnet", "sinet"):
+      if (method, "cold") in turn_walls and ("ce", "cold") in turn_walls:
+        ratios.setdefault(method, []).append(turn_walls[method, "cold"]
+                                             / turn_walls["ce", "cold"])
+  if len(next(iter(ratios.values()), [])) > 1:
+    turns_summary(table, "protocol methods", {f"nlx {m} (cold)": v for m, v in ratios.items()},
+                  what="wall time over CE's")
 
 
 def several(table: Table, tmp: str, data_dir: str, runs: list[str]) -> None:
@@ -462,9 +484,8 @@ def main(argv):
         for method in dict.fromkeys(m for m, _ in speeds):
           turns_summary(table, f"protocol {method}",
                         {k: v for k, v in speeds.items() if k[0] == method})
-    if "methods" in FLAGS.runs:  # each over CE's cold run (timed here if not above)
-      protocol(table, tmp, data_dir, ["arnet", "sinet"] if walls else ["ce", "arnet", "sinet"],
-               False, walls, work)
+    if "methods" in FLAGS.runs:
+      methods_over_ce(table, tmp, data_dir, walls, work)
     if {"replicas", "folds"} & set(FLAGS.runs):
       several(table, tmp, data_dir, FLAGS.runs)
     if "startup" in FLAGS.runs:

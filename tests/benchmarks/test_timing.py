@@ -134,3 +134,43 @@ def test_torch_step_lines_give_nlxs_step_alone_and_in_a_chunk_over_pytorchs(tmp_
   both, = timing.torch_step_lines(sys.executable, str(script), ["mlp"], batch_size=8, steps=8,
                                   chunk=4)
   assert both == alone + "; in a compiled chunk of 4 steps 3.0 ms a step, 4.00x"
+
+
+def test_bench_run_times_the_methods_in_turns_each_over_its_turns_ce():
+  """`--runs=methods --rounds=2` alone: each turn times CE, ARNet and SINet cold (the
+  turn passed on: caches of their own) and divides each method by that turn's CE; the
+  summary rows give the median and range of those ratios. After the protocol's turns:
+  one turn of ARNet and SINet over its last CE run."""
+  code = f"""
+import json, sys
+sys.path.insert(0, {os.path.join(REPO, "experiments")!r})
+import bench_run
+bench_run.FLAGS(["bench_run", "--rounds=2"])
+cold = {{0: {{"ce": 10.0, "arnet": 13.0, "sinet": 11.0}},
+        1: {{"ce": 20.0, "arnet": 22.0, "sinet": 30.0}}}}
+calls = []
+def fake(table, tmp, data_dir, methods, with_others, walls, work, turn=0, speeds=None):
+  calls.append((methods, with_others, turn))
+  for m in methods:
+    walls[m, "cold"] = cold[turn][m]
+bench_run.protocol = fake
+table = bench_run.Table(1e9)
+bench_run.methods_over_ce(table, "tmp", "data", {{}}, {{}})
+after = {{("ce", "cold"): 8.0}}
+bench_run.methods_over_ce(table, "tmp", "data", after, {{}})
+rows = table.rows
+print(json.dumps({{"calls": calls, "notes": [r["note"] for r in rows],
+                  "sides": [r["side"] for r in rows], "runs": [r["run"] for r in rows]}}))
+"""
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                       timeout=120)
+  assert out.returncode == 0, out.stderr[-2000:]
+  got = __import__("json").loads(out.stdout.strip().splitlines()[-1])
+  assert got["calls"] == [[["ce", "arnet", "sinet"], False, 0],
+                          [["ce", "arnet", "sinet"], False, 1], [["arnet", "sinet"], False, 0]]
+  # ARNet 13/10 and 22/20; SINet 11/10 and 30/20; after the protocol: no summary
+  assert got["sides"] == ["nlx arnet (cold)", "nlx sinet (cold)"]
+  assert got["runs"] == ["protocol methods, 2 turns"] * 2
+  assert got["notes"] == [
+      "wall time over CE's: median 1.20x, range 1.10-1.30x (per turn: 1.30, 1.10)",
+      "wall time over CE's: median 1.30x, range 1.10-1.50x (per turn: 1.10, 1.50)"]
