@@ -322,9 +322,12 @@ def methods_over_ce(table: Table, tmp: str, data_dir: str, walls: dict, work: di
   """`methods`: nlx's ARNet and SINet runs of the protocol (cold), each over the CE run's
   cold wall time of its turn: after `protocol`'s turns, one turn over its last CE run;
   alone, `--rounds` turns of CE, ARNet and SINet (caches of their own), then the median
-  and range of each method's ratio."""
+  and range of each method's ratios (a method with one ratio, e.g. failing in the other
+  turns, has no summary row; its rows say so)."""
   ratios = {}
-  for turn in range(1 if walls else FLAGS.rounds):
+  # after the protocol's turns 0..rounds-1: a turn of its own (its caches and workdirs)
+  turns = [FLAGS.rounds] if walls else range(FLAGS.rounds)
+  for turn in turns:
     turn_walls = walls if walls else {}
     protocol(table, tmp, data_dir, ["arnet", "sinet"] if turn_walls else ["ce", "arnet", "sinet"],
              False, turn_walls, work, turn)
@@ -332,9 +335,9 @@ def methods_over_ce(table: Table, tmp: str, data_dir: str, walls: dict, work: di
       if (method, "cold") in turn_walls and ("ce", "cold") in turn_walls:
         ratios.setdefault(method, []).append(turn_walls[method, "cold"]
                                              / turn_walls["ce", "cold"])
-  if len(next(iter(ratios.values()), [])) > 1:
-    turns_summary(table, "protocol methods", {f"nlx {m} (cold)": v for m, v in ratios.items()},
-                  what="wall time over CE's")
+  turns_summary(table, "protocol methods",
+                {f"nlx {m} (cold)": v for m, v in ratios.items() if len(v) > 1},
+                what="wall time over CE's")
 
 
 def several(table: Table, tmp: str, data_dir: str, runs: list[str]) -> None:

@@ -18,14 +18,24 @@ tied and degenerate inputs.
 import numpy as np
 
 
-def _labels_in_range(labels: np.ndarray, num_classes: int, what: str) -> np.ndarray:
+def _labels_in_range(labels, num_classes: int, what: str) -> np.ndarray:
+  """`labels` as intp `[N]` integers in [0, num_classes), else a ValueError naming them."""
   labels = np.asarray(labels)
   if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or (
       labels.size and (labels.min() < 0 or labels.max() >= num_classes)):
     raise ValueError(f"{what}: need integer labels [N] in [0, {num_classes}); got shape "
                      f"{labels.shape}, dtype {labels.dtype}"
                      + (f", values {labels.min()} to {labels.max()}" if labels.size else ""))
-  return labels
+  return labels.astype(np.intp)  # (a narrow dtype's label * C would wrap)
+
+
+def _scores_for(logits, labels: np.ndarray, num_classes: int, what: str) -> np.ndarray:
+  """`logits` as `[N, num_classes]` for `labels [N]`, else a ValueError naming the shapes."""
+  logits = np.asarray(logits)
+  if logits.shape != (len(labels), num_classes):
+    raise ValueError(f"{what}: scores of shape {logits.shape} for {len(labels)} labels of "
+                     f"{num_classes} classes (need [{len(labels)}, {num_classes}])")
+  return logits
 
 
 def _finite_scores(scores, what: str) -> np.ndarray:
@@ -43,7 +53,7 @@ def macro_f1(logits: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
   """The mean over all `num_classes` classes of 2 TP / (2 TP + FP + FN) of the argmax
   predictions; 0 for a class neither labelled nor predicted."""
   labels = _labels_in_range(labels, num_classes, "macro_f1")
-  predicted = np.argmax(logits, -1)
+  predicted = np.argmax(_scores_for(logits, labels, num_classes, "macro_f1"), -1)
   confusion = np.bincount(labels * num_classes + predicted,
                           minlength=num_classes * num_classes).reshape(num_classes, num_classes)
   denominator = confusion.sum(0) + confusion.sum(1)  # (TP + FP) + (TP + FN); 0: TP 0 too
@@ -53,11 +63,15 @@ def macro_f1(logits: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
 def top_k_accuracy(logits: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
   """The share of examples whose label is among the `k` highest scores; among tied scores
   the higher class index ranks first (scikit-learn's reversed stable sort)."""
-  logits = _finite_scores(logits, "top_k_accuracy")
+  logits = np.asarray(logits)
+  if logits.ndim != 2 or k < 1:
+    raise ValueError(f"top_k_accuracy: need scores [N, C] and k >= 1; got shape "
+                     f"{logits.shape}, k={k}")
   c = logits.shape[-1]
+  labels = _labels_in_range(labels, c, "top_k_accuracy")
+  logits = _finite_scores(_scores_for(logits, labels, c, "top_k_accuracy"), "top_k_accuracy")
   if k >= c:
     return 1.0
-  labels = _labels_in_range(labels, c, "top_k_accuracy")
   own = np.take_along_axis(logits, labels[:, None], axis=-1)
   above = (logits > own) | ((logits == own) & (np.arange(c) > labels[:, None]))
   return float(np.mean(above.sum(-1) < k))
@@ -80,39 +94,49 @@ def _counts_at_thresholds(positive: np.ndarray, scores: np.ndarray):
 
 
 def _binary(positive, scores, what: str):
-  positive = np.asarray(positive).astype(bool).ravel()
-  scores = _finite_scores(scores, what).ravel()
-  if positive.shape != scores.shape:
-    raise ValueError(f"{what}: {positive.size} labels for {scores.size} scores")
-  return positive, scores
+  """`(positive [N] bool, scores [N] float64)`, else a ValueError: one value per example,
+  the labels bool or 0/1 (not -1/1, not soft), the scores finite."""
+  positive, scores = np.asarray(positive), _finite_scores(scores, what)
+  if positive.ndim != 1 or scores.shape != positive.shape:
+    raise ValueError(f"{what}: need labels [N] and scores [N]; got shapes {positive.shape} "
+                     f"and {scores.shape}")
+  if positive.dtype != bool and not np.isin(positive, (0, 1)).all():
+    raise ValueError(f"{what}: labels must be bool or 0/1; got values "
+                     f"{np.unique(positive)[:5].tolist()}")
+  return positive.astype(bool), scores
 
 
 def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float:
-  """Area under the ROC curve of `scores [N]` (high = positive) for the bool `positive
-  [N]` (a tie counts one half); NaN unless both kinds are there."""
+  """Area under the ROC curve of `scores [N]` (high = positive) for `positive [N]` (bool
+  or 0/1; a tie counts one half), in scikit-learn's arithmetic (its curve without the
+  collinear points, the trapezoid rule); NaN unless both kinds are there."""
   positive, scores = _binary(positive, scores, "roc_auc")
-  p = int(positive.sum())
-  if not 0 < p < len(positive):
+  if not 0 < int(positive.sum()) < len(positive):
     return float("nan")
   tp, fp = _counts_at_thresholds(positive, scores)
-  tp, fp = np.r_[0.0, tp], np.r_[0.0, fp]
-  return float(np.sum(np.diff(fp) * (tp[1:] + tp[:-1])) / (2.0 * p * (len(positive) - p)))
+  if len(tp) > 2:
+    keep = np.r_[True, np.logical_or(np.diff(fp, 2), np.diff(tp, 2)), True]
+    tp, fp = tp[keep], fp[keep]
+  tpr, fpr = np.r_[0.0, tp] / tp[-1], np.r_[0.0, fp] / fp[-1]
+  return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
 
 
 def _precision_recall(positive, scores, what: str):
+  """Precision and recall at each distinct score, from the lowest threshold's (all
+  examples) down to the highest's, then scikit-learn's closing point (1, 0)."""
   positive, scores = _binary(positive, scores, what)
   tp, fp = _counts_at_thresholds(positive, scores)
-  return tp / (tp + fp), tp / tp[-1]
+  return np.r_[(tp / (tp + fp))[::-1], 1.0], np.r_[(tp / tp[-1])[::-1], 0.0]
 
 
 def binary_average_precision(positive: np.ndarray, scores: np.ndarray) -> float:
-  """Average precision of `scores [N]` for the bool `positive [N]`: the sum over the
-  distinct scores, from the highest, of the recall gained times the precision there; NaN
-  without a positive."""
+  """Average precision of `scores [N]` for `positive [N]` (bool or 0/1): the sum over the
+  distinct scores, from the highest, of the recall gained times the precision there
+  (scikit-learn's step integral); NaN without a positive."""
   if not np.asarray(positive).any():
     return float("nan")
   precision, recall = _precision_recall(positive, scores, "average_precision")
-  return float(max(0.0, np.sum(np.diff(np.r_[0.0, recall]) * precision)))
+  return float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))  # (-0.0 read as 0)
 
 
 def average_precision(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -134,7 +158,6 @@ def voc07_average_precision(scores: np.ndarray, targets: np.ndarray) -> np.ndarr
   for c in range(targets.shape[1]):
     if targets[:, c].any():
       precision, recall = _precision_recall(targets[:, c], scores[:, c], "voc07")
-      precision, recall = np.r_[precision, 1.0], np.r_[recall, 0.0]
       out[c] = np.mean([precision[recall >= t].max() for t in np.linspace(0, 1, 11)])
   return out
 

@@ -125,9 +125,10 @@ def test_the_command_line_turns_on_the_persistent_compile_cache(monkeypatch, tmp
 def test_a_run_reaches_its_first_step_without_matplotlib_scikit_learn_or_scipy(tmp_path):
   """Start-up (issue 28): what a run imports before its first step (the command's modules,
   the trainer, the dataset registry and a data source) leaves matplotlib (the figures at
-  its end), scikit-learn and scipy (metrics at the first evaluation) unloaded: about 3 s
-  of imports a run that stops at bad input never pays. The digits loader imports
-  scikit-learn when called, so it is loaded afterwards, as the end figures load pyplot."""
+  its end), scikit-learn and scipy unloaded: about 3 s of imports a run that stops at bad
+  input never pays. A run needs neither of the last two at all (`nlx.metrics` is numpy's;
+  the digits loader reads scikit-learn's file without importing it); pyplot is loaded
+  when the end figures ask for it."""
   import subprocess
   import sys
 

@@ -57,16 +57,25 @@ def _cases(seed=0):
   one[7] = True
   s = np.arange(30.0)
   out += [(one, s), (~one, s), (s >= 20, s), (s < 10, s), (one, np.round(s / 7))]
+  for _ in range(100):  # small random draws, few score levels: ties everywhere
+    n = int(rng.integers(2, 60))
+    pos = rng.random(n) < rng.uniform(0.05, 0.95)
+    pos[0], pos[-1] = True, False
+    out.append((pos, rng.integers(0, int(rng.integers(1, 8)), n) / 7.0))
+  for n in (1000, 3000, 20000):  # long curves: their sums' rounding
+    pos = rng.random(n) < 0.4
+    out += [(pos, rng.normal(size=n) + pos), (pos, np.round(rng.normal(size=n), 2))]
   return out
 
 
 def test_roc_auc_and_average_precision_equal_sklearns():
   skm = pytest.importorskip("sklearn.metrics")
-  for pos, scores in _cases():
-    assert metrics.roc_auc(pos, scores) == pytest.approx(skm.roc_auc_score(pos, scores),
-                                                         abs=1e-12)
-    assert metrics.binary_average_precision(pos, scores) == pytest.approx(
-        skm.average_precision_score(pos, scores), abs=1e-12)
+  for pos, scores in _cases():  # the same arithmetic: equal to the last bit
+    assert metrics.roc_auc(pos, scores) == skm.roc_auc_score(pos, scores)
+    assert metrics.binary_average_precision(pos, scores) == skm.average_precision_score(
+        pos, scores)
+    assert metrics.roc_auc(pos.astype(np.int8), scores.astype(np.float32)) == (
+        skm.roc_auc_score(pos, scores.astype(np.float32)))  # 0/1 labels, float32 scores
 
 
 def test_ranking_metrics_by_hand_and_boundaries():
@@ -85,8 +94,14 @@ def test_ranking_metrics_by_hand_and_boundaries():
   assert metrics.binary_average_precision(np.ones(3, bool), np.zeros(3)) == 1.0
   with pytest.raises(ValueError, match="1 scores are NaN"):
     metrics.roc_auc(pos, np.array([3., np.nan, 2, 1, 0]))
-  with pytest.raises(ValueError, match="5 labels for 4 scores"):
+  with pytest.raises(ValueError, match=r"got shapes \(5,\) and \(4,\)"):
     metrics.binary_average_precision(pos, s[:4])
+  with pytest.raises(ValueError, match=r"labels must be bool or 0/1; got values \[-1, 1\]"):
+    metrics.roc_auc(np.where(pos, 1, -1), s)  # -1/1 labels: not all read as positive
+  with pytest.raises(ValueError, match="bool or 0/1"):
+    metrics.binary_average_precision(np.array([0.2, 1, 0, 0, 0]), s)  # soft targets
+  with pytest.raises(ValueError, match=r"got shapes \(5, 2\)"):
+    metrics.roc_auc(np.stack([pos, ~pos], 1), np.stack([s, s], 1))  # not micro-averaged
 
 
 def test_macro_f1_and_top_k_equal_sklearns():
@@ -96,12 +111,12 @@ def test_macro_f1_and_top_k_equal_sklearns():
     labels = rng.integers(0, c - 1, n)  # the last class never labelled
     logits = rng.integers(0, levels, (n, c)).astype(float)  # ties: argmax's first index
     logits[:, 1] -= 10 * (n > 5)  # class 1 labelled, seldom or never predicted
-    assert metrics.macro_f1(logits, labels, c) == pytest.approx(skm.f1_score(
-        labels, logits.argmax(-1), labels=np.arange(c), average="macro", zero_division=0))
+    assert metrics.macro_f1(logits, labels, c) == skm.f1_score(
+        labels, logits.argmax(-1), labels=np.arange(c), average="macro", zero_division=0)
     for k in range(1, c):
       if len(np.unique(labels)) > 2:  # (scikit-learn reads two label values as binary)
-        assert metrics.top_k_accuracy(logits, labels, k) == pytest.approx(
-            skm.top_k_accuracy_score(labels, logits, k=k, labels=np.arange(c))), (n, c, k)
+        assert metrics.top_k_accuracy(logits, labels, k) == skm.top_k_accuracy_score(
+            labels, logits, k=k, labels=np.arange(c)), (n, c, k)
     assert metrics.top_k_accuracy(logits, labels, c) == 1.0
 
 
@@ -122,6 +137,25 @@ def test_classification_metrics_reject_bad_labels():
     metrics.top_k_accuracy(np.zeros((3, 8)), np.array([0, 1, -1]), 5)
   with pytest.raises(ValueError, match="dtype float64"):
     metrics.macro_f1(logits, np.array([0., 1, 2]), 4)
+  with pytest.raises(ValueError, match=r"macro_f1: scores of shape \(3, 4\) for 2 labels"):
+    metrics.macro_f1(logits, np.array([0, 1]), 4)  # not broadcast
+  with pytest.raises(ValueError, match=r"scores of shape \(3, 4\) for 3 labels of 3 classes"):
+    metrics.macro_f1(logits, np.array([0, 1, 2]), 3)  # a 4th column: no class 3
+  with pytest.raises(ValueError, match=r"for 1 labels"):
+    metrics.top_k_accuracy(np.zeros((3, 8)), np.array([0]), 5)
+  with pytest.raises(ValueError, match="values -1 to 7"):  # checked before k >= C's 1.0
+    metrics.top_k_accuracy(np.zeros((2, 4)), np.array([7, -1]), 4)
+  with pytest.raises(ValueError, match="k=0"):
+    metrics.top_k_accuracy(np.zeros((2, 4)), np.array([0, 1]), 0)
+
+
+def test_narrow_label_dtypes_do_not_wrap():
+  skm = pytest.importorskip("sklearn.metrics")
+  rng = np.random.default_rng(3)
+  labels = rng.integers(0, 100, 500).astype(np.uint8)  # label * 100 would wrap in uint8
+  logits = rng.normal(size=(500, 100))
+  assert metrics.macro_f1(logits, labels, 100) == skm.f1_score(
+      labels, logits.argmax(-1), labels=np.arange(100), average="macro", zero_division=0)
 
 
 def test_voc07_and_average_precision_equal_sklearns_curve():
@@ -134,9 +168,7 @@ def test_voc07_and_average_precision_equal_sklearns_curve():
   for c in range(4):
     precision, recall, _ = skm.precision_recall_curve(targets[:, c], scores[:, c])
     want[c] = np.mean([precision[recall >= t].max() for t in np.linspace(0, 1, 11)])
-  np.testing.assert_allclose(metrics.voc07_average_precision(scores, targets), want,
-                             rtol=1e-12)
-  np.testing.assert_allclose(
+  np.testing.assert_array_equal(metrics.voc07_average_precision(scores, targets), want)
+  np.testing.assert_array_equal(
       metrics.average_precision(scores, targets),
-      [skm.average_precision_score(targets[:, c], scores[:, c]) for c in range(4)] + [np.nan],
-      rtol=1e-12)
+      [skm.average_precision_score(targets[:, c], scores[:, c]) for c in range(4)] + [np.nan])

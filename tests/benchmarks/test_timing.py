@@ -147,17 +147,23 @@ sys.path.insert(0, {os.path.join(REPO, "experiments")!r})
 import bench_run
 bench_run.FLAGS(["bench_run", "--rounds=2"])
 cold = {{0: {{"ce": 10.0, "arnet": 13.0, "sinet": 11.0}},
-        1: {{"ce": 20.0, "arnet": 22.0, "sinet": 30.0}}}}
+        1: {{"ce": 20.0, "arnet": 22.0, "sinet": 30.0}},
+        2: {{"ce": 9.0, "arnet": 11.0, "sinet": 27.0}},
+        3: {{"ce": 10.0, "sinet": 12.0}}}}  # ARNet failed in this turn (no wall)
 calls = []
 def fake(table, tmp, data_dir, methods, with_others, walls, work, turn=0, speeds=None):
   calls.append((methods, with_others, turn))
   for m in methods:
-    walls[m, "cold"] = cold[turn][m]
+    if m in cold[turn]:
+      walls[m, "cold"] = cold[turn][m]
 bench_run.protocol = fake
 table = bench_run.Table(1e9)
 bench_run.methods_over_ce(table, "tmp", "data", {{}}, {{}})
-after = {{("ce", "cold"): 8.0}}
+after = {{("ce", "cold"): 8.0}}  # the protocol's 2 turns ran: one more, turn 2
 bench_run.methods_over_ce(table, "tmp", "data", after, {{}})
+bench_run.FLAGS.rounds = 3
+cold[0].pop("arnet"); cold[1].pop("arnet")  # ARNet failing in 2 of 3 turns
+bench_run.methods_over_ce(table, "tmp", "data", {{}}, {{}})
 rows = table.rows
 print(json.dumps({{"calls": calls, "notes": [r["note"] for r in rows],
                   "sides": [r["side"] for r in rows], "runs": [r["run"] for r in rows]}}))
@@ -166,11 +172,14 @@ print(json.dumps({{"calls": calls, "notes": [r["note"] for r in rows],
                        timeout=120)
   assert out.returncode == 0, out.stderr[-2000:]
   got = __import__("json").loads(out.stdout.strip().splitlines()[-1])
-  assert got["calls"] == [[["ce", "arnet", "sinet"], False, 0],
-                          [["ce", "arnet", "sinet"], False, 1], [["arnet", "sinet"], False, 0]]
-  # ARNet 13/10 and 22/20; SINet 11/10 and 30/20; after the protocol: no summary
-  assert got["sides"] == ["nlx arnet (cold)", "nlx sinet (cold)"]
-  assert got["runs"] == ["protocol methods, 2 turns"] * 2
+  ce3 = [["ce", "arnet", "sinet"], False]
+  assert got["calls"] == [ce3 + [0], ce3 + [1], [["arnet", "sinet"], False, 2],
+                          ce3 + [0], ce3 + [1], ce3 + [2]]
+  # ARNet 13/10 and 22/20; SINet 11/10 and 30/20; after the protocol (one turn): no
+  # summary; then SINet over 3 turns (11/10, 30/20, 27/9) and ARNet's one ratio: none
+  assert got["sides"] == ["nlx arnet (cold)", "nlx sinet (cold)", "nlx sinet (cold)"]
+  assert got["runs"] == ["protocol methods, 2 turns"] * 2 + ["protocol methods, 3 turns"]
   assert got["notes"] == [
       "wall time over CE's: median 1.20x, range 1.10-1.30x (per turn: 1.30, 1.10)",
-      "wall time over CE's: median 1.30x, range 1.10-1.50x (per turn: 1.10, 1.50)"]
+      "wall time over CE's: median 1.30x, range 1.10-1.50x (per turn: 1.10, 1.50)",
+      "wall time over CE's: median 1.50x, range 1.10-3.00x (per turn: 1.10, 1.50, 3.00)"]
