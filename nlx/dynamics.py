@@ -1,7 +1,7 @@
 """Training dynamics: per example, the given label's margin and loss, summed over epochs.
 
 After every epoch the trainer's model predicts the whole training set once (eval mode,
-the eval transform, `Trainer.predict_for_dynamics`: for an in-memory training set the
+the eval transform, `Trainer.predict_on_device`: for an in-memory training set the
 compiled eval step over each of its device-resident blocks, the blocks' logits joined on
 the device by one more program, never fetched),
 and for example i with given label y_i one more compiled program adds to running sums

@@ -374,7 +374,7 @@ class Trainer:
 
   def _compile_join(self, block: jax.ShapeDtypeStruct, count: int, n: int):
     """Compiles `_join_rows` of `count` logits blocks like `block` to `n` rows; returns the
-    joined logits' ShapeDtypeStruct (what `predict_for_dynamics` returns for the split)."""
+    joined logits' ShapeDtypeStruct (what `predict_on_device` returns for the split)."""
     joined = _join_rows.lower((block,) * count, n)
     joined.compile()
     logits = joined.out_info  # placed as its inputs are (JAX leaves the lowered output's open)
@@ -451,25 +451,20 @@ class Trainer:
       out.append((np.asarray(logits)[:n], np.asarray(features)[:n]))
     return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
 
-  def predict_for_dynamics(self, state: TrainState, split: data_lib.Split):
-    """Logits `[N, C]` of a split for the training dynamics: a device array, never
-    fetched, when the split is held on the device (the eval step's blocks joined by one
-    compiled program); else `predict`'s."""
-    blocks = self._predict_resident(MODEL, state.params["model"], state.model_state, split)
-    if blocks is None:
-      return self.predict(state, split)
-    return _join_rows(tuple(b[0] for b in blocks), len(split))
-
-  def predict_on_device(self, state: TrainState, split: data_lib.Split):
+  def predict_on_device(self, state: TrainState, split: data_lib.Split,
+                        features: bool = True):
     """`predict_outputs`' `(logits [N, C], features [N, D])` as device arrays replicated
     over the mesh, never fetched: a split held on the device joins its blocks there
-    (`_join_rows`; within `sharing_predictions` the pass the dynamics share); another goes
-    through `predict_outputs` and is put back. For a method's epoch-end inference (SINet's
-    weights) that runs on the device: no round trip of the features through the host."""
+    (`_join_rows`; within `sharing_predictions` the pass shared by a method's epoch end,
+    e.g. SINet's weights, and the training dynamics); another goes through
+    `predict_outputs` and is put back. `features=False` (the training dynamics):
+    `(logits, None)`, the features neither joined nor put there."""
     blocks = self._predict_resident(MODEL, state.params["model"], state.model_state, split)
     if blocks is None:
-      return jax.device_put(self.predict_outputs(state, split), self.replicated)
-    return tuple(_join_rows(tuple(b[i] for b in blocks), len(split)) for i in (0, 1))
+      logits, feats = self.predict_outputs(state, split)
+      return jax.device_put((logits, feats if features else None), self.replicated)
+    return tuple(_join_rows(tuple(b[i] for b in blocks), len(split)) if i == 0 or features
+                 else None for i in (0, 1))
 
   def _predict_resident(self, name: str, params, model_state, split: data_lib.Split):
     """The eval step's `(logits [B, C], features [B, D])` on the device for each block of
@@ -707,7 +702,7 @@ class _Loop:
     return n
 
   def run(self, state: TrainState, step: int, interrupt,
-          compiled: FirstCall | None = None) -> tuple[TrainState, int]:
+          compiled: FirstCall) -> tuple[TrainState, int]:
     """Trains from `step` to the end (or a stop, an interrupt); `compiled` is set once the
     first call returns (its program compiled; `import_beside_training`)."""
     cfg, trainer = self.config.train, self.trainer
@@ -720,8 +715,7 @@ class _Loop:
       else:
         n = 1
         state, m = trainer.train_step(state, trainer.shard(next(self.it)))
-      if compiled is not None:
-        compiled.set()
+      compiled.set()
       self.pending.append((step, n, m, trainer.steps_per_call > 1))
       step += n
       bar.update(n)
@@ -766,7 +760,7 @@ class _Loop:
       state = trainer.method.end_of_epoch(trainer.epoch_context(), state, epoch,
                                           config=self.config.method)
       if self.tracker is not None:  # on the device when the training set is (not fetched)
-        train_logits = trainer.predict_for_dynamics(state, train)
+        train_logits = trainer.predict_on_device(state, train, features=False)[0]
         self.tracker.add_epoch(train_logits, epoch)
     if itstime(epoch, cfg.eval_every_epochs, self.total // self.spe):
       self.evaluate(state, step, epoch, train_logits)

@@ -268,13 +268,16 @@ def test_predictions_on_the_device_are_predict_outputs_never_fetched(devices, mo
       for g, w in zip(got, want, strict=True):
         assert isinstance(g, jax.Array) and g.sharding.is_fully_replicated
         np.testing.assert_array_equal(np.asarray(g), w)
+      logits, none = trainer.predict_on_device(state, split, features=False)  # the dynamics'
+      assert none is None and logits.sharding.is_fully_replicated
+      np.testing.assert_array_equal(np.asarray(logits), want[0])
   passes = []
   step = resident.eval_steps[train.MODEL]
   monkeypatch.setitem(resident.eval_steps, train.MODEL,
                       lambda *a: passes.append(1) or step(*a))
   with resident.sharing_predictions():
     logits, _ = resident.predict_on_device(state, ds.train)
-    shared = resident.predict_for_dynamics(state, ds.train)
+    shared = resident.predict_on_device(state, ds.train, features=False)[0]
   assert len(passes) == -(-len(ds.train) // 48)  # one pass over the blocks, not two
   np.testing.assert_array_equal(np.asarray(shared), np.asarray(logits))
   # never fetched: no host array made on the way (predict_outputs would be)

@@ -274,9 +274,9 @@ def test_the_epoch_pass_of_an_in_memory_set_reads_nothing_back():
   labels = ds.train.hard_labels()
   tracker = dynamics.Tracker("unused", labels, ds.num_classes, start_epoch=0, write=False)
   state = trainer.initial_state
-  trainer.predict_for_dynamics(state, ds.train)  # compiled and the split put there first
+  trainer.predict_on_device(state, ds.train, features=False)  # compiled, the split put there
   with jax.transfer_guard_device_to_host("disallow_explicit"):
-    logits = trainer.predict_for_dynamics(state, ds.train)
+    logits = trainer.predict_on_device(state, ds.train, features=False)[0]
     tracker.add_epoch(logits, epoch=1)
   assert isinstance(logits, jax.Array) and logits.shape == (len(labels), ds.num_classes)
   want = reference(trainer.predict(state, ds.train), labels)
@@ -305,13 +305,13 @@ def test_an_epoch_end_predicts_the_training_set_once_for_the_method_and_the_dyna
   assert passes() == 1
   with trainer.sharing_predictions():
     first = trainer.predict_outputs(state, ds.train)
-    again = trainer.predict_for_dynamics(state, ds.train)
+    again = trainer.predict_on_device(state, ds.train, features=False)[0]
     assert passes() == 2  # one pass for both
     trainer.predict_outputs(state, ds.test)  # another split
     other = state.replace(params=jax.tree.map(lambda x: x * 0.5, state.params))
-    moved = trainer.predict_for_dynamics(other, ds.train)  # another state
+    moved = trainer.predict_on_device(other, ds.train, features=False)[0]  # another state
     assert passes() == 4
-  trainer.predict_for_dynamics(state, ds.train)  # outside: not shared any more
+  trainer.predict_on_device(state, ds.train, features=False)[0]  # outside: not shared any more
   assert passes() == 5
   np.testing.assert_array_equal(first[0], logits)
   np.testing.assert_array_equal(first[1], features)

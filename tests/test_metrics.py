@@ -172,3 +172,18 @@ def test_voc07_and_average_precision_equal_sklearns_curve():
   np.testing.assert_array_equal(
       metrics.average_precision(scores, targets),
       [skm.average_precision_score(targets[:, c], scores[:, c]) for c in range(4)] + [np.nan])
+
+
+def test_bfloat16_and_narrow_scores_read_as_their_float32_values():
+  """A bf16 model's logits (ml_dtypes' numpy bfloat16) and float32 ones score alike."""
+  ml_dtypes = pytest.importorskip("ml_dtypes")
+  rng = np.random.default_rng(4)
+  logits = rng.normal(size=(60, 7)).astype(ml_dtypes.bfloat16)  # bf16 ties: ~3 digits
+  labels = rng.integers(0, 7, 60).astype(np.int32)
+  wide = logits.astype(np.float32)
+  assert metrics.classification_metrics(logits, labels, 7) == metrics.classification_metrics(
+      wide, labels, 7)
+  pos = labels > 3
+  assert metrics.roc_auc(pos, logits[:, 0]) == metrics.roc_auc(pos, wide[:, 0])
+  assert metrics.binary_average_precision(pos, logits[:, 0]) == (
+      metrics.binary_average_precision(pos, wide[:, 0]))
