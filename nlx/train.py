@@ -121,10 +121,18 @@ def make_train_step(graphdef, tx, method: methods.Method, method_config, task: T
       noisy_acc = jnp.mean((outputs.logits > 0) == (batch["label"] > 0.5))
     else:
       noisy_acc = jnp.mean(jnp.argmax(outputs.logits, -1) == hard_labels(batch["label"]))
-    return new_state, {"loss": loss, "noisy_accuracy": noisy_acc,
-                       **{k: jnp.mean(v) for k, v in extra.items()}}
+    return new_state, {"loss": loss, "noisy_accuracy": noisy_acc, **batch_means(extra)}
 
   return train_step
+
+
+def batch_means(values: dict) -> dict:
+  """Each value's mean, in `values`' order; the `[B]` float32 ones (a method's per-example
+  loss terms and diagnostics) as one reduction of their stack, not one each."""
+  rows = [k for k, v in values.items() if v.ndim == 1 and v.dtype == jnp.float32]
+  means = (dict(zip(rows, jnp.mean(jnp.stack([values[k] for k in rows]), axis=1)))
+           if len(rows) > 1 else {})
+  return {k: means[k] if k in means else jnp.mean(v) for k, v in values.items()}
 
 
 def make_eval_step(graphdef, task: Task):

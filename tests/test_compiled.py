@@ -57,6 +57,39 @@ def test_a_chunk_runs_its_first_count_steps_and_stacks_their_metrics():
     np.testing.assert_array_equal(np.asarray(metrics["loss"]), losses)
 
 
+def test_a_chunks_float_scalars_share_one_table_and_other_metrics_keep_their_own():
+  """The float32 scalars are written as one row a step (one write, not one per metric);
+  an int32 metric past float32's 2^24 and a [2] vector keep their dtype and values, and
+  every metric comes back under its name, rows past `count` zero."""
+  def step(state, batch):
+    i = batch["index"][0]
+    x = i.astype(jnp.float32)
+    return state + 1, {"loss": x, "big": jnp.int32(2 ** 24 + 1) + i, "vec": jnp.stack([x, -x]),
+                       "term": 0.5 * x, "acc": x / 4}
+
+  chunk = jax.jit(on_device.chunk_step(step, 3))
+  _, metrics = chunk(jnp.int32(0), {"index": jnp.asarray([[2], [5], [7]], jnp.int32)},
+                     np.int32(2))
+  assert list(metrics) == ["acc", "big", "loss", "term", "vec"]  # the step's dict, sorted
+  np.testing.assert_array_equal(metrics["loss"], [2.0, 5.0, 0.0])
+  np.testing.assert_array_equal(metrics["term"], [1.0, 2.5, 0.0])
+  np.testing.assert_array_equal(metrics["acc"], [0.5, 1.25, 0.0])
+  assert metrics["big"].dtype == jnp.int32
+  np.testing.assert_array_equal(metrics["big"], [2 ** 24 + 3, 2 ** 24 + 6, 0])
+  np.testing.assert_array_equal(metrics["vec"], [[2.0, -2.0], [5.0, -5.0], [0.0, 0.0]])
+
+
+def test_batch_means_stacks_the_per_example_float_terms_and_keeps_the_order():
+  b = np.arange(6, dtype=np.float32)
+  values = {"z_term": jnp.asarray(b), "scalar": jnp.float32(3.0),
+            "hits": jnp.asarray(b > 2), "a_term": jnp.asarray(b ** 2),
+            "count": jnp.asarray(np.arange(6, dtype=np.int32))}
+  means = train.batch_means(values)
+  assert list(means) == list(values)  # (jit's outputs would come back sorted by name)
+  np.testing.assert_allclose([float(means[k]) for k in values],
+                             [2.5, 3.0, 0.5, 55 / 6, 2.5], rtol=1e-6)
+
+
 def fake_loop(spe=10, total=30, log=4, ckpt_steps=0, per_call=0, stop_at=None):
   cfg = types.SimpleNamespace(log_every_steps=log, checkpoint_every_steps=ckpt_steps,
                               steps_per_call=per_call)
@@ -87,7 +120,7 @@ def test_a_call_ends_at_every_step_the_loop_acts_after(kw, limit, lengths):
   assert {s: train._Loop.chunk_length(loop, s) for s in lengths} == lengths
 
 
-@pytest.mark.parametrize("method", ["ce", "elr"])
+@pytest.mark.parametrize("method", ["ce", "elr", "arnet"])
 @pytest.mark.parametrize("devices", [1, 8])
 def test_compiled_chunks_train_as_the_step_by_step_loop(tmp_path, method, devices):
   mesh = train.make_mesh(jax.devices()[:devices])
@@ -100,7 +133,7 @@ def test_compiled_chunks_train_as_the_step_by_step_loop(tmp_path, method, device
   chunked = train.Trainer(tiny_mlp(method), train.data_lib.load_dataset(tiny_mlp(method)), mesh)
   assert chunked.steps_per_call == 4  # the log period: 4 calls of 4 steps
   for a, b in zip(jax.tree.leaves(runs[1]["state"]), jax.tree.leaves(runs[0]["state"]),
-                  strict=True):  # params, optimiser and method state (ELR's targets)
+                  strict=True):  # params, optimiser, method state (ELR's targets, ARNet's ring)
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
   step_losses, chunk_losses = train_losses(tmp_path / "1"), train_losses(tmp_path / "0")
   assert [s for s, _ in chunk_losses] == [s for s, _ in step_losses] == [4, 8, 12, 16]

@@ -119,14 +119,29 @@ def chunk_step(step, max_steps: int):
     rows = indices["index"]
     shapes = jax.eval_shape(lambda s, i: traced_once(s, {"index": i}, *args)[1], state,
                             rows[0])
-    stacked = jax.tree.map(lambda x: jnp.zeros((max_steps, *x.shape), x.dtype), shapes)
+    leaves, treedef = jax.tree.flatten(shapes)
+    # the float32 scalars (every step's loss terms) as one row a step: one write, not one
+    # per metric; any other leaf stacked on its own
+    packed = [j for j, x in enumerate(leaves) if x.shape == () and x.dtype == jnp.float32]
+    others = [j for j in range(len(leaves)) if j not in packed]
+    buffers = (jnp.zeros((max_steps, len(packed)), jnp.float32),
+               [jnp.zeros((max_steps, *leaves[j].shape), leaves[j].dtype) for j in others])
 
     def body(i, carry):
-      state, stacked = carry
+      state, (table, rest) = carry
       state, metrics = traced_once(state, {"index": rows[i]}, *args)
-      return state, jax.tree.map(lambda buf, x: buf.at[i].set(x), stacked, metrics)
+      values = jax.tree.leaves(metrics)
+      if packed:
+        table = table.at[i].set(jnp.stack([values[j] for j in packed]))
+      return state, (table, [buf.at[i].set(values[j]) for buf, j in zip(rest, others)])
 
-    return jax.lax.fori_loop(0, count, body, (state, stacked))
+    state, (table, rest) = jax.lax.fori_loop(0, count, body, (state, buffers))
+    values = [None] * len(leaves)
+    for column, j in enumerate(packed):
+      values[j] = table[:, column]
+    for buf, j in zip(rest, others):
+      values[j] = buf
+    return state, jax.tree.unflatten(treedef, values)
   return chunk
 
 

@@ -7,7 +7,8 @@ G `[L, K]` (method state, uniform init).
   refined target `t_i = (1 - lam) r_i + lam v_i`, a constant.
 - Assignment (Eq. 4): Q = Sinkhorn (`nlx.ops.sinkhorn`, xi = 0.05, 3 iterations) over
   the cosines of the batch's features *and* a cache of the last 1,000 features (method
-  state; cache rows first, only the batch's rows kept; empty cache slots excluded).
+  state: L2-normalised, in a ring buffer, `nlx.ops.memory.push_to_cache`; the cache's
+  rows take part as SwAV's queue, only the batch's rows kept; empty slots excluded).
 - Loss (Eq. 6): `CE(r, y~) + alpha log(1 - r^T t) - sum_j q_ij log p'_ij`, alpha = 3, where
   p' is the attention of Eq. 3 at `cluster_temperature`; the middle term is
   `nlx.losses.elr_regularizer` (prediction clamped to [1e-4, 1 - 1e-4] so the log stays
@@ -104,22 +105,23 @@ def init_state(config, *, dataset, model, rng, **unused):
   state = {"proto_labels": jnp.full((config.num_prototypes, k), 1.0 / k, jnp.float32),
            "cache": jnp.zeros((config.cache_size, d), jnp.float32),
            "cache_count": jnp.zeros((), jnp.int32),
+           "cache_position": jnp.zeros((), jnp.int32),
            "refined": labels, "trust": jnp.zeros(n, jnp.float32), "labels": labels}
   if config.target == "running":  # zeros at the start, as ELR's authors' code
     state["running"] = jnp.zeros((n, k), jnp.float32)
   return {"prototypes": prototypes}, state
 
 
-def assign(features, prototypes, cache, cache_count, *, epsilon, num_iters, full_only=False):
-  """Sinkhorn assignment of `[cache; batch]` rows; returns the batch's rows `[B, L]`.
+def assign(scores, cache_scores, cache_count, *, epsilon, num_iters, full_only=False):
+  """Sinkhorn assignment of the batch's cosines `[B, L]` with the cache's `[S, L]` (its
+  first `cache_count` slots filled) as SwAV's queue; returns the batch's rows `[B, L]`.
   `full_only`: the cache takes part only once all its rows are filled (SwAV)."""
-  size = cache.shape[0]
-  scores = memory.cosine_scores(jnp.concatenate([cache, features]), prototypes)
-  cached = jnp.arange(size) >= size - cache_count
+  size = cache_scores.shape[0]
+  cached = jnp.arange(size) < cache_count
   if full_only:
     cached = cached & (cache_count >= size)
-  valid = jnp.concatenate([cached, jnp.ones(features.shape[0], bool)])
-  return sinkhorn_assignment(scores, epsilon=epsilon, num_iters=num_iters, valid=valid)[size:]
+  return sinkhorn_assignment(scores, epsilon=epsilon, num_iters=num_iters, queue=cache_scores,
+                             queue_valid=cached)
 
 
 def target_predictions(state, batch, logits, *, config):
@@ -136,13 +138,15 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   del rng
   h, logits = outputs.features, outputs.logits
   r = jax.nn.softmax(logits, axis=-1)
-  log_p_read, v = memory.memory_read(h, params["prototypes"], state["proto_labels"],
-                                 temperature=config.read_temperature)
-  log_p = jax.nn.log_softmax(
-      memory.cosine_scores(h, params["prototypes"]) / config.cluster_temperature, axis=-1)
+  prototypes = memory.l2_normalize(params["prototypes"])
+  cos = memory.l2_normalize(h) @ prototypes.T  # the batch's cosines, for Eq. 1, 3 and 4
+  log_p_read, v = memory.read_scores(cos, state["proto_labels"],
+                                     temperature=config.read_temperature)
+  log_p = (log_p_read if config.cluster_temperature == config.read_temperature else
+           jax.nn.log_softmax(cos / config.cluster_temperature, axis=-1))
   base, running = target_predictions(state, batch, logits, config=config)
   t = memory.refine_targets(base, v, config.lam)
-  q = assign(h, params["prototypes"], state["cache"], state["cache_count"],
+  q = assign(cos, state["cache"] @ prototypes.T, state["cache_count"],
              epsilon=config.epsilon, num_iters=config.sinkhorn_iters,
              full_only=config.cache_full_only)
   y = losses.as_distribution(batch["label"], ctx.num_classes)
@@ -173,12 +177,14 @@ def diagnostics(p, v, t, q, r, proto_labels, clean_label) -> dict:
 
 
 def update_state(state, batch, aux, *, config):
-  cache, count = memory.push_to_cache(state["cache"], state["cache_count"], aux["features"])
+  cache, count, position = memory.push_to_cache(
+      state["cache"], state["cache_count"], state["cache_position"],
+      memory.l2_normalize(aux["features"].astype(jnp.float32)))
   idx = batch["index"]
   new = {**state,
          "proto_labels": memory.update_prototype_labels(state["proto_labels"], aux["q"],
                                                         aux["r"], beta=config.beta),
-         "cache": cache, "cache_count": count,
+         "cache": cache, "cache_count": count, "cache_position": position,
          "refined": state["refined"].at[idx].set(aux["refined"]),
          "trust": state["trust"].at[idx].set(aux["trust"])}
   if "running" in aux:

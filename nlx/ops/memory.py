@@ -22,7 +22,13 @@ def memory_read(features: jax.Array, prototypes: jax.Array, proto_labels: jax.Ar
                 temperature: float = 1.0) -> tuple[jax.Array, jax.Array]:
   """Returns `(log_p [B, L], v [B, K])`: the log attention over prototypes and the
   aggregated soft label. Eq. 1 of ARNet has no temperature (tau = 1)."""
-  log_p = jax.nn.log_softmax(cosine_scores(features, prototypes) / temperature, axis=-1)
+  return read_scores(cosine_scores(features, prototypes), proto_labels, temperature=temperature)
+
+
+def read_scores(cosines: jax.Array, proto_labels: jax.Array, *,
+                temperature: float = 1.0) -> tuple[jax.Array, jax.Array]:
+  """`memory_read` from the cosines `[B, L]` already computed."""
+  log_p = jax.nn.log_softmax(cosines / temperature, axis=-1)
   return log_p, jnp.exp(log_p) @ proto_labels
 
 
@@ -61,9 +67,16 @@ def update_prototype_labels(proto_labels: jax.Array, assignment: jax.Array,
   return jnp.where(den > 0, beta * proto_labels + (1.0 - beta) * mean, proto_labels)
 
 
-def push_to_cache(cache: jax.Array, count: jax.Array, features: jax.Array):
-  """FIFO cache of the last `S` features: `[S, d]`, newest rows last. Returns
-  `(cache, count)` with count = number of valid rows (saturates at S)."""
-  size, b = cache.shape[0], features.shape[0]
-  new = jnp.concatenate([cache, jax.lax.stop_gradient(features).astype(cache.dtype)])[-size:]
-  return new, jnp.minimum(count + b, size)
+def push_to_cache(cache: jax.Array, count: jax.Array, position: jax.Array, rows: jax.Array):
+  """Ring buffer of the last `S` rows: `[S, d]`, written at slots `position`,
+  `position + 1`, ... (mod S), so no row moves once written. Returns `(cache, count,
+  position)`: count = number of filled slots (saturates at S; started at 0 with position
+  0, the filled slots are the first `count`), position = the next slot to write. A push
+  of S rows or more keeps its last S."""
+  size, b = cache.shape[0], rows.shape[0]
+  rows = jax.lax.stop_gradient(rows).astype(cache.dtype)
+  if b >= size:
+    return rows[b - size:], jnp.full_like(count, size), jnp.zeros_like(position)
+  slots = (position + jnp.arange(b, dtype=position.dtype)) % size
+  return (cache.at[slots].set(rows, unique_indices=True), jnp.minimum(count + b, size),
+          (position + b) % size)

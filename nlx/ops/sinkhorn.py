@@ -3,6 +3,13 @@
 Works on one device or inside `shard_map`/`pmap` with the batch split over `axis_name`:
 every sum over samples is `psum`-ed, so each device gets its rows of the assignment
 that one device would compute on the whole batch.
+
+SwAV normalises Q's columns, then its rows, `num_iters` times, rewriting Q each time.
+Every such Q is `diag(a) K diag(b)` (K the exponentiated scores), so this keeps the two
+scale vectors instead: a round is two matrix-vector products, `b_j = 1 / (L sum_i K_ij a_i)`
+and `a_i = 1 / (B sum_j K_ij b_j)`, and the returned rows are formed once, at the end.
+The same Q as SwAV's in exact arithmetic; in float32 another rounding (the tests compare
+both with SwAV's code in float64).
 """
 
 import jax
@@ -17,8 +24,15 @@ def _pmax(x, axis_name):
   return x if axis_name is None else jax.lax.pmax(x, axis_name)
 
 
+def _positive_inverse(x, scale):
+  """`1 / (scale x)` where x > 0, else 0 (a row or column with no mass keeps none); x
+  floored at float32's smallest normal number, so that the scale stays finite."""
+  return jnp.where(x > 0, 1.0 / (scale * jnp.maximum(x, jnp.finfo(jnp.float32).tiny)), 0.0)
+
+
 def sinkhorn_assignment(scores: jax.Array, *, epsilon: float = 0.05, num_iters: int = 3,
-                        valid: jax.Array | None = None, axis_name=None) -> jax.Array:
+                        valid: jax.Array | None = None, queue: jax.Array | None = None,
+                        queue_valid: jax.Array | None = None, axis_name=None) -> jax.Array:
   """Soft assignment Q maximising `Tr(Q^T scores) + epsilon * H(Q)` with equipartition.
 
   `Q = exp(scores / epsilon)` (the global max subtracted first, for stability), then
@@ -33,20 +47,37 @@ def sinkhorn_assignment(scores: jax.Array, *, epsilon: float = 0.05, num_iters: 
     num_iters: alternating normalisations (3).
     valid: optional `[B_local]` bool; invalid rows (e.g. empty cache slots) get zero
       mass and do not count in B.
+    queue: optional `[S, L]` scores of more samples (SwAV's queue of past features,
+      ARNet's cache) that take part in every normalisation, and in B, as the rows of
+      `scores` do, but whose assignment is not returned; with `axis_name`, each device's
+      own queue (summed like its batch rows).
+    queue_valid: optional `[S]` bool, the queue's `valid`.
     axis_name: mapped axis the samples are split over, or None.
 
   Returns:
-    `[B_local, L]` assignment, rows summing to 1 (0 for invalid rows).
+    `[B_local, L]` assignment of `scores`' rows, rows summing to 1 (0 for invalid rows
+    and for rows whose mass underflows).
   """
-  scores = jax.lax.stop_gradient(scores.astype(jnp.float32))
+  blocks = [(scores, valid)]
+  if queue is not None:
+    blocks.append((queue, queue_valid))
   num_protos = scores.shape[1]
-  mask = jnp.ones(scores.shape[0], bool) if valid is None else valid
-  top = _pmax(jnp.max(jnp.where(mask[:, None], scores, -jnp.inf)), axis_name)
-  q = jnp.where(mask[:, None], jnp.exp((scores - top) / epsilon), 0.0)
-  total = _psum(jnp.sum(mask).astype(jnp.float32), axis_name)
-  q = q / _psum(jnp.sum(q), axis_name)
-  for _ in range(num_iters):
-    q = q / _psum(jnp.sum(q, axis=0, keepdims=True), axis_name) / num_protos
-    row = jnp.sum(q, axis=1, keepdims=True)
-    q = jnp.where(mask[:, None], q / jnp.where(row > 0, row, 1.0), 0.0) / total
-  return q * total
+  masks, scaled = [], []
+  for s, v in blocks:
+    s = jax.lax.stop_gradient(s.astype(jnp.float32))
+    masks.append(jnp.ones(s.shape[0], bool) if v is None else v)
+    scaled.append(s)
+  top = _pmax(jnp.max(jnp.stack([jnp.max(jnp.where(m[:, None], s, -jnp.inf))
+                                 for s, m in zip(scaled, masks)])), axis_name)
+  k = [jnp.where(m[:, None], jnp.exp((s - top) / epsilon), 0.0) for s, m in zip(scaled, masks)]
+  total = _psum(sum(jnp.sum(m).astype(jnp.float32) for m in masks), axis_name)
+  if num_iters == 0:  # SwAV's Q / sum(Q), times B
+    return k[0] * (total / _psum(sum(jnp.sum(x) for x in k), axis_name))
+  a = [m.astype(jnp.float32) for m in masks]  # SwAV's Q / sum(Q): a scale the columns undo
+  for i in range(num_iters):
+    b = _positive_inverse(_psum(sum(ai @ ki for ai, ki in zip(a, k)), axis_name), num_protos)
+    if i < num_iters - 1:
+      a = [_positive_inverse(ki @ b, total) for ki in k]
+  q = k[0] * b  # the last row normalisation, times B: each row divided by its sum
+  row = jnp.sum(q, axis=1, keepdims=True)
+  return q / jnp.where(row > 0, row, 1.0)

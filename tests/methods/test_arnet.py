@@ -10,6 +10,7 @@ from nlx import data as data_lib
 from nlx import models, train
 from nlx.errors import ConfigError
 from nlx.methods import arnet
+from nlx.ops import memory
 from nlx.ops.sinkhorn import sinkhorn_assignment
 
 READINGS = {
@@ -308,7 +309,8 @@ def test_loss_assignment_uses_the_configs_epsilon_iterations_and_cache_rule(full
   key = jax.random.key(5)
   h = jax.random.normal(key, (3, 4))
   protos = jax.random.normal(jax.random.fold_in(key, 1), (3, 4))
-  cache = jax.random.normal(jax.random.fold_in(key, 2), (4, 4))
+  # the cache holds L2-normalised features; a ring: its first `cache_count` slots filled
+  cache = memory.l2_normalize(jax.random.normal(jax.random.fold_in(key, 2), (4, 4)))
   config = arnet.default_config()
   config.update(num_prototypes=3, cache_size=4, epsilon=0.5, sinkhorn_iters=1,
                 cache_full_only=full_only)
@@ -317,7 +319,7 @@ def test_loss_assignment_uses_the_configs_epsilon_iterations_and_cache_rule(full
   batch = {"label": jnp.array([0, 1, 1]), "index": jnp.arange(3)}
   _, aux = arnet.loss_fn({"prototypes": protos}, state, models.Outputs(jnp.zeros((3, 2)), h),
                          batch, None, config=config, ctx=step_context())
-  rows = h if full_only else np.concatenate([np.asarray(cache)[2:], np.asarray(h)])
+  rows = h if full_only else np.concatenate([np.asarray(cache)[:2], np.asarray(h)])
   want = np_sinkhorn(np_cosines(rows, protos), 0.5, 1)[-3:]
   np.testing.assert_allclose(aux["q"], want, rtol=1e-5, atol=1e-7)
 
@@ -329,7 +331,8 @@ def test_update_state_writes_prototype_labels_at_its_beta():
   config = arnet.default_config()
   config.update(beta=0.5, num_prototypes=2, cache_size=3)
   state = {"proto_labels": jnp.array([[0.9, 0.1], [0.2, 0.8]]), "cache": jnp.zeros((3, 2)),
-           "cache_count": jnp.zeros((), jnp.int32), "refined": jnp.array([0, 1, 1, 0]),
+           "cache_count": jnp.zeros((), jnp.int32), "cache_position": jnp.zeros((), jnp.int32),
+           "refined": jnp.array([0, 1, 1, 0]),
            "trust": jnp.zeros(4), "labels": jnp.array([0, 1, 1, 0])}
   aux = {"q": jnp.array([[0.5, 0.5], [0.25, 0.75]]), "r": jnp.array([[0.6, 0.4], [0.2, 0.8]]),
          "features": jnp.array([[1.0, 2.0], [3.0, 4.0]]), "refined": jnp.array([1, 0]),
@@ -338,8 +341,10 @@ def test_update_state_writes_prototype_labels_at_its_beta():
   np.testing.assert_allclose(new["proto_labels"],
                              [[0.5 * 0.9 + 0.5 * 7 / 15, 0.5 * 0.1 + 0.5 * 8 / 15],
                               [0.5 * 0.2 + 0.5 * 0.36, 0.5 * 0.8 + 0.5 * 0.64]], rtol=1e-5)
-  np.testing.assert_array_equal(new["cache"], [[0, 0], [1, 2], [3, 4]])  # newest rows last
-  assert int(new["cache_count"]) == 2
+  # the features L2-normalised, in the ring's first free slots
+  np.testing.assert_allclose(new["cache"], [[1 / 5 ** 0.5, 2 / 5 ** 0.5], [0.6, 0.8], [0, 0]],
+                             rtol=1e-6)
+  assert int(new["cache_count"]) == 2 and int(new["cache_position"]) == 2
   np.testing.assert_array_equal(new["refined"], [0, 0, 1, 1])
   np.testing.assert_allclose(new["trust"], [0, 0.7, 0, 0.3])
   np.testing.assert_array_equal(new["labels"], [0, 1, 1, 0])
@@ -348,20 +353,51 @@ def test_update_state_writes_prototype_labels_at_its_beta():
 
 def test_cache_joins_the_sinkhorn_only_when_full_on_request():
   key = jax.random.key(3)
-  cache = jax.random.normal(key, (5, 4))
-  feats = jax.random.normal(jax.random.fold_in(key, 1), (6, 4))
-  protos = jax.random.normal(jax.random.fold_in(key, 2), (3, 4))
-  batch_only = arnet.assign(feats, protos, cache, jnp.asarray(0), epsilon=0.05, num_iters=3)
+  scores = jax.random.uniform(jax.random.fold_in(key, 1), (6, 3), minval=-1, maxval=1)
+  cache_scores = jax.random.uniform(jax.random.fold_in(key, 2), (5, 3), minval=-1, maxval=1)
+  batch_only = arnet.assign(scores, cache_scores, jnp.asarray(0), epsilon=0.05, num_iters=3)
   for count in (2, 4):
-    partial = arnet.assign(feats, protos, cache, jnp.asarray(count), epsilon=0.05, num_iters=3)
-    swav = arnet.assign(feats, protos, cache, jnp.asarray(count), epsilon=0.05, num_iters=3,
+    partial = arnet.assign(scores, cache_scores, jnp.asarray(count), epsilon=0.05, num_iters=3)
+    swav = arnet.assign(scores, cache_scores, jnp.asarray(count), epsilon=0.05, num_iters=3,
                         full_only=True)
     np.testing.assert_allclose(swav, batch_only, rtol=1e-6)
+    # the first `count` slots are the filled ones
+    want = np_sinkhorn(np.concatenate([scores, cache_scores[:count]]), 0.05, 3)[:6]
+    np.testing.assert_allclose(partial, want, rtol=1e-4, atol=1e-6)
     assert not np.allclose(partial, batch_only)
-  full = [arnet.assign(feats, protos, cache, jnp.asarray(5), epsilon=0.05, num_iters=3,
+  full = [arnet.assign(scores, cache_scores, jnp.asarray(5), epsilon=0.05, num_iters=3,
                        full_only=f) for f in (False, True)]
   np.testing.assert_allclose(full[0], full[1], rtol=1e-6)
   assert not np.allclose(full[0], batch_only)
+
+
+def test_the_steps_cache_is_the_last_features_once_the_ring_wraps(step_context):
+  """Three steps of 3 examples into a 4-slot cache (the third wraps): the fourth step's Q is
+  SwAV's Sinkhorn over the last 4 features pushed and its batch (numpy reference, float64),
+  whatever slots the ring put them in."""
+  key = jax.random.key(21)
+  config = arnet.default_config()
+  config.update(num_prototypes=3, cache_size=4, epsilon=0.2, sinkhorn_iters=2)
+  protos = jax.random.normal(jax.random.fold_in(key, 99), (3, 5))
+  state = {"proto_labels": jnp.full((3, 2), 0.5), "cache": jnp.zeros((4, 5)),
+           "cache_count": jnp.zeros((), jnp.int32), "cache_position": jnp.zeros((), jnp.int32),
+           "refined": jnp.zeros(12, jnp.int32), "trust": jnp.zeros(12),
+           "labels": jnp.zeros(12, jnp.int32)}
+  pushed = []
+  for step in range(4):
+    h = 3.0 * jax.random.normal(jax.random.fold_in(key, step), (3, 5))
+    batch = {"label": jnp.array([0, 1, 1]), "index": jnp.arange(3) + 3 * step}
+    _, aux = arnet.loss_fn({"prototypes": protos}, state, models.Outputs(jnp.zeros((3, 2)), h),
+                           batch, None, config=config, ctx=step_context())
+    rows = np.concatenate([np.asarray(h)] + [x[None] for x in pushed[-4:]])  # batch; cache
+    want = np_sinkhorn(np_cosines(rows, protos), 0.2, 2)[:3]
+    np.testing.assert_allclose(aux["q"], want, rtol=1e-4, atol=1e-6)
+    state = arnet.update_state(state, batch, aux, config=config)
+    pushed += list(np.asarray(h))
+  assert int(state["cache_count"]) == 4 and int(state["cache_position"]) == (4 * 3) % 4
+  np.testing.assert_allclose(np.sort(np.asarray(state["cache"]), axis=0),
+                             np.sort(np.asarray(pushed[-4:]) / np.linalg.norm(
+                                 pushed[-4:], axis=1, keepdims=True), axis=0), rtol=1e-5)
 
 
 def test_diagnostics_by_hand():

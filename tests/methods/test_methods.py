@@ -197,8 +197,10 @@ def test_arnet_step_writes_memory_cache_and_refined_labels():
   p0 = np.asarray(s0.params["method"]["prototypes"])
   s1, _ = trainer.train_step(s0, batch)  # donates s0
   ms = s1.method_state
-  assert int(ms["cache_count"]) == 32
-  np.testing.assert_array_equal(np.asarray(ms["cache"])[:16], 0)  # 48-slot cache, 32 rows in
+  assert int(ms["cache_count"]) == 32 and int(ms["cache_position"]) == 32
+  cache = np.asarray(ms["cache"])  # a 48-slot ring: the 32 features, L2-normalised, first
+  np.testing.assert_array_equal(cache[32:], 0)
+  np.testing.assert_allclose(np.linalg.norm(cache[:32], axis=1), 1.0, rtol=1e-5)
   np.testing.assert_allclose(np.asarray(ms["proto_labels"]).sum(1), 1, rtol=1e-5)
   assert not np.allclose(ms["proto_labels"], g0)
   idx = np.asarray(batch["index"])

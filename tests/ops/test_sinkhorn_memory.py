@@ -111,12 +111,77 @@ def test_prototype_without_mass_computes_no_nan_on_the_way():
                              rtol=1e-6)
 
 
-def test_cache_is_fifo():
-  cache, count = jnp.zeros((5, 1)), jnp.asarray(0)
-  cache, count = memory.push_to_cache(cache, count, jnp.array([[1.0], [2.0]]))
-  cache, count = memory.push_to_cache(cache, count, jnp.array([[3.0], [4.0], [5.0], [6.0]]))
-  np.testing.assert_array_equal(cache[:, 0], [2, 3, 4, 5, 6])
-  assert int(count) == 5
+def test_cache_is_a_ring_of_the_last_rows():
+  """Rows go to slots position, position + 1, ... (mod S) and never move; the filled slots
+  are the first `count`; a push of S rows or more keeps its last S from slot 0."""
+  cache, count, position = jnp.zeros((5, 1)), jnp.asarray(0), jnp.asarray(0)
+  cache, count, position = memory.push_to_cache(cache, count, position, jnp.array([[1.0], [2.0]]))
+  np.testing.assert_array_equal(cache[:, 0], [1, 2, 0, 0, 0])
+  assert (int(count), int(position)) == (2, 2)
+  cache, count, position = memory.push_to_cache(cache, count, position,
+                                                 jnp.array([[3.0], [4.0], [5.0], [6.0]]))
+  np.testing.assert_array_equal(cache[:, 0], [6, 2, 3, 4, 5])  # the last five, 6 wrapped
+  assert (int(count), int(position)) == (5, 1)
+  cache, count, position = memory.push_to_cache(cache, count, position,
+                                                 jnp.array([[7.0], [8.0], [9.0]]))
+  np.testing.assert_array_equal(cache[:, 0], [6, 7, 8, 9, 5])
+  assert (int(count), int(position)) == (5, 4)
+  for b in (5, 7):  # as many rows as slots, and more
+    rows = jnp.arange(10.0, 10.0 + b)[:, None]
+    new, n, pos = memory.push_to_cache(cache, count, position, rows)
+    np.testing.assert_array_equal(new[:, 0], np.arange(10.0, 10.0 + b)[-5:])
+    assert (int(n), int(pos)) == (5, 0)
+  # jitted, as in the step, with a traced position: the same slots
+  jitted = jax.jit(memory.push_to_cache)(jnp.zeros((5, 1)), jnp.asarray(3), jnp.asarray(3),
+                                         jnp.array([[1.0], [2.0], [3.0]]))
+  np.testing.assert_array_equal(jitted[0][:, 0], [3, 0, 0, 1, 2])
+  assert (int(jitted[1]), int(jitted[2])) == (5, 1)
+
+
+def test_queue_rows_join_every_normalisation_and_only_the_batch_comes_back():
+  """SwAV's queue: Q over [batch; the queue's valid rows], the batch's rows returned; the
+  queue's order does not matter; epsilon 0.1 and 2 rounds (not the defaults)."""
+  s, queue = random_scores(b=6, k=4, seed=11), random_scores(b=9, k=4, seed=12)
+  valid = np.array([True, False, True, True, False, True, True, True, False])
+  q = sinkhorn_assignment(jnp.asarray(s), epsilon=0.1, num_iters=2, queue=jnp.asarray(queue),
+                          queue_valid=jnp.asarray(valid))
+  want = swav_reference(np.concatenate([s, queue[valid]]), epsilon=0.1, iters=2)[:6]
+  np.testing.assert_allclose(q, want, rtol=1e-4, atol=1e-6)
+  order = np.random.default_rng(0).permutation(9)
+  shuffled = sinkhorn_assignment(jnp.asarray(s), epsilon=0.1, num_iters=2,
+                                 queue=jnp.asarray(queue[order]),
+                                 queue_valid=jnp.asarray(valid[order]))
+  np.testing.assert_allclose(shuffled, q, rtol=1e-5, atol=1e-7)
+  # the queue counts in B: without it the batch's rows are another assignment
+  alone = swav_reference(s, epsilon=0.1, iters=2)
+  assert not np.allclose(want, alone, atol=1e-3)
+  # a queue with no valid row is no queue
+  np.testing.assert_allclose(
+      sinkhorn_assignment(jnp.asarray(s), epsilon=0.1, num_iters=2, queue=jnp.asarray(queue),
+                          queue_valid=jnp.zeros(9, bool)), alone, rtol=1e-4, atol=1e-6)
+
+
+def test_no_rounds_is_swavs_first_normalisation_times_b():
+  s = random_scores(b=7, k=3, seed=13)
+  q = np.asarray(sinkhorn_assignment(jnp.asarray(s), num_iters=0))
+  e = np.exp((s - s.max()) / 0.05)
+  np.testing.assert_allclose(q, e / e.sum() * 7, rtol=1e-5)
+  np.testing.assert_allclose(q, swav_reference(s, iters=0), rtol=1e-4, atol=1e-7)
+  # with a queue (2 of its 3 rows valid): B and the sum both count the queue's valid rows
+  queue = random_scores(b=3, k=3, seed=15)
+  q = np.asarray(sinkhorn_assignment(jnp.asarray(s), num_iters=0, queue=jnp.asarray(queue),
+                                     queue_valid=jnp.array([True, False, True])))
+  rows = np.concatenate([s, queue[[0, 2]]])
+  np.testing.assert_allclose(q, swav_reference(rows, iters=0)[:7], rtol=1e-4, atol=1e-7)
+
+
+def test_a_prototype_whose_mass_underflows_gets_none_and_no_nan():
+  # epsilon 0.01: prototype 1's scores sit 2 or more below the top, exp(-200) = 0 in float32
+  s = jnp.array([[1.0, -1.0, 0.9], [0.95, -1.0, 1.0], [0.8, -1.0, 0.85]])
+  q = np.asarray(sinkhorn_assignment(s, epsilon=0.01))
+  assert np.all(np.isfinite(q))
+  np.testing.assert_array_equal(q[:, 1], 0.0)
+  np.testing.assert_allclose(q.sum(1), 1.0, rtol=1e-5)
 
 
 def test_two_devices_with_psum_equal_one_device_valid_rows_too():
@@ -132,6 +197,18 @@ def test_two_devices_with_psum_equal_one_device_valid_rows_too():
   q = np.asarray(q)
   assert np.all(q[~valid] == 0)
   np.testing.assert_allclose(q[valid], swav_reference(s[valid]), rtol=1e-4, atol=1e-6)
+  # each device with a queue of its own (3 rows, one empty slot each): every sum over
+  # samples runs over both devices' batch rows and queues
+  queue = random_scores(b=6, k=4, seed=14)
+  queue_valid = np.array([True, True, False, True, False, True])
+  with_queue = jax.shard_map(
+      lambda x, m, qs, qm: sinkhorn_assignment(x, valid=m, queue=qs, queue_valid=qm,
+                                               axis_name="data"),
+      mesh=mesh, in_specs=(P("data"),) * 4, out_specs=P("data"))(
+          jnp.asarray(s), jnp.asarray(valid), jnp.asarray(queue), jnp.asarray(queue_valid))
+  rows = np.concatenate([s[valid], queue[queue_valid]])
+  np.testing.assert_allclose(np.asarray(with_queue)[valid], swav_reference(rows)[:valid.sum()],
+                             rtol=1e-4, atol=1e-6)
   # g_j <- beta g_j + (1 - beta) sum_i q_ij r_i / sum_i q_ij over the whole batch
   r = np.asarray(jax.nn.softmax(jax.random.normal(jax.random.key(6), (8, 3))))
   g = np.full((4, 3), 1 / 3)
