@@ -52,6 +52,7 @@ support for the given label) are kept for the label-precision curve and noise de
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 
 from nlx import losses
 from nlx.errors import ConfigError
@@ -97,19 +98,32 @@ def check_config(config) -> None:
 
 
 def init_state(config, *, dataset, model, rng, **unused):
+  """The memory's initial state in numpy (the trainer puts it on the devices in its one
+  state program): every array built with jax here would compile a program of its own,
+  the orthogonal prototypes alone a quarter of a second of a cold start-up."""
   del unused
   check_config(config)
   n, k, d = len(dataset.train), dataset.num_classes, model.feature_dim
-  prototypes = jax.nn.initializers.orthogonal()(rng, (config.num_prototypes, d), jnp.float32)
-  labels = jnp.asarray(dataset.train.hard_labels(), jnp.int32)
-  state = {"proto_labels": jnp.full((config.num_prototypes, k), 1.0 / k, jnp.float32),
-           "cache": jnp.zeros((config.cache_size, d), jnp.float32),
-           "cache_count": jnp.zeros((), jnp.int32),
-           "cache_position": jnp.zeros((), jnp.int32),
-           "refined": labels, "trust": jnp.zeros(n, jnp.float32), "labels": labels}
+  labels = np.asarray(dataset.train.hard_labels(), np.int32)
+  state = {"proto_labels": np.full((config.num_prototypes, k), 1.0 / k, np.float32),
+           "cache": np.zeros((config.cache_size, d), np.float32),
+           "cache_count": np.zeros((), np.int32), "cache_position": np.zeros((), np.int32),
+           "refined": labels, "trust": np.zeros(n, np.float32), "labels": labels}
   if config.target == "running":  # zeros at the start, as ELR's authors' code
-    state["running"] = jnp.zeros((n, k), jnp.float32)
-  return {"prototypes": prototypes}, state
+    state["running"] = np.zeros((n, k), np.float32)
+  return {"prototypes": orthogonal_rows(rng, config.num_prototypes, d)}, state
+
+
+def orthogonal_rows(rng, rows: int, dim: int) -> np.ndarray:
+  """`[rows, dim]` float32, orthonormal rows (columns when rows > dim), drawn from the Haar
+  distribution as `jax.nn.initializers.orthogonal` draws it (the Q of a Gaussian matrix's
+  QR, its columns' signs fixed by R's diagonal), by numpy's generator seeded with the key's
+  bits."""
+  bits = np.asarray(jax.random.key_data(rng)).ravel()
+  gaussian = np.random.default_rng(bits).standard_normal((max(rows, dim), min(rows, dim)))
+  q, r = np.linalg.qr(gaussian)
+  q = q * np.sign(np.diag(r))
+  return (q.T if rows < dim else q).astype(np.float32)
 
 
 def assign(scores, cache_scores, cache_count, *, epsilon, num_iters, full_only=False):

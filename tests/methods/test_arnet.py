@@ -1,5 +1,7 @@
 """ARNet's readings (issue 19): each option's jitted step, each target worked by hand."""
 
+import types
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -449,3 +451,41 @@ def test_arnet_defaults_are_the_documented_ones():
       "epsilon": 0.05, "sinkhorn_iters": 3, "cache_size": 1000, "read_temperature": 1.0,
       "cluster_temperature": 1.0, "target": "current", "target_momentum": 0.7,
       "cache_full_only": False}
+
+
+def test_the_initial_memory_is_built_without_compiling_and_its_prototypes_orthonormal(caplog):
+  """The state in numpy (each jax array built eagerly compiled a program of its own, the
+  orthogonal prototypes a quarter of a second of a cold start-up); the prototypes'
+  rows orthonormal (columns, for more prototypes than dimensions), the key's draw."""
+  labels = np.array([3, 1, 4, 1, 5])
+
+  class Train:
+    def __len__(self):
+      return 5
+
+    def hard_labels(self):
+      return labels
+  dataset = types.SimpleNamespace(train=Train(), num_classes=6)
+  config = arnet.default_config()
+  config.update(num_prototypes=8, cache_size=4, target="running")
+  key = jax.device_put(np.asarray(jax.random.PRNGKey(7)))
+  model = types.SimpleNamespace(feature_dim=32)
+  with jax.log_compiles(True), caplog.at_level("WARNING"):
+    params, state = arnet.init_state(config, dataset=dataset, model=model, rng=key)
+  assert not [r for r in caplog.records if "Compiling" in r.getMessage()]
+  c = params["prototypes"]
+  assert c.shape == (8, 32) and c.dtype == np.float32
+  np.testing.assert_allclose(c @ c.T, np.eye(8), atol=1e-6)
+  np.testing.assert_array_equal(arnet.init_state(config, dataset=dataset, model=model,
+                                                 rng=key)[0]["prototypes"], c)
+  other = arnet.init_state(config, dataset=dataset, model=model,
+                           rng=jax.device_put(np.asarray(jax.random.PRNGKey(8))))
+  assert np.abs(other[0]["prototypes"] - c).max() > 0.1
+  np.testing.assert_array_equal(state["refined"], labels)
+  np.testing.assert_array_equal(state["labels"], labels)
+  np.testing.assert_allclose(state["proto_labels"], np.full((8, 6), 1 / 6), rtol=1e-7)
+  assert state["cache"].shape == (4, 32) and not state["cache"].any()
+  assert int(state["cache_count"]) == 0 and int(state["cache_position"]) == 0
+  assert state["running"].shape == (5, 6) and not state["running"].any()
+  tall = arnet.orthogonal_rows(key, 40, 32)
+  np.testing.assert_allclose(tall.T @ tall, np.eye(32), atol=1e-6)
