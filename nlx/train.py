@@ -129,7 +129,9 @@ def make_train_step(graphdef, tx, method: methods.Method, method_config, task: T
 def batch_means(values: dict) -> dict:
   """Each value's mean, in `values`' order; the `[B]` float32 ones (a method's per-example
   loss terms and diagnostics) as one reduction of their stack, not one each."""
-  rows = [k for k, v in values.items() if v.ndim == 1 and v.dtype == jnp.float32]
+  rows = [k for k, v in values.items()
+          if jnp.ndim(v) == 1 and jnp.result_type(v) == jnp.float32]
+  rows = [k for k in rows if jnp.shape(values[k]) == jnp.shape(values[rows[0]])]  # [B] alike
   means = (dict(zip(rows, jnp.mean(jnp.stack([values[k] for k in rows]), axis=1)))
            if len(rows) > 1 else {})
   return {k: means[k] if k in means else jnp.mean(v) for k, v in values.items()}
@@ -521,7 +523,8 @@ class Trainer:
       rows = [images[i:i + bs] for i in range(0, len(images), bs)]
       # only the last block is padded: a copy of the whole split to pad it took 0.8-1.0 s
       # of the CPU protocol's start-up (184 MB of fresh pages) for a block it never padded
-      rows[-1] = np.concatenate([rows[-1], np.repeat(images[-1:], bs - len(rows[-1]), axis=0)])
+      if rows and len(rows[-1]) < bs:
+        rows[-1] = np.concatenate([rows[-1], np.repeat(images[-1:], bs - len(rows[-1]), 0)])
       blocks = [jax.make_array_from_callback((bs, *images.shape[1:]), self.data_sharding,
                                              lambda idx, x=x: x[idx]) for x in rows]
       self._resident_splits[key] = (split, blocks)  # the split kept: its id stays its own

@@ -88,6 +88,11 @@ def test_batch_means_stacks_the_per_example_float_terms_and_keeps_the_order():
   assert list(means) == list(values)  # (jit's outputs would come back sorted by name)
   np.testing.assert_allclose([float(means[k]) for k in values],
                              [2.5, 3.0, 0.5, 55 / 6, 2.5], rtol=1e-6)
+  # a Python float, and a float32 vector of another length than the batch's, keep their
+  # own means
+  more = train.batch_means({**values, "constant": 1.5, "per_prototype": jnp.arange(4.0)})
+  assert float(more["constant"]) == 1.5 and float(more["per_prototype"]) == 1.5
+  assert float(more["a_term"]) == float(means["a_term"])
 
 
 def fake_loop(spe=10, total=30, log=4, ckpt_steps=0, per_call=0, stop_at=None):

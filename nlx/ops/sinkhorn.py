@@ -9,7 +9,9 @@ Every such Q is `diag(a) K diag(b)` (K the exponentiated scores), so this keeps 
 scale vectors instead: a round is two matrix-vector products, `b_j = 1 / (L sum_i K_ij a_i)`
 and `a_i = 1 / (B sum_j K_ij b_j)`, and the returned rows are formed once, at the end.
 The same Q as SwAV's in exact arithmetic; in float32 another rounding (the tests compare
-both with SwAV's code in float64).
+both with SwAV's code in float64). As in SwAV's own code, epsilon must keep exp(-range /
+epsilon) in float32's range: on cosines (range 2) epsilon above about 0.025; below it the
+smallest entries underflow and both forms lose the prototypes they held.
 """
 
 import jax

@@ -50,6 +50,12 @@ def test_invalid_rows_are_excluded():
   q = np.asarray(sinkhorn_assignment(jnp.asarray(s), valid=jnp.asarray(valid)))
   assert np.all(q[:4] == 0)
   np.testing.assert_allclose(q[4:], swav_reference(s[4:]), rtol=1e-4, atol=1e-6)
+  # an invalid row's scores do not set the shift either (9 above the rest: exp(-180)
+  # would underflow every valid entry)
+  s = s.copy()
+  s[1] = 10.0
+  q = np.asarray(sinkhorn_assignment(jnp.asarray(s), valid=jnp.asarray(valid)))
+  np.testing.assert_allclose(q[4:], swav_reference(s[4:]), rtol=1e-4, atol=1e-6)
 
 
 def test_no_gradient_through_the_assignment():
@@ -167,8 +173,9 @@ def test_no_rounds_is_swavs_first_normalisation_times_b():
   e = np.exp((s - s.max()) / 0.05)
   np.testing.assert_allclose(q, e / e.sum() * 7, rtol=1e-5)
   np.testing.assert_allclose(q, swav_reference(s, iters=0), rtol=1e-4, atol=1e-7)
-  # with a queue (2 of its 3 rows valid): B and the sum both count the queue's valid rows
-  queue = random_scores(b=3, k=3, seed=15)
+  # with a queue (2 of its 3 rows valid, scoring near the top so that their mass counts):
+  # B and the sum both count the queue's valid rows
+  queue = np.asarray(s[:3] + 0.01)
   q = np.asarray(sinkhorn_assignment(jnp.asarray(s), num_iters=0, queue=jnp.asarray(queue),
                                      queue_valid=jnp.array([True, False, True])))
   rows = np.concatenate([s, queue[[0, 2]]])
