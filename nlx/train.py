@@ -268,7 +268,8 @@ class Trainer:
       return m
 
     method_params, method_state = self.method.init_state(
-        config.method, dataset=dataset, model=model, rng=method_rng, new_model=new_model)
+        config.method, dataset=dataset, model=model, rng=method_rng, new_model=new_model,
+        batch_size=config.data.batch_size)
     self.tx, self.schedule = optim.build(config.optimizer, self.steps_per_epoch,
                                          config.train.num_epochs)
     self.learning_rate = jax.jit(self.schedule)  # the logged rate: one program, not op by op

@@ -379,6 +379,38 @@ def test_method_networks_are_named_and_two_of_one_size_both_run(monkeypatch):
     train.Trainer(config, trainer.dataset, train.make_mesh(jax.devices()[:1]))
 
 
+def test_a_methods_init_state_gets_the_keywords_it_declares():
+  """The trainer passes `batch_size` (ARNet's held-back features); a module written
+  without it (its hook declaring dataset, model, rng and new_model only, as above) still
+  runs, one that declares it or `**kwargs` gets it."""
+  import types
+  got = {}
+
+  def old_style(config, *, dataset, model, rng, new_model):
+    got["old"] = True
+    return {}, {}
+
+  def wants_it(config, *, dataset, model, rng, batch_size):
+    got["batch_size"] = batch_size
+    return {}, {}
+
+  def takes_all(config, **kwargs):
+    got["all"] = sorted(kwargs)
+    return {}, {}
+  config = tiny(**{"data.batch_size": 16, "data.eval_batch_size": 32})
+  dataset = data_lib.load_dataset(config)
+  for fn in (old_style, wants_it, takes_all):
+    module = types.ModuleType(fn.__name__)
+    module.default_config, module.loss_fn = methods.get("ce").default_config, methods.get(
+        "ce").loss_fn
+    module.init_state = fn
+    method = methods.Method.from_module(module)
+    method.init_state(config.method, dataset=dataset, model=None, rng=None, new_model=None,
+                      batch_size=16)
+  assert got == {"old": True, "batch_size": 16,
+                 "all": ["batch_size", "dataset", "model", "new_model", "rng"]}
+
+
 def test_every_inference_runs_in_the_trainers_steps():
   # a network runs only in train_step / eval_step (so every prediction goes through the
   # input pipeline: decode, eval transform, padded batches), never on raw split arrays

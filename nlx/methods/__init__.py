@@ -11,7 +11,8 @@ A method module defines what it uses and nothing more; `get(name)` returns it as
       `index`; `ctx` is a `StepContext`. `aux` may hold `"metrics"`: a dict of
       per-example `[B]` (or scalar) values that the trainer averages and logs in
       metrics.jsonl beside `loss` (e.g. each loss term).
-  init_state(config, *, dataset, model, rng, new_model) -> (params, state). Default: no
+  init_state(config, *, dataset, model, rng, new_model, batch_size) -> (params, state)
+      (`batch_size`: the global batch; a module takes what it uses). Default: no
       params, no state. Trainable method parameters (they get gradients and the
       optimiser; e.g. ARNet's prototypes, a second network) and non-trainable method
       state (per-example targets, memories), both pytrees; arrays indexed by example are
@@ -55,7 +56,9 @@ method (tests/methods/test_registry.py checks it):
 """
 
 import dataclasses
+import functools
 import importlib
+import inspect
 import types
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
@@ -132,7 +135,7 @@ class MethodModule(Protocol):
       logged beside the loss; the rest of `aux` goes to `update_state`.
     """
 
-  def init_state(self, config, *, dataset, model, rng, new_model):
+  def init_state(self, config, *, dataset, model, rng, new_model, batch_size):
     """The method's trainable parameters and state before the first step.
 
     Args:
@@ -141,6 +144,7 @@ class MethodModule(Protocol):
       model: the `nlx.models.Model` being trained.
       rng: a PRNG key.
       new_model: `(rng, name=..., num_classes=None) -> params` for a second network.
+      batch_size: the global batch size (the rows of a step's batch).
 
     Returns:
       (params, state), two pytrees; per-example arrays are `[N, ...]`.
@@ -250,7 +254,23 @@ class Method:
                   if hasattr(module, k.upper())})
     if "readings" in found:
       found["readings"] = types.MappingProxyType(dict(found["readings"]))
+    if "init_state" in found:
+      found["init_state"] = _with_its_own_arguments(found["init_state"])
     return cls(module=module, **found)
+
+
+def _with_its_own_arguments(fn: Callable) -> Callable:
+  """`fn` called with only the keyword arguments it declares (all of them if it takes
+  `**kwargs`): a module whose hook predates an argument the trainer now passes (e.g.
+  `init_state`'s `batch_size`) keeps working."""
+  parameters = inspect.signature(fn).parameters
+  if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+    return fn
+
+  @functools.wraps(fn)
+  def call(*args, **kwargs):
+    return fn(*args, **{k: v for k, v in kwargs.items() if k in parameters})
+  return call
 
 
 # method name -> module implementing it

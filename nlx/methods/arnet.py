@@ -8,7 +8,9 @@ G `[L, K]` (method state, uniform init).
 - Assignment (Eq. 4): Q = Sinkhorn (`nlx.ops.sinkhorn`, xi = 0.05, 3 iterations) over
   the cosines of the batch's features *and* a cache of the last 1,000 features (method
   state: L2-normalised, in a ring buffer, `nlx.ops.memory.push_to_cache`; the cache's
-  rows take part as SwAV's queue, only the batch's rows kept; empty slots excluded).
+  rows take part as SwAV's queue, only the batch's rows kept; empty slots excluded). A
+  step's features are written into the ring at the start of the next step
+  (`written_cache`), before the ring is read: the same cache at every step.
 - Loss (Eq. 6): `CE(r, y~) + alpha log(1 - r^T t) - sum_j q_ij log p'_ij`, alpha = 3, where
   p' is the attention of Eq. 3 at `cluster_temperature`; the middle term is
   `nlx.losses.elr_regularizer` (prediction clamped to [1e-4, 1 - 1e-4] so the log stays
@@ -97,7 +99,7 @@ def check_config(config) -> None:
     raise ConfigError(f"method.target_momentum={config.target_momentum} must be in [0, 1)")
 
 
-def init_state(config, *, dataset, model, rng, **unused):
+def init_state(config, *, dataset, model, rng, batch_size, **unused):
   """The memory's initial state in numpy (the trainer puts it on the devices in its one
   state program): every array built with jax here would compile a program of its own,
   the orthogonal prototypes alone a quarter of a second of a cold start-up."""
@@ -108,6 +110,8 @@ def init_state(config, *, dataset, model, rng, **unused):
   state = {"proto_labels": np.full((config.num_prototypes, k), 1.0 / k, np.float32),
            "cache": np.zeros((config.cache_size, d), np.float32),
            "cache_count": np.zeros((), np.int32), "cache_position": np.zeros((), np.int32),
+           "cache_pending": np.zeros((batch_size, d), np.float32),
+           "pending_count": np.zeros((), np.int32),
            "refined": labels, "trust": np.zeros(n, np.float32), "labels": labels}
   if config.target == "running":  # zeros at the start, as ELR's authors' code
     state["running"] = np.zeros((n, k), np.float32)
@@ -160,15 +164,16 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
            jax.nn.log_softmax(cos / config.cluster_temperature, axis=-1))
   base, running = target_predictions(state, batch, logits, config=config)
   t = memory.refine_targets(base, v, config.lam)
-  q = assign(cos, state["cache"] @ prototypes.T, state["cache_count"],
-             epsilon=config.epsilon, num_iters=config.sinkhorn_iters,
-             full_only=config.cache_full_only)
+  cache = written_cache(state)
+  q = assign(cos, cache[0] @ prototypes.T, cache[1], epsilon=config.epsilon,
+             num_iters=config.sinkhorn_iters, full_only=config.cache_full_only)
   y = losses.as_distribution(batch["label"], ctx.num_classes)
   terms = {"loss_ce": losses.softmax_cross_entropy(logits, y),
            "loss_elr": config.alpha * losses.elr_regularizer(logits, t),
            "loss_proto": -jnp.sum(q * log_p, axis=-1)}
   given = jnp.argmax(y, axis=-1)
   aux = {"q": q, "r": jax.lax.stop_gradient(r), "features": jax.lax.stop_gradient(h),
+         "cache": cache,
          "target": t, "refined": jnp.argmax(t, axis=-1).astype(jnp.int32),
          "trust": jax.lax.stop_gradient(jnp.take_along_axis(v, given[:, None], axis=-1)[:, 0]),
          "metrics": {**jax.lax.stop_gradient(terms),
@@ -190,15 +195,30 @@ def diagnostics(p, v, t, q, r, proto_labels, clean_label) -> dict:
           "target_accuracy": (jnp.argmax(t, -1) == clean).astype(jnp.float32)}
 
 
-def update_state(state, batch, aux, *, config):
+def written_cache(state):
+  """`(cache, count, position)`: the ring with the previous step's features
+  (`cache_pending`) written in. Held back a step so that the ring is written before it
+  is read: XLA then updates it in place, where a read before the write made it copy the
+  1,000 x 256 ring twice a step. Nothing is held (`pending_count` 0) only before the
+  first step, when the ring is empty: the count and position stay (the rows written are
+  the held zeros, in slots no count includes)."""
   cache, count, position = memory.push_to_cache(
-      state["cache"], state["cache_count"], state["cache_position"],
-      memory.l2_normalize(aux["features"].astype(jnp.float32)))
+      state["cache"], state["cache_count"], state["cache_position"], state["cache_pending"])
+  held = state["pending_count"] > 0
+  return (cache, jnp.where(held, count, state["cache_count"]),
+          jnp.where(held, position, state["cache_position"]))
+
+
+def update_state(state, batch, aux, *, config):
+  cache, count, position = aux["cache"]
+  features = memory.l2_normalize(aux["features"].astype(jnp.float32))
   idx = batch["index"]
   new = {**state,
          "proto_labels": memory.update_prototype_labels(state["proto_labels"], aux["q"],
                                                         aux["r"], beta=config.beta),
          "cache": cache, "cache_count": count, "cache_position": position,
+         "cache_pending": features,
+         "pending_count": jnp.full_like(state["pending_count"], features.shape[0]),
          "refined": state["refined"].at[idx].set(aux["refined"]),
          "trust": state["trust"].at[idx].set(aux["trust"])}
   if "running" in aux:

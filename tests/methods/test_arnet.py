@@ -71,6 +71,14 @@ def test_each_reading_one_jitted_step_is_finite_and_logs_its_diagnostics(reading
     assert np.all(np.delete(running, idx, axis=0) == 0)
 
 
+def empty_ring(size, dim, batch):
+  """ARNet's cache state before its first step: an empty ring of `size` rows of `dim`,
+  no features of a `batch`-row step held back (`arnet.written_cache`)."""
+  del size
+  return {"cache_count": jnp.zeros((), jnp.int32), "cache_position": jnp.zeros((), jnp.int32),
+          "cache_pending": jnp.zeros((batch, dim)), "pending_count": jnp.zeros((), jnp.int32)}
+
+
 def np_softmax(x):
   x = np.asarray(x, np.float64)
   e = np.exp(x - x.max(-1, keepdims=True))
@@ -139,7 +147,7 @@ def hand_example(ctx, target, lam, alpha=3.0, momentum=0.7):
                 target_momentum=momentum)
   prototypes = jnp.eye(4, 3)
   state = {"proto_labels": jnp.tile(jnp.array([[0.9, 0.1]]), (4, 1)),
-           "cache": jnp.zeros((2, 3)), "cache_count": jnp.zeros((), jnp.int32),
+           "cache": jnp.zeros((2, 3)), **empty_ring(2, 3, 1),
            "running": jnp.array([[0.0, 0.0], [0.5, 0.5]])}
   outputs = models.Outputs(jnp.array([[0.0, np.log(3.0)]]), jnp.array([[1.0, 2.0, 0.5]]))
   batch = {"label": jnp.array([1]), "clean_label": jnp.array([0]), "index": jnp.array([1])}
@@ -218,7 +226,7 @@ def test_running_lam0_is_elr_plus_the_prototype_term(scale, alpha, momentum, ste
     elr_config.update(lam=alpha, beta=momentum)
   config.update(num_prototypes=4, cache_size=2, target="running", lam=0.0)
   state = {"proto_labels": jax.nn.softmax(jax.random.normal(jax.random.fold_in(key, 3), (4, k))),
-           "cache": jnp.zeros((2, d)), "cache_count": jnp.zeros((), jnp.int32),
+           "cache": jnp.zeros((2, d)), **empty_ring(2, d, logits.shape[0]),
            "running": running}
   params = {"prototypes": jax.random.normal(jax.random.fold_in(key, 4), (4, d))}
   outputs = models.Outputs(logits, h)
@@ -244,8 +252,7 @@ def test_read_and_cluster_temperatures_act_on_their_own_terms(read_t, cluster_t,
   config = arnet.default_config()
   config.update(num_prototypes=4, cache_size=2, read_temperature=read_t,
                 cluster_temperature=cluster_t, lam=1.0)
-  state = {"proto_labels": jnp.asarray(g), "cache": jnp.zeros((2, 3)),
-           "cache_count": jnp.zeros((), jnp.int32)}
+  state = {"proto_labels": jnp.asarray(g), "cache": jnp.zeros((2, 3)), **empty_ring(2, 3, 6)}
   batch = {"label": jnp.zeros(6, jnp.int32), "index": jnp.arange(6)}
   _, aux = arnet.loss_fn({"prototypes": c}, state, models.Outputs(jnp.zeros((6, 2)), h),
                          batch, None, config=config,
@@ -276,7 +283,7 @@ def test_read_and_cluster_temperatures_by_hand(step_context):
                 lam=0.6)
   g = np.array([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8]])
   state = {"proto_labels": jnp.asarray(g, jnp.float32), "cache": jnp.zeros((2, 2)),
-           "cache_count": jnp.zeros((), jnp.int32)}
+           **empty_ring(2, 2, 1)}
   outputs = models.Outputs(jnp.array([[0.0, np.log(3.0)]]), jnp.array([[3.0, 4.0]]))
   batch = {"label": jnp.array([1]), "clean_label": jnp.array([0]), "index": jnp.array([0])}
   per_example, aux = arnet.loss_fn(
@@ -306,22 +313,24 @@ def test_read_and_cluster_temperatures_by_hand(step_context):
 def test_loss_assignment_uses_the_configs_epsilon_iterations_and_cache_rule(full_only,
                                                                            step_context):
   """epsilon 0.5 and one Sinkhorn round (defaults 0.05 and 3), a cache of 4 slots holding
-  2 rows: Q is SwAV's Sinkhorn over [those 2 rows; the batch] or, with `cache_full_only`,
+  3 rows: Q is SwAV's Sinkhorn over [those 3 rows; the batch] or, with `cache_full_only`,
   over the batch alone (numpy reference above)."""
   key = jax.random.key(5)
   h = jax.random.normal(key, (3, 4))
   protos = jax.random.normal(jax.random.fold_in(key, 1), (3, 4))
-  # the cache holds L2-normalised features; a ring: its first `cache_count` slots filled
-  cache = memory.l2_normalize(jax.random.normal(jax.random.fold_in(key, 2), (4, 4)))
+  # the previous step's 3 features (L2-normalised) held back, written into the empty ring
+  # at this step's start: the cache holds 3 of its 4 rows
+  held = memory.l2_normalize(jax.random.normal(jax.random.fold_in(key, 2), (3, 4)))
   config = arnet.default_config()
   config.update(num_prototypes=3, cache_size=4, epsilon=0.5, sinkhorn_iters=1,
                 cache_full_only=full_only)
-  state = {"proto_labels": jnp.full((3, 2), 0.5), "cache": cache,
-           "cache_count": jnp.asarray(2, jnp.int32)}
+  state = {"proto_labels": jnp.full((3, 2), 0.5), "cache": jnp.zeros((4, 4)),
+           **empty_ring(4, 4, 3), "cache_pending": held, "pending_count": jnp.asarray(3)}
   batch = {"label": jnp.array([0, 1, 1]), "index": jnp.arange(3)}
   _, aux = arnet.loss_fn({"prototypes": protos}, state, models.Outputs(jnp.zeros((3, 2)), h),
                          batch, None, config=config, ctx=step_context())
-  rows = h if full_only else np.concatenate([np.asarray(cache)[:2], np.asarray(h)])
+  assert int(aux["cache"][1]) == 3
+  rows = h if full_only else np.concatenate([np.asarray(held), np.asarray(h)])
   want = np_sinkhorn(np_cosines(rows, protos), 0.5, 1)[-3:]
   np.testing.assert_allclose(aux["q"], want, rtol=1e-5, atol=1e-7)
 
@@ -333,20 +342,28 @@ def test_update_state_writes_prototype_labels_at_its_beta():
   config = arnet.default_config()
   config.update(beta=0.5, num_prototypes=2, cache_size=3)
   state = {"proto_labels": jnp.array([[0.9, 0.1], [0.2, 0.8]]), "cache": jnp.zeros((3, 2)),
-           "cache_count": jnp.zeros((), jnp.int32), "cache_position": jnp.zeros((), jnp.int32),
-           "refined": jnp.array([0, 1, 1, 0]),
+           **empty_ring(3, 2, 2), "refined": jnp.array([0, 1, 1, 0]),
            "trust": jnp.zeros(4), "labels": jnp.array([0, 1, 1, 0])}
+  ring = (jnp.array([[0.0, 1.0], [0, 0], [0, 0]]), jnp.asarray(1, jnp.int32),
+          jnp.asarray(1, jnp.int32))  # the ring loss_fn read (written at its start)
   aux = {"q": jnp.array([[0.5, 0.5], [0.25, 0.75]]), "r": jnp.array([[0.6, 0.4], [0.2, 0.8]]),
          "features": jnp.array([[1.0, 2.0], [3.0, 4.0]]), "refined": jnp.array([1, 0]),
-         "trust": jnp.array([0.3, 0.7])}
+         "trust": jnp.array([0.3, 0.7]), "cache": ring}
   new = arnet.update_state(state, {"index": jnp.array([3, 1])}, aux, config=config)
   np.testing.assert_allclose(new["proto_labels"],
                              [[0.5 * 0.9 + 0.5 * 7 / 15, 0.5 * 0.1 + 0.5 * 8 / 15],
                               [0.5 * 0.2 + 0.5 * 0.36, 0.5 * 0.8 + 0.5 * 0.64]], rtol=1e-5)
-  # the features L2-normalised, in the ring's first free slots
-  np.testing.assert_allclose(new["cache"], [[1 / 5 ** 0.5, 2 / 5 ** 0.5], [0.6, 0.8], [0, 0]],
+  # the ring as loss_fn wrote it; this step's features L2-normalised, held for the next
+  np.testing.assert_array_equal(new["cache"], ring[0])
+  assert int(new["cache_count"]) == 1 and int(new["cache_position"]) == 1
+  np.testing.assert_allclose(new["cache_pending"], [[1 / 5 ** 0.5, 2 / 5 ** 0.5], [0.6, 0.8]],
                              rtol=1e-6)
-  assert int(new["cache_count"]) == 2 and int(new["cache_position"]) == 2
+  assert int(new["pending_count"]) == 2
+  # and the next step writes them into the ring's first free slots
+  cache, count, position = arnet.written_cache(new)
+  np.testing.assert_allclose(cache, [[0.0, 1.0], [1 / 5 ** 0.5, 2 / 5 ** 0.5], [0.6, 0.8]],
+                             rtol=1e-6)
+  assert (int(count), int(position)) == (3, 0)
   np.testing.assert_array_equal(new["refined"], [0, 0, 1, 1])
   np.testing.assert_allclose(new["trust"], [0, 0.7, 0, 0.3])
   np.testing.assert_array_equal(new["labels"], [0, 1, 1, 0])
@@ -382,8 +399,7 @@ def test_the_steps_cache_is_the_last_features_once_the_ring_wraps(step_context):
   config.update(num_prototypes=3, cache_size=4, epsilon=0.2, sinkhorn_iters=2)
   protos = jax.random.normal(jax.random.fold_in(key, 99), (3, 5))
   state = {"proto_labels": jnp.full((3, 2), 0.5), "cache": jnp.zeros((4, 5)),
-           "cache_count": jnp.zeros((), jnp.int32), "cache_position": jnp.zeros((), jnp.int32),
-           "refined": jnp.zeros(12, jnp.int32), "trust": jnp.zeros(12),
+           **empty_ring(4, 5, 3), "refined": jnp.zeros(12, jnp.int32), "trust": jnp.zeros(12),
            "labels": jnp.zeros(12, jnp.int32)}
   pushed = []
   for step in range(4):
@@ -396,10 +412,14 @@ def test_the_steps_cache_is_the_last_features_once_the_ring_wraps(step_context):
     np.testing.assert_allclose(aux["q"], want, rtol=1e-4, atol=1e-6)
     state = arnet.update_state(state, batch, aux, config=config)
     pushed += list(np.asarray(h))
-  assert int(state["cache_count"]) == 4 and int(state["cache_position"]) == (4 * 3) % 4
+  # after the fourth step: the ring holds the first three steps' last 4 features (9 pushed:
+  # the position 9 mod 4), the fourth step's 3 are held for the next
+  def unit(x):
+    return np.asarray(x) / np.linalg.norm(x, axis=1, keepdims=True)
+  assert int(state["cache_count"]) == 4 and int(state["cache_position"]) == 9 % 4
   np.testing.assert_allclose(np.sort(np.asarray(state["cache"]), axis=0),
-                             np.sort(np.asarray(pushed[-4:]) / np.linalg.norm(
-                                 pushed[-4:], axis=1, keepdims=True), axis=0), rtol=1e-5)
+                             np.sort(unit(pushed[5:9]), axis=0), rtol=1e-5)
+  np.testing.assert_allclose(state["cache_pending"], unit(pushed[9:]), rtol=1e-5)
 
 
 def test_diagnostics_by_hand():
@@ -471,21 +491,23 @@ def test_the_initial_memory_is_built_without_compiling_and_its_prototypes_orthon
   key = jax.device_put(np.asarray(jax.random.PRNGKey(7)))
   model = types.SimpleNamespace(feature_dim=32)
   with jax.log_compiles(True), caplog.at_level("WARNING"):
-    params, state = arnet.init_state(config, dataset=dataset, model=model, rng=key)
+    params, state = arnet.init_state(config, dataset=dataset, model=model, rng=key,
+                                     batch_size=3)
   assert not [r for r in caplog.records if "Compiling" in r.getMessage()]
   c = params["prototypes"]
   assert c.shape == (8, 32) and c.dtype == np.float32
   np.testing.assert_allclose(c @ c.T, np.eye(8), atol=1e-6)
   np.testing.assert_array_equal(arnet.init_state(config, dataset=dataset, model=model,
-                                                 rng=key)[0]["prototypes"], c)
+                                                 rng=key, batch_size=3)[0]["prototypes"], c)
   other = arnet.init_state(config, dataset=dataset, model=model,
-                           rng=jax.device_put(np.asarray(jax.random.PRNGKey(8))))
+                           rng=jax.device_put(np.asarray(jax.random.PRNGKey(8))), batch_size=3)
   assert np.abs(other[0]["prototypes"] - c).max() > 0.1
   np.testing.assert_array_equal(state["refined"], labels)
   np.testing.assert_array_equal(state["labels"], labels)
   np.testing.assert_allclose(state["proto_labels"], np.full((8, 6), 1 / 6), rtol=1e-7)
   assert state["cache"].shape == (4, 32) and not state["cache"].any()
   assert int(state["cache_count"]) == 0 and int(state["cache_position"]) == 0
+  assert state["cache_pending"].shape == (3, 32) and int(state["pending_count"]) == 0
   assert state["running"].shape == (5, 6) and not state["running"].any()
   tall = arnet.orthogonal_rows(key, 40, 32)
   np.testing.assert_allclose(tall.T @ tall, np.eye(32), atol=1e-6)

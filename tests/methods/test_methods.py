@@ -7,7 +7,7 @@ from conftest import load_config
 
 from nlx import data as data_lib
 from nlx import losses, methods, models, train
-from nlx.methods import coteaching_plus, learnq, mixup
+from nlx.methods import arnet, coteaching_plus, learnq, mixup
 
 
 def make_trainer(name, **method_overrides):
@@ -197,10 +197,14 @@ def test_arnet_step_writes_memory_cache_and_refined_labels():
   p0 = np.asarray(s0.params["method"]["prototypes"])
   s1, _ = trainer.train_step(s0, batch)  # donates s0
   ms = s1.method_state
-  assert int(ms["cache_count"]) == 32 and int(ms["cache_position"]) == 32
-  cache = np.asarray(ms["cache"])  # a 48-slot ring: the 32 features, L2-normalised, first
-  np.testing.assert_array_equal(cache[32:], 0)
-  np.testing.assert_allclose(np.linalg.norm(cache[:32], axis=1), 1.0, rtol=1e-5)
+  # the 32 features, L2-normalised, held back for the next step to write into the ring
+  assert int(ms["cache_count"]) == 0 and int(ms["pending_count"]) == 32
+  np.testing.assert_allclose(np.linalg.norm(np.asarray(ms["cache_pending"]), axis=1), 1.0,
+                             rtol=1e-5)
+  cache, count, position = arnet.written_cache(ms)  # a 48-slot ring: them first
+  assert (int(count), int(position)) == (32, 32)
+  np.testing.assert_array_equal(np.asarray(cache)[32:], 0)
+  np.testing.assert_array_equal(np.asarray(cache)[:32], np.asarray(ms["cache_pending"]))
   np.testing.assert_allclose(np.asarray(ms["proto_labels"]).sum(1), 1, rtol=1e-5)
   assert not np.allclose(ms["proto_labels"], g0)
   idx = np.asarray(batch["index"])
