@@ -97,6 +97,12 @@ def check_config(config) -> None:
       raise ConfigError(f"method.{key}={config[key]} must be > 0")
   if not 0.0 <= config.target_momentum < 1.0:
     raise ConfigError(f"method.target_momentum={config.target_momentum} must be in [0, 1)")
+  if not config.epsilon > 0:
+    raise ConfigError(f"method.epsilon={config.epsilon} must be > 0 (the Sinkhorn's "
+                      "entropy weight; 0.05 in the paper)")
+  for key, least in (("sinkhorn_iters", 0), ("cache_size", 0), ("num_prototypes", 1)):
+    if not config[key] >= least:
+      raise ConfigError(f"method.{key}={config[key]} must be >= {least}")
 
 
 def init_state(config, *, dataset, model, rng, batch_size, **unused):
@@ -111,7 +117,6 @@ def init_state(config, *, dataset, model, rng, batch_size, **unused):
            "cache": np.zeros((config.cache_size, d), np.float32),
            "cache_count": np.zeros((), np.int32), "cache_position": np.zeros((), np.int32),
            "cache_pending": np.zeros((batch_size, d), np.float32),
-           "pending_count": np.zeros((), np.int32),
            "refined": labels, "trust": np.zeros(n, np.float32), "labels": labels}
   if config.target == "running":  # zeros at the start, as ELR's authors' code
     state["running"] = np.zeros((n, k), np.float32)
@@ -157,14 +162,15 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
   h, logits = outputs.features, outputs.logits
   r = jax.nn.softmax(logits, axis=-1)
   prototypes = memory.l2_normalize(params["prototypes"])
-  cos = memory.l2_normalize(h) @ prototypes.T  # the batch's cosines, for Eq. 1, 3 and 4
+  unit = memory.l2_normalize(h.astype(jnp.float32))  # also what the cache keeps
+  cos = unit @ prototypes.T  # the batch's cosines, for Eq. 1, 3 and 4
   log_p_read, v = memory.read_scores(cos, state["proto_labels"],
                                      temperature=config.read_temperature)
   log_p = (log_p_read if config.cluster_temperature == config.read_temperature else
            jax.nn.log_softmax(cos / config.cluster_temperature, axis=-1))
   base, running = target_predictions(state, batch, logits, config=config)
   t = memory.refine_targets(base, v, config.lam)
-  cache = written_cache(state)
+  cache = written_cache(state, held=ctx.step > 0)
   q = assign(cos, cache[0] @ prototypes.T, cache[1], epsilon=config.epsilon,
              num_iters=config.sinkhorn_iters, full_only=config.cache_full_only)
   y = losses.as_distribution(batch["label"], ctx.num_classes)
@@ -172,7 +178,7 @@ def loss_fn(params, state, outputs, batch, rng, *, config, ctx):
            "loss_elr": config.alpha * losses.elr_regularizer(logits, t),
            "loss_proto": -jnp.sum(q * log_p, axis=-1)}
   given = jnp.argmax(y, axis=-1)
-  aux = {"q": q, "r": jax.lax.stop_gradient(r), "features": jax.lax.stop_gradient(h),
+  aux = {"q": q, "r": jax.lax.stop_gradient(r), "features": jax.lax.stop_gradient(unit),
          "cache": cache,
          "target": t, "refined": jnp.argmax(t, axis=-1).astype(jnp.int32),
          "trust": jax.lax.stop_gradient(jnp.take_along_axis(v, given[:, None], axis=-1)[:, 0]),
@@ -195,30 +201,28 @@ def diagnostics(p, v, t, q, r, proto_labels, clean_label) -> dict:
           "target_accuracy": (jnp.argmax(t, -1) == clean).astype(jnp.float32)}
 
 
-def written_cache(state):
+def written_cache(state, *, held):
   """`(cache, count, position)`: the ring with the previous step's features
   (`cache_pending`) written in. Held back a step so that the ring is written before it
   is read: XLA then updates it in place, where a read before the write made it copy the
-  1,000 x 256 ring twice a step. Nothing is held (`pending_count` 0) only before the
-  first step, when the ring is empty: the count and position stay (the rows written are
-  the held zeros, in slots no count includes)."""
+  1,000 x 256 ring twice a step. `held` (a bool, traced or not): whether a step ran
+  before this one (`ctx.step > 0`); at the first the ring is empty and nothing is held:
+  the count and position stay (the rows written are the initial zeros, in slots no
+  count includes)."""
   cache, count, position = memory.push_to_cache(
       state["cache"], state["cache_count"], state["cache_position"], state["cache_pending"])
-  held = state["pending_count"] > 0
   return (cache, jnp.where(held, count, state["cache_count"]),
           jnp.where(held, position, state["cache_position"]))
 
 
 def update_state(state, batch, aux, *, config):
   cache, count, position = aux["cache"]
-  features = memory.l2_normalize(aux["features"].astype(jnp.float32))
   idx = batch["index"]
   new = {**state,
          "proto_labels": memory.update_prototype_labels(state["proto_labels"], aux["q"],
                                                         aux["r"], beta=config.beta),
          "cache": cache, "cache_count": count, "cache_position": position,
-         "cache_pending": features,
-         "pending_count": jnp.full_like(state["pending_count"], features.shape[0]),
+         "cache_pending": aux["features"],  # L2-normalised, written at the next step
          "refined": state["refined"].at[idx].set(aux["refined"]),
          "trust": state["trust"].at[idx].set(aux["trust"])}
   if "running" in aux:

@@ -60,8 +60,12 @@ def sinkhorn_assignment(scores: jax.Array, *, epsilon: float = 0.05, num_iters: 
     `[B_local, L]` assignment of `scores`' rows, rows summing to 1 (0 for invalid rows
     and for rows whose mass underflows).
   """
+  if num_iters < 0:
+    raise ValueError(f"num_iters={num_iters}: the rounds of normalisation, 0 or more")
+  if isinstance(epsilon, (int, float)) and not epsilon > 0:
+    raise ValueError(f"epsilon={epsilon}: the entropy weight must be > 0")
   blocks = [(scores, valid)]
-  if queue is not None:
+  if queue is not None and queue.shape[0]:  # (an empty queue, e.g. a cache of 0 rows: none)
     blocks.append((queue, queue_valid))
   num_protos = scores.shape[1]
   masks, scaled = [], []

@@ -76,7 +76,7 @@ def empty_ring(size, dim, batch):
   no features of a `batch`-row step held back (`arnet.written_cache`)."""
   del size
   return {"cache_count": jnp.zeros((), jnp.int32), "cache_position": jnp.zeros((), jnp.int32),
-          "cache_pending": jnp.zeros((batch, dim)), "pending_count": jnp.zeros((), jnp.int32)}
+          "cache_pending": jnp.zeros((batch, dim))}
 
 
 def np_softmax(x):
@@ -325,10 +325,10 @@ def test_loss_assignment_uses_the_configs_epsilon_iterations_and_cache_rule(full
   config.update(num_prototypes=3, cache_size=4, epsilon=0.5, sinkhorn_iters=1,
                 cache_full_only=full_only)
   state = {"proto_labels": jnp.full((3, 2), 0.5), "cache": jnp.zeros((4, 4)),
-           **empty_ring(4, 4, 3), "cache_pending": held, "pending_count": jnp.asarray(3)}
+           **empty_ring(4, 4, 3), "cache_pending": held}
   batch = {"label": jnp.array([0, 1, 1]), "index": jnp.arange(3)}
   _, aux = arnet.loss_fn({"prototypes": protos}, state, models.Outputs(jnp.zeros((3, 2)), h),
-                         batch, None, config=config, ctx=step_context())
+                         batch, None, config=config, ctx=step_context(1))  # a step ran
   assert int(aux["cache"][1]) == 3
   rows = h if full_only else np.concatenate([np.asarray(held), np.asarray(h)])
   want = np_sinkhorn(np_cosines(rows, protos), 0.5, 1)[-3:]
@@ -347,23 +347,23 @@ def test_update_state_writes_prototype_labels_at_its_beta():
   ring = (jnp.array([[0.0, 1.0], [0, 0], [0, 0]]), jnp.asarray(1, jnp.int32),
           jnp.asarray(1, jnp.int32))  # the ring loss_fn read (written at its start)
   aux = {"q": jnp.array([[0.5, 0.5], [0.25, 0.75]]), "r": jnp.array([[0.6, 0.4], [0.2, 0.8]]),
-         "features": jnp.array([[1.0, 2.0], [3.0, 4.0]]), "refined": jnp.array([1, 0]),
-         "trust": jnp.array([0.3, 0.7]), "cache": ring}
+         "features": jnp.array([[0.6, 0.8], [0.0, 1.0]]), "refined": jnp.array([1, 0]),
+         "trust": jnp.array([0.3, 0.7]), "cache": ring}  # features: loss_fn's unit vectors
   new = arnet.update_state(state, {"index": jnp.array([3, 1])}, aux, config=config)
   np.testing.assert_allclose(new["proto_labels"],
                              [[0.5 * 0.9 + 0.5 * 7 / 15, 0.5 * 0.1 + 0.5 * 8 / 15],
                               [0.5 * 0.2 + 0.5 * 0.36, 0.5 * 0.8 + 0.5 * 0.64]], rtol=1e-5)
-  # the ring as loss_fn wrote it; this step's features L2-normalised, held for the next
+  # the ring as loss_fn wrote it; this step's features held for the next
   np.testing.assert_array_equal(new["cache"], ring[0])
   assert int(new["cache_count"]) == 1 and int(new["cache_position"]) == 1
-  np.testing.assert_allclose(new["cache_pending"], [[1 / 5 ** 0.5, 2 / 5 ** 0.5], [0.6, 0.8]],
-                             rtol=1e-6)
-  assert int(new["pending_count"]) == 2
+  np.testing.assert_array_equal(new["cache_pending"], aux["features"])
   # and the next step writes them into the ring's first free slots
-  cache, count, position = arnet.written_cache(new)
-  np.testing.assert_allclose(cache, [[0.0, 1.0], [1 / 5 ** 0.5, 2 / 5 ** 0.5], [0.6, 0.8]],
-                             rtol=1e-6)
+  cache, count, position = arnet.written_cache(new, held=True)
+  np.testing.assert_allclose(cache, [[0.0, 1.0], [0.6, 0.8], [0.0, 1.0]], rtol=1e-6)
   assert (int(count), int(position)) == (3, 0)
+  # before a first step nothing is held: the count and position stay
+  _, count, position = arnet.written_cache(state, held=False)
+  assert (int(count), int(position)) == (0, 0)
   np.testing.assert_array_equal(new["refined"], [0, 0, 1, 1])
   np.testing.assert_allclose(new["trust"], [0, 0.7, 0, 0.3])
   np.testing.assert_array_equal(new["labels"], [0, 1, 1, 0])
@@ -406,7 +406,7 @@ def test_the_steps_cache_is_the_last_features_once_the_ring_wraps(step_context):
     h = 3.0 * jax.random.normal(jax.random.fold_in(key, step), (3, 5))
     batch = {"label": jnp.array([0, 1, 1]), "index": jnp.arange(3) + 3 * step}
     _, aux = arnet.loss_fn({"prototypes": protos}, state, models.Outputs(jnp.zeros((3, 2)), h),
-                           batch, None, config=config, ctx=step_context())
+                           batch, None, config=config, ctx=step_context(step))
     rows = np.concatenate([np.asarray(h)] + [x[None] for x in pushed[-4:]])  # batch; cache
     want = np_sinkhorn(np_cosines(rows, protos), 0.2, 2)[:3]
     np.testing.assert_allclose(aux["q"], want, rtol=1e-4, atol=1e-6)
@@ -442,7 +442,9 @@ def test_diagnostics_by_hand():
 
 @pytest.mark.parametrize("key,value,words", [
     ("target", "ema", "method.target='ema'"), ("read_temperature", 0.0, "read_temperature"),
-    ("cluster_temperature", -1.0, "cluster_temperature"), ("target_momentum", 1.0, "momentum")])
+    ("cluster_temperature", -1.0, "cluster_temperature"), ("target_momentum", 1.0, "momentum"),
+    ("epsilon", 0.0, "method.epsilon=0.0 must be > 0"), ("sinkhorn_iters", -1, "sinkhorn_iters"),
+    ("cache_size", -1, "cache_size=-1 must be >= 0"), ("num_prototypes", 0, "num_prototypes")])
 def test_bad_reading_is_a_one_line_config_error(key, value, words):
   with pytest.raises(ConfigError, match=words):
     make_trainer(**{key: value})
@@ -507,7 +509,7 @@ def test_the_initial_memory_is_built_without_compiling_and_its_prototypes_orthon
   np.testing.assert_allclose(state["proto_labels"], np.full((8, 6), 1 / 6), rtol=1e-7)
   assert state["cache"].shape == (4, 32) and not state["cache"].any()
   assert int(state["cache_count"]) == 0 and int(state["cache_position"]) == 0
-  assert state["cache_pending"].shape == (3, 32) and int(state["pending_count"]) == 0
+  assert state["cache_pending"].shape == (3, 32) and not state["cache_pending"].any()
   assert state["running"].shape == (5, 6) and not state["running"].any()
   tall = arnet.orthogonal_rows(key, 40, 32)
   np.testing.assert_allclose(tall.T @ tall, np.eye(32), atol=1e-6)
@@ -516,3 +518,32 @@ def test_the_initial_memory_is_built_without_compiling_and_its_prototypes_orthon
   firsts = [arnet.orthogonal_rows(np.array([0, seed], np.uint32), 4, 16)[0, 0]
             for seed in range(200)]
   assert 0.3 < np.mean(np.asarray(firsts) > 0) < 0.7
+
+
+def test_an_empty_cache_is_the_batch_alone_and_one_round_is_allowed(step_context):
+  """`cache_size=0` (the boundary the config allows): Q over the batch alone, as
+  `cache_full_only` before the cache fills; `sinkhorn_iters=0`, SwAV's first scaling."""
+  key = jax.random.key(31)
+  h = jax.random.normal(key, (4, 3))
+  protos = jax.random.normal(jax.random.fold_in(key, 1), (2, 3))
+  for iters in (0, 2):
+    config = arnet.default_config()
+    config.update(num_prototypes=2, cache_size=0, sinkhorn_iters=iters, epsilon=0.3)
+    state = {"proto_labels": jnp.full((2, 2), 0.5), "cache": jnp.zeros((0, 3)),
+             **empty_ring(0, 3, 4)}
+    batch = {"label": jnp.array([0, 1, 1, 0]), "index": jnp.arange(4)}
+    _, aux = arnet.loss_fn({"prototypes": protos}, state, models.Outputs(jnp.zeros((4, 2)), h),
+                           batch, None, config=config, ctx=step_context(3))
+    want = np_sinkhorn(np_cosines(h, protos), 0.3, iters)
+    np.testing.assert_allclose(aux["q"], want, rtol=1e-4, atol=1e-6)
+
+
+def test_a_run_without_a_cache_trains():
+  """`cache_size=0` is allowed (a config error below it): two jitted steps, finite, the
+  second with the first's features held, nothing counted in the empty ring."""
+  trainer = make_trainer(cache_size=0)
+  batch = trainer.shard(next(trainer.train_iterator(1)))
+  state, _ = trainer.train_step(trainer.initial_state, batch)
+  state, m = trainer.train_step(state, batch)
+  assert np.isfinite(float(m["loss"])) and np.isfinite(float(m["loss_proto"]))
+  assert state.method_state["cache"].shape[0] == 0 and int(state.method_state["cache_count"]) == 0

@@ -198,10 +198,10 @@ def test_arnet_step_writes_memory_cache_and_refined_labels():
   s1, _ = trainer.train_step(s0, batch)  # donates s0
   ms = s1.method_state
   # the 32 features, L2-normalised, held back for the next step to write into the ring
-  assert int(ms["cache_count"]) == 0 and int(ms["pending_count"]) == 32
+  assert int(ms["cache_count"]) == 0 and ms["cache_pending"].shape[0] == 32
   np.testing.assert_allclose(np.linalg.norm(np.asarray(ms["cache_pending"]), axis=1), 1.0,
                              rtol=1e-5)
-  cache, count, position = arnet.written_cache(ms)  # a 48-slot ring: them first
+  cache, count, position = arnet.written_cache(ms, held=True)  # a 48-slot ring: them first
   assert (int(count), int(position)) == (32, 32)
   np.testing.assert_array_equal(np.asarray(cache)[32:], 0)
   np.testing.assert_array_equal(np.asarray(cache)[:32], np.asarray(ms["cache_pending"]))

@@ -316,3 +316,10 @@ def test_a_valid_row_whose_mass_underflows_gets_zeros_not_nan():
   assert np.all(np.isfinite(q))
   np.testing.assert_array_equal(q[1], [0.0, 0.0])
   np.testing.assert_allclose(q[[0, 2]].sum(1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs,words", [({"num_iters": -1}, "num_iters=-1"),
+                                          ({"epsilon": 0.0}, "epsilon=0.0")])
+def test_a_negative_round_count_or_no_entropy_is_a_one_line_error(kwargs, words):
+  with pytest.raises(ValueError, match=words):
+    sinkhorn_assignment(jnp.zeros((2, 2)), **kwargs)
