@@ -185,3 +185,65 @@ def test_hyperparameters_are_keyword_only():
     si.relation_graph(["x"], {"x": "r"})
   np.testing.assert_allclose(si.relation_graph(classes=["x", "y"], hierarchy={"x": "r", "y": "r"}),
                              [[1.0, 1 / 3], [1 / 3, 1.0]], rtol=1e-6)
+
+
+def _slow_topk(g, labels, conf, c, k, weights=None):
+  """Per class the k most confident (ties: the earlier example), weighted mean, by loops."""
+  g = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+  w = np.ones(len(g)) if weights is None else weights
+  out = np.zeros((c, g.shape[1]))
+  for cls in range(c):
+    idx = np.flatnonzero(labels == cls)
+    top = idx[np.argsort(-conf[idx], kind="stable")[:k]]
+    if len(top) and w[top].sum() > 0:
+      out[cls] = (g[top] * w[top, None]).sum(0) / w[top].sum()
+  return out
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, 50])
+def test_topk_prototypes_ties_keep_the_earlier_examples_and_short_classes_keep_all(k):
+  # confidences from 3 values: most ranks are ties, broken by position; class 3 has 2
+  # examples (< k for k > 2), class 4 none; k = 50 exceeds N
+  rng = np.random.default_rng(k)
+  labels = np.concatenate([rng.integers(0, 3, 38), [3, 3]])
+  g = rng.standard_normal((40, 5))
+  g[5] = 0.0  # a zero row stays zero when normalised
+  conf = rng.integers(0, 3, 40) / 2.0
+  w = rng.random(40)
+  for weights in (None, w):
+    got = si.topk_prototypes(jnp.asarray(g, jnp.float32), jnp.asarray(labels),
+                             jnp.asarray(conf, jnp.float32), 5, k,
+                             weights=None if weights is None else jnp.asarray(weights, jnp.float32))
+    np.testing.assert_allclose(got, _slow_topk(g, labels, conf, 5, k, weights), rtol=1e-5,
+                               atol=1e-6)
+  # the tie rule decides: the later of two equally confident examples is not kept
+  two = si.topk_prototypes(jnp.array([[1.0, 0.0], [0.0, 1.0]]), jnp.array([0, 0]),
+                           jnp.array([0.5, 0.5]), 1, 1)
+  np.testing.assert_allclose(two, [[1.0, 0.0]])
+
+
+def test_weighted_prototypes_and_noise_weights_match_loops_with_zero_rows():
+  rng = np.random.default_rng(3)
+  labels = rng.integers(0, 4, 60)
+  f = rng.standard_normal((60, 6)) * rng.uniform(0.01, 50, (60, 1))  # far-apart norms
+  f[[2, 9]] = 0.0
+  p = rng.random(60)
+  g = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+  want = np.stack([(g[labels == c] * p[labels == c, None]).sum(0) / p[labels == c].sum()
+                   for c in range(4)])
+  protos = si.weighted_prototypes(jnp.asarray(f, jnp.float32), jnp.asarray(labels),
+                                  jnp.asarray(p, jnp.float32), 4)
+  np.testing.assert_allclose(protos, want, rtol=1e-5, atol=1e-6)
+  v = want / np.linalg.norm(want, axis=1, keepdims=True)
+  dist = np.linalg.norm(v[labels] - g, axis=1)  # the zero rows: ||v|| = 1
+  for alpha, beta in ((1.2, 1.5), (1.05, 0.5), (2.5, 2.0)):
+    w = si.noise_weights(jnp.asarray(f, jnp.float32), jnp.asarray(labels),
+                         jnp.asarray(want, jnp.float32), alpha=alpha, beta=beta)
+    np.testing.assert_allclose(w, np.maximum(alpha - dist, 0.0) ** beta, rtol=1e-5, atol=1e-6)
+  # features on their prototypes (40 classes, various scales): distance 0 up to float32's
+  # cancellation, never a NaN from a d^2 rounded below 0
+  protos40 = rng.standard_normal((40, 6))
+  on_f = protos40 / np.linalg.norm(protos40, axis=1, keepdims=True) * rng.uniform(0.1, 9, (40, 1))
+  on = np.asarray(si.noise_weights(jnp.asarray(on_f, jnp.float32), jnp.arange(40),
+                                   jnp.asarray(protos40, jnp.float32), alpha=1.2, beta=1.5))
+  np.testing.assert_allclose(on, 1.2 ** 1.5, rtol=2e-3)
