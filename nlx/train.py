@@ -374,6 +374,19 @@ class Trainer:
                                           daemon=True)
     self._precompiling.start()
 
+  def lower_train_chunk(self, state: TrainState) -> None:
+    """Traces and lowers the compiled chunk (`steps_per_call` > 1) for `state` now, before
+    `precompile_predictions`' thread starts: both are Python work under one lock, and the
+    chunk's trace, the first step's critical path, took 2-3x as long beside the thread's
+    (ARNet's: 0.49 s against 0.19 s alone, on the 2-core CPU). JAX keeps the lowering, so
+    the first call only compiles it (while the thread traces the predictions)."""
+    if self.steps_per_call <= 1:
+      return
+    rows = jax.ShapeDtypeStruct((self.steps_per_call, self.batch_size), np.int32,
+                                sharding=self.chunk_sharding)
+    data = self.device_data
+    data.jitted_chunk.trace(state, {"index": rows}, np.int32(0), data.arrays, data.key).lower()
+
   def _compile_block(self, avals, block: jax.Array) -> jax.ShapeDtypeStruct:
     """Compiles the eval step for `(params, model_state)` of `avals` over one resident
     `block`; returns its logits' ShapeDtypeStruct."""
@@ -940,6 +953,7 @@ def _train_on(config, workdir, run, ckpt: Checkpointer, start_time, is_main, mes
   # below starts (its lowering is garbage soon, not to be frozen)
   gc_policy.resume()
   if start_step < loop.total:  # the epoch end's predictions compile beside the training
+    trainer.lower_train_chunk(state)  # (its Python work first, alone)
     predicts_train = (loop.tracker is not None or loop.guard.share > 0
                       or trainer.method.end_of_epoch is not methods.Method.end_of_epoch)
     trainer.precompile_predictions(
