@@ -306,16 +306,20 @@ def quickstart(table: Table, tmp: str, turn: int = 0, speeds: dict | None = None
 
 
 def turns_summary(table: Table, run: str, speeds: dict,
-                  what: str = "speed over PyTorch") -> None:
+                  what: str = "speed over PyTorch", fastest: dict | None = None) -> None:
   """One row per side: the median and range of its `what` (a ratio per turn: by default
-  its speed over PyTorch's) over the turns."""
+  its speed over PyTorch's) over the turns; `fastest[key]` (optional): the same ratio of
+  the side's fastest run over the other's fastest, added to its note (noise from other
+  work on the machine only adds time, so the fastest runs are the least disturbed)."""
   for key, values in speeds.items():
+    note = (f"{what}: median {np.median(values):.2f}x, range "
+            f"{min(values):.2f}-{max(values):.2f}x (per turn: "
+            f"{', '.join(f'{v:.2f}' for v in values)})")
+    if fastest and key in fastest:
+      note += f"; fastest over fastest: {fastest[key]:.2f}x"
     table.rows.append({"run": f"{run}, {len(values)} turns",
                        "side": key if isinstance(key, str) else key[1],
-                       "wall_s": "", "accuracy": None, "load": "", "note":
-                       f"{what}: median {np.median(values):.2f}x, range "
-                       f"{min(values):.2f}-{max(values):.2f}x (per turn: "
-                       f"{', '.join(f'{v:.2f}' for v in values)})"})
+                       "wall_s": "", "accuracy": None, "load": "", "note": note})
 
 
 def methods_over_ce(table: Table, tmp: str, data_dir: str, walls: dict, work: dict) -> None:
@@ -324,7 +328,7 @@ def methods_over_ce(table: Table, tmp: str, data_dir: str, walls: dict, work: di
   alone, `--rounds` turns of CE, ARNet and SINet (caches of their own), then the median
   and range of each method's ratios (a method with one ratio, e.g. failing in the other
   turns, has no summary row; its rows say so)."""
-  ratios = {}
+  ratios, runs = {}, {}
   # after the protocol's turns 0..rounds-1: a turn of its own (its caches and workdirs)
   turns = [FLAGS.rounds] if walls else range(FLAGS.rounds)
   for turn in turns:
@@ -335,9 +339,12 @@ def methods_over_ce(table: Table, tmp: str, data_dir: str, walls: dict, work: di
       if (method, "cold") in turn_walls and ("ce", "cold") in turn_walls:
         ratios.setdefault(method, []).append(turn_walls[method, "cold"]
                                              / turn_walls["ce", "cold"])
+        for m in (method, "ce"):
+          runs.setdefault(m, []).append(turn_walls[m, "cold"])
   turns_summary(table, "protocol methods",
                 {f"nlx {m} (cold)": v for m, v in ratios.items() if len(v) > 1},
-                what="wall time over CE's")
+                what="wall time over CE's",
+                fastest={f"nlx {m} (cold)": min(runs[m]) / min(runs["ce"]) for m in ratios})
 
 
 def several(table: Table, tmp: str, data_dir: str, runs: list[str]) -> None:

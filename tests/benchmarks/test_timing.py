@@ -179,7 +179,12 @@ print(json.dumps({{"calls": calls, "notes": [r["note"] for r in rows],
   # summary; then SINet over 3 turns (11/10, 30/20, 27/9) and ARNet's one ratio: none
   assert got["sides"] == ["nlx arnet (cold)", "nlx sinet (cold)", "nlx sinet (cold)"]
   assert got["runs"] == ["protocol methods, 2 turns"] * 2 + ["protocol methods, 3 turns"]
+  # fastest over fastest: ARNet 13 / 10, SINet 11 / 10; then SINet 11 / 9 (CE's fastest
+  # in a turn where SINet was slow)
   assert got["notes"] == [
-      "wall time over CE's: median 1.20x, range 1.10-1.30x (per turn: 1.30, 1.10)",
-      "wall time over CE's: median 1.30x, range 1.10-1.50x (per turn: 1.10, 1.50)",
-      "wall time over CE's: median 1.50x, range 1.10-3.00x (per turn: 1.10, 1.50, 3.00)"]
+      "wall time over CE's: median 1.20x, range 1.10-1.30x (per turn: 1.30, 1.10); "
+      "fastest over fastest: 1.30x",
+      "wall time over CE's: median 1.30x, range 1.10-1.50x (per turn: 1.10, 1.50); "
+      "fastest over fastest: 1.10x",
+      "wall time over CE's: median 1.50x, range 1.10-3.00x (per turn: 1.10, 1.50, 3.00); "
+      "fastest over fastest: 1.22x"]
