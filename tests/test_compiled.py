@@ -448,7 +448,7 @@ def test_the_chunk_is_lowered_once_before_the_predictions_thread_starts(tmp_path
     return real(self, *args, **kwargs)
   monkeypatch.setattr(train.Trainer, "precompile_predictions", precompile)
   run = train.train_and_evaluate(tiny_mlp(**{"model.hidden": (27,),
-                                             "data.max_train_examples": 236}),
+                                             "data.max_train_examples": 252}),
                                  str(tmp_path / "wd"))
   assert at_precompile == [["MainThread"]]
   assert lowered_in(caplog, "chunk") == ["MainThread"]
