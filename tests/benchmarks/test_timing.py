@@ -164,6 +164,11 @@ bench_run.methods_over_ce(table, "tmp", "data", after, {{}})
 bench_run.FLAGS.rounds = 3
 cold[0].pop("arnet"); cold[1].pop("arnet")  # ARNet failing in 2 of 3 turns
 bench_run.methods_over_ce(table, "tmp", "data", {{}}, {{}})
+# ARNet failing in the turn of CE's fastest run (8 s), SINet not: ARNet's fastest over
+# CE's fastest of its own turns (13 / 10), not of SINet's
+cold.update({{0: {{"ce": 8.0, "sinet": 9.0}}, 1: {{"ce": 10.0, "arnet": 13.0, "sinet": 12.0}},
+             2: {{"ce": 10.0, "arnet": 14.0, "sinet": 11.0}}}})
+bench_run.methods_over_ce(table, "tmp", "data", {{}}, {{}})
 rows = table.rows
 print(json.dumps({{"calls": calls, "notes": [r["note"] for r in rows],
                   "sides": [r["side"] for r in rows], "runs": [r["run"] for r in rows]}}))
@@ -174,11 +179,13 @@ print(json.dumps({{"calls": calls, "notes": [r["note"] for r in rows],
   got = __import__("json").loads(out.stdout.strip().splitlines()[-1])
   ce3 = [["ce", "arnet", "sinet"], False]
   assert got["calls"] == [ce3 + [0], ce3 + [1], [["arnet", "sinet"], False, 2],
-                          ce3 + [0], ce3 + [1], ce3 + [2]]
+                          ce3 + [0], ce3 + [1], ce3 + [2], ce3 + [0], ce3 + [1], ce3 + [2]]
   # ARNet 13/10 and 22/20; SINet 11/10 and 30/20; after the protocol (one turn): no
   # summary; then SINet over 3 turns (11/10, 30/20, 27/9) and ARNet's one ratio: none
-  assert got["sides"] == ["nlx arnet (cold)", "nlx sinet (cold)", "nlx sinet (cold)"]
-  assert got["runs"] == ["protocol methods, 2 turns"] * 2 + ["protocol methods, 3 turns"]
+  assert got["sides"] == ["nlx arnet (cold)", "nlx sinet (cold)", "nlx sinet (cold)",
+                          "nlx sinet (cold)", "nlx arnet (cold)"]
+  assert got["runs"] == (["protocol methods, 2 turns"] * 2 + ["protocol methods, 3 turns"]
+                         + ["protocol methods, 3 turns", "protocol methods, 2 turns"])
   # fastest over fastest: ARNet 13 / 10, SINet 11 / 10; then SINet 11 / 9 (CE's fastest
   # in a turn where SINet was slow)
   assert got["notes"] == [
@@ -187,4 +194,8 @@ print(json.dumps({{"calls": calls, "notes": [r["note"] for r in rows],
       "wall time over CE's: median 1.30x, range 1.10-1.50x (per turn: 1.10, 1.50); "
       "fastest over fastest: 1.10x",
       "wall time over CE's: median 1.50x, range 1.10-3.00x (per turn: 1.10, 1.50, 3.00); "
-      "fastest over fastest: 1.22x"]
+      "fastest over fastest: 1.22x",
+      "wall time over CE's: median 1.12x, range 1.10-1.20x (per turn: 1.12, 1.20, 1.10); "
+      "fastest over fastest: 1.12x",
+      "wall time over CE's: median 1.35x, range 1.30-1.40x (per turn: 1.30, 1.40); "
+      "fastest over fastest: 1.30x"]
