@@ -1,3 +1,4 @@
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -247,3 +248,64 @@ def test_weighted_prototypes_and_noise_weights_match_loops_with_zero_rows():
   on = np.asarray(si.noise_weights(jnp.asarray(on_f, jnp.float32), jnp.arange(40),
                                    jnp.asarray(protos40, jnp.float32), alpha=1.2, beta=1.5))
   np.testing.assert_allclose(on, 1.2 ** 1.5, rtol=2e-3)
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_both_paths_match_loops_above_and_below_many_classes(many, monkeypatch):
+  """Up to `MANY_CLASSES` classes products and a top_k per class, above a sort and
+  scatter-adds: the same values (here both paths on 70 classes, the threshold moved)."""
+  monkeypatch.setattr(si, "MANY_CLASSES", 0 if many else 1000)
+  rng = np.random.default_rng(11)
+  c = 70
+  labels = rng.integers(0, c - 3, 400)  # 3 classes without examples
+  g = rng.standard_normal((400, 8)) + 2.0 * np.eye(c, 8)[labels]
+  conf = rng.integers(0, 4, 400) / 3.0  # ties
+  w = rng.random(400)
+  for k in (1, 4, 50):
+    got = si.topk_prototypes(jnp.asarray(g, jnp.float32), jnp.asarray(labels),
+                             jnp.asarray(conf, jnp.float32), c, k,
+                             weights=jnp.asarray(w, jnp.float32))
+    np.testing.assert_allclose(got, _slow_topk(g, labels, conf, c, k, w), rtol=1e-5, atol=1e-6)
+  unit = g / np.linalg.norm(g, axis=1, keepdims=True)
+  want = np.zeros((c, 8))
+  for cls in set(labels.tolist()):
+    want[cls] = (unit[labels == cls] * w[labels == cls, None]).sum(0) / w[labels == cls].sum()
+  protos = si.weighted_prototypes(jnp.asarray(g, jnp.float32), jnp.asarray(labels),
+                                  jnp.asarray(w, jnp.float32), c)
+  np.testing.assert_allclose(protos, want, rtol=1e-5, atol=1e-6)
+  v = want / np.maximum(np.linalg.norm(want, axis=1, keepdims=True), 1e-12)
+  got_w = si.noise_weights(jnp.asarray(g, jnp.float32), jnp.asarray(labels),
+                           jnp.asarray(want, jnp.float32), alpha=1.3, beta=1.5)
+  np.testing.assert_allclose(got_w, np.maximum(1.3 - np.linalg.norm(v[labels] - unit, axis=1),
+                                               0.0) ** 1.5, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_non_finite_confidences_rank_last_and_stay_in_their_class(many, monkeypatch):
+  monkeypatch.setattr(si, "MANY_CLASSES", 0 if many else 1000)
+  f = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [3.0, 4.0]])
+  # class 0: a NaN, a -inf and 0.2; class 1: one example at -inf (fewer than k: kept)
+  labels, conf = jnp.array([0, 0, 0, 1]), jnp.array([jnp.nan, -jnp.inf, 0.2, -jnp.inf])
+  got = np.asarray(si.topk_prototypes(f, labels, conf, 2, 2))
+  np.testing.assert_allclose(got[0], (np.array([0.0, 1.0]) + np.array([1, 1]) / np.sqrt(2)) / 2,
+                             rtol=1e-6)  # 0.2 first, then -inf, the NaN last
+  np.testing.assert_allclose(got[1], [0.6, 0.8], rtol=1e-6)
+  # a NaN feature row of another class, picked as padding for a short class (class 0, one
+  # example, k = 3; either path pads with class 1's rows), is not summed
+  nan_row = f.at[1].set(jnp.nan)
+  np.testing.assert_allclose(
+      si.topk_prototypes(nan_row, jnp.array([0, 1, 1, 1]), jnp.ones(4), 2, 3)[0], [1.0, 0.0])
+
+
+def test_an_overflowing_feature_norm_is_a_zero_g_and_the_products_are_full_float32():
+  # ||f||^2 overflows float32: g = f / inf = 0 (as l2_normalize), d = ||v|| = 1
+  w = si.noise_weights(jnp.array([[3e19, 4e19]]), jnp.array([0]), jnp.array([[1.0, 1.0]]),
+                       alpha=1.2, beta=1.5)
+  np.testing.assert_allclose(w, [0.2 ** 1.5], rtol=1e-5)
+  # GPUs and TPUs round float32 products to TF32 / bfloat16 by default: these ask for float32
+  args = (jnp.ones((6, 3)), jnp.array([0, 1, 0, 1, 0, 1]), jnp.ones(6))
+  for fn in (lambda f, y, p: si.noise_weights(f, y, f[:2], alpha=1.0, beta=1.0),
+             lambda f, y, p: si.weighted_prototypes(f, y, p, 2),
+             lambda f, y, p: si.topk_prototypes(f, y, p, 2, 2)):
+    dots = str(jax.make_jaxpr(fn)(*args)).split("dot_general[")[1:]
+    assert dots and all("precision=(Precision.HIGHEST" in d[:160] for d in dots), dots
