@@ -104,20 +104,27 @@ def relation_matrix(config, class_names) -> np.ndarray:
 
 
 def init_state(config, *, dataset, model, rng, **unused):
+  """The initial state in numpy (the trainer puts it on the devices in its one state
+  program; a jax array built here would compile a program of its own at start-up)."""
   del rng, unused
   if config.variant not in VARIANTS:
     raise ConfigError(f"method.variant must be A, B or C, got {config.variant!r}")
   if config.prototypes not in class_relations.PROTOTYPES:
     raise ConfigError(f"method.prototypes must be one of {class_relations.PROTOTYPES}, got "
                       f"{config.prototypes!r}")
-  labels = dataset.train.hard_labels()
-  n, c = len(labels), dataset.num_classes
+  c = dataset.num_classes
+  for key, least, most in (("topk", 1, None), ("smoothing_topk", 0, c),
+                           ("warmup_epochs", 0, None)):
+    if not config[key] >= least or (most is not None and config[key] > most):
+      bound = f">= {least}" if most is None else f"in [{least}, {most}]"
+      raise ConfigError(f"method.{key}={config[key]} must be {bound}")
+  labels = np.asarray(dataset.train.hard_labels(), np.int32)
   return {}, {
-      "relation": jnp.asarray(relation_matrix(config, dataset.class_names)),
-      "weights": jnp.ones((n,), jnp.float32),
-      "prototypes": jnp.zeros((c, model.feature_dim), jnp.float32),
-      "targets": jax.nn.one_hot(labels, c, dtype=jnp.float32),
-      "labels": jnp.asarray(labels, jnp.int32)}
+      "relation": np.asarray(relation_matrix(config, dataset.class_names), np.float32),
+      "weights": np.ones((len(labels),), np.float32),
+      "prototypes": np.zeros((c, model.feature_dim), np.float32),
+      "targets": np.eye(c, dtype=np.float32)[labels],
+      "labels": labels}
 
 
 def loss_fn(params, state, outputs, batch, rng, *, config, ctx):

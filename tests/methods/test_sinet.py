@@ -168,3 +168,28 @@ def test_class_embeddings_holding_pickled_objects_are_refused(tmp_path):
     sinet.read_embeddings(path)
   np.save(path, np.eye(3, dtype=np.float32))
   np.testing.assert_array_equal(sinet.read_embeddings(path), np.eye(3))
+
+
+@pytest.mark.parametrize("key,value,bound", [("topk", 0, ">= 1"), ("topk", -3, ">= 1"),
+                                             ("smoothing_topk", -1, r"in \[0, 10\]"),
+                                             ("smoothing_topk", 11, r"in \[0, 10\]"),
+                                             ("warmup_epochs", -1, ">= 0")])
+def test_a_setting_out_of_range_is_a_one_line_error(key, value, bound):
+  # (topk 0 gave zero prototypes and the same w for every example, silently)
+  config = sinet_config(**{key: value})
+  with pytest.raises(ConfigError, match=f"method.{key}={value} must be {bound}"):
+    train.Trainer(config, data_lib.load_dataset(config))
+
+
+def test_the_initial_state_is_built_in_numpy_without_a_compile(caplog):
+  config = sinet_config(smoothing_topk=10)  # the boundary: every class
+  dataset = data_lib.load_dataset(config)
+  model = types.SimpleNamespace(feature_dim=7)
+  with jax.log_compiles(True), caplog.at_level("WARNING"):
+    params, state = sinet.init_state(config.method, dataset=dataset, model=model, rng=None)
+  assert not [r for r in caplog.records if "Compiling" in r.getMessage()]
+  labels = dataset.train.hard_labels()
+  np.testing.assert_array_equal(state["targets"], np.eye(10)[labels])
+  assert state["targets"].dtype == np.float32 and state["labels"].dtype == np.int32
+  assert state["prototypes"].shape == (10, 7) and params == {}
+  np.testing.assert_array_equal(state["weights"], np.ones(len(labels)))
