@@ -123,7 +123,9 @@ def _inverse_norms(features: jax.Array) -> jax.Array:
 def _ranked(confidence: jax.Array) -> jax.Array:
   """`confidence` with -inf and NaN moved just above -inf, in that order (the masked-out
   examples' value), so that a class's own examples always rank above the others, in the
-  order of a sort of -confidence (NaN last)."""
+  order of a sort of -confidence (NaN last). Integer confidences rank as float32."""
+  if not jnp.issubdtype(confidence.dtype, jnp.inexact):
+    confidence = confidence.astype(jnp.float32)
   lowest = jnp.finfo(confidence.dtype).min
   return jnp.where(jnp.isnan(confidence), lowest,
                    jnp.where(confidence == -jnp.inf, jnp.nextafter(lowest, 0), confidence))

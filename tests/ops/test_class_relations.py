@@ -290,6 +290,9 @@ def test_non_finite_confidences_rank_last_and_stay_in_their_class(many, monkeypa
   np.testing.assert_allclose(got[0], (np.array([0.0, 1.0]) + np.array([1, 1]) / np.sqrt(2)) / 2,
                              rtol=1e-6)  # 0.2 first, then -inf, the NaN last
   np.testing.assert_allclose(got[1], [0.6, 0.8], rtol=1e-6)
+  # integer confidences (counts, votes) rank as numbers
+  np.testing.assert_allclose(si.topk_prototypes(f, labels, jnp.array([1, 5, 3, 0]), 2, 1)[0],
+                             [0.0, 1.0], rtol=1e-6)
   # a NaN feature row of another class, picked as padding for a short class (class 0, one
   # example, k = 3; either path pads with class 1's rows), is not summed
   nan_row = f.at[1].set(jnp.nan)
