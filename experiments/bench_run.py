@@ -12,8 +12,9 @@ Runs (each command timed from its start to its exit, as a user waits for it):
   (cold) and again with what that run cached (warm); experiments/bench_run_jax.py (plain
   JAX: one scan an epoch, sums in-graph) and experiments/bench_run_torch.py (plain PyTorch,
   `--torch_python`) doing the same work on the same arrays.
-- `methods`: nlx's ARNet and SINet runs of the same protocol (cold), over nlx's CE run
-  (alone: `--rounds` turns of CE, ARNet and SINet, each method over its turn's CE).
+- `methods`: nlx's ARNet and SINet runs of the same protocol (cold, and warm: again with
+  the compile cache the cold run filled, `--methods_warm`), over nlx's CE run of the same
+  kind (alone: `--rounds` turns of CE, ARNet and SINet, each method over its turn's CE).
 - `replicas`: the protocol's CE run for one seed and 3 seeds in one program
   (`train.replicas=3`, nlx.replicas), as a ratio to the one seed's wall time. `folds`:
   the same run with out-of-fold label issues (`label_issues.folds=5`) against cleanlab's
@@ -67,6 +68,8 @@ flags.DEFINE_list("runs", ["protocol", "methods", "startup", "quickstart", "step
 flags.DEFINE_string("features_dir", "", "Folder with the CPU protocol's features.npz.")
 flags.DEFINE_integer("epochs", 30, "Epochs of the protocol runs.")
 flags.DEFINE_list("protocol_methods", ["ce", "elr"], "Methods of the `protocol` runs.")
+flags.DEFINE_bool("methods_warm", True, "`methods`: each run also again with the compile "
+                  "cache its cold run filled (as the command line's second run of a config).")
 flags.DEFINE_integer("rounds", 1, "Turns of the `protocol` runs (PyTorch, plain JAX, nlx "
                      "cold and warm) and of the `quickstart` runs (PyTorch, nlx cold and "
                      "warm), each turn with an empty cache: a machine's drift hits each side "
@@ -215,11 +218,14 @@ class Table:
 
 
 def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_others: bool,
-             walls: dict, work: dict, turn: int = 0, speeds: dict | None = None) -> None:
+             walls: dict, work: dict, turn: int = 0, speeds: dict | None = None,
+             kinds: tuple | None = None) -> None:
   """Times each method's run; `walls[(method, "cold" | "warm")]` gets nlx's wall times,
   `work[method]` the run's FLOPs (the floor's numerator), `work[method, "step"]` a step's;
   `speeds[(method, side)]` (when given) each side's speed over PyTorch's, one per turn.
-  `turn` > 0: another turn, with caches and workdirs of its own."""
+  `turn` > 0: another turn, with caches and workdirs of its own. `kinds`: nlx's runs,
+  "cold" (an empty compile cache) and/or "warm" (the cache the cold run filled); by
+  default both with `with_others`, else cold only."""
   arrays = os.path.join(tmp, "protocol.npz")
   if not os.path.exists(arrays):
     write_arrays("cifar10n_cpu", "worst", data_dir, arrays)
@@ -252,7 +258,7 @@ def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_oth
                 before, torch_wall=torch_wall, flops=flops, cpu=timed.cpu)
       if torch_wall:
         speeds.setdefault((method, "plain JAX"), []).append(torch_wall / wall)
-    for kind in ("cold", "warm") if with_others else ("cold",):
+    for kind in kinds or (("cold", "warm") if with_others else ("cold",)):
       wd = os.path.join(tmp, f"wd_{method}_{kind}_{turn}")
       before = load()
       try:
@@ -323,31 +329,32 @@ def turns_summary(table: Table, run: str, speeds: dict,
 
 
 def methods_over_ce(table: Table, tmp: str, data_dir: str, walls: dict, work: dict) -> None:
-  """`methods`: nlx's ARNet and SINet runs of the protocol (cold), each over the CE run's
-  cold wall time of its turn: after `protocol`'s turns, one turn over its last CE run;
-  alone, `--rounds` turns of CE, ARNet and SINet (caches of their own), then the median
-  and range of each method's ratios (a method with one ratio, e.g. failing in the other
-  turns, has no summary row; its rows say so)."""
+  """`methods`: nlx's ARNet and SINet runs of the protocol (cold, and with `--methods_warm`
+  again warm), each over the CE run's wall time of its turn and kind: after `protocol`'s
+  turns, one turn over its last CE runs; alone, `--rounds` turns of CE, ARNet and SINet
+  (caches of their own), then the median and range of each method's ratios per kind (a
+  method with one ratio, e.g. failing in the other turns, has no summary row; its rows
+  say so)."""
+  kinds = ("cold", "warm") if FLAGS.methods_warm else ("cold",)
   ratios, runs = {}, {}
   # after the protocol's turns 0..rounds-1: a turn of its own (its caches and workdirs)
   turns = [FLAGS.rounds] if walls else range(FLAGS.rounds)
   for turn in turns:
     turn_walls = walls if walls else {}
     protocol(table, tmp, data_dir, ["arnet", "sinet"] if turn_walls else ["ce", "arnet", "sinet"],
-             False, turn_walls, work, turn)
+             False, turn_walls, work, turn, kinds=kinds)
     for method in ("arnet", "sinet"):
-      if (method, "cold") in turn_walls and ("ce", "cold") in turn_walls:
-        ratios.setdefault(method, []).append(turn_walls[method, "cold"]
-                                             / turn_walls["ce", "cold"])
-        # (the method's wall, CE's) of the turns the method ran in: its fastest over CE's
-        # fastest of those turns, whatever the other method did
-        runs.setdefault(method, []).append((turn_walls[method, "cold"],
-                                            turn_walls["ce", "cold"]))
-  turns_summary(table, "protocol methods",
-                {f"nlx {m} (cold)": v for m, v in ratios.items() if len(v) > 1},
+      for kind in kinds:
+        if (method, kind) in turn_walls and ("ce", kind) in turn_walls:
+          key = f"nlx {method} ({kind})"
+          ratios.setdefault(key, []).append(turn_walls[method, kind] / turn_walls["ce", kind])
+          # (the method's wall, CE's) of the turns the method ran in: its fastest over
+          # CE's fastest of those turns, whatever the other method did
+          runs.setdefault(key, []).append((turn_walls[method, kind], turn_walls["ce", kind]))
+  turns_summary(table, "protocol methods", {k: v for k, v in ratios.items() if len(v) > 1},
                 what="wall time over CE's",
-                fastest={f"nlx {m} (cold)": min(w for w, _ in runs[m]) / min(c for _, c in runs[m])
-                         for m in ratios})
+                fastest={k: min(w for w, _ in runs[k]) / min(c for _, c in runs[k])
+                         for k in ratios})
 
 
 def several(table: Table, tmp: str, data_dir: str, runs: list[str]) -> None:

@@ -145,13 +145,15 @@ def test_bench_run_times_the_methods_in_turns_each_over_its_turns_ce():
 import json, sys
 sys.path.insert(0, {os.path.join(REPO, "experiments")!r})
 import bench_run
-bench_run.FLAGS(["bench_run", "--rounds=2"])
+bench_run.FLAGS(["bench_run", "--rounds=2", "--methods_warm=false"])
 cold = {{0: {{"ce": 10.0, "arnet": 13.0, "sinet": 11.0}},
         1: {{"ce": 20.0, "arnet": 22.0, "sinet": 30.0}},
         2: {{"ce": 9.0, "arnet": 11.0, "sinet": 27.0}},
         3: {{"ce": 10.0, "sinet": 12.0}}}}  # ARNet failed in this turn (no wall)
 calls = []
-def fake(table, tmp, data_dir, methods, with_others, walls, work, turn=0, speeds=None):
+def fake(table, tmp, data_dir, methods, with_others, walls, work, turn=0, speeds=None,
+         kinds=None):
+  assert kinds == ("cold",)
   calls.append((methods, with_others, turn))
   for m in methods:
     if m in cold[turn]:
@@ -199,3 +201,46 @@ print(json.dumps({{"calls": calls, "notes": [r["note"] for r in rows],
       "fastest over fastest: 1.12x",
       "wall time over CE's: median 1.35x, range 1.30-1.40x (per turn: 1.30, 1.40); "
       "fastest over fastest: 1.30x"]
+
+def test_bench_run_methods_warm_divides_each_warm_run_by_its_turns_warm_ce():
+  """`--methods_warm` (the default): every method also runs warm (the cache its cold run
+  filled); each kind's ratio is over CE's run of the same kind and turn, summarised per
+  kind, fastest over fastest of the same kind."""
+  code = f"""
+import json, sys
+sys.path.insert(0, {os.path.join(REPO, "experiments")!r})
+import bench_run
+bench_run.FLAGS(["bench_run", "--rounds=2"])
+wall = {{(0, "cold"): {{"ce": 10.0, "arnet": 12.0, "sinet": 11.0}},
+        (0, "warm"): {{"ce": 8.0, "arnet": 9.0, "sinet": 8.8}},
+        (1, "cold"): {{"ce": 12.0, "arnet": 15.0, "sinet": 12.0}},
+        (1, "warm"): {{"ce": 9.0, "arnet": 9.9, "sinet": 9.0}}}}
+seen = []
+def fake(table, tmp, data_dir, methods, with_others, walls, work, turn=0, speeds=None,
+         kinds=None):
+  seen.append(kinds)
+  for kind in kinds:
+    for m in methods:
+      walls[m, kind] = wall[turn, kind][m]
+bench_run.protocol = fake
+table = bench_run.Table(1e9)
+bench_run.methods_over_ce(table, "tmp", "data", {{}}, {{}})
+print(json.dumps({{"kinds": seen, "rows": [(r["side"], r["note"]) for r in table.rows]}}))
+"""
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                       timeout=120)
+  assert out.returncode == 0, out.stderr[-2000:]
+  got = __import__("json").loads(out.stdout.strip().splitlines()[-1])
+  assert got["kinds"] == [["cold", "warm"]] * 2
+  rows = dict((side, note) for side, note in got["rows"])
+  # ARNet cold 12/10, 15/12; warm 9/8 = 1.125, 9.9/9 = 1.1 (median 1.1125); fastest over
+  # fastest 12/10 and 9/8
+  assert rows["nlx arnet (cold)"] == ("wall time over CE's: median 1.23x, range 1.20-1.25x "
+                                      "(per turn: 1.20, 1.25); fastest over fastest: 1.20x")
+  assert rows["nlx arnet (warm)"] == ("wall time over CE's: median 1.11x, range 1.10-1.12x "
+                                      "(per turn: 1.12, 1.10); fastest over fastest: 1.12x")
+  # SINet warm 8.8/8 and 9/9
+  assert rows["nlx sinet (warm)"] == ("wall time over CE's: median 1.05x, range 1.00-1.10x "
+                                      "(per turn: 1.10, 1.00); fastest over fastest: 1.10x")
+  assert len(rows) == 4
+
