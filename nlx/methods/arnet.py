@@ -138,13 +138,15 @@ def orthogonal_rows(rng, rows: int, dim: int) -> np.ndarray:
 def assign(scores, cache_scores, cache_count, *, epsilon, num_iters, full_only=False):
   """Sinkhorn assignment of the batch's cosines `[B, L]` with the cache's `[S, L]` (its
   first `cache_count` slots filled) as SwAV's queue; returns the batch's rows `[B, L]`.
-  `full_only`: the cache takes part only once all its rows are filled (SwAV)."""
+  `full_only`: the cache takes part only once all its rows are filled (SwAV). The
+  exponentials are shifted by the cosines' bound 1, not their maximum (the same Q:
+  `sinkhorn_assignment`'s `bound`)."""
   size = cache_scores.shape[0]
   cached = jnp.arange(size) < cache_count
   if full_only:
     cached = cached & (cache_count >= size)
   return sinkhorn_assignment(scores, epsilon=epsilon, num_iters=num_iters, queue=cache_scores,
-                             queue_valid=cached)
+                             queue_valid=cached, bound=1.0)  # cosines: at most 1
 
 
 def target_predictions(state, batch, logits, *, config):

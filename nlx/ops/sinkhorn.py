@@ -12,6 +12,12 @@ The same Q as SwAV's in exact arithmetic; in float32 another rounding (the tests
 both with SwAV's code in float64). As in SwAV's own code, epsilon must keep exp(-range /
 epsilon) in float32's range: on cosines (range 2) epsilon above about 0.025; below it the
 smallest entries underflow and both forms lose the prototypes they held.
+
+`bound`: scores with a known upper bound (cosines: 1) are shifted by it rather than by
+their maximum, which the exponentials do not need in exact arithmetic (Q is the same for
+any shift): the maximum over the batch and a queue took about half the assignment's time
+on a CPU (ARNet's 128 + 1,000 rows; experiments/results/README.md, Speed). The range
+condition above is then on `bound - min(scores)`, for cosines the same 2.
 """
 
 import jax
@@ -34,10 +40,11 @@ def _positive_inverse(x, scale):
 
 def sinkhorn_assignment(scores: jax.Array, *, epsilon: float = 0.05, num_iters: int = 3,
                         valid: jax.Array | None = None, queue: jax.Array | None = None,
-                        queue_valid: jax.Array | None = None, axis_name=None) -> jax.Array:
+                        queue_valid: jax.Array | None = None, axis_name=None,
+                        bound: float | None = None) -> jax.Array:
   """Soft assignment Q maximising `Tr(Q^T scores) + epsilon * H(Q)` with equipartition.
 
-  `Q = exp(scores / epsilon)` (the global max subtracted first, for stability), then
+  `Q = exp(scores / epsilon)` (the global max, or `bound`, subtracted first), then
   `num_iters` rounds of: every prototype's total mass -> 1/L, every sample's -> 1/B
   (B = number of valid samples over all devices); finally rows are scaled by B so that
   each sample's assignment sums to 1. No gradient flows through Q.
@@ -55,6 +62,10 @@ def sinkhorn_assignment(scores: jax.Array, *, epsilon: float = 0.05, num_iters: 
       own queue (summed like its batch rows).
     queue_valid: optional `[S]` bool, the queue's `valid`.
     axis_name: mapped axis the samples are split over, or None.
+    bound: optional upper bound of every valid score (1 for cosines), subtracted in
+      place of their maximum (no max reduction, no `pmax`); the scores may not exceed it
+      (by more than rounding: exp((score - bound) / epsilon) would overflow) nor lie so
+      far below that `exp((score - bound) / epsilon)` underflows for all of a row.
 
   Returns:
     `[B_local, L]` assignment of `scores`' rows, rows summing to 1 (0 for invalid rows
@@ -73,8 +84,11 @@ def sinkhorn_assignment(scores: jax.Array, *, epsilon: float = 0.05, num_iters: 
     s = jax.lax.stop_gradient(s.astype(jnp.float32))
     masks.append(jnp.ones(s.shape[0], bool) if v is None else v)
     scaled.append(s)
-  top = _pmax(jnp.max(jnp.stack([jnp.max(jnp.where(m[:, None], s, -jnp.inf))
-                                 for s, m in zip(scaled, masks)])), axis_name)
+  if bound is None:
+    top = _pmax(jnp.max(jnp.stack([jnp.max(jnp.where(m[:, None], s, -jnp.inf))
+                                   for s, m in zip(scaled, masks)])), axis_name)
+  else:
+    top = jnp.asarray(bound, jnp.float32)
   k = [jnp.where(m[:, None], jnp.exp((s - top) / epsilon), 0.0) for s, m in zip(scaled, masks)]
   total = _psum(sum(jnp.sum(m).astype(jnp.float32) for m in masks), axis_name)
   if num_iters == 0:  # SwAV's Q / sum(Q), times B

@@ -335,6 +335,21 @@ def test_loss_assignment_uses_the_configs_epsilon_iterations_and_cache_rule(full
   np.testing.assert_allclose(aux["q"], want, rtol=1e-5, atol=1e-7)
 
 
+def test_the_assignment_shifts_by_the_cosines_bound_not_their_maximum():
+  """`assign` passes the cosines' bound 1 to the Sinkhorn: no max over the batch and the
+  cache in its program, and the Q of the max shift (cosines of random unit rows)."""
+  key = jax.random.key(8)
+  unit = memory.l2_normalize(jax.random.normal(key, (20, 6)))
+  protos = memory.l2_normalize(jax.random.normal(jax.random.fold_in(key, 1), (4, 6)))
+  scores, cache_scores = unit[:5] @ protos.T, unit[5:] @ protos.T
+  q = arnet.assign(scores, cache_scores, jnp.asarray(12), epsilon=0.05, num_iters=3)
+  want = sinkhorn_assignment(scores, queue=cache_scores, queue_valid=jnp.arange(15) < 12)
+  np.testing.assert_allclose(q, want, rtol=1e-5, atol=1e-7)
+  jaxpr = jax.make_jaxpr(lambda a, b, n: arnet.assign(a, b, n, epsilon=0.05, num_iters=3))(
+      scores, cache_scores, jnp.asarray(12))
+  assert "reduce_max" not in {eqn.primitive.name for eqn in jaxpr.jaxpr.eqns}
+
+
 def test_update_state_writes_prototype_labels_at_its_beta():
   """beta = 0.5 (default 0.8), two prototypes, two examples (Eq. 5 by hand):
   prototype 0: (0.5 (0.6, 0.4) + 0.25 (0.2, 0.8)) / 0.75 = (7/15, 8/15);

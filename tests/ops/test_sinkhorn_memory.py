@@ -1,6 +1,7 @@
 import functools
 
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -224,6 +225,72 @@ def test_two_devices_with_psum_equal_one_device_valid_rows_too():
                           jnp.asarray(g), jnp.asarray(q), jnp.asarray(r))
   want = 0.6 * g + 0.4 * (q.T @ r) / q.sum(0)[:, None]
   np.testing.assert_allclose(upd, want, rtol=1e-5, atol=1e-7)
+
+
+def _primitives(fn, *args) -> set:
+  """Names of the primitives in `fn`'s jaxpr, nested jaxprs included."""
+  names = set()
+
+  def walk(jaxpr):
+    for eqn in jaxpr.eqns:
+      names.add(eqn.primitive.name)
+      for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+        walk(sub)
+  walk(jax.make_jaxpr(fn)(*args).jaxpr)
+  return names
+
+
+@pytest.mark.parametrize("iters", [0, 1, 3])
+def test_a_bound_in_place_of_the_maximum_is_swavs_q_without_a_max(iters):
+  """`bound=1` (cosines): the same Q as SwAV's max shift (float64 reference), with a queue
+  and invalid rows, at 0, 1 and 3 rounds and epsilon 0.1; scores far below the bound
+  (all in [-1, -0.6]: exp shifted by 1.6/epsilon more) too. No max reduction is left."""
+  s, queue = random_scores(b=6, k=4, seed=21), random_scores(b=5, k=4, seed=22)
+  valid = np.array([True, True, False, True, True, True])
+  queue_valid = np.array([True, False, True, True, False])
+  want = swav_reference(np.concatenate([s[valid], queue[queue_valid]]), epsilon=0.1,
+                        iters=iters)[:valid.sum()]
+
+  def run(scores, rows, bound):
+    return sinkhorn_assignment(scores, epsilon=0.1, num_iters=iters, valid=jnp.asarray(valid),
+                               queue=rows, queue_valid=jnp.asarray(queue_valid), bound=bound)
+  q = np.asarray(run(jnp.asarray(s), jnp.asarray(queue), 1.0))
+  np.testing.assert_allclose(q[valid], want, rtol=1e-4, atol=1e-6)
+  assert np.all(q[~valid] == 0)
+  low_s, low_queue = -0.8 + 0.2 * s, -0.8 + 0.2 * queue
+  low = np.asarray(run(jnp.asarray(low_s), jnp.asarray(low_queue), 1.0))
+  want_low = swav_reference(np.concatenate([low_s[valid], low_queue[queue_valid]]),
+                            epsilon=0.1, iters=iters)[:valid.sum()]
+  np.testing.assert_allclose(low[valid], want_low, rtol=1e-4, atol=1e-6)
+  args = (jnp.asarray(s), jnp.asarray(queue))
+  assert "reduce_max" in _primitives(lambda a, b: run(a, b, None), *args)
+  assert "reduce_max" not in _primitives(lambda a, b: run(a, b, 1.0), *args)
+
+
+def test_a_bound_on_two_devices_equals_one_device_and_needs_no_pmax():
+  mesh = Mesh(np.asarray(jax.devices()[:2]), ("data",))
+  s, queue = random_scores(b=8, k=4, seed=23), random_scores(b=6, k=4, seed=24)
+  queue_valid = np.array([True, False, True, True, True, False])
+
+  def sharded(x, qs, qm):
+    return sinkhorn_assignment(x, queue=qs, queue_valid=qm, axis_name="data", bound=1.0)
+  fn = jax.shard_map(sharded, mesh=mesh, in_specs=(P("data"),) * 3, out_specs=P("data"))
+  args = (jnp.asarray(s), jnp.asarray(queue), jnp.asarray(queue_valid))
+  want = swav_reference(np.concatenate([s, queue[queue_valid]]))[:8]
+  np.testing.assert_allclose(np.asarray(fn(*args)), want, rtol=1e-4, atol=1e-6)
+  assert "pmax" not in _primitives(fn, *args)
+
+
+def test_a_bound_far_above_the_scores_underflows_to_zero_rows_not_nan():
+  """The documented limit: epsilon 0.01 and scores at most 0 under bound 1: every
+  exp((s - 1) / 0.01) <= e^-100, below float32's normal range: rows of zeros (or, where
+  denormals survive, rows summing to 1), never a NaN; the max shift keeps them."""
+  s = jnp.asarray(-0.5 + 0.5 * random_scores(b=5, k=3, seed=25))
+  q = np.asarray(sinkhorn_assignment(s, epsilon=0.01, bound=1.0))
+  assert np.all(np.isfinite(q))
+  assert np.all(np.isclose(q.sum(1), 0.0) | np.isclose(q.sum(1), 1.0, rtol=1e-4))
+  np.testing.assert_allclose(np.asarray(sinkhorn_assignment(s, epsilon=0.01)).sum(1), 1.0,
+                             rtol=1e-5)
 
 
 def test_epsilon_and_iterations_follow_the_swav_reference():
