@@ -71,8 +71,9 @@ flags.DEFINE_list("protocol_methods", ["ce", "elr"], "Methods of the `protocol` 
 flags.DEFINE_bool("methods_warm", True, "`methods`: each run also again with the compile "
                   "cache its cold run filled (as the command line's second run of a config).")
 flags.DEFINE_integer("rounds", 1, "Turns of the `protocol` runs (PyTorch, plain JAX, nlx "
-                     "cold and warm) and of the `quickstart` runs (PyTorch, nlx cold and "
-                     "warm), each turn with an empty cache: a machine's drift hits each side "
+                     "cold and warm), of the `methods` runs (CE, ARNet, SINet) and of the "
+                     "`quickstart` runs (PyTorch, nlx cold and warm), each turn with an empty "
+                     "cache: a machine's drift hits each side "
                      "alike, and the table ends with each ratio's median and range.",
                      lower_bound=1)
 flags.DEFINE_integer("extract_images", 256, "Images of the `extract` run.")
@@ -258,7 +259,15 @@ def protocol(table: Table, tmp: str, data_dir: str, methods: list[str], with_oth
                 before, torch_wall=torch_wall, flops=flops, cpu=timed.cpu)
       if torch_wall:
         speeds.setdefault((method, "plain JAX"), []).append(torch_wall / wall)
-    for kind in kinds or (("cold", "warm") if with_others else ("cold",)):
+    run_kinds = kinds or (("cold", "warm") if with_others else ("cold",))
+    for kind in run_kinds:
+      walls.pop((method, kind), None)  # an earlier turn's wall is not this turn's
+      if kind == "warm" and "cold" in run_kinds and (method, "cold") not in walls:
+        # its cold run, which fills the cache, failed
+        table.rows.append({"run": f"protocol {method}{label}", "side": "nlx (warm)",
+                           "wall_s": "", "accuracy": None, "load": "",
+                           "note": "not run: the cold run, which fills its cache, failed"})
+        continue
       wd = os.path.join(tmp, f"wd_{method}_{kind}_{turn}")
       before = load()
       try:

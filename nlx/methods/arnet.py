@@ -140,7 +140,9 @@ def assign(scores, cache_scores, cache_count, *, epsilon, num_iters, full_only=F
   first `cache_count` slots filled) as SwAV's queue; returns the batch's rows `[B, L]`.
   `full_only`: the cache takes part only once all its rows are filled (SwAV). The
   exponentials are shifted by the cosines' bound 1, not their maximum (the same Q:
-  `sinkhorn_assignment`'s `bound`)."""
+  `sinkhorn_assignment`'s `bound`); rows then underflow for epsilon below about 0.023
+  (exp(-2 / epsilon) under float32's smallest normal number), where the maximum's shift
+  could hold a little lower (0.05 in the paper)."""
   size = cache_scores.shape[0]
   cached = jnp.arange(size) < cache_count
   if full_only:

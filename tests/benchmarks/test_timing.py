@@ -202,6 +202,59 @@ print(json.dumps({{"calls": calls, "notes": [r["note"] for r in rows],
       "wall time over CE's: median 1.35x, range 1.30-1.40x (per turn: 1.30, 1.40); "
       "fastest over fastest: 1.30x"]
 
+def test_bench_run_protocol_skips_the_warm_run_after_a_failed_cold_one_and_keeps_no_stale_wall():
+  """A failing cold run: its warm run is not run (its cache was never filled), a row says
+  so; and a turn whose CE run fails leaves no CE wall of an earlier turn in `walls` (the
+  methods' ratios and notes would divide by it)."""
+  code = f"""
+import json, sys
+sys.path.insert(0, {os.path.join(REPO, "experiments")!r})
+import bench_run
+bench_run.FLAGS(["bench_run"])
+fail = {{(0, "arnet", "cold"), (1, "ce", "cold"), (1, "ce", "warm")}}
+ran = []
+state = {{"turn": 0}}
+def timed(cmd, env=None):
+  method = "arnet" if any("arnet" in c for c in cmd) else "ce"
+  kind = "warm" if env["NLX_COMPILE_CACHE"] in seen_caches else "cold"
+  seen_caches.add(env["NLX_COMPILE_CACHE"])
+  ran.append((state["turn"], method, kind))
+  if (state["turn"], method, kind) in fail:
+    raise RuntimeError("boom")
+  return 10.0 + len(ran), ""
+timed.cpu = 1.0
+seen_caches = set()
+bench_run.timed = timed
+bench_run.write_arrays = lambda *a: None
+bench_run.step_flops = lambda variant, data_dir: 1e6
+bench_run.accuracy = lambda wd: 0.5
+bench_run.load = lambda: "0/0"
+table = bench_run.Table(1e9)
+walls, work = {{}}, {{}}
+for turn in (0, 1):
+  state["turn"] = turn
+  bench_run.protocol(table, "tmp", "data", ["ce", "arnet"], False, walls, work, turn,
+                     kinds=("cold", "warm"))
+print(json.dumps({{"ran": ran, "walls": sorted(map(list, walls)),
+                  "notes": [(r["side"], r["note"]) for r in table.rows]}}))
+"""
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                       timeout=120)
+  assert out.returncode == 0, out.stderr[-2000:]
+  got = __import__("json").loads(out.stdout.strip().splitlines()[-1])
+  # turn 0: CE cold and warm, ARNet cold (fails), no ARNet warm; turn 1: CE cold fails,
+  # so no CE warm; ARNet cold and warm
+  assert [tuple(r) for r in got["ran"]] == [(0, "ce", "cold"), (0, "ce", "warm"),
+                                            (0, "arnet", "cold"), (1, "ce", "cold"),
+                                            (1, "arnet", "cold"), (1, "arnet", "warm")]
+  assert ["nlx (warm)", "not run: the cold run, which fills its cache, failed"] in got["notes"]
+  # after turn 1 only ARNet's walls remain: turn 0's CE walls were dropped when its run failed
+  assert got["walls"] == [["arnet", "cold"], ["arnet", "warm"]]
+  # so ARNet's turn-1 rows carry no ratio to a stale CE
+  arnet_rows = [n for side, n in got["notes"] if "compile cache" in side][-2:]
+  assert arnet_rows == ["", ""]
+
+
 def test_bench_run_methods_warm_divides_each_warm_run_by_its_turns_warm_ce():
   """`--methods_warm` (the default): every method also runs warm (the cache its cold run
   filled); each kind's ratio is over CE's run of the same kind and turn, summarised per
