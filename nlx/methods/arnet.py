@@ -63,6 +63,9 @@ from nlx.ops import targets as targets_ops
 from nlx.ops.sinkhorn import sinkhorn_assignment
 
 TARGETS = ("current", "running")
+# The smallest Sinkhorn epsilon whose exponentials of cosines, shifted by their bound 1
+# (`assign`), stay in float32's normal range: exp(-2 / epsilon) >= its smallest normal.
+MIN_EPSILON = 2.0 / float(np.log(1.0 / np.finfo(np.float32).tiny))
 # Named readings, the config variants `configs/arnet_*.py:READING` (nlx.config_presets):
 # the paper as written (default) and the ones measured in experiments/arnet_ablation.py.
 # `running` is the reading chosen on the noisy validation split of CIFAR-10N worst, aggre
@@ -100,6 +103,11 @@ def check_config(config) -> None:
   if not config.epsilon > 0:
     raise ConfigError(f"method.epsilon={config.epsilon} must be > 0 (the Sinkhorn's "
                       "entropy weight; 0.05 in the paper)")
+  if config.epsilon < MIN_EPSILON:
+    raise ConfigError(f"method.epsilon={config.epsilon} must be >= {MIN_EPSILON:.4f}: below "
+                      "it exp(-2 / epsilon), the weight of a cosine 2 below the bound 1, "
+                      "underflows float32 and the assignment silently loses rows and "
+                      "prototypes")
   for key, least in (("sinkhorn_iters", 0), ("cache_size", 0), ("num_prototypes", 1)):
     if not config[key] >= least:
       raise ConfigError(f"method.{key}={config[key]} must be >= {least}")
@@ -140,9 +148,9 @@ def assign(scores, cache_scores, cache_count, *, epsilon, num_iters, full_only=F
   first `cache_count` slots filled) as SwAV's queue; returns the batch's rows `[B, L]`.
   `full_only`: the cache takes part only once all its rows are filled (SwAV). The
   exponentials are shifted by the cosines' bound 1, not their maximum (the same Q:
-  `sinkhorn_assignment`'s `bound`); rows then underflow for epsilon below about 0.023
-  (exp(-2 / epsilon) under float32's smallest normal number), where the maximum's shift
-  could hold a little lower (0.05 in the paper)."""
+  `sinkhorn_assignment`'s `bound`); `check_config` refuses an epsilon below
+  `MIN_EPSILON` (0.0229), where exp(-2 / epsilon) falls under float32's smallest normal
+  number (0.05 in the paper)."""
   size = cache_scores.shape[0]
   cached = jnp.arange(size) < cache_count
   if full_only:

@@ -350,6 +350,27 @@ def test_the_assignment_shifts_by_the_cosines_bound_not_their_maximum():
   assert "reduce_max" not in {eqn.primitive.name for eqn in jaxpr.jaxpr.eqns}
 
 
+def test_epsilon_below_the_float32_floor_is_an_error_and_at_it_every_row_keeps_mass():
+  """epsilon under `MIN_EPSILON` (2 / ln(1 / float32's smallest normal) = 0.0229): a
+  ConfigError naming it; just above it, a row whose cosines all sit at -1 (2 below the
+  bound) still gets an assignment summing to 1 (at 0.02 it would get none)."""
+  assert arnet.MIN_EPSILON == pytest.approx(0.02290, abs=1e-5)
+  config = arnet.default_config()
+  config.epsilon = 0.0228
+  with pytest.raises(ConfigError, match="method.epsilon=0.0228 must be >= 0.0229"):
+    arnet.check_config(config)
+  config.epsilon = arnet.MIN_EPSILON
+  arnet.check_config(config)
+  scores = jnp.array([[-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])
+  eps = arnet.MIN_EPSILON * 1.01
+  q = np.asarray(arnet.assign(scores, jnp.zeros((0, 2)), jnp.asarray(0), epsilon=eps,
+                              num_iters=3))
+  np.testing.assert_allclose(q.sum(1), 1.0, rtol=1e-5)
+  lost = np.asarray(arnet.assign(scores, jnp.zeros((0, 2)), jnp.asarray(0), epsilon=0.02,
+                                 num_iters=3))
+  assert lost[0].sum() == 0.0  # what the error guards against
+
+
 def test_update_state_writes_prototype_labels_at_its_beta():
   """beta = 0.5 (default 0.8), two prototypes, two examples (Eq. 5 by hand):
   prototype 0: (0.5 (0.6, 0.4) + 0.25 (0.2, 0.8)) / 0.75 = (7/15, 8/15);
