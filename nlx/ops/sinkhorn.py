@@ -20,6 +20,8 @@ on a CPU (ARNet's 128 + 1,000 rows; experiments/results/README.md, Speed). The r
 condition above is then on `bound - min(scores)`, for cosines the same 2.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -75,6 +77,8 @@ def sinkhorn_assignment(scores: jax.Array, *, epsilon: float = 0.05, num_iters: 
     raise ValueError(f"num_iters={num_iters}: the rounds of normalisation, 0 or more")
   if isinstance(epsilon, (int, float)) and not epsilon > 0:
     raise ValueError(f"epsilon={epsilon}: the entropy weight must be > 0")
+  if isinstance(bound, (int, float)) and not math.isfinite(bound):
+    raise ValueError(f"bound={bound}: the scores' upper bound must be a finite number")
   blocks = [(scores, valid)]
   if queue is not None and queue.shape[0]:  # (an empty queue, e.g. a cache of 0 rows: none)
     blocks.append((queue, queue_valid))

@@ -386,7 +386,9 @@ def test_a_valid_row_whose_mass_underflows_gets_zeros_not_nan():
 
 
 @pytest.mark.parametrize("kwargs,words", [({"num_iters": -1}, "num_iters=-1"),
-                                          ({"epsilon": 0.0}, "epsilon=0.0")])
+                                          ({"epsilon": 0.0}, "epsilon=0.0"),
+                                          ({"bound": float("inf")}, "bound=inf"),
+                                          ({"bound": float("nan")}, "bound=nan")])
 def test_a_negative_round_count_or_no_entropy_is_a_one_line_error(kwargs, words):
   with pytest.raises(ValueError, match=words):
     sinkhorn_assignment(jnp.zeros((2, 2)), **kwargs)
