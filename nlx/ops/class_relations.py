@@ -115,9 +115,16 @@ MANY_CLASSES = 64
 _EXACT = jax.lax.Precision.HIGHEST
 
 
+def _norms(features: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """`([N] ||f_i||^2, [N] 1 / max(||f_i||, 1e-12))`: the squared norms and the scale
+  `l2_normalize` gives each row."""
+  sq_norms = jnp.sum(features * features, axis=-1)
+  return sq_norms, 1.0 / jnp.maximum(jnp.sqrt(sq_norms), 1e-12)
+
+
 def _inverse_norms(features: jax.Array) -> jax.Array:
   """`[N]`: 1 / max(||f_i||, 1e-12), the scale `l2_normalize` gives each row."""
-  return 1.0 / jnp.maximum(jnp.sqrt(jnp.sum(features * features, axis=-1)), 1e-12)
+  return _norms(features)[1]
 
 
 def _ranked(confidence: jax.Array) -> jax.Array:
@@ -201,8 +208,7 @@ def noise_weights(features: jax.Array, labels: jax.Array, prototypes: jax.Array,
   float32 cancellation moves d by at most about 8e-4 for a g on its prototype, 1e-6 at
   d = 0.1. Above, the difference of the gathered rows."""
   v = l2_normalize(prototypes)
-  sq_norms = jnp.sum(features * features, axis=-1)
-  scale = 1.0 / jnp.maximum(jnp.sqrt(sq_norms), 1e-12)
+  sq_norms, scale = _norms(features)
   if prototypes.shape[0] > MANY_CLASSES:
     d = jnp.linalg.norm(v[labels] - features * scale[:, None], axis=-1)
     return jnp.maximum(alpha - d, 0.0) ** beta
